@@ -1,0 +1,1 @@
+"""featurestore: point-in-time-correct training sets and fast online lookups."""

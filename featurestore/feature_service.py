@@ -1,0 +1,73 @@
+"""Feature services: a named group of features, usually what one model consumes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from featurestore.errors import DefinitionError
+from featurestore.feature_view import FeatureView, FeatureViewProjection
+from featurestore.naming import check_name
+
+
+@dataclass(frozen=True)
+class FeatureService:
+    """A named list of feature views or projections of them.
+
+    >>> from featurestore.feature_view import FeatureViewProjection
+    >>> FeatureService(name="svc", features=[FeatureViewProjection("driver_stats", ("conv_rate",))]).refs()
+    ['driver_stats:conv_rate']
+    """
+
+    name: str
+    features: tuple[FeatureViewProjection, ...]
+    description: str = ""
+    owner: str = ""
+    tags: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        check_name(self.name, "feature service")
+        projections = []
+        for item in self.features or ():
+            if isinstance(item, FeatureView):
+                projections.append(FeatureViewProjection(item.name, item.feature_names))
+            elif isinstance(item, FeatureViewProjection):
+                projections.append(item)
+            else:
+                raise DefinitionError(
+                    f"feature service {self.name!r}: features must be FeatureView or view[[...]], got {item!r}",
+                    name=self.name,
+                )
+        if not projections:
+            raise DefinitionError(f"feature service {self.name!r} has no features", name=self.name)
+        object.__setattr__(self, "features", tuple(projections))
+        object.__setattr__(self, "tags", dict(self.tags or {}))
+
+    def __hash__(self) -> int:
+        return hash(("FeatureService", self.name))
+
+    def refs(self) -> list[str]:
+        """The service's features as ``view:feature`` references (``view:*`` for a whole view)."""
+        out = []
+        for p in self.features:
+            out.extend(f"{p.view}:{f}" for f in p.features) if p.features else out.append(f"{p.view}:*")
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "features": [p.to_dict() for p in self.features],
+            "description": self.description,
+            "owner": self.owner,
+            "tags": dict(self.tags),
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> FeatureService:
+        return cls(
+            name=d["name"],
+            features=tuple(FeatureViewProjection(p["view"], tuple(p["features"])) for p in d["features"]),
+            description=d.get("description", ""),
+            owner=d.get("owner", ""),
+            tags=d.get("tags", {}),
+        )

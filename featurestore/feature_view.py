@@ -1,0 +1,148 @@
+"""Feature views: a set of typed features of some entities, read from one source."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from featurestore.entity import Entity
+from featurestore.errors import DefinitionError
+from featurestore.field import Field
+from featurestore.naming import check_name
+from featurestore.sources import BatchSource, CsvSource, DuckDBSource, ParquetSource, PushSource, source_from_dict
+
+
+@dataclass(frozen=True)
+class FeatureView:
+    """Features of one or more entities, with a source and an optional ttl.
+
+    ``ttl=None`` or ``timedelta(0)`` means values never expire. A field whose name
+    is a join key declares that key's type instead of a feature.
+
+    >>> from datetime import timedelta
+    >>> from featurestore import Entity, Field, ParquetSource
+    >>> from featurestore.types import Float32
+    >>> fv = FeatureView(name="driver_stats", entities=[Entity(name="driver", join_keys=["driver_id"])],
+    ...                  schema=[Field(name="conv_rate", dtype=Float32)], ttl=timedelta(days=2),
+    ...                  source=ParquetSource(path="data/driver_stats.parquet"))
+    >>> fv.join_keys, fv.feature_names
+    (('driver_id',), ('conv_rate',))
+    """
+
+    name: str
+    entities: tuple[Entity, ...]
+    schema: tuple[Field, ...]
+    source: BatchSource | PushSource
+    ttl: timedelta | None = None
+    online: bool = True
+    description: str = ""
+    owner: str = ""
+    tags: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        check_name(self.name, "feature view")
+        entities = tuple(self.entities or ())
+        if not entities or not all(isinstance(e, Entity) for e in entities):
+            raise DefinitionError(f"feature view {self.name!r} needs a list of Entity objects", name=self.name)
+        schema = tuple(self.schema or ())
+        if not all(isinstance(f, Field) for f in schema):
+            raise DefinitionError(f"feature view {self.name!r} schema must be a list of Field", name=self.name)
+        names = [f.name for f in schema]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise DefinitionError(f"feature view {self.name!r} declares field {dupes[0]!r} twice",
+                                  name=self.name, field=dupes[0])
+        if not isinstance(self.source, (ParquetSource, CsvSource, DuckDBSource, PushSource)):
+            raise DefinitionError(f"feature view {self.name!r} needs a source", name=self.name)
+        ttl = self.ttl
+        if ttl is not None and not isinstance(ttl, timedelta):
+            raise DefinitionError(f"feature view {self.name!r} ttl must be a timedelta, got {ttl!r}", name=self.name)
+        if ttl is not None and ttl < timedelta(0):
+            raise DefinitionError(f"feature view {self.name!r} ttl must not be negative", name=self.name)
+        object.__setattr__(self, "entities", entities)
+        object.__setattr__(self, "schema", schema)
+        object.__setattr__(self, "ttl", ttl or None)
+        object.__setattr__(self, "tags", dict(self.tags or {}))
+        keys = self.join_keys
+        if len(set(keys)) != len(keys):
+            raise DefinitionError(f"feature view {self.name!r}: two entities share a join key", name=self.name)
+        if not self.features:
+            raise DefinitionError(f"feature view {self.name!r} has no features", name=self.name)
+
+    def __hash__(self) -> int:
+        return hash(("FeatureView", self.name))
+
+    @property
+    def join_keys(self) -> tuple[str, ...]:
+        return tuple(k for e in self.entities for k in e.join_keys)
+
+    @property
+    def features(self) -> tuple[Field, ...]:
+        keys = set(self.join_keys)
+        return tuple(f for f in self.schema if f.name not in keys)
+
+    @property
+    def feature_names(self) -> tuple[str, ...]:
+        return tuple(f.name for f in self.features)
+
+    @property
+    def key_fields(self) -> tuple[Field, ...]:
+        """Join keys declared in the schema (the registry fills in the rest from the source)."""
+        keys = set(self.join_keys)
+        return tuple(f for f in self.schema if f.name in keys)
+
+    def feature(self, name: str) -> Field:
+        for f in self.features:
+            if f.name == name:
+                return f
+        from featurestore.errors import NotFoundError
+
+        raise NotFoundError(f"feature view {self.name!r} has no feature {name!r}", kind="feature",
+                            name=f"{self.name}:{name}")
+
+    def __getitem__(self, names: list[str]) -> FeatureViewProjection:
+        """``view[["a", "b"]]``: a subset of the view's features, for feature services."""
+        if isinstance(names, str):
+            names = [names]
+        for n in names:
+            self.feature(n)
+        return FeatureViewProjection(self.name, tuple(names))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "entities": [e.to_dict() for e in self.entities],
+            "schema": [f.to_dict() for f in self.schema],
+            "source": self.source.to_dict(),
+            "ttl_seconds": self.ttl.total_seconds() if self.ttl else None,
+            "online": self.online,
+            "description": self.description,
+            "owner": self.owner,
+            "tags": dict(self.tags),
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> FeatureView:
+        return cls(
+            name=d["name"],
+            entities=tuple(Entity.from_dict(e) for e in d["entities"]),
+            schema=tuple(Field.from_dict(f) for f in d["schema"]),
+            source=source_from_dict(d["source"]),
+            ttl=timedelta(seconds=d["ttl_seconds"]) if d.get("ttl_seconds") else None,
+            online=d.get("online", True),
+            description=d.get("description", ""),
+            owner=d.get("owner", ""),
+            tags=d.get("tags", {}),
+        )
+
+
+@dataclass(frozen=True)
+class FeatureViewProjection:
+    """Some features of one view (``view[["a", "b"]]``); ``features=()`` means all."""
+
+    view: str
+    features: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"view": self.view, "features": list(self.features)}
