@@ -1,1 +1,54 @@
-"""featurestore: point-in-time-correct training sets and fast online lookups."""
+"""featurestore: point-in-time-correct training sets and fast online lookups.
+
+>>> from featurestore import Entity
+>>> Entity(name="driver", join_keys=["driver_id"]).join_keys
+('driver_id',)
+"""
+
+from featurestore.entity import Entity
+from featurestore.errors import (
+    BusyError,
+    ConfigError,
+    DataSourceError,
+    DefinitionError,
+    FeatureStoreError,
+    InputError,
+    NotFoundError,
+    OnlineStoreError,
+    OnlineStoreUnavailableError,
+    RegistryError,
+)
+from featurestore.feature_service import FeatureService
+from featurestore.feature_view import FeatureView
+from featurestore.field import Field
+from featurestore.offline.job import RetrievalJob
+from featurestore.plan import Plan
+from featurestore.sources import CsvSource, DuckDBSource, ParquetSource, PushSource
+from featurestore.store import FeatureStore
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "BusyError",
+    "ConfigError",
+    "CsvSource",
+    "DataSourceError",
+    "DefinitionError",
+    "DuckDBSource",
+    "Entity",
+    "FeatureService",
+    "FeatureStore",
+    "FeatureStoreError",
+    "FeatureView",
+    "Field",
+    "InputError",
+    "NotFoundError",
+    "OnlineStoreError",
+    "OnlineStoreUnavailableError",
+    "ParquetSource",
+    "Plan",
+    "PushSource",
+    "RegistryError",
+    "RetrievalJob",
+    "__version__",
+]

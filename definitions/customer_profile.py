@@ -1,0 +1,27 @@
+"""Customer profiles, daily, from a CSV file; no ttl (the last known profile always applies)."""
+
+from featurestore import CsvSource, Entity, FeatureService, FeatureView, Field
+from featurestore.types import Float64, Int64, String
+
+from driver_stats import driver_stats
+
+customer = Entity(name="customer", join_keys=["customer_id"], description="A rider")
+
+customer_profile = FeatureView(
+    name="customer_profile",
+    entities=[customer],
+    schema=[
+        Field(name="current_balance", dtype=Float64),
+        Field(name="lifetime_trip_count", dtype=Int64),
+        Field(name="tier", dtype=String),
+    ],
+    source=CsvSource(path="data/customer_profile.csv", timestamp_field="event_timestamp"),
+    owner="growth@example.com",
+    tags={"team": "growth"},
+)
+
+trip_model = FeatureService(
+    name="trip_model",
+    features=[driver_stats[["conv_rate", "avg_daily_trips"]], customer_profile],
+    description="Features of the trip-completion model",
+)

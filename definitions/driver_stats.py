@@ -1,0 +1,28 @@
+"""Driver statistics, hourly, from a Parquet file."""
+
+from datetime import timedelta
+
+from featurestore import Entity, FeatureService, FeatureView, Field, ParquetSource
+from featurestore.types import Float32, Int64
+
+driver = Entity(name="driver", join_keys=["driver_id"], description="A ride-hailing driver")
+
+driver_stats = FeatureView(
+    name="driver_stats",
+    entities=[driver],
+    ttl=timedelta(days=2),
+    schema=[
+        Field(name="conv_rate", dtype=Float32),
+        Field(name="acc_rate", dtype=Float32),
+        Field(name="avg_daily_trips", dtype=Int64),
+    ],
+    source=ParquetSource(
+        path="data/driver_stats.parquet",
+        timestamp_field="event_timestamp",
+        created_timestamp_field="created",
+    ),
+    owner="ml-platform@example.com",
+    tags={"team": "pricing"},
+)
+
+driver_activity = FeatureService(name="driver_activity", features=[driver_stats])

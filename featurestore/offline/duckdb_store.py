@@ -1,0 +1,164 @@
+"""The DuckDB offline store: sources read in place, joins computed by DuckDB."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from datetime import datetime, timezone
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from featurestore.errors import DataSourceError, InputError
+from featurestore.feature_view import FeatureView
+from featurestore.naming import quote, sql_string
+from featurestore.offline.entity_input import EntityInput
+from featurestore.offline.job import RetrievalJob, run_errors
+from featurestore.offline.pit import ViewRequest, pit_sql
+from featurestore.offline.relations import (
+    SourceContext,
+    attach_alias,
+    databases,
+    push_dir,
+    raw_relation,
+    utc,
+    view_relation,
+)
+from featurestore.sources import BatchSource, PushSource
+
+
+def _ts_literal(value: datetime) -> str:
+    if value.tzinfo is not None:
+        value = value.astimezone(timezone.utc).replace(tzinfo=None)
+    return f"'{value.isoformat()}'::TIMESTAMP"
+
+
+class DuckDBOfflineStore:
+    """Offline store over Parquet, CSV and DuckDB sources.
+
+    >>> store = DuckDBOfflineStore(Path("."), memory_limit="1GB")
+    >>> store.connect().sql("SELECT 1").fetchall()
+    [(1,)]
+    """
+
+    def __init__(
+        self,
+        repo_path: Path,
+        database: Path | None = None,
+        memory_limit: str | None = None,
+        threads: int | None = None,
+        temp_directory: Path | None = None,
+    ) -> None:
+        self.ctx = SourceContext(Path(repo_path).resolve(), database)
+        self._config: dict[str, str | int] = {}
+        if memory_limit:
+            self._config["memory_limit"] = memory_limit
+        if threads:
+            self._config["threads"] = threads
+        if temp_directory:
+            self._config["temp_directory"] = str(temp_directory)
+        self._attach: list[Path] = []
+
+    def connect(self, sources: list[BatchSource | PushSource] | None = None) -> duckdb.DuckDBPyConnection:
+        """A fresh connection in UTC, with the DuckDB databases of ``sources`` attached read-only."""
+        try:
+            con = duckdb.connect(config=dict(self._config))
+            con.execute("SET TimeZone = 'UTC'")
+            for db in databases(list(sources or []), self.ctx):
+                if not db.exists():
+                    raise DataSourceError(f"duckdb database {str(db)!r} does not exist", source=str(db))
+                con.execute(f"ATTACH {sql_string(str(db))} AS {attach_alias(db)} (READ_ONLY)")
+        except duckdb.Error as err:
+            raise run_errors(err) from None
+        return con
+
+    def source_schema(self, source: BatchSource | PushSource) -> pa.Schema:
+        """The Arrow schema of a source's columns (reads metadata only where the format allows)."""
+        con = self.connect([source])
+        try:
+            sql = f"SELECT * EXCLUDE (__fs_ord) FROM ({raw_relation(source, self.ctx)}) LIMIT 0"
+            return con.sql(sql).to_arrow_table().schema
+        except duckdb.Error as err:
+            raise DataSourceError(f"cannot read source {source!r}: {str(err).splitlines()[0]}") from None
+        finally:
+            con.close()
+
+    def historical(
+        self,
+        entity: EntityInput,
+        requests: list[ViewRequest],
+        as_of_created: bool = False,
+    ) -> RetrievalJob:
+        sources = [r.view.source for r in requests]
+        out_cols = [o for r in requests for o in r.out_names]
+
+        def connect() -> duckdb.DuckDBPyConnection:
+            return self.connect(sources)
+
+        if entity.table is not None:
+            sql = pit_sql("__fs_entity", entity.timestamp_column, None, requests, self.ctx, as_of_created)
+            return RetrievalJob(connect, sql, entity.table, out_cols)
+        rel = (
+            f"(SELECT *, file_row_number AS __fs_row FROM read_parquet({sql_string(str(entity.path))}, "
+            "file_row_number=true))"
+        )
+        if entity.path is not None and entity.path.is_dir():
+            raise InputError("entity_df path must be a single Parquet file", path=str(entity.path))
+        sql = pit_sql(rel, entity.timestamp_column, list(entity.schema.names), requests, self.ctx, as_of_created)
+        return RetrievalJob(connect, sql, None, out_cols)
+
+    def spine(self, views: list[FeatureView], start: datetime, end: datetime) -> pa.Table:
+        """Every distinct (join keys, event time) of the views' sources in [start, end], as an entity frame."""
+        keys = views[0].join_keys
+        parts = [
+            f"SELECT {', '.join(quote(k) for k in keys)}, __fs_ev FROM ({view_relation(v, self.ctx, ())}) "
+            f"WHERE __fs_ev BETWEEN {_ts_literal(start)} AND {_ts_literal(end)}"
+            for v in views
+        ]
+        cols = ", ".join(quote(k) for k in keys)
+        sql = (
+            f"SELECT DISTINCT {cols}, timezone('UTC', __fs_ev) AS event_timestamp FROM ({' UNION ALL '.join(parts)}) "
+            f"ORDER BY event_timestamp, {cols}"
+        )
+        con = self.connect([v.source for v in views])
+        try:
+            return con.sql(sql).to_arrow_table()
+        except duckdb.Error as err:
+            raise run_errors(err) from None
+        finally:
+            con.close()
+
+    def latest_rows(
+        self, view: FeatureView, start: datetime | None, end: datetime, batch_rows: int = 65536
+    ) -> Iterator[pa.RecordBatch]:
+        """Per entity, the latest row with event time in [start, end]: keys, features, __fs_ev, __fs_cr."""
+        keys = ", ".join(quote(k) for k in view.join_keys)
+        where = [f"__fs_ev <= {_ts_literal(end)}"] + ([f"__fs_ev >= {_ts_literal(start)}"] if start else [])
+        sql = (
+            f"SELECT * EXCLUDE (__fs_ord) FROM ({view_relation(view, self.ctx)}) WHERE {' AND '.join(where)} "
+            f"QUALIFY row_number() OVER (PARTITION BY {keys} ORDER BY __fs_ev DESC, __fs_cr DESC, "
+            "__fs_ord DESC) = 1"
+        )
+        con = self.connect([view.source])
+        try:
+            yield from con.sql(sql).to_arrow_reader(batch_rows)
+        except duckdb.Error as err:
+            raise run_errors(err) from None
+        finally:
+            con.close()
+
+    def write_push(self, push: PushSource, table: pa.Table) -> Path:
+        """Append rows to a push source's offline data: one new Parquet file, written atomically."""
+        folder = push_dir(push, self.ctx)
+        folder.mkdir(parents=True, exist_ok=True)
+        stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%f")
+        final = folder / f"part-{stamp}-{uuid.uuid4().hex[:8]}.parquet"
+        tmp = folder / f".{final.name}.tmp"
+        pq.write_table(table, tmp)
+        tmp.replace(final)
+        return final
+
+
+__all__ = ["DuckDBOfflineStore", "utc"]

@@ -1,0 +1,122 @@
+"""RetrievalJob: a lazily executed training-set query, streamed to Arrow or Parquet."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from featurestore.errors import DataSourceError, FeatureStoreError
+
+BATCH_ROWS = 256 * 1024
+
+
+def run_errors(err: duckdb.Error) -> FeatureStoreError:
+    """A DuckDB error as a FeatureStoreError, without DuckDB's stack."""
+    text = str(err).split("\n")[0]
+    if isinstance(err, duckdb.IOException):
+        return DataSourceError(f"reading a source failed: {text}")
+    return FeatureStoreError(f"offline query failed: {text}")
+
+
+class RetrievalJob:
+    """The result of ``get_historical_features``; nothing runs until you ask for data.
+
+    In-memory entity frames are joined column-wise with the features (the entity
+    columns come back exactly as given); Parquet entity paths stream through DuckDB.
+    """
+
+    def __init__(
+        self,
+        connect: Callable[[], duckdb.DuckDBPyConnection],
+        sql: str,
+        entity: pa.Table | None,
+        feature_columns: list[str],
+    ) -> None:
+        self._connect = connect
+        self._sql = sql
+        self._entity = entity
+        self.feature_columns = feature_columns
+
+    @property
+    def sql(self) -> str:
+        return self._sql
+
+    def _con(self) -> duckdb.DuckDBPyConnection:
+        con = self._connect()
+        if self._entity is not None:
+            rows = pa.array(range(self._entity.num_rows), pa.int64())
+            con.register("__fs_entity", self._entity.append_column("__fs_row", rows))
+        return con
+
+    def to_batches(self, batch_rows: int = BATCH_ROWS) -> Iterator[pa.RecordBatch]:
+        """Stream the training set in input order."""
+        con = self._con()
+        try:
+            reader = con.sql(self._sql).to_arrow_reader(batch_rows)
+            offset = 0
+            for batch in reader:
+                if self._entity is None:
+                    yield batch
+                    continue
+                part = self._entity.slice(offset, batch.num_rows)
+                offset += batch.num_rows
+                arrays = [c.combine_chunks() for c in part.columns] + [batch.column(i + 1) for i in
+                                                                       range(batch.num_columns - 1)]
+                names = part.column_names + self.feature_columns
+                yield pa.RecordBatch.from_arrays(arrays, names=names)
+        except duckdb.Error as err:
+            raise run_errors(err) from None
+        finally:
+            con.close()
+
+    def to_arrow(self) -> pa.Table:
+        """The training set as a ``pyarrow.Table``."""
+        con = self._con()
+        try:
+            result = con.sql(self._sql).to_arrow_table()
+        except duckdb.Error as err:
+            raise run_errors(err) from None
+        finally:
+            con.close()
+        if self._entity is None:
+            return result
+        out = self._entity
+        for i, name in enumerate(self.feature_columns):
+            out = out.append_column(name, result.column(i + 1))
+        return out
+
+    def to_pandas(self) -> Any:
+        return self.to_arrow().to_pandas()
+
+    def to_polars(self) -> Any:
+        import polars as pl
+
+        return pl.from_arrow(self.to_arrow())
+
+    def to_parquet(self, path: str | Path) -> Path:
+        """Write the training set to a Parquet file, streaming (memory stays bounded)."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".tmp")
+        writer: pq.ParquetWriter | None = None
+        try:
+            for batch in self.to_batches():
+                if writer is None:
+                    writer = pq.ParquetWriter(tmp, batch.schema)
+                writer.write_batch(batch)
+            if writer is None:
+                pq.write_table(self.to_arrow(), tmp)
+        except BaseException:
+            if writer is not None:
+                writer.close()
+            tmp.unlink(missing_ok=True)
+            raise
+        if writer is not None:
+            writer.close()
+        tmp.replace(path)
+        return path

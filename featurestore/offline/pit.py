@@ -1,0 +1,94 @@
+"""The point-in-time join, as DuckDB SQL.
+
+For each entity row and each view: the source row with equal join keys whose
+event time is ``<=`` the entity time and, with a ttl, ``>=`` entity time - ttl;
+the latest event time wins, then the latest created time, then the row read
+last. One ``ASOF LEFT JOIN`` per view on the struct key (event, created,
+ordinal), so ties cost nothing extra. With ``as_of_created`` the created time
+must also be ``<=`` the entity time, which ASOF cannot express: a range join
+keeping the best row per entity row is used instead.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from featurestore.feature_view import FeatureView
+from featurestore.naming import quote
+from featurestore.offline.relations import SourceContext, utc, view_relation
+
+ENTITY_KEY = "{'t': __fs_ts, 'c': 'infinity'::TIMESTAMP, 'o': 9223372036854775807::BIGINT}"
+SOURCE_KEY = "{'t': __fs_ev, 'c': __fs_cr, 'o': __fs_ord}"
+
+
+@dataclass(frozen=True)
+class ViewRequest:
+    """Features of one view in a query, and the output column name of each."""
+
+    view: FeatureView
+    features: tuple[str, ...]
+    out_names: tuple[str, ...]
+
+
+def _ttl_ok(view: FeatureView, ev: str, ts: str) -> str | None:
+    if view.ttl is None:
+        return None
+    micros = view.ttl // timedelta(microseconds=1)
+    return f"{ev} >= {ts} - to_microseconds({micros}::BIGINT)"
+
+
+def _view_join(i: int, req: ViewRequest, ctx: SourceContext, as_of_created: bool) -> str:
+    """SELECT __fs_row and the view's output columns, one row per entity row."""
+    rel = view_relation(req.view, ctx, req.features)
+    keys = req.view.join_keys
+    on = " AND ".join(f"e.{quote(k)} = v.{quote(k)}" for k in keys)
+    ttl = _ttl_ok(req.view, "v.__fs_ev", "e.__fs_ts")
+    if not as_of_created:
+        cols = ", ".join(
+            (f"CASE WHEN {ttl} THEN v.{quote(f)} END" if ttl else f"v.{quote(f)}") + f" AS {quote(o)}"
+            for f, o in zip(req.features, req.out_names, strict=True)
+        )
+        return (
+            f"SELECT e.__fs_row, {cols} FROM (SELECT *, {ENTITY_KEY} AS __fs_k FROM __fs_e) e "
+            f"ASOF LEFT JOIN (SELECT *, {SOURCE_KEY} AS __fs_k FROM ({rel})) v "
+            f"ON {on} AND e.__fs_k >= v.__fs_k"
+        )
+    cond = [on, "v.__fs_ev <= e.__fs_ts", "v.__fs_cr <= e.__fs_ts"] + ([ttl] if ttl else [])
+    cols = ", ".join(f"v.{quote(f)} AS {quote(o)}" for f, o in zip(req.features, req.out_names, strict=True))
+    return (
+        f"SELECT e.__fs_row, {cols} FROM __fs_e e LEFT JOIN ({rel}) v ON {' AND '.join(cond)} "
+        f"QUALIFY row_number() OVER (PARTITION BY e.__fs_row ORDER BY {SOURCE_KEY.replace('__fs_', 'v.__fs_')} "
+        "DESC NULLS LAST) = 1"
+    )
+
+
+def pit_sql(
+    entity_relation: str,
+    timestamp_column: str,
+    entity_columns: list[str] | None,
+    requests: list[ViewRequest],
+    ctx: SourceContext,
+    as_of_created: bool = False,
+) -> str:
+    """SQL of a training set.
+
+    ``entity_relation`` must have the entity columns plus ``__fs_row`` (0..n-1,
+    input order). The result has ``__fs_row`` (or ``entity_columns``, when given)
+    and every requested feature, ordered by ``__fs_row``.
+    """
+    keys = sorted({k for r in requests for k in r.view.join_keys})
+    key_cols = "".join(f"{quote(k)}, " for k in keys)
+    ctes = [
+        f"__fs_e AS (SELECT {key_cols}__fs_row, {utc(quote(timestamp_column))} AS __fs_ts "
+        f"FROM {entity_relation})"
+    ]
+    for i, req in enumerate(requests):
+        ctes.append(f"__fs_r{i} AS ({_view_join(i, req, ctx, as_of_created)})")
+    head = [f"e.{quote(c)}" for c in entity_columns] if entity_columns is not None else ["e.__fs_row"]
+    outs = [f"r{i}.{quote(o)}" for i, r in enumerate(requests) for o in r.out_names]
+    joins = " ".join(f"LEFT JOIN __fs_r{i} r{i} ON r{i}.__fs_row = e.__fs_row" for i in range(len(requests)))
+    return (
+        f"WITH {', '.join(ctes)} SELECT {', '.join(head + outs)} FROM {entity_relation} e {joins} "
+        "ORDER BY e.__fs_row"
+    )

@@ -1,0 +1,160 @@
+"""How a source becomes a DuckDB relation.
+
+``view_relation`` gives, for one feature view, a SELECT with columns: the join
+keys and features (after ``field_mapping``, features cast to their declared
+types), ``__fs_ev`` (event time, naive UTC ``TIMESTAMP``), ``__fs_cr`` (created
+time, ``-infinity`` when unknown) and ``__fs_ord`` (the row's position: later
+rows, and pushed rows after batch rows, have larger values). The three make the
+tie-break key ``__fs_k``: latest event time, then latest created time, then the
+row read last.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from featurestore.errors import DataSourceError
+from featurestore.feature_view import FeatureView
+from featurestore.naming import quote, sql_string
+from featurestore.sources import BatchSource, CsvSource, DuckDBSource, ParquetSource, PushSource, batch_of
+
+FILE_SHIFT = 1 << 40  # ordinal = file index * FILE_SHIFT + row number in that file
+
+
+@dataclass(frozen=True)
+class SourceContext:
+    """Where relative source paths and the default DuckDB database live."""
+
+    repo_path: Path
+    database: Path | None = None
+
+    def path(self, p: str) -> Path:
+        q = Path(p).expanduser()
+        return q if q.is_absolute() else self.repo_path / q
+
+
+def utc(expr: str) -> str:
+    """SQL turning any time value (naive = UTC, aware, date, ISO text) into a naive UTC TIMESTAMP."""
+    return f"timezone('UTC', CAST({expr} AS TIMESTAMPTZ))"
+
+
+def push_dir(push: PushSource, ctx: SourceContext) -> Path:
+    """Folder of the Parquet files ``push(..., to="offline")`` appends, next to the batch source."""
+    src = push.batch_source
+    if isinstance(src, (ParquetSource, CsvSource)):
+        path = ctx.path(src.path)
+        if any(ch in str(path) for ch in "*?["):
+            while any(ch in str(path) for ch in "*?["):
+                path = path.parent
+            folder = path.parent
+        else:
+            folder = path.parent
+        return folder / "_push" / push.name
+    return ctx.repo_path / "data" / "_push" / push.name
+
+
+def _expand(path: Path, suffix: str) -> list[str]:
+    text = str(path)
+    if path.is_dir():
+        files = sorted(glob.glob(os.path.join(text, "**", f"*{suffix}"), recursive=True))
+    elif any(ch in text for ch in "*?["):
+        files = sorted(glob.glob(text, recursive=True))
+    else:
+        files = [text] if path.exists() else []
+    return files
+
+
+def _files_sql(reader: str, files: list[str], extra: str = "") -> str:
+    listing = "[" + ", ".join(sql_string(f) for f in files) + "]"
+    ordinal = f"(list_position({listing}, __fs_file) - 1) * {FILE_SHIFT} + file_row_number"
+    return (
+        f"SELECT * EXCLUDE (__fs_file, file_row_number), {ordinal} AS __fs_ord FROM "
+        f"{reader}({listing}, filename='__fs_file', file_row_number=true, union_by_name=true{extra})"
+    )
+
+
+def raw_relation(source: BatchSource | PushSource, ctx: SourceContext) -> str:
+    """SELECT of every source column plus ``__fs_ord``; pushed rows are appended for push sources."""
+    batch = batch_of(source)
+    if isinstance(batch, ParquetSource):
+        files = _expand(ctx.path(batch.path), ".parquet")
+        if not files:
+            raise DataSourceError(f"parquet source {batch.path!r}: no such file", source=batch.path)
+        sql = _files_sql("read_parquet", files)
+    elif isinstance(batch, CsvSource):
+        files = _expand(ctx.path(batch.path), ".csv")
+        if not files:
+            raise DataSourceError(f"csv source {batch.path!r}: no such file", source=batch.path)
+        sql = (
+            "SELECT * EXCLUDE (__fs_file), "
+            f"(list_position([{', '.join(sql_string(f) for f in files)}], __fs_file) - 1) * {FILE_SHIFT}"
+            " + row_number() OVER () AS __fs_ord FROM read_csv(["
+            + ", ".join(sql_string(f) for f in files)
+            + f"], header=true, delim={sql_string(batch.delimiter)}, filename='__fs_file', union_by_name=true)"
+        )
+    else:
+        sql = _duckdb_relation(batch, ctx)
+    if isinstance(source, PushSource):
+        pushed = sorted(glob.glob(str(push_dir(source, ctx) / "*.parquet")))
+        if pushed:
+            shifted = _files_sql("read_parquet", pushed).replace(
+                "AS __fs_ord", f"+ {FILE_SHIFT * 1024} AS __fs_ord", 1
+            )
+            sql = f"SELECT * FROM ({sql}) UNION ALL BY NAME SELECT * FROM ({shifted})"
+    return sql
+
+
+def _duckdb_relation(src: DuckDBSource, ctx: SourceContext) -> str:
+    db = ctx.path(src.database) if src.database else ctx.database
+    if src.query is not None:
+        return f"SELECT *, row_number() OVER () AS __fs_ord FROM ({src.query})"
+    if db is None:
+        raise DataSourceError(
+            f"duckdb source table {src.table!r} needs database= or offline_store.path", source=src.table
+        )
+    if not db.exists():
+        raise DataSourceError(f"duckdb source {src.table!r}: database {str(db)!r} does not exist", source=src.table)
+    table = ".".join(quote(part) for part in str(src.table).split("."))
+    return f"SELECT *, rowid AS __fs_ord FROM {attach_alias(db)}.{table}"
+
+
+def attach_alias(db: Path) -> str:
+    return "fs_db_" + format(abs(hash(str(db.resolve()))) % (1 << 40), "x")
+
+
+def databases(sources: list[BatchSource | PushSource], ctx: SourceContext) -> list[Path]:
+    """DuckDB database files the relations of ``sources`` need attached."""
+    out: list[Path] = []
+    for s in sources:
+        b = batch_of(s)
+        if isinstance(b, DuckDBSource):
+            db = ctx.path(b.database) if b.database else ctx.database
+            if db is not None and db not in out:
+                out.append(db)
+    return out
+
+
+def source_column(view: FeatureView, name: str) -> str:
+    """The source column that feeds feature or join key ``name`` (inverse of field_mapping)."""
+    for col, mapped in batch_of(view.source).field_mapping.items():
+        if mapped == name:
+            return col
+    return name
+
+
+def view_relation(view: FeatureView, ctx: SourceContext, features: tuple[str, ...] | None = None) -> str:
+    """The normalized relation of a view (see module docstring)."""
+    batch = batch_of(view.source)
+    feats = view.feature_names if features is None else features
+    types = {f.name: f.dtype for f in view.features}
+    cols = [f"{quote(source_column(view, k))} AS {quote(k)}" for k in view.join_keys]
+    cols += [f"CAST({quote(source_column(view, f))} AS {types[f].to_duckdb()}) AS {quote(f)}" for f in feats]
+    cols.append(f"{utc(quote(batch.timestamp_field))} AS __fs_ev")
+    created = batch.created_timestamp_field
+    cr = f"coalesce({utc(quote(created))}, '-infinity'::TIMESTAMP)" if created else "'-infinity'::TIMESTAMP"
+    cols.append(f"{cr} AS __fs_cr")
+    cols.append("__fs_ord")
+    return f"SELECT {', '.join(cols)} FROM ({raw_relation(view.source, ctx)}) WHERE __fs_ev IS NOT NULL"

@@ -1,0 +1,132 @@
+"""Encoding of one stored row (times + feature values) as bytes, shared by every online store.
+
+A row is stored as one MessagePack array ``[event_us, created_us, schema, v1, ..., vn]``
+whose first bytes have a FIXED layout, so that a Redis Lua script can read the times
+without a MessagePack parser::
+
+    offset  0   0xdd + uint32 BE      array32 header (n + 3 elements)
+    offset  5   0xd3 + int64 BE       event_us
+    offset 14   0xd3 + int64 BE       created_us
+    offset 23   0xce + uint32 BE      schema fingerprint (CRC32 of keys, features and their types)
+    offset 28   v1 ... vn             the feature values, plain MessagePack
+
+MessagePack readers accept these non-minimal forms, so a row decodes with ONE C call
+(``msgpack.unpackb``). Timestamps use the MessagePack timestamp extension (-1) and come
+back as tz-aware UTC datetimes (naive ones are taken as UTC); floats are float64 (exact
+for Float32 values too), bytes use the bin type, arrays come back as lists, None is nil.
+A row whose schema fingerprint differs from the view's (the view changed since it was
+written) reads as missing rather than as misaligned values.
+"""
+
+from __future__ import annotations
+
+import struct
+import zlib
+from collections.abc import Callable, Sequence
+from datetime import date, datetime, timezone
+from functools import lru_cache
+from typing import Any
+
+import msgpack
+
+from featurestore.errors import InputError
+from featurestore.online.protocol import ViewSpec
+
+HEADER = struct.Struct(">BIBqBqBI")
+"""The fixed 28-byte row header: array32 tag + size, int64 event, int64 created, uint32 schema."""
+EVENT_OFFSET = 6  # 0-based offset of event_us; created_us follows 9 bytes later
+_UTC = timezone.utc
+_unpackb = msgpack.unpackb
+
+Encoder = Callable[[int, int, Sequence[Any]], bytes]
+Decoder = Callable[[bytes], "tuple[int, tuple[Any, ...]] | None"]
+
+
+def fingerprint(view: ViewSpec) -> int:
+    """A CRC32 of the view's key and feature names and types: rows written under another schema mismatch."""
+    text = repr((view.join_keys, [t.name for t in view.key_types], view.features,
+                 [t.name for t in view.feature_types]))
+    return zlib.crc32(text.encode())
+
+
+def _default(obj: Any) -> Any:
+    """MessagePack fallback: naive datetimes are UTC, dates are midnight UTC, numpy values become python."""
+    if isinstance(obj, datetime):
+        return obj.replace(tzinfo=_UTC)
+    if isinstance(obj, date):
+        return datetime(obj.year, obj.month, obj.day, tzinfo=_UTC)
+    tolist = getattr(obj, "tolist", None)  # numpy scalars and arrays
+    if tolist is not None:
+        return tolist()
+    raise TypeError(f"cannot store a value of type {type(obj).__name__}: {obj!r}")
+
+
+def row_encoder(view: ViewSpec) -> Encoder:
+    """A function ``(event_us, created_us, values) -> bytes``. Not thread-safe: make one per call."""
+    n = len(view.features)
+    head = HEADER.pack
+    skip = 1 if n < 16 else 3 if n < 65536 else 5  # msgpack array header written by pack()
+    pack = msgpack.Packer(datetime=True, default=_default).pack
+    fp = fingerprint(view)
+
+    def encode(event_us: int, created_us: int, values: Sequence[Any]) -> bytes:
+        if len(values) != n:
+            raise InputError(f"feature view {view.name!r} has {n} features, got a row of {len(values)} values",
+                             view=view.name)
+        return head(0xDD, n + 3, 0xD3, event_us, 0xD3, created_us, 0xCE, fp) + pack(values)[skip:]
+
+    return encode
+
+
+def encode_error(view: ViewSpec, exc: Exception) -> InputError:
+    """The error raised when a row cannot be encoded (wrong value type, out-of-range number...)."""
+    return InputError(f"cannot store a row of feature view {view.name!r}: {exc}", view=view.name)
+
+
+@lru_cache(maxsize=1024)
+def row_decoder(view: ViewSpec) -> Decoder:
+    """A function ``bytes -> (event_us, values) | None`` (None when written under another schema)."""
+    fp = fingerprint(view)
+
+    def decode(blob: bytes) -> tuple[int, tuple[Any, ...]] | None:
+        row = _unpackb(blob, timestamp=3)
+        if row[2] != fp:
+            return None
+        return row[0], tuple(row[3:])
+
+    return decode
+
+
+def decode_times(blob: bytes) -> tuple[int, int]:
+    """``(event_us, created_us)`` of an encoded row, without decoding its values."""
+    _, _, _, event_us, _, created_us, _, _ = HEADER.unpack_from(blob)
+    return event_us, created_us
+
+
+def check_write(view: ViewSpec, keys: Sequence[Any], event_us: Sequence[int], created_us: Sequence[int],
+                values: Sequence[Any]) -> None:
+    """Raise :class:`InputError` unless the four write columns have the same length."""
+    n = len(keys)
+    if not len(event_us) == len(created_us) == len(values) == n:
+        raise InputError(
+            f"write to feature view {view.name!r}: keys, event_us, created_us and values must have the same "
+            f"length, got {n}, {len(event_us)}, {len(created_us)}, {len(values)}", view=view.name)
+
+
+def latest_rows(keys: Sequence[Any], event_us: Sequence[int], created_us: Sequence[int]) -> Sequence[int]:
+    """Indices of the rows to store: for a key present several times, only its newest row.
+
+    Newest is the greatest ``(event_us, created_us)``; on a tie the later row wins.
+    """
+    try:
+        last = {k: i for i, k in enumerate(keys)}
+    except TypeError as exc:
+        raise InputError(f"entity keys must be tuples of hashable values: {exc}") from None
+    if len(last) == len(keys):
+        return range(len(keys))
+    best: dict[Any, int] = {}
+    for i, k in enumerate(keys):
+        j = best.get(k)
+        if j is None or (event_us[i], created_us[i]) >= (event_us[j], created_us[j]):
+            best[k] = i
+    return sorted(best.values())

@@ -1,0 +1,173 @@
+"""Redis key layout: the only place online store keys are built.
+
+Layout
+------
+One Redis string per entity per feature view::
+
+    fs:<project>:<view>:<key1>=<value1>,<key2>=<value2>
+
+e.g. ``fs:demo:driver_stats:driver_id=1001`` or ``fs:demo:trips:city=Z%2Cu%3Drich,day=19000``.
+The value is one encoded row (see ``featurestore/online/codec.py``): a 28-byte header holding
+``event_us`` and ``created_us`` followed by the MessagePack-encoded feature values. A read of
+any number of views and entities is ONE ``MGET``; a write is one Lua script call (``EVALSHA``)
+per batch of keys, which keeps a stored row unless the new row's ``(event_us, created_us)`` is
+``>=`` it and sets ``PX <ttl>`` when the view has a ttl. ``redis-cli --scan --pattern 'fs:demo:*'``
+lists a project's keys; ``fs:demo:driver_stats:*`` one view's. Project and view names are
+letters, digits and ``_``, so the ``:`` after them keeps project ``a`` from matching ``ab`` and
+view ``x`` from matching ``xy``.
+
+Join key values are written in a canonical text form per key type:
+
+* Int32 / Int64: decimal (``-42``); Bool: ``true`` / ``false``; Timestamp: integer microseconds
+  since the epoch (UTC); Float32 / Float64: Python ``repr`` (``1.5``, ``-0.0`` is written ``0.0``).
+* Bytes: ``0x`` + lowercase hex (``0x`` for ``b""``).
+* String: the string itself (UTF-8), except that ``%``, ``,``, ``=`` and the control characters
+  U+0000-U+001F and U+007F are percent-encoded as ``%XX`` (``a,b`` -> ``a%2Cb``, ``100%`` ->
+  ``100%25``). The empty string is written as nothing (``name=``).
+
+Escaped values never contain ``,`` or ``=``, and the key names and their order are fixed by the
+view, so a key string maps back to exactly one entity.
+
+Why strings and not a hash per entity: ``bench/online_layout.py`` (private redis-server on
+loopback, 10 features per entity) measured, for one string per entity vs one hash per entity:
+read p50 of 1 entity 0.06 ms vs 0.07 ms, of 100 entities 0.30 ms vs 0.82 ms, and a write
+throughput of 330k vs 150k rows/s. A string read is one MGET and one C decode per entity, a
+hash read needs one HGETALL per entity and one decode per field.
+"""
+
+from __future__ import annotations
+
+import operator
+import re
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from featurestore.errors import InputError
+from featurestore.online.protocol import ViewSpec
+from featurestore.types import ValueType
+
+PREFIX = "fs"
+_NAME = re.compile(r"[A-Za-z0-9_]+")
+_ESCAPE = {c: f"%{c:02X}" for c in [*range(0x20), 0x7F, ord("%"), ord(","), ord("=")]}
+_NEEDS_ESCAPE = re.compile(r"[\x00-\x1f\x7f%,=]")
+_GLOB = re.compile(r"([*?\[\]\\])")
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_ONE_US = timedelta(microseconds=1)
+
+KeyBuilder = Callable[[Sequence[Any]], str]
+
+
+def _name(name: str, what: str) -> str:
+    if not isinstance(name, str) or not _NAME.fullmatch(name):
+        raise InputError(f"{what} name {name!r} cannot be used in an online store key: "
+                         "use letters, digits and '_'", name=name)
+    return name
+
+
+def project_prefix(project: str) -> str:
+    """``fs:<project>:``, the prefix of every key of a project."""
+    return f"{PREFIX}:{_name(project, 'project')}:"
+
+
+def view_prefix(project: str, view: str) -> str:
+    """``fs:<project>:<view>:``, the prefix of every key of a feature view."""
+    return f"{project_prefix(project)}{_name(view, 'feature view')}:"
+
+
+def scan_pattern(prefix: str) -> str:
+    """A ``SCAN MATCH`` pattern matching exactly the keys starting with ``prefix``."""
+    return _GLOB.sub(r"\\\1", prefix) + "*"
+
+
+def escape_string(value: str) -> str:
+    """Percent-encode ``%``, ``,``, ``=`` and control characters of a string key value."""
+    if not isinstance(value, str):
+        raise TypeError(f"expected a str, got {type(value).__name__}")
+    if value.isalnum() or not _NEEDS_ESCAPE.search(value):
+        return value
+    return value.translate(_ESCAPE)
+
+
+def _int(value: Any) -> str:
+    if isinstance(value, float):
+        raise TypeError(f"expected an int, got {value!r}")
+    return str(operator.index(value))
+
+
+def _bool(value: Any) -> str:
+    if value is True or value is False or type(value).__name__ == "bool_":
+        return "true" if value else "false"
+    raise TypeError(f"expected a bool, got {value!r}")
+
+
+def _bytes(value: Any) -> str:
+    if not isinstance(value, (bytes, bytearray, memoryview)):
+        raise TypeError(f"expected bytes, got {type(value).__name__}")
+    return "0x" + bytes(value).hex()
+
+
+def _float(value: Any) -> str:
+    if isinstance(value, (str, bytes)) or value is None:
+        raise TypeError(f"expected a number, got {value!r}")
+    return repr(float(value) + 0.0)
+
+
+def _timestamp(value: Any) -> str:
+    if not isinstance(value, datetime):
+        raise TypeError(f"expected a datetime, got {type(value).__name__}")
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=timezone.utc)
+    return str((value - _EPOCH) // _ONE_US)
+
+
+_ENCODERS: dict[str, Callable[[Any], str]] = {
+    "Int32": _int, "Int64": _int, "String": escape_string, "Bytes": _bytes, "Bool": _bool,
+    "Float32": _float, "Float64": _float, "Timestamp": _timestamp,
+}
+
+
+def _encoder(view: ViewSpec, vt: ValueType) -> Callable[[Any], str]:
+    enc = _ENCODERS.get(vt.name)
+    if enc is None:
+        raise InputError(f"feature view {view.name!r}: join keys of type {vt.name} are not supported",
+                         view=view.name)
+    return enc
+
+
+def key_builder(prefix: str, view: ViewSpec) -> KeyBuilder:
+    """A function ``key tuple -> prefix + "k1=v1,k2=v2"``; raises TypeError/ValueError on a bad key."""
+    names = [_name(k, "join key") for k in view.join_keys]
+    if len(names) != len(view.key_types) or not names:
+        raise InputError(f"feature view {view.name!r} needs one type per join key", view=view.name)
+    encs = [_encoder(view, t) for t in view.key_types]
+    if len(names) == 1:
+        head, enc = f"{prefix}{names[0]}=", encs[0]
+
+        def one(key: Sequence[Any]) -> str:
+            if len(key) != 1:
+                raise ValueError(f"expected 1 join key value, got {len(key)}")
+            (value,) = key
+            if value is None:
+                raise ValueError("join key value is null")
+            return head + enc(value)
+
+        return one
+    heads = [f"{prefix}{names[0]}=", *(f",{n}=" for n in names[1:])]
+    parts = list(zip(heads, encs, strict=True))
+    count = len(parts)
+
+    def many(key: Sequence[Any]) -> str:
+        if len(key) != count:
+            raise ValueError(f"expected {count} join key values, got {len(key)}")
+        if None in key:
+            raise ValueError("join key value is null")
+        return "".join([h + e(v) for (h, e), v in zip(parts, key, strict=True)])
+
+    return many
+
+
+def key_error(view: ViewSpec, key: Any, exc: Exception) -> InputError:
+    """The error raised for an entity key that does not fit the view's join keys."""
+    return InputError(f"bad entity key {key!r} for feature view {view.name!r} "
+                      f"(join keys {', '.join(view.join_keys)}): {exc}", view=view.name, key=key)

@@ -1,0 +1,73 @@
+"""The narrow interface every online store implements, and the view description it is given."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol, runtime_checkable
+
+from featurestore.types import ValueType
+
+
+@dataclass(frozen=True)
+class ViewSpec:
+    """What an online store needs to know of a feature view: its name, keys and features, with types.
+
+    ``ttl_seconds=None`` means rows never expire (Redis keys get no expiry).
+
+    >>> from featurestore.types import Float32, Int64
+    >>> ViewSpec("driver_stats", ("driver_id",), (Int64,), ("conv_rate",), (Float32,), None).join_keys
+    ('driver_id',)
+    """
+
+    name: str
+    join_keys: tuple[str, ...]
+    key_types: tuple[ValueType, ...]
+    features: tuple[str, ...]
+    feature_types: tuple[ValueType, ...]
+    ttl_seconds: float | None
+
+
+@runtime_checkable
+class OnlineStore(Protocol):
+    """Latest feature values per entity and view, e.g. :class:`SqliteOnlineStore` or :class:`RedisOnlineStore`.
+
+    Times are integer microseconds since the epoch (UTC). A row is one source row of a view:
+    ``(event_us, created_us, values)`` where ``values`` follows ``view.features``.
+    """
+
+    def write(
+        self,
+        view: ViewSpec,
+        keys: list[tuple[Any, ...]],
+        event_us: list[int],
+        created_us: list[int],
+        values: list[tuple[Any, ...]],
+    ) -> int:
+        """Upsert rows, never replacing a stored row by an older one; return how many rows were stored.
+
+        A stored row is replaced only when ``(event_us, created_us)`` of the new row is ``>=`` the
+        stored one. When a key appears several times, the newest row wins.
+        """
+        ...
+
+    def read(
+        self, requests: list[tuple[ViewSpec, list[tuple[Any, ...]]]]
+    ) -> list[list[tuple[int, tuple[Any, ...]] | None]]:
+        """For each ``(view, keys)`` request and each key: ``None`` or ``(event_us, values)``."""
+        ...
+
+    def delete_view(self, view_name: str) -> None:
+        """Remove all online rows of one view of this project."""
+        ...
+
+    def teardown(self) -> None:
+        """Remove all online rows of this project, and nothing else."""
+        ...
+
+    def ping(self) -> None:
+        """Raise :class:`~featurestore.errors.OnlineStoreUnavailableError` if the store cannot be reached."""
+        ...
+
+    def close(self) -> None:
+        """Release connections; the store object is not used afterwards."""
+        ...

@@ -1,0 +1,177 @@
+"""The registry: applied definitions, their history, and materialization watermarks.
+
+One JSON file, rewritten atomically (temp file + rename) under an exclusive
+``flock`` on ``<file>.lock``, so concurrent writers from several processes never
+lose an update or leave a torn file. Readers never lock: they see the old or the
+new file.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from featurestore.entity import Entity
+from featurestore.errors import NotFoundError, RegistryError
+from featurestore.feature_service import FeatureService
+from featurestore.feature_view import FeatureView
+
+FORMAT = 1
+KINDS = ("entities", "feature_views", "feature_services")
+_CLASSES: dict[str, Any] = {"entities": Entity, "feature_views": FeatureView, "feature_services": FeatureService}
+_SINGULAR = {"entities": "entity", "feature_views": "feature view", "feature_services": "feature service"}
+
+
+def now_iso() -> str:
+    return datetime.now(timezone.utc).isoformat()
+
+
+@dataclass(frozen=True)
+class RegistryState:
+    """An immutable snapshot of the registry file."""
+
+    project: str
+    version: int = 0
+    objects: dict[str, dict[str, dict[str, Any]]] = field(default_factory=lambda: {k: {} for k in KINDS})
+    history: tuple[dict[str, Any], ...] = ()
+    watermarks: dict[str, dict[str, Any]] = field(default_factory=dict)
+    _parsed: dict[tuple[str, str], Any] = field(default_factory=dict, compare=False, repr=False)
+
+    def _get(self, kind: str, name: str) -> Any:
+        key = (kind, name)
+        if key not in self._parsed:
+            data = self.objects[kind].get(name)
+            if data is None:
+                raise NotFoundError(f"{_SINGULAR[kind]} {name!r} is not in the registry", kind=kind, name=name)
+            self._parsed[key] = _CLASSES[kind].from_dict(data)
+        return self._parsed[key]
+
+    def entity(self, name: str) -> Entity:
+        return self._get("entities", name)  # type: ignore[no-any-return]
+
+    def feature_view(self, name: str) -> FeatureView:
+        return self._get("feature_views", name)  # type: ignore[no-any-return]
+
+    def feature_service(self, name: str) -> FeatureService:
+        return self._get("feature_services", name)  # type: ignore[no-any-return]
+
+    def names(self, kind: str) -> list[str]:
+        return sorted(self.objects[kind])
+
+    def entities(self) -> list[Entity]:
+        return [self.entity(n) for n in self.names("entities")]
+
+    def feature_views(self) -> list[FeatureView]:
+        return [self.feature_view(n) for n in self.names("feature_views")]
+
+    def feature_services(self) -> list[FeatureService]:
+        return [self.feature_service(n) for n in self.names("feature_services")]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "format": FORMAT,
+            "project": self.project,
+            "version": self.version,
+            "objects": self.objects,
+            "history": list(self.history),
+            "watermarks": self.watermarks,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> RegistryState:
+        objects = {k: dict(data.get("objects", {}).get(k, {})) for k in KINDS}
+        return cls(
+            project=data["project"],
+            version=int(data.get("version", 0)),
+            objects=objects,
+            history=tuple(data.get("history", ())),
+            watermarks=dict(data.get("watermarks", {})),
+        )
+
+
+class Registry:
+    """The registry file of one project.
+
+    >>> import tempfile, pathlib
+    >>> reg = Registry(pathlib.Path(tempfile.mkdtemp()) / "registry.json", "demo")
+    >>> reg.load().version
+    0
+    """
+
+    def __init__(self, path: Path, project: str) -> None:
+        self.path = Path(path)
+        self.project = project
+        self._cache: tuple[tuple[int, int], RegistryState] | None = None
+
+    def _stamp(self) -> tuple[int, int] | None:
+        try:
+            st = self.path.stat()
+        except FileNotFoundError:
+            return None
+        return (st.st_mtime_ns, st.st_size)
+
+    def load(self) -> RegistryState:
+        """The current state; cached until the file changes."""
+        stamp = self._stamp()
+        if stamp is None:
+            return RegistryState(project=self.project)
+        if self._cache is not None and self._cache[0] == stamp:
+            return self._cache[1]
+        try:
+            data = json.loads(self.path.read_text())
+        except (OSError, ValueError) as err:
+            raise RegistryError(f"registry {str(self.path)!r} is unreadable: {err}", path=str(self.path)) from None
+        if data.get("project") != self.project:
+            raise RegistryError(
+                f"registry {str(self.path)!r} belongs to project {data.get('project')!r}, not {self.project!r}",
+                path=str(self.path),
+            )
+        state = RegistryState.from_json(data)
+        self._cache = (stamp, state)
+        return state
+
+    @contextmanager
+    def _locked(self) -> Iterator[None]:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.path.with_name(self.path.name + ".lock"), "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+
+    def _write(self, state: RegistryState) -> None:
+        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "w") as f:
+                json.dump(state.to_json(), f, indent=1, sort_keys=True)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, self.path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+    def update(self, change: Callable[[RegistryState], RegistryState | None]) -> RegistryState:
+        """Read-modify-write under the lock. ``change`` returns the new state, or None for no change."""
+        with self._locked():
+            self._cache = None
+            current = self.load()
+            new = change(current)
+            if new is None or new == current:
+                return current
+            self._write(new)
+            self._cache = None
+            return new
+
+    def history(self) -> list[dict[str, Any]]:
+        """Every applied version: ``version``, ``applied_at``, ``changes`` and the full ``objects``."""
+        return list(self.load().history)

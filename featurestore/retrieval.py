@@ -1,0 +1,68 @@
+"""``get_historical_features``: check the request, then hand the join to the offline store."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import pyarrow as pa
+
+from featurestore import types
+from featurestore.errors import InputError
+from featurestore.feature_refs import view_requests
+from featurestore.offline.duckdb_store import DuckDBOfflineStore
+from featurestore.offline.entity_input import EntityInput, load
+from featurestore.offline.job import RetrievalJob
+from featurestore.offline.pit import ViewRequest
+from featurestore.registry import RegistryState
+
+
+def key_compatible(expected: types.ValueType, actual: pa.DataType) -> bool:
+    if expected.name in ("Int32", "Int64"):
+        return pa.types.is_integer(actual) or actual == pa.null()
+    return expected.accepts(actual) or actual == pa.null()
+
+
+def check_keys(requests: list[ViewRequest], schema: pa.Schema, what: str = "entity_df") -> None:
+    for req in requests:
+        key_types = {f.name: f.dtype for f in req.view.key_fields}
+        for key in req.view.join_keys:
+            if key not in schema.names:
+                raise InputError(f"{what} is missing join key {key!r} of feature view {req.view.name!r}",
+                                 join_key=key, view=req.view.name)
+            expected = key_types.get(key)
+            actual = schema.field(key).type
+            if expected is not None and not key_compatible(expected, actual):
+                raise InputError(f"{what} join key {key!r} has type {actual} but feature view "
+                                 f"{req.view.name!r} keys it by {expected.name}", join_key=key, view=req.view.name)
+
+
+def get_historical_features(
+    offline: DuckDBOfflineStore,
+    state: RegistryState,
+    entity_df: Any,
+    features: Any,
+    full_feature_names: bool = False,
+    as_of_created: bool = False,
+    start_date: datetime | None = None,
+    end_date: datetime | None = None,
+) -> RetrievalJob:
+    if entity_df is None:
+        if start_date is None or end_date is None:
+            raise InputError("without entity_df, give start_date and end_date (the spine's time range)")
+        if start_date > end_date:
+            raise InputError(f"start_date {start_date} is after end_date {end_date}")
+        requests = view_requests(features, state, full_feature_names, ("event_timestamp",))
+        keys = {r.view.join_keys for r in requests}
+        if len(keys) != 1:
+            raise InputError("without entity_df, every requested feature view must have the same join keys; "
+                             f"got {sorted(list(k) for k in keys)}")
+        spine = offline.spine([r.view for r in requests], start_date, end_date)
+        entity = EntityInput(schema=spine.schema, timestamp_column="event_timestamp", table=spine)
+    else:
+        if start_date is not None or end_date is not None:
+            raise InputError("start_date/end_date are for queries without entity_df; filter entity_df instead")
+        entity = load(entity_df)
+        requests = view_requests(features, state, full_feature_names, entity.schema.names)
+    check_keys(requests, entity.schema)
+    return offline.historical(entity, requests, as_of_created)

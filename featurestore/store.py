@@ -1,0 +1,143 @@
+"""FeatureStore: the entry point. It reads the repo config and delegates to the parts."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from featurestore import retrieval
+from featurestore.config import RepoConfig, default_memory_limit, load_config, resolve
+from featurestore.entity import Entity
+from featurestore.errors import DefinitionError
+from featurestore.feature_service import FeatureService
+from featurestore.feature_view import FeatureView
+from featurestore.offline.duckdb_store import DuckDBOfflineStore
+from featurestore.offline.job import RetrievalJob
+from featurestore.plan import Plan, applied, make_plan
+from featurestore.registry import Registry, RegistryState
+from featurestore.repo_loader import load_definitions
+from featurestore.validation import validate
+
+
+class FeatureStore:
+    """A feature repo: its registry, offline store and online store.
+
+    >>> store = FeatureStore(repo_path="definitions")          # doctest: +SKIP
+    >>> store.apply()                                           # doctest: +SKIP
+    >>> job = store.get_historical_features(entity_df, features=["driver_stats:conv_rate"])  # doctest: +SKIP
+    >>> job.to_pandas()                                         # doctest: +SKIP
+    """
+
+    def __init__(self, repo_path: str | Path = ".", config: RepoConfig | None = None) -> None:
+        self.repo_path = Path(repo_path).resolve()
+        self.config = config if config is not None else load_config(self.repo_path)
+        self.project = self.config.project
+        self.registry = Registry(resolve(self.repo_path, self.config.registry), self.project)
+        off = self.config.offline_store
+        self.offline = DuckDBOfflineStore(
+            self.repo_path,
+            database=resolve(self.repo_path, off.path) if off.path else None,
+            memory_limit=off.memory_limit or default_memory_limit(),
+            threads=off.threads,
+            temp_directory=resolve(self.repo_path, off.temp_directory) if off.temp_directory else None,
+        )
+
+    # -- registry -----------------------------------------------------------------------------------
+    def state(self) -> RegistryState:
+        """The registry as last written (re-read when the file changes)."""
+        return self.registry.load()
+
+    def _desired(self, objects: list[Any] | None, state: RegistryState) -> tuple[dict[str, Any], bool]:
+        partial = objects is not None
+        found = load_definitions(self.repo_path) if objects is None else list(objects)
+        return validate(found, state, self.offline, partial), partial
+
+    def plan(self, objects: list[Any] | None = None) -> Plan:
+        """What ``apply`` would change (``objects=None``: the repo's definitions, removals included)."""
+        state = self.state()
+        desired, partial = self._desired(objects, state)
+        return make_plan(state, desired, remove_missing=not partial)
+
+    def apply(self, objects: list[Any] | None = None) -> Plan:
+        """Validate and register definitions.
+
+        Without ``objects``: every definition module of the repo, and objects no
+        longer defined are removed. With ``objects``: those are added or updated,
+        nothing is removed. Re-applying the same definitions is a no-op.
+        """
+        desired, partial = self._desired(objects, self.state())
+        result: dict[str, Plan] = {}
+
+        def change(state: RegistryState) -> RegistryState | None:
+            plan = make_plan(state, desired, remove_missing=not partial)
+            if partial:
+                _check_references(state, plan)
+            result["plan"] = plan
+            return applied(state, plan)
+
+        self.registry.update(change)
+        plan = result["plan"]
+        self._after_apply(plan)
+        return plan
+
+    def _after_apply(self, plan: Plan) -> None:
+        """Hook for the online store (removed views lose their online data)."""
+
+    def list_entities(self) -> list[Entity]:
+        return self.state().entities()
+
+    def list_feature_views(self) -> list[FeatureView]:
+        return self.state().feature_views()
+
+    def list_feature_services(self) -> list[FeatureService]:
+        return self.state().feature_services()
+
+    def get_entity(self, name: str) -> Entity:
+        return self.state().entity(name)
+
+    def get_feature_view(self, name: str) -> FeatureView:
+        return self.state().feature_view(name)
+
+    def get_feature_service(self, name: str) -> FeatureService:
+        return self.state().feature_service(name)
+
+    def history(self) -> list[dict[str, Any]]:
+        """Every applied registry version, oldest first."""
+        return self.registry.history()
+
+    # -- offline --------------------------------------------------------------------------------------
+    def get_historical_features(
+        self,
+        entity_df: Any = None,
+        features: Any = None,
+        full_feature_names: bool = False,
+        as_of_created: bool = False,
+        start_date: datetime | None = None,
+        end_date: datetime | None = None,
+    ) -> RetrievalJob:
+        """A point-in-time-correct training set (see the README for the exact rules).
+
+        ``entity_df``: pandas, polars, pyarrow Table or a Parquet path; ``features``:
+        ``["view:feature", ...]`` or a FeatureService. Without ``entity_df``, every
+        distinct (join keys, event time) of the views' sources in
+        ``[start_date, end_date]`` is the spine.
+        """
+        return retrieval.get_historical_features(
+            self.offline, self.state(), entity_df, features, full_feature_names, as_of_created,
+            start_date, end_date,
+        )
+
+
+def _check_references(state: RegistryState, plan: Plan) -> None:
+    """A partial apply must not leave a registered service pointing at a feature a changed view dropped."""
+    views = dict(state.objects["feature_views"])
+    views.update(plan.desired.get("feature_views", {}))
+    for name, svc in state.objects["feature_services"].items():
+        if name in plan.desired.get("feature_services", {}):
+            continue
+        for p in svc["features"]:
+            feats = {f["name"] for f in views[p["view"]]["schema"]} if p["view"] in views else None
+            if feats is None or not set(p["features"]) <= feats:
+                raise DefinitionError(f"feature service {name!r} would lose features of view {p['view']!r}",
+                                      name=name)

@@ -1,0 +1,132 @@
+"""Checks run by ``apply``: names, references, and every view against its source's columns.
+
+It also resolves each view's join key types from the source when the schema
+does not declare them, so the registry knows every key's type.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any, Protocol
+
+import pyarrow as pa
+
+from featurestore import types
+from featurestore.entity import Entity
+from featurestore.errors import DefinitionError
+from featurestore.feature_service import FeatureService
+from featurestore.feature_view import FeatureView
+from featurestore.field import Field
+from featurestore.offline.relations import source_column
+from featurestore.registry import RegistryState
+from featurestore.sources import PushSource, batch_of
+
+_KIND_OF = {Entity: "entities", FeatureView: "feature_views", FeatureService: "feature_services"}
+_WORD = {"entities": "entities", "feature_views": "feature views", "feature_services": "feature services"}
+
+
+class SchemaReader(Protocol):
+    def source_schema(self, source: Any) -> pa.Schema: ...
+
+
+def group(objects: list[Any]) -> dict[str, dict[str, Any]]:
+    """Objects by kind and name; two different objects of one kind and name is an error."""
+    out: dict[str, dict[str, Any]] = {k: {} for k in _KIND_OF.values()}
+    for obj in objects:
+        kind = _KIND_OF.get(type(obj))
+        if kind is None:
+            raise DefinitionError(f"cannot apply {obj!r}: not an Entity, FeatureView or FeatureService")
+        prev = out[kind].get(obj.name)
+        if prev is not None and prev.to_dict() != obj.to_dict():
+            raise DefinitionError(f"two {_WORD[kind]} are named {obj.name!r}", name=obj.name)
+        out[kind][obj.name] = obj
+    pushes: dict[str, PushSource] = {}
+    for view in out["feature_views"].values():
+        if isinstance(view.source, PushSource):
+            prev_push = pushes.setdefault(view.source.name, view.source)
+            if prev_push != view.source:
+                raise DefinitionError(f"two push sources are named {view.source.name!r}", name=view.source.name)
+    return out
+
+
+def _check_view(view: FeatureView, entities: dict[str, Entity], reader: SchemaReader) -> FeatureView:
+    for ent in view.entities:
+        known = entities.get(ent.name)
+        if known is None:
+            raise DefinitionError(f"feature view {view.name!r} uses unknown entity {ent.name!r}: apply it too",
+                                  name=view.name, entity=ent.name)
+        if known.join_keys != ent.join_keys:
+            raise DefinitionError(
+                f"feature view {view.name!r}: entity {ent.name!r} has join keys {list(known.join_keys)} in "
+                f"the registry but {list(ent.join_keys)} here", name=view.name, entity=ent.name)
+    batch = batch_of(view.source)
+    schema = reader.source_schema(view.source)
+    where = f"feature view {view.name!r} (source {batch.describe()})"
+
+    def column(col: str, what: str) -> pa.DataType:
+        if col not in schema.names:
+            raise DefinitionError(f"{where}: {what} column {col!r} is missing from the source; it has "
+                                  f"{schema.names}", name=view.name, column=col)
+        return schema.field(col).type
+
+    for col in batch.field_mapping:
+        column(col, "field_mapping")
+    for col, what in ((batch.timestamp_field, "timestamp"), (batch.created_timestamp_field, "created timestamp")):
+        if col is None:
+            continue
+        t = column(col, what)
+        if not (pa.types.is_timestamp(t) or pa.types.is_date(t)):
+            raise DefinitionError(f"{where}: {what} column {col!r} has type {t}, not a timestamp",
+                                  name=view.name, column=col)
+    for f in view.features:
+        t = column(source_column(view, f.name), f"feature {f.name!r}")
+        if not f.dtype.accepts(t):
+            raise DefinitionError(
+                f"{where}: feature {f.name!r} is declared {f.dtype.name} but source column "
+                f"{source_column(view, f.name)!r} holds {t}", name=view.name, column=f.name)
+    declared = {f.name: f for f in view.key_fields}
+    keys: list[Field] = []
+    for key in view.join_keys:
+        t = column(source_column(view, key), f"join key {key!r}")
+        if key in declared:
+            if not declared[key].dtype.accepts(t):
+                raise DefinitionError(f"{where}: join key {key!r} is declared {declared[key].dtype.name} but the "
+                                      f"source holds {t}", name=view.name, column=key)
+            keys.append(declared[key])
+            continue
+        vt = types.from_arrow(t)
+        if vt is None or vt.element is not None or vt.name in ("Float32", "Float64", "Timestamp"):
+            raise DefinitionError(f"{where}: join key {key!r} has type {t}; keys must be integers, strings, "
+                                  "bytes or booleans", name=view.name, column=key)
+        keys.append(Field(name=key, dtype=types.Int64 if vt is types.Int32 else vt))
+    return replace(view, schema=tuple(keys) + view.features)
+
+
+def _check_service(svc: FeatureService, views: dict[str, FeatureView]) -> None:
+    for p in svc.features:
+        view = views.get(p.view)
+        if view is None:
+            raise DefinitionError(f"feature service {svc.name!r} uses unknown feature view {p.view!r}",
+                                  name=svc.name, view=p.view)
+        for f in p.features:
+            if f not in view.feature_names:
+                raise DefinitionError(f"feature service {svc.name!r}: feature view {p.view!r} has no feature "
+                                      f"{f!r}", name=svc.name, feature=f"{p.view}:{f}")
+
+
+def validate(objects: list[Any], state: RegistryState, reader: SchemaReader,
+             partial: bool) -> dict[str, dict[str, dict[str, Any]]]:
+    """Validated, resolved definitions as registry dicts. ``partial`` lets references reach the registry."""
+    grouped = group(objects)
+    entities: dict[str, Entity] = {e.name: e for e in state.entities()} if partial else {}
+    entities.update(grouped["entities"])
+    resolved = {name: _check_view(v, entities, reader) for name, v in grouped["feature_views"].items()}
+    views: dict[str, FeatureView] = {v.name: v for v in state.feature_views()} if partial else {}
+    views.update(resolved)
+    for svc in grouped["feature_services"].values():
+        _check_service(svc, views)
+    return {
+        "entities": {n: e.to_dict() for n, e in grouped["entities"].items()},
+        "feature_views": {n: v.to_dict() for n, v in resolved.items()},
+        "feature_services": {n: s.to_dict() for n, s in grouped["feature_services"].items()},
+    }
