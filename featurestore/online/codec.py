@@ -38,7 +38,7 @@ EVENT_OFFSET = 6  # 0-based offset of event_us; created_us follows 9 bytes later
 _UTC = timezone.utc
 _unpackb = msgpack.unpackb
 
-Encoder = Callable[[int, int, Sequence[Any]], bytes]
+Encoder = Callable[[Sequence[int], Sequence[int], Sequence[int], Sequence[Sequence[Any]]], list[bytes]]
 Decoder = Callable[[bytes], "tuple[int, tuple[Any, ...]] | None"]
 
 
@@ -62,25 +62,30 @@ def _default(obj: Any) -> Any:
 
 
 def row_encoder(view: ViewSpec) -> Encoder:
-    """A function ``(event_us, created_us, values) -> bytes``. Not thread-safe: make one per call."""
+    """A function ``(rows, event_us, created_us, values) -> [bytes]`` encoding the rows at indices ``rows``.
+
+    Raises :class:`InputError` for a row of the wrong length or a value that cannot be stored.
+    Not thread-safe (it holds a MessagePack packer): make one per write call.
+    """
     n = len(view.features)
     head = HEADER.pack
-    skip = 1 if n < 16 else 3 if n < 65536 else 5  # msgpack array header written by pack()
+    skip = 1 if n < 16 else 3 if n < 65536 else 5  # the msgpack array header written by pack()
     pack = msgpack.Packer(datetime=True, default=_default).pack
     fp = fingerprint(view)
 
-    def encode(event_us: int, created_us: int, values: Sequence[Any]) -> bytes:
-        if len(values) != n:
-            raise InputError(f"feature view {view.name!r} has {n} features, got a row of {len(values)} values",
-                             view=view.name)
-        return head(0xDD, n + 3, 0xD3, event_us, 0xD3, created_us, 0xCE, fp) + pack(values)[skip:]
+    def encode(rows: Sequence[int], event_us: Sequence[int], created_us: Sequence[int],
+               values: Sequence[Sequence[Any]]) -> list[bytes]:
+        try:
+            if set(map(len, map(values.__getitem__, rows))) - {n}:
+                bad = next(values[i] for i in rows if len(values[i]) != n)
+                raise InputError(f"feature view {view.name!r} has {n} features, got a row of {len(bad)} "
+                                 f"values: {bad!r}", view=view.name)
+            return [head(0xDD, n + 3, 0xD3, event_us[i], 0xD3, created_us[i], 0xCE, fp) + pack(values[i])[skip:]
+                    for i in rows]
+        except (TypeError, ValueError, OverflowError, struct.error) as exc:
+            raise InputError(f"cannot store a row of feature view {view.name!r}: {exc}", view=view.name) from None
 
     return encode
-
-
-def encode_error(view: ViewSpec, exc: Exception) -> InputError:
-    """The error raised when a row cannot be encoded (wrong value type, out-of-range number...)."""
-    return InputError(f"cannot store a row of feature view {view.name!r}: {exc}", view=view.name)
 
 
 @lru_cache(maxsize=1024)

@@ -1,0 +1,273 @@
+"""Repo commands: init, plan, apply, list, describe, history, generate-data."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import click
+import yaml
+
+from featurestore import sample_data
+from featurestore.cli._group import echo_json, format_tags, format_ttl, get_state, get_store, main, table
+from featurestore.config import CONFIG_FILE, load_config
+from featurestore.errors import NotFoundError
+from featurestore.feature_view import FeatureView
+from featurestore.registry import RegistryState
+from featurestore.sources import PushSource
+
+CONFIG_TEMPLATE = """\
+# Settings of the feature repo; see the README for every key.
+project: {project}
+registry: data/registry.json
+online_store:
+  type: sqlite
+  path: data/online.db
+offline_store:
+  type: duckdb
+"""
+
+DEFINITIONS_TEMPLATE = '''\
+"""Driver statistics, hourly, from a Parquet file. Edit, then run `featurestore plan` and `featurestore apply`."""
+
+from datetime import timedelta
+
+from featurestore import Entity, FeatureService, FeatureView, Field, ParquetSource
+from featurestore.types import Float32, Int64
+
+driver = Entity(name="driver", join_keys=["driver_id"], description="A ride-hailing driver")
+
+driver_stats = FeatureView(
+    name="driver_stats",
+    entities=[driver],
+    ttl=timedelta(days=2),
+    schema=[
+        Field(name="conv_rate", dtype=Float32),
+        Field(name="acc_rate", dtype=Float32),
+        Field(name="avg_daily_trips", dtype=Int64),
+    ],
+    source=ParquetSource(
+        path="data/driver_stats.parquet",
+        timestamp_field="event_timestamp",
+        created_timestamp_field="created",
+    ),
+    owner="ml-platform@example.com",
+    tags={"team": "pricing"},
+)
+
+driver_activity = FeatureService(name="driver_activity", features=[driver_stats])
+'''
+
+LIST_KINDS = ("entities", "feature-views", "feature-services")
+DESCRIBE_KINDS = ("entity", "feature-view", "feature-service")
+
+
+def project_name(folder: str) -> str:
+    """A valid project name from a folder name: other characters become ``_``.
+
+    >>> project_name("my-repo 2"), project_name("---")
+    ('my_repo_2', 'feature_repo')
+    """
+    name = re.sub(r"[^A-Za-z0-9_]+", "_", folder).strip("_")
+    return name or "feature_repo"
+
+
+@main.command()
+@click.argument("name", type=click.Path(path_type=Path))
+def init(name: Path) -> None:
+    """Create a feature repo in folder NAME (relative to the current folder), with sample data.
+
+    \b
+    NAME/featurestore.yaml   settings (project = NAME, letters/digits/_ only)
+    NAME/driver_stats.py     an entity, a feature view and a feature service
+    NAME/data/               sample data (driver_stats.parquet, customer_profile.csv)
+
+    NAME must not exist or be an empty folder. --repo is not used.
+    """
+    if name.exists() and (not name.is_dir() or any(name.iterdir())):
+        raise click.ClickException(f"{str(name)!r} already exists and is not an empty folder; choose another name")
+    project = project_name(name.resolve().name)
+    name.mkdir(parents=True, exist_ok=True)
+    (name / CONFIG_FILE).write_text(CONFIG_TEMPLATE.format(project=project))
+    (name / "driver_stats.py").write_text(DEFINITIONS_TEMPLATE)
+    files = sample_data.write(name)
+    click.echo(f"Created feature repo {str(name)!r} (project {project!r}):")
+    for path in [name / CONFIG_FILE, name / "driver_stats.py", *files]:
+        click.echo(f"  {path}")
+    click.echo(f"\nNext steps:\n  cd {name}\n  featurestore plan       # what apply would register\n"
+               "  featurestore apply      # register the definitions\n  featurestore list feature-views\n"
+               "  featurestore describe feature-view driver_stats")
+
+
+@main.command()
+@click.pass_context
+def plan(ctx: click.Context) -> None:
+    """Show what 'apply' would add, change and remove, without changing the registry.
+
+    Changed objects list each differing field: '~ feature_view driver_stats: ttl_seconds: 172800.0 -> 86400.0'.
+    """
+    click.echo(str(get_store(ctx).plan()))
+
+
+@main.command()
+@click.pass_context
+def apply(ctx: click.Context) -> None:
+    """Validate the repo's definitions against their sources and register them.
+
+    Objects no longer defined are removed; re-applying unchanged definitions does nothing.
+    Prints the plan that was applied and the new registry version.
+    """
+    store = get_store(ctx)
+    result = store.apply()
+    click.echo(str(result))
+    if not result.empty:
+        click.echo(f"Applied: registry version {store.state().version}.")
+
+
+def _view_row(v: FeatureView) -> list[Any]:
+    return [v.name, ",".join(e.name for e in v.entities), ",".join(v.join_keys), len(v.features),
+            format_ttl(v.ttl), f"push:{v.source.name}" if isinstance(v.source, PushSource) else v.source.describe(),
+            v.owner or "-", format_tags(v.tags)]
+
+
+@main.command(name="list")
+@click.argument("kind", type=click.Choice(LIST_KINDS, case_sensitive=False))
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list of the objects' full definitions.")
+@click.pass_context
+def list_objects(ctx: click.Context, kind: str, as_json: bool) -> None:
+    """List the registered entities, feature-views or feature-services.
+
+    \b
+    featurestore list feature-views
+    featurestore list entities --json
+    """
+    state = get_store(ctx).state()
+    listers: dict[str, Callable[[], list[Any]]] = {
+        "entities": state.entities, "feature-views": state.feature_views, "feature-services": state.feature_services}
+    objects = listers[kind.lower()]()
+    if as_json:
+        echo_json([o.to_dict() for o in objects])
+        return
+    if not objects:
+        click.echo(f"No {kind.lower().replace('-', ' ')} registered; run 'featurestore apply'.")
+        return
+    if kind.lower() == "entities":
+        click.echo(table(["NAME", "JOIN KEYS", "OWNER", "TAGS", "DESCRIPTION"],
+                         [[e.name, ",".join(e.join_keys), e.owner or "-", format_tags(e.tags), e.description]
+                          for e in objects]))
+    elif kind.lower() == "feature-views":
+        click.echo(table(["NAME", "ENTITIES", "JOIN KEYS", "FEATURES", "TTL", "SOURCE", "OWNER", "TAGS"],
+                         [_view_row(v) for v in objects]))
+    else:
+        click.echo(table(["NAME", "VIEWS", "FEATURES", "OWNER", "TAGS", "DESCRIPTION"],
+                         [[s.name, ",".join(p.view for p in s.features), len(s.refs()), s.owner or "-",
+                           format_tags(s.tags), s.description] for s in objects]))
+
+
+def _find(state: RegistryState, kind: str, name: str) -> Any:
+    getter = {"entity": (state.entity, "entities"), "feature-view": (state.feature_view, "feature_views"),
+              "feature-service": (state.feature_service, "feature_services")}[kind]
+    try:
+        return getter[0](name)
+    except NotFoundError as err:
+        known = ", ".join(state.names(getter[1])) or "none; run 'featurestore apply'"
+        raise NotFoundError(f"{err.message} (registered: {known})", **err.fields) from None
+
+
+def _details(state: RegistryState, kind: str, obj: Any) -> dict[str, Any]:
+    """The human-readable description of a registered object."""
+    common = {"description": obj.description, "owner": obj.owner, "tags": dict(obj.tags)}
+    if kind == "entity":
+        views = [v.name for v in state.feature_views() if obj.name in {e.name for e in v.entities}]
+        return {"entity": obj.name, "join_keys": list(obj.join_keys), **common, "feature_views": views}
+    if kind == "feature-view":
+        services = [s.name for s in state.feature_services() if obj.name in {p.view for p in s.features}]
+        return {
+            "feature_view": obj.name,
+            "entities": [e.name for e in obj.entities],
+            "join_keys": {f.name: f.dtype.name for f in obj.key_fields} or list(obj.join_keys),
+            "features": {f.name: f.dtype.name + (f"  # {f.description}" if f.description else "")
+                         for f in obj.features},
+            "ttl": format_ttl(obj.ttl) if obj.ttl else "none (values never expire)",
+            "source": obj.source.to_dict(),
+            "online": obj.online,
+            **common,
+            "feature_services": services,
+        }
+    features: dict[str, dict[str, str]] = {}
+    for p in obj.features:
+        try:
+            view = state.feature_view(p.view)
+            features[p.view] = {f: view.feature(f).dtype.name for f in (p.features or view.feature_names)}
+        except NotFoundError:
+            features[p.view] = {f: "?" for f in p.features}
+    return {"feature_service": obj.name, "features": features, **common}
+
+
+@main.command()
+@click.argument("kind", type=click.Choice(DESCRIBE_KINDS, case_sensitive=False))
+@click.argument("name")
+@click.option("--json", "as_json", is_flag=True, help="Print the registered definition as JSON.")
+@click.pass_context
+def describe(ctx: click.Context, kind: str, name: str, as_json: bool) -> None:
+    """Show one registered entity, feature-view or feature-service.
+
+    Views show join keys and features with their types, ttl, source, owner, tags,
+    description and the feature services using them.
+
+    \b
+    featurestore describe feature-view driver_stats
+    featurestore describe feature-service trip_model --json
+    """
+    state = get_store(ctx).state()
+    kind = kind.lower()
+    obj = _find(state, kind, name)
+    if as_json:
+        echo_json(obj.to_dict())
+    else:
+        click.echo(yaml.safe_dump(_details(state, kind, obj), sort_keys=False, allow_unicode=True).rstrip())
+
+
+def _summary(changes: dict[str, list[str]]) -> str:
+    parts = [f"{sign} {label}" for sign, key in (("+", "added"), ("~", "changed"), ("-", "removed"))
+             for label in changes.get(key, [])]
+    return "; ".join(parts) or "-"
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the full history entries (without the objects).")
+@click.pass_context
+def history(ctx: click.Context, as_json: bool) -> None:
+    """Show every applied registry version, oldest first: version, time, changes."""
+    entries = get_store(ctx).history()
+    if as_json:
+        echo_json([{k: v for k, v in e.items() if k != "objects"} for e in entries])
+        return
+    if not entries:
+        click.echo("No registry versions yet; run 'featurestore apply'.")
+        return
+    click.echo(table(["VERSION", "APPLIED AT", "CHANGES"],
+                     [[e["version"], e["applied_at"], _summary(e.get("changes", {}))] for e in entries]))
+
+
+@main.command(name="generate-data")
+@click.option("--end", type=click.DateTime(formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S"]), default=None,
+              help="Last timestamp of the data, UTC (default: today at midnight UTC).")
+@click.pass_context
+def generate_data(ctx: click.Context, end: datetime | None) -> None:
+    """Write the deterministic sample data of the example repo into <repo>/data.
+
+    \b
+    data/driver_stats.parquet    hourly stats of 50 drivers over 7 days
+    data/customer_profile.csv    daily profiles of 20 customers over 7 days
+
+    The repo must have a featurestore.yaml. Used by 'make demo'.
+    """
+    repo = get_state(ctx).repo
+    load_config(repo)
+    for path in sample_data.write(repo, end.replace(tzinfo=UTC) if end else None):
+        click.echo(f"wrote {path}")
+

@@ -1,0 +1,243 @@
+"""The Redis online store: one string per entity per view, read with one MGET (layout in ``keys.py``)."""
+
+from __future__ import annotations
+
+import hashlib
+from collections import deque
+from collections.abc import Iterator, Sequence
+from typing import Any, NoReturn
+from urllib.parse import urlsplit, urlunsplit
+
+import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+
+from featurestore.errors import InputError, OnlineStoreError, OnlineStoreUnavailableError
+from featurestore.online import codec
+from featurestore.online import keys as layout
+from featurestore.online.protocol import ViewSpec
+
+# KEYS: the rows' keys; ARGV[1]: ttl in ms (0 = none); ARGV[i + 1]: the encoded row of KEYS[i].
+# A stored row is replaced only when the new (event_us, created_us) >= the stored one. Lua numbers
+# are doubles, so each int64 is compared as (signed high 32 bits, unsigned low 32 bits): exact for
+# every int64, and numbers are compared, never strings (Lua string order follows the locale).
+WRITE_SCRIPT = """
+local ttl = tonumber(ARGV[1])
+local stored = 0
+local n = #KEYS
+local i = 1
+while i <= n do
+  local j = math.min(i + 999, n)
+  local olds = redis.call('MGET', unpack(KEYS, i, j))
+  for k = i, j do
+    local new = ARGV[k + 1]
+    local old = olds[k - i + 1]
+    local newer = true
+    if old and #old >= 28 and string.byte(old, 1) == 221 then
+      local a1, a2, a3, a4 = struct.unpack('>i4I4xi4I4', old, 7)
+      local b1, b2, b3, b4 = struct.unpack('>i4I4xi4I4', new, 7)
+      if b1 ~= a1 then newer = b1 > a1
+      elseif b2 ~= a2 then newer = b2 > a2
+      elseif b3 ~= a3 then newer = b3 > a3
+      else newer = b4 >= a4 end
+    end
+    if newer then
+      if ttl > 0 then redis.call('SET', KEYS[k], new, 'PX', ttl) else redis.call('SET', KEYS[k], new) end
+      stored = stored + 1
+    end
+  end
+  i = j + 1
+end
+return stored
+"""
+WRITE_SCRIPT_SHA = hashlib.sha1(WRITE_SCRIPT.encode()).hexdigest()
+_UNAVAILABLE = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError)
+
+
+def _redact(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = f"{parts.username or ''}:***@{parts.hostname}" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+class RedisOnlineStore:
+    """Online store in Redis: one key per entity and view, ``fs:<project>:<view>:<k>=<v>,...``.
+
+    Reads are one ``MGET`` whatever the number of views and keys; writes run a Lua script per
+    batch of ``write_batch_size`` rows that never replaces a stored row by an older one.
+    """
+
+    def __init__(self, url: str, project: str, socket_timeout: float = 2.0, write_batch_size: int = 2000) -> None:
+        self.url = url
+        self.project = project
+        self._prefix = layout.project_prefix(project)
+        self._where = f"Redis at {_redact(url)}"
+        self._batch = max(1, int(write_batch_size))
+        self._plans: dict[ViewSpec, tuple[layout.KeyBuilder, codec.Decoder]] = {}
+        try:
+            self._client = redis.Redis.from_url(
+                url, socket_timeout=socket_timeout, socket_connect_timeout=socket_timeout,
+                retry=Retry(NoBackoff(), 1), health_check_interval=0, decode_responses=False,
+                lib_name=None, lib_version=None)
+        except ValueError as exc:
+            raise OnlineStoreError(f"invalid Redis URL {_redact(url)!r}: {exc}", url=_redact(url)) from None
+
+    def _fail(self, exc: Exception, action: str) -> NoReturn:
+        if isinstance(exc, redis.exceptions.AuthenticationError):
+            raise OnlineStoreError(f"{self._where}: authentication failed while trying to {action}: {exc}",
+                                   url=_redact(self.url)) from None
+        if isinstance(exc, _UNAVAILABLE):
+            raise OnlineStoreUnavailableError(
+                f"{self._where} is unreachable (could not {action}): {exc}", url=_redact(self.url)) from None
+        raise OnlineStoreError(f"{self._where}: failed to {action}: {exc}", url=_redact(self.url)) from None
+
+    def _plan(self, view: ViewSpec) -> tuple[layout.KeyBuilder, codec.Decoder]:
+        plan = self._plans.get(view)
+        if plan is None:
+            if len(self._plans) > 1000:
+                self._plans.clear()
+            plan = self._plans[view] = (layout.key_builder(layout.view_prefix(self.project, view.name), view),
+                                        codec.row_decoder(view))
+        return plan
+
+    def write(self, view: ViewSpec, keys: list[tuple[Any, ...]], event_us: list[int], created_us: list[int],
+              values: list[tuple[Any, ...]]) -> int:
+        """Upsert rows (newest wins, never replaced by an older row); return how many were stored."""
+        codec.check_write(view, keys, event_us, created_us, values)
+        if not keys:
+            return 0
+        build = self._plan(view)[0]
+        encode = codec.row_encoder(view)
+        ttl = view.ttl_seconds
+        ttl_ms = max(1, round(ttl * 1000)) if ttl is not None and ttl > 0 else 0
+        rows = codec.latest_rows(keys, event_us, created_us)
+
+        def batches() -> Iterator[tuple[list[str], list[bytes]]]:
+            for start in range(0, len(rows), self._batch):
+                batch = rows[start:start + self._batch]
+                try:
+                    names = [build(keys[i]) for i in batch]
+                except (TypeError, ValueError) as exc:
+                    raise self._bad_key(view, keys, batch, build, exc) from None
+                yield names, encode(batch, event_us, created_us, values)
+
+        return self._run_script(batches(), ttl_ms, f"write feature view {view.name!r}")
+
+    def _run_script(self, batches: Iterator[tuple[list[str], list[bytes]]], ttl_ms: int, action: str) -> int:
+        """Send one EVALSHA per batch, keeping one batch in flight while the next one is encoded."""
+        pool = self._client.connection_pool
+        try:
+            conn = pool.get_connection()
+        except (redis.exceptions.RedisError, OSError) as exc:
+            self._fail(exc, action)
+        stored = 0
+        inflight: deque[list[bytes]] = deque()
+        missing: list[list[bytes]] = []  # batches answered NOSCRIPT: load the script, send them again
+
+        def receive(packed: list[bytes]) -> int:
+            try:
+                return int(conn.read_response())
+            except redis.exceptions.NoScriptError:
+                missing.append(packed)
+                return 0
+
+        try:
+            for names, blobs in batches:
+                packed = conn.pack_command("EVALSHA", WRITE_SCRIPT_SHA, len(names), *names, ttl_ms, *blobs)
+                conn.send_packed_command(packed, check_health=False)
+                inflight.append(packed)
+                if len(inflight) > 1:
+                    stored += receive(inflight.popleft())
+            while inflight:
+                stored += receive(inflight.popleft())
+            if missing:
+                conn.send_command("SCRIPT", "LOAD", WRITE_SCRIPT)
+                conn.read_response()
+                for packed in missing:
+                    conn.send_packed_command(packed, check_health=False)
+                    stored += int(conn.read_response())
+        except BaseException as exc:
+            conn.disconnect()  # replies may be left unread on it
+            if isinstance(exc, (redis.exceptions.RedisError, OSError)):
+                self._fail(exc, action)
+            raise
+        finally:
+            pool.release(conn)
+        return stored
+
+    @staticmethod
+    def _bad_key(view: ViewSpec, all_keys: Sequence[Any], batch: Sequence[int], build: layout.KeyBuilder,
+                 exc: Exception) -> InputError:
+        for i in batch:
+            try:
+                build(all_keys[i])
+            except (TypeError, ValueError) as err:
+                return layout.key_error(view, all_keys[i], err)
+        return layout.key_error(view, None, exc)
+
+    def read(self, requests: list[tuple[ViewSpec, list[tuple[Any, ...]]]]
+             ) -> list[list[tuple[int, tuple[Any, ...]] | None]]:
+        """For each ``(view, keys)`` and key: ``None`` or ``(event_us, values)``; one MGET in all."""
+        names: list[str] = []
+        plans = []
+        for view, entity_keys in requests:
+            build, decode = self._plan(view)
+            try:
+                names.extend([build(k) for k in entity_keys])
+            except (TypeError, ValueError) as exc:
+                raise self._bad_key(view, entity_keys, range(len(entity_keys)), build, exc) from None
+            plans.append((view, decode, len(entity_keys)))
+        if not names:
+            return [[] for _ in requests]
+        try:
+            blobs = self._client.execute_command("MGET", *names)
+        except (redis.exceptions.RedisError, OSError) as exc:
+            self._fail(exc, "read")
+        out: list[list[tuple[int, tuple[Any, ...]] | None]] = []
+        start = 0
+        for view, decode, n in plans:
+            chunk = blobs[start:start + n]
+            start += n
+            try:
+                out.append([None if b is None else decode(b) for b in chunk])
+            except Exception as exc:  # noqa: BLE001 - a corrupt value must not leak a msgpack error
+                raise OnlineStoreError(f"{self._where}: undecodable row in feature view {view.name!r}: {exc}",
+                                       view=view.name) from None
+        return out
+
+    def _unlink_matching(self, prefix: str, action: str) -> None:
+        try:
+            batch: list[bytes] = []
+            for name in self._client.scan_iter(match=layout.scan_pattern(prefix), count=1000):
+                batch.append(name)
+                if len(batch) >= 500:
+                    self._client.unlink(*batch)
+                    batch.clear()
+            if batch:
+                self._client.unlink(*batch)
+        except (redis.exceptions.RedisError, OSError) as exc:
+            self._fail(exc, action)
+
+    def delete_view(self, view_name: str) -> None:
+        """Remove every key of one view of this project (SCAN MATCH + UNLINK)."""
+        self._unlink_matching(layout.view_prefix(self.project, view_name), f"delete feature view {view_name!r}")
+
+    def teardown(self) -> None:
+        """Remove every key of this project (SCAN MATCH + UNLINK), and nothing else."""
+        self._unlink_matching(self._prefix, f"tear down project {self.project!r}")
+
+    def ping(self) -> None:
+        """Raise :class:`OnlineStoreUnavailableError` when Redis does not answer."""
+        try:
+            self._client.ping()
+        except (redis.exceptions.RedisError, OSError) as exc:
+            self._fail(exc, "ping")
+
+    def close(self) -> None:
+        """Close the connections of this store."""
+        self._client.close()
+
+    def __repr__(self) -> str:
+        return f"RedisOnlineStore({_redact(self.url)!r}, project={self.project!r})"
