@@ -78,14 +78,15 @@ def project_name(folder: str) -> str:
 @main.command()
 @click.argument("name", type=click.Path(path_type=Path))
 def init(name: Path) -> None:
-    """Create a feature repo in folder NAME (relative to the current folder), with sample data.
+    """Create a new feature repo in folder NAME, with sample data.
+
+    NAME is relative to the current folder (--repo is not used); it must not
+    exist or be an empty folder. It gets:
 
     \b
     NAME/featurestore.yaml   settings (project = NAME, letters/digits/_ only)
     NAME/driver_stats.py     an entity, a feature view and a feature service
     NAME/data/               sample data (driver_stats.parquet, customer_profile.csv)
-
-    NAME must not exist or be an empty folder. --repo is not used.
     """
     if name.exists() and (not name.is_dir() or any(name.iterdir())):
         raise click.ClickException(f"{str(name)!r} already exists and is not an empty folder; choose another name")
@@ -105,9 +106,9 @@ def init(name: Path) -> None:
 @main.command()
 @click.pass_context
 def plan(ctx: click.Context) -> None:
-    """Show what 'apply' would add, change and remove, without changing the registry.
+    """Show what 'apply' would change (a dry run).
 
-    Changed objects list each differing field: '~ feature_view driver_stats: ttl_seconds: 172800.0 -> 86400.0'.
+    Lists objects to add (+), change (~) and remove (-). Changed objects list each differing field: '~ feature_view driver_stats: ttl_seconds: 172800.0 -> 86400.0'.
     """
     click.echo(str(get_store(ctx).plan()))
 
@@ -115,9 +116,10 @@ def plan(ctx: click.Context) -> None:
 @main.command()
 @click.pass_context
 def apply(ctx: click.Context) -> None:
-    """Validate the repo's definitions against their sources and register them.
+    """Validate the repo's definitions and register them.
 
-    Objects no longer defined are removed; re-applying unchanged definitions does nothing.
+    Every definition module of the repo is imported and each feature view is
+    checked against its source's columns and types. Objects no longer defined are removed; re-applying unchanged definitions does nothing.
     Prints the plan that was applied and the new registry version.
     """
     store = get_store(ctx)
@@ -138,7 +140,10 @@ def _view_row(v: FeatureView) -> list[Any]:
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list of the objects' full definitions.")
 @click.pass_context
 def list_objects(ctx: click.Context, kind: str, as_json: bool) -> None:
-    """List the registered entities, feature-views or feature-services.
+    """List registered entities, feature views or services.
+
+    A table of the key facts (join keys, features, ttl, source, owner, tags);
+    --json prints the full definitions instead.
 
     \b
     featurestore list feature-views
@@ -192,7 +197,7 @@ def _details(state: RegistryState, kind: str, obj: Any) -> dict[str, Any]:
             "features": {f.name: f.dtype.name + (f"  # {f.description}" if f.description else "")
                          for f in obj.features},
             "ttl": format_ttl(obj.ttl) if obj.ttl else "none (values never expire)",
-            "source": obj.source.to_dict(),
+            "source": {k: v for k, v in obj.source.to_dict().items() if v not in ("", {}, None)},
             "online": obj.online,
             **common,
             "feature_services": services,
@@ -213,9 +218,10 @@ def _details(state: RegistryState, kind: str, obj: Any) -> dict[str, Any]:
 @click.option("--json", "as_json", is_flag=True, help="Print the registered definition as JSON.")
 @click.pass_context
 def describe(ctx: click.Context, kind: str, name: str, as_json: bool) -> None:
-    """Show one registered entity, feature-view or feature-service.
+    """Show the details of one registered object.
 
-    Views show join keys and features with their types, ttl, source, owner, tags,
+    KIND is entity, feature-view or feature-service.
+    Feature views show join keys and features with their types, ttl, source, owner, tags,
     description and the feature services using them.
 
     \b
@@ -241,7 +247,10 @@ def _summary(changes: dict[str, list[str]]) -> str:
 @click.option("--json", "as_json", is_flag=True, help="Print the full history entries (without the objects).")
 @click.pass_context
 def history(ctx: click.Context, as_json: bool) -> None:
-    """Show every applied registry version, oldest first: version, time, changes."""
+    """Show the registry versions and what each one changed.
+
+    Oldest first: version, time applied (UTC), and the objects added (+), changed (~) and removed (-).
+    """
     entries = get_store(ctx).history()
     if as_json:
         echo_json([{k: v for k, v in e.items() if k != "objects"} for e in entries])
@@ -254,11 +263,13 @@ def history(ctx: click.Context, as_json: bool) -> None:
 
 
 @main.command(name="generate-data")
-@click.option("--end", type=click.DateTime(formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S"]), default=None,
-              help="Last timestamp of the data, UTC (default: today at midnight UTC).")
+@click.option("--end", type=click.DateTime(formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S"]), default=None, metavar="DATE",
+              help="Last timestamp of the data: YYYY-MM-DD[THH:MM:SS], UTC. Default: today at midnight UTC.")
 @click.pass_context
 def generate_data(ctx: click.Context, end: datetime | None) -> None:
-    """Write the deterministic sample data of the example repo into <repo>/data.
+    """Write the example repo's sample data into <repo>/data.
+
+    The data is deterministic (only the end date varies):
 
     \b
     data/driver_stats.parquet    hourly stats of 50 drivers over 7 days

@@ -23,7 +23,7 @@ from __future__ import annotations
 import struct
 import zlib
 from collections.abc import Callable, Sequence
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from functools import lru_cache
 from typing import Any
 
@@ -35,7 +35,6 @@ from featurestore.online.protocol import ViewSpec
 HEADER = struct.Struct(">BIBqBqBI")
 """The fixed 28-byte row header: array32 tag + size, int64 event, int64 created, uint32 schema."""
 EVENT_OFFSET = 6  # 0-based offset of event_us; created_us follows 9 bytes later
-_UTC = timezone.utc
 _unpackb = msgpack.unpackb
 
 Encoder = Callable[[Sequence[int], Sequence[int], Sequence[int], Sequence[Sequence[Any]]], list[bytes]]
@@ -52,9 +51,9 @@ def fingerprint(view: ViewSpec) -> int:
 def _default(obj: Any) -> Any:
     """MessagePack fallback: naive datetimes are UTC, dates are midnight UTC, numpy values become python."""
     if isinstance(obj, datetime):
-        return obj.replace(tzinfo=_UTC)
+        return obj.replace(tzinfo=UTC)
     if isinstance(obj, date):
-        return datetime(obj.year, obj.month, obj.day, tzinfo=_UTC)
+        return datetime(obj.year, obj.month, obj.day, tzinfo=UTC)
     tolist = getattr(obj, "tolist", None)  # numpy scalars and arrays
     if tolist is not None:
         return tolist()
@@ -80,10 +79,11 @@ def row_encoder(view: ViewSpec) -> Encoder:
                 bad = next(values[i] for i in rows if len(values[i]) != n)
                 raise InputError(f"feature view {view.name!r} has {n} features, got a row of {len(bad)} "
                                  f"values: {bad!r}", view=view.name)
-            return [head(0xDD, n + 3, 0xD3, event_us[i], 0xD3, created_us[i], 0xCE, fp) + pack(values[i])[skip:]
-                    for i in rows]
+            return [head(0xDD, n + 3, 0xD3, event_us[i], 0xD3, created_us[i], 0xCE, fp)
+                    + pack(values[i])[skip:] for i in rows]
         except (TypeError, ValueError, OverflowError, struct.error) as exc:
-            raise InputError(f"cannot store a row of feature view {view.name!r}: {exc}", view=view.name) from None
+            raise InputError(f"cannot store a row of feature view {view.name!r}: {exc}",
+                             view=view.name) from None
 
     return encode
 

