@@ -1,9 +1,9 @@
 """Customer profiles, daily, from a CSV file; no ttl (the last known profile always applies)."""
 
+from driver_stats import driver_stats
+
 from featurestore import CsvSource, Entity, FeatureService, FeatureView, Field
 from featurestore.types import Float64, Int64, String
-
-from driver_stats import driver_stats
 
 customer = Entity(name="customer", join_keys=["customer_id"], description="A rider")
 

@@ -51,7 +51,7 @@ def view_requests(features: Any, state: RegistryState, full_feature_names: bool,
     requests = []
     for view_name, feats in by_view.items():
         outs = [f"{view_name}__{f}" if full_feature_names else f for f in feats]
-        for feat, out in zip(feats, outs, strict=True):
+        for out in outs:
             if out in owners:
                 hint = "" if full_feature_names else "; use full_feature_names=True"
                 raise InputError(f"feature name {out!r} of view {view_name!r} collides with {owners[out]}{hint}",

@@ -48,9 +48,9 @@ class FeatureService:
 
     def refs(self) -> list[str]:
         """The service's features as ``view:feature`` references (``view:*`` for a whole view)."""
-        out = []
+        out: list[str] = []
         for p in self.features:
-            out.extend(f"{p.view}:{f}" for f in p.features) if p.features else out.append(f"{p.view}:*")
+            out += [f"{p.view}:{f}" for f in p.features] if p.features else [f"{p.view}:*"]
         return out
 
     def to_dict(self) -> dict[str, Any]:

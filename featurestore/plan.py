@@ -98,5 +98,5 @@ def applied(state: RegistryState, plan: Plan) -> RegistryState | None:
         "objects": objects,
     }
     watermarks = {k: v for k, v in state.watermarks.items() if k in objects["feature_views"]}
-    return replace(state, version=version, objects=objects, history=state.history + (entry,),
+    return replace(state, version=version, objects=objects, history=(*state.history, entry),
                    watermarks=watermarks, _parsed={})

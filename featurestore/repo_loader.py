@@ -30,12 +30,29 @@ def definition_files(repo: Path) -> list[Path]:
     return files
 
 
+def _line_in(err: BaseException, path: Path) -> int | str:
+    """The line of ``path`` where ``err`` arose (SyntaxError carries its own)."""
+    if isinstance(err, SyntaxError) and err.lineno:
+        return err.lineno
+    frames = [f for f in traceback.extract_tb(err.__traceback__) if Path(f.filename) == path]
+    return frames[-1].lineno or "?" if frames else "?"
+
+
+def _forget_repo_modules(repo: Path) -> None:
+    """Drop modules imported from the repo (siblings imported by name) so a reload sees fresh code."""
+    for name, module in list(sys.modules.items()):
+        file = getattr(module, "__file__", None)
+        if file and Path(file).resolve().is_relative_to(repo):
+            del sys.modules[name]
+
+
 def load_definitions(repo: Path) -> list[Any]:
     """Import the repo's modules and return their definitions, in file then attribute order."""
     repo = Path(repo).resolve()
     found: list[Any] = []
     seen: set[int] = set()
     sys.path.insert(0, str(repo))
+    _forget_repo_modules(repo)
     try:
         for path in definition_files(repo):
             name = "featurestore_repo." + ".".join(path.relative_to(repo).with_suffix("").parts)
@@ -47,8 +64,8 @@ def load_definitions(repo: Path) -> list[Any]:
             except DefinitionError as err:
                 raise DefinitionError(f"{path.relative_to(repo)}: {err.message}", file=str(path),
                                       **err.fields) from None
-            except Exception as err:  # noqa: BLE001 - user code may raise anything
-                line = traceback.extract_tb(err.__traceback__)[-1].lineno if err.__traceback__ else "?"
+            except Exception as err:
+                line = _line_in(err, path)
                 raise DefinitionError(
                     f"{path.relative_to(repo)}:{line}: importing definitions failed: {type(err).__name__}: {err}",
                     file=str(path),
@@ -59,4 +76,5 @@ def load_definitions(repo: Path) -> list[Any]:
                     found.append(value)
     finally:
         sys.path.remove(str(repo))
+        _forget_repo_modules(repo)
     return found

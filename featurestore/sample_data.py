@@ -6,7 +6,7 @@ lookups of the demo find fresh values; the values depend only on the seed.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -20,8 +20,8 @@ CUSTOMERS = list(range(2001, 2021))
 
 def _end(end: datetime | None) -> datetime:
     if end is None:
-        now = datetime.now(timezone.utc)
-        end = datetime(now.year, now.month, now.day, tzinfo=timezone.utc)
+        now = datetime.now(UTC)
+        end = datetime(now.year, now.month, now.day, tzinfo=UTC)
     return end
 
 

@@ -71,13 +71,14 @@ def _check_view(view: FeatureView, entities: dict[str, Entity], reader: SchemaRe
 
     for col in batch.field_mapping:
         column(col, "field_mapping")
-    for col, what in ((batch.timestamp_field, "timestamp"), (batch.created_timestamp_field, "created timestamp")):
-        if col is None:
+    times = [(batch.timestamp_field, "timestamp"), (batch.created_timestamp_field, "created timestamp")]
+    for time_col, what in times:
+        if time_col is None:
             continue
-        t = column(col, what)
+        t = column(time_col, what)
         if not (pa.types.is_timestamp(t) or pa.types.is_date(t)):
-            raise DefinitionError(f"{where}: {what} column {col!r} has type {t}, not a timestamp",
-                                  name=view.name, column=col)
+            raise DefinitionError(f"{where}: {what} column {time_col!r} has type {t}, not a timestamp",
+                                  name=view.name, column=time_col)
     for f in view.features:
         t = column(source_column(view, f.name), f"feature {f.name!r}")
         if not f.dtype.accepts(t):

@@ -1,10 +1,13 @@
 """The ``featurestore`` click group, its shared state and output helpers.
 
-Command modules define their commands on :data:`main` and use :func:`get_store`::
+Command modules define their commands on :data:`main`, add :data:`repo_option`
+to commands that use the repo (so both ``featurestore --repo X cmd`` and
+``featurestore cmd --repo X`` work) and use :func:`get_store`::
 
-    from featurestore.cli._group import get_store, main
+    from featurestore.cli._group import get_store, main, repo_option
 
     @main.command()
+    @repo_option
     @click.pass_context
     def hello(ctx: click.Context) -> None:
         \"\"\"Say hello to the repo's project.\"\"\"
@@ -95,6 +98,22 @@ def main(ctx: click.Context, repo: Path) -> None:
     Run 'featurestore COMMAND --help' for a command's options.
     """
     ctx.obj = CliState(repo=repo)
+
+
+def _set_repo(ctx: click.Context, _param: click.Parameter, value: Path | None) -> None:
+    if value is not None:
+        get_state(ctx).repo = value
+
+
+repo_option = click.option(
+    "--repo",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    expose_value=False,
+    callback=_set_repo,
+    help="The feature repo folder (default: the global --repo, $FEATURESTORE_REPO or the current folder).",
+)
+"""``--repo`` on a command: overrides the global option. Read the result with :func:`get_store`/:func:`get_state`."""
 
 
 def get_state(ctx: click.Context) -> CliState:

@@ -12,7 +12,7 @@ import click
 import yaml
 
 from featurestore import sample_data
-from featurestore.cli._group import echo_json, format_tags, format_ttl, get_state, get_store, main, table
+from featurestore.cli._group import echo_json, format_tags, format_ttl, get_state, get_store, main, repo_option, table
 from featurestore.config import CONFIG_FILE, load_config
 from featurestore.errors import NotFoundError
 from featurestore.feature_view import FeatureView
@@ -104,23 +104,30 @@ def init(name: Path) -> None:
 
 
 @main.command()
+@repo_option
 @click.pass_context
 def plan(ctx: click.Context) -> None:
     """Show what 'apply' would change (a dry run).
 
-    Lists objects to add (+), change (~) and remove (-). Changed objects list each differing field: '~ feature_view driver_stats: ttl_seconds: 172800.0 -> 86400.0'.
+    Lists objects to add (+), change (~) and remove (-). Changed objects list
+    each differing field, e.g.:
+
+    \b
+    ~ feature_view driver_stats: ttl_seconds: 172800.0 -> 86400.0
     """
     click.echo(str(get_store(ctx).plan()))
 
 
 @main.command()
+@repo_option
 @click.pass_context
 def apply(ctx: click.Context) -> None:
     """Validate the repo's definitions and register them.
 
     Every definition module of the repo is imported and each feature view is
-    checked against its source's columns and types. Objects no longer defined are removed; re-applying unchanged definitions does nothing.
-    Prints the plan that was applied and the new registry version.
+    checked against its source's columns and types. Objects no longer defined
+    are removed; re-applying unchanged definitions does nothing. Prints the plan
+    that was applied and the new registry version.
     """
     store = get_store(ctx)
     result = store.apply()
@@ -136,6 +143,7 @@ def _view_row(v: FeatureView) -> list[Any]:
 
 
 @main.command(name="list")
+@repo_option
 @click.argument("kind", type=click.Choice(LIST_KINDS, case_sensitive=False))
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list of the objects' full definitions.")
 @click.pass_context
@@ -213,6 +221,7 @@ def _details(state: RegistryState, kind: str, obj: Any) -> dict[str, Any]:
 
 
 @main.command()
+@repo_option
 @click.argument("kind", type=click.Choice(DESCRIBE_KINDS, case_sensitive=False))
 @click.argument("name")
 @click.option("--json", "as_json", is_flag=True, help="Print the registered definition as JSON.")
@@ -244,6 +253,7 @@ def _summary(changes: dict[str, list[str]]) -> str:
 
 
 @main.command()
+@repo_option
 @click.option("--json", "as_json", is_flag=True, help="Print the full history entries (without the objects).")
 @click.pass_context
 def history(ctx: click.Context, as_json: bool) -> None:
@@ -263,6 +273,7 @@ def history(ctx: click.Context, as_json: bool) -> None:
 
 
 @main.command(name="generate-data")
+@repo_option
 @click.option("--end", type=click.DateTime(formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S"]), default=None, metavar="DATE",
               help="Last timestamp of the data: YYYY-MM-DD[THH:MM:SS], UTC. Default: today at midnight UTC.")
 @click.pass_context

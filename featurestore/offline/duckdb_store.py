@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
-from datetime import datetime, timezone
+from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
@@ -23,16 +24,26 @@ from featurestore.offline.relations import (
     databases,
     push_dir,
     raw_relation,
-    utc,
     view_relation,
 )
 from featurestore.sources import BatchSource, PushSource
 
 
-def _ts_literal(value: datetime) -> str:
-    if value.tzinfo is not None:
-        value = value.astimezone(timezone.utc).replace(tzinfo=None)
-    return f"'{value.isoformat()}'::TIMESTAMP"
+def epoch_us(value: datetime) -> int:
+    """A datetime (naive = UTC) as UTC epoch microseconds."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    delta = value - datetime(1970, 1, 1, tzinfo=UTC)
+    return (delta.days * 86400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def arrow_time_type(t: pa.DataType) -> str:
+    """The DuckDB type name an Arrow time column arrives as (for ``utc_us``)."""
+    if pa.types.is_timestamp(t):
+        if t.tz is not None:
+            return "TIMESTAMP WITH TIME ZONE"
+        return "TIMESTAMP" if t.unit == "us" else f"TIMESTAMP_{t.unit.upper()}"
+    return "DATE" if pa.types.is_date(t) else str(t)
 
 
 class DuckDBOfflineStore:
@@ -85,6 +96,19 @@ class DuckDBOfflineStore:
         finally:
             con.close()
 
+    def column_types(self, sources: list[BatchSource | PushSource]) -> list[dict[str, str]]:
+        """Column name -> DuckDB type of each source (``DESCRIBE``, metadata only)."""
+        con = self.connect(sources)
+        try:
+            return [
+                {row[0]: row[1] for row in con.sql(f"DESCRIBE {raw_relation(s, self.ctx)}").fetchall()}
+                for s in sources
+            ]
+        except duckdb.Error as err:
+            raise run_errors(err) from None
+        finally:
+            con.close()
+
     def historical(
         self,
         entity: EntityInput,
@@ -92,13 +116,16 @@ class DuckDBOfflineStore:
         as_of_created: bool = False,
     ) -> RetrievalJob:
         sources = [r.view.source for r in requests]
+        types = self.column_types(sources)
+        requests = [replace(r, column_types=t) for r, t in zip(requests, types, strict=True)]
+        ts_type = arrow_time_type(entity.schema.field(entity.timestamp_column).type)
         out_cols = [o for r in requests for o in r.out_names]
 
         def connect() -> duckdb.DuckDBPyConnection:
             return self.connect(sources)
 
         if entity.table is not None:
-            sql = pit_sql("__fs_entity", entity.timestamp_column, None, requests, self.ctx, as_of_created)
+            sql = pit_sql("__fs_entity", entity.timestamp_column, ts_type, None, requests, self.ctx, as_of_created)
             return RetrievalJob(connect, sql, entity.table, out_cols)
         rel = (
             f"(SELECT *, file_row_number AS __fs_row FROM read_parquet({sql_string(str(entity.path))}, "
@@ -106,21 +133,23 @@ class DuckDBOfflineStore:
         )
         if entity.path is not None and entity.path.is_dir():
             raise InputError("entity_df path must be a single Parquet file", path=str(entity.path))
-        sql = pit_sql(rel, entity.timestamp_column, list(entity.schema.names), requests, self.ctx, as_of_created)
+        sql = pit_sql(rel, entity.timestamp_column, ts_type, list(entity.schema.names), requests, self.ctx,
+                      as_of_created)
         return RetrievalJob(connect, sql, None, out_cols)
 
     def spine(self, views: list[FeatureView], start: datetime, end: datetime) -> pa.Table:
         """Every distinct (join keys, event time) of the views' sources in [start, end], as an entity frame."""
         keys = views[0].join_keys
+        types = self.column_types([v.source for v in views])
         parts = [
-            f"SELECT {', '.join(quote(k) for k in keys)}, __fs_ev FROM ({view_relation(v, self.ctx, ())}) "
-            f"WHERE __fs_ev BETWEEN {_ts_literal(start)} AND {_ts_literal(end)}"
-            for v in views
+            f"SELECT {', '.join(quote(k) for k in keys)}, __fs_ev FROM ({view_relation(v, self.ctx, t, ())}) "
+            f"WHERE __fs_ev BETWEEN {epoch_us(start)} AND {epoch_us(end)}"
+            for v, t in zip(views, types, strict=True)
         ]
         cols = ", ".join(quote(k) for k in keys)
         sql = (
-            f"SELECT DISTINCT {cols}, timezone('UTC', __fs_ev) AS event_timestamp FROM ({' UNION ALL '.join(parts)}) "
-            f"ORDER BY event_timestamp, {cols}"
+            f"SELECT {cols}, CAST(make_timestamp(__fs_ev) AS TIMESTAMPTZ) AS event_timestamp FROM "
+            f"(SELECT DISTINCT {cols}, __fs_ev FROM ({' UNION ALL '.join(parts)})) ORDER BY __fs_ev, {cols}"
         )
         con = self.connect([v.source for v in views])
         try:
@@ -133,11 +162,15 @@ class DuckDBOfflineStore:
     def latest_rows(
         self, view: FeatureView, start: datetime | None, end: datetime, batch_rows: int = 65536
     ) -> Iterator[pa.RecordBatch]:
-        """Per entity, the latest row with event time in [start, end]: keys, features, __fs_ev, __fs_cr."""
+        """Per entity, the latest row with event time in [start, end]: keys, features, __fs_ev, __fs_cr.
+
+        ``__fs_ev`` and ``__fs_cr`` are UTC epoch microseconds (``__fs_cr`` is the smallest BIGINT when unknown).
+        """
         keys = ", ".join(quote(k) for k in view.join_keys)
-        where = [f"__fs_ev <= {_ts_literal(end)}"] + ([f"__fs_ev >= {_ts_literal(start)}"] if start else [])
+        where = [f"__fs_ev <= {epoch_us(end)}"] + ([f"__fs_ev >= {epoch_us(start)}"] if start else [])
+        rel = view_relation(view, self.ctx, self.column_types([view.source])[0])
         sql = (
-            f"SELECT * EXCLUDE (__fs_ord) FROM ({view_relation(view, self.ctx)}) WHERE {' AND '.join(where)} "
+            f"SELECT * EXCLUDE (__fs_ord) FROM ({rel}) WHERE {' AND '.join(where)} "
             f"QUALIFY row_number() OVER (PARTITION BY {keys} ORDER BY __fs_ev DESC, __fs_cr DESC, "
             "__fs_ord DESC) = 1"
         )
@@ -153,7 +186,7 @@ class DuckDBOfflineStore:
         """Append rows to a push source's offline data: one new Parquet file, written atomically."""
         folder = push_dir(push, self.ctx)
         folder.mkdir(parents=True, exist_ok=True)
-        stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%f")
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
         final = folder / f"part-{stamp}-{uuid.uuid4().hex[:8]}.parquet"
         tmp = folder / f".{final.name}.tmp"
         pq.write_table(table, tmp)
@@ -161,4 +194,4 @@ class DuckDBOfflineStore:
         return final
 
 
-__all__ = ["DuckDBOfflineStore", "utc"]
+__all__ = ["DuckDBOfflineStore", "arrow_time_type", "epoch_us"]

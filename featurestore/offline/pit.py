@@ -4,7 +4,9 @@ For each entity row and each view: the source row with equal join keys whose
 event time is ``<=`` the entity time and, with a ttl, ``>=`` entity time - ttl;
 the latest event time wins, then the latest created time, then the row read
 last. One ``ASOF LEFT JOIN`` per view on the struct key (event, created,
-ordinal), so ties cost nothing extra. With ``as_of_created`` the created time
+ordinal), so ties cost nothing extra; it sorts only the keys and that struct,
+and the feature values of the matched rows are fetched by ordinal afterwards
+(less memory than sorting whole rows). With ``as_of_created`` the created time
 must also be ``<=`` the entity time, which ASOF cannot express: a range join
 keeping the best row per entity row is used instead.
 """
@@ -16,9 +18,10 @@ from datetime import timedelta
 
 from featurestore.feature_view import FeatureView
 from featurestore.naming import quote
-from featurestore.offline.relations import SourceContext, utc, view_relation
+from featurestore.offline.relations import SourceContext, utc_us, view_relation
+from featurestore.sources import DuckDBSource, batch_of
 
-ENTITY_KEY = "{'t': __fs_ts, 'c': 'infinity'::TIMESTAMP, 'o': 9223372036854775807::BIGINT}"
+ENTITY_KEY = "{'t': __fs_ts, 'c': 9223372036854775807::BIGINT, 'o': 9223372036854775807::BIGINT}"
 SOURCE_KEY = "{'t': __fs_ev, 'c': __fs_cr, 'o': __fs_ord}"
 
 
@@ -29,43 +32,68 @@ class ViewRequest:
     view: FeatureView
     features: tuple[str, ...]
     out_names: tuple[str, ...]
+    column_types: dict[str, str] | None = None  # the source's DESCRIBE, filled in by the offline store
 
 
 def _ttl_ok(view: FeatureView, ev: str, ts: str) -> str | None:
     if view.ttl is None:
         return None
     micros = view.ttl // timedelta(microseconds=1)
-    return f"{ev} >= {ts} - to_microseconds({micros}::BIGINT)"
+    return f"{ev} >= {ts} - {micros}"
 
 
-def _view_join(i: int, req: ViewRequest, ctx: SourceContext, as_of_created: bool) -> str:
+def _stable_ordinal(view: FeatureView) -> bool:
+    """Whether ``__fs_ord`` names one row the same way in two scans (not true of arbitrary queries)."""
+    batch = batch_of(view.source)
+    return not (isinstance(batch, DuckDBSource) and batch.query is not None)
+
+
+def _view_join(req: ViewRequest, ctx: SourceContext, as_of_created: bool) -> str:
     """SELECT __fs_row and the view's output columns, one row per entity row."""
-    rel = view_relation(req.view, ctx, req.features)
+    types = req.column_types or {}
     keys = req.view.join_keys
     on = " AND ".join(f"e.{quote(k)} = v.{quote(k)}" for k in keys)
-    ttl = _ttl_ok(req.view, "v.__fs_ev", "e.__fs_ts")
-    if not as_of_created:
-        cols = ", ".join(
-            (f"CASE WHEN {ttl} THEN v.{quote(f)} END" if ttl else f"v.{quote(f)}") + f" AS {quote(o)}"
-            for f, o in zip(req.features, req.out_names, strict=True)
-        )
+    pairs = list(zip(req.features, req.out_names, strict=True))
+    if as_of_created:
+        ttl = _ttl_ok(req.view, "v.__fs_ev", "e.__fs_ts")
+        cond = [on, "v.__fs_ev <= e.__fs_ts", "v.__fs_cr <= e.__fs_ts"] + ([ttl] if ttl else [])
+        cols = ", ".join(f"v.{quote(f)} AS {quote(o)}" for f, o in pairs)
+        rel = view_relation(req.view, ctx, types, req.features)
         return (
-            f"SELECT e.__fs_row, {cols} FROM (SELECT *, {ENTITY_KEY} AS __fs_k FROM __fs_e) e "
-            f"ASOF LEFT JOIN (SELECT *, {SOURCE_KEY} AS __fs_k FROM ({rel})) v "
-            f"ON {on} AND e.__fs_k >= v.__fs_k"
+            f"SELECT e.__fs_row, {cols} FROM __fs_e e LEFT JOIN ({rel}) v ON {' AND '.join(cond)} "
+            f"QUALIFY row_number() OVER (PARTITION BY e.__fs_row ORDER BY "
+            f"{SOURCE_KEY.replace('__fs_', 'v.__fs_')} DESC NULLS LAST) = 1"
         )
-    cond = [on, "v.__fs_ev <= e.__fs_ts", "v.__fs_cr <= e.__fs_ts"] + ([ttl] if ttl else [])
-    cols = ", ".join(f"v.{quote(f)} AS {quote(o)}" for f, o in zip(req.features, req.out_names, strict=True))
-    return (
-        f"SELECT e.__fs_row, {cols} FROM __fs_e e LEFT JOIN ({rel}) v ON {' AND '.join(cond)} "
-        f"QUALIFY row_number() OVER (PARTITION BY e.__fs_row ORDER BY {SOURCE_KEY.replace('__fs_', 'v.__fs_')} "
-        "DESC NULLS LAST) = 1"
+    ttl = _ttl_ok(req.view, "v.__fs_k.t", "e.__fs_ts")
+    entity = f"(SELECT *, {ENTITY_KEY} AS __fs_k FROM __fs_e) e"
+    if not _stable_ordinal(req.view):
+        narrow = ", ".join([quote(k) for k in keys] + [quote(f) for f in req.features])
+        cols = ", ".join(
+            (f"CASE WHEN {ttl} THEN v.{quote(f)} END" if ttl else f"v.{quote(f)}") + f" AS {quote(o)}" for f, o in pairs
+        )
+        rel = view_relation(req.view, ctx, types, req.features)
+        return (
+            f"SELECT e.__fs_row, {cols} FROM {entity} ASOF LEFT JOIN (SELECT {narrow}, {SOURCE_KEY} AS "
+            f"__fs_k FROM ({rel})) v ON {on} AND e.__fs_k >= v.__fs_k"
+        )
+    # Two phases: the ASOF join sorts only (keys, time key) and yields the matching row's ordinal;
+    # a hash join on the ordinals (one per entity row) then streams the feature values from the source.
+    match = f"CASE WHEN {ttl} THEN v.__fs_k.o END" if ttl else "v.__fs_k.o"
+    narrow = ", ".join(quote(k) for k in keys)
+    find = (
+        f"SELECT e.__fs_row, {match} AS __fs_o FROM {entity} ASOF LEFT JOIN (SELECT {narrow}, {SOURCE_KEY} "
+        f"AS __fs_k FROM ({view_relation(req.view, ctx, types, ())})) v ON {on} AND e.__fs_k >= v.__fs_k"
     )
+    cols = ", ".join(f"s.{quote(f)} AS {quote(o)}" for f, o in pairs)
+    rel = view_relation(req.view, ctx, types, req.features)
+    values = f"SELECT __fs_ord, {', '.join(quote(f) for f in req.features)} FROM ({rel})"
+    return f"SELECT m.__fs_row, {cols} FROM ({find}) m LEFT JOIN ({values}) s ON s.__fs_ord = m.__fs_o"
 
 
 def pit_sql(
     entity_relation: str,
     timestamp_column: str,
+    timestamp_type: str,
     entity_columns: list[str] | None,
     requests: list[ViewRequest],
     ctx: SourceContext,
@@ -80,15 +108,14 @@ def pit_sql(
     keys = sorted({k for r in requests for k in r.view.join_keys})
     key_cols = "".join(f"{quote(k)}, " for k in keys)
     ctes = [
-        f"__fs_e AS (SELECT {key_cols}__fs_row, {utc(quote(timestamp_column))} AS __fs_ts "
+        f"__fs_e AS (SELECT {key_cols}__fs_row, {utc_us(quote(timestamp_column), timestamp_type)} AS __fs_ts "
         f"FROM {entity_relation})"
     ]
     for i, req in enumerate(requests):
-        ctes.append(f"__fs_r{i} AS ({_view_join(i, req, ctx, as_of_created)})")
+        ctes.append(f"__fs_r{i} AS ({_view_join(req, ctx, as_of_created)})")
     head = [f"e.{quote(c)}" for c in entity_columns] if entity_columns is not None else ["e.__fs_row"]
     outs = [f"r{i}.{quote(o)}" for i, r in enumerate(requests) for o in r.out_names]
     joins = " ".join(f"LEFT JOIN __fs_r{i} r{i} ON r{i}.__fs_row = e.__fs_row" for i in range(len(requests)))
     return (
-        f"WITH {', '.join(ctes)} SELECT {', '.join(head + outs)} FROM {entity_relation} e {joins} "
-        "ORDER BY e.__fs_row"
+        f"WITH {', '.join(ctes)} SELECT {', '.join(head + outs)} FROM {entity_relation} e {joins} ORDER BY e.__fs_row"
     )

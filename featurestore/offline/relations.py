@@ -2,8 +2,9 @@
 
 ``view_relation`` gives, for one feature view, a SELECT with columns: the join
 keys and features (after ``field_mapping``, features cast to their declared
-types), ``__fs_ev`` (event time, naive UTC ``TIMESTAMP``), ``__fs_cr`` (created
-time, ``-infinity`` when unknown) and ``__fs_ord`` (the row's position: later
+types), ``__fs_ev`` (event time, UTC microseconds since the epoch, BIGINT),
+``__fs_cr`` (created time, the smallest BIGINT when unknown) and ``__fs_ord``
+(the row's position: later
 rows, and pushed rows after batch rows, have larger values). The three make the
 tie-break key ``__fs_k``: latest event time, then latest created time, then the
 row read last.
@@ -36,9 +37,21 @@ class SourceContext:
         return q if q.is_absolute() else self.repo_path / q
 
 
-def utc(expr: str) -> str:
-    """SQL turning any time value (naive = UTC, aware, date, ISO text) into a naive UTC TIMESTAMP."""
-    return f"timezone('UTC', CAST({expr} AS TIMESTAMPTZ))"
+NO_TIME = -9223372036854775808  # BIGINT minimum: an unknown created time sorts lowest
+
+
+def utc_us(expr: str, column_type: str) -> str:
+    """SQL for a time value as UTC epoch microseconds: naive values are UTC, aware ones instants.
+
+    Integer arithmetic only for timestamp columns (ICU time-zone conversion per row
+    costs more than the join itself); text is parsed as TIMESTAMPTZ.
+    """
+    t = column_type.upper()
+    if t in ("TIMESTAMP", "TIMESTAMP WITH TIME ZONE", "TIMESTAMPTZ"):
+        return f"epoch_us({expr})"
+    if t.startswith("TIMESTAMP") or t == "DATE":
+        return f"epoch_us(CAST({expr} AS TIMESTAMP))"
+    return f"epoch_us(CAST({expr} AS TIMESTAMPTZ))"
 
 
 def push_dir(push: PushSource, ctx: SourceContext) -> Path:
@@ -145,16 +158,19 @@ def source_column(view: FeatureView, name: str) -> str:
     return name
 
 
-def view_relation(view: FeatureView, ctx: SourceContext, features: tuple[str, ...] | None = None) -> str:
-    """The normalized relation of a view (see module docstring)."""
+def view_relation(view: FeatureView, ctx: SourceContext, column_types: dict[str, str],
+                  features: tuple[str, ...] | None = None) -> str:
+    """The normalized relation of a view (see module docstring); ``column_types`` from ``DESCRIBE``."""
     batch = batch_of(view.source)
     feats = view.feature_names if features is None else features
     types = {f.name: f.dtype for f in view.features}
     cols = [f"{quote(source_column(view, k))} AS {quote(k)}" for k in view.join_keys]
     cols += [f"CAST({quote(source_column(view, f))} AS {types[f].to_duckdb()}) AS {quote(f)}" for f in feats]
-    cols.append(f"{utc(quote(batch.timestamp_field))} AS __fs_ev")
+    ts = batch.timestamp_field
+    cols.append(f"{utc_us(quote(ts), column_types.get(ts, ''))} AS __fs_ev")
     created = batch.created_timestamp_field
-    cr = f"coalesce({utc(quote(created))}, '-infinity'::TIMESTAMP)" if created else "'-infinity'::TIMESTAMP"
+    cr = (f"coalesce({utc_us(quote(created), column_types.get(created, ''))}, {NO_TIME})" if created
+          else str(NO_TIME))
     cols.append(f"{cr} AS __fs_cr")
     cols.append("__fs_ord")
     return f"SELECT {', '.join(cols)} FROM ({raw_relation(view.source, ctx)}) WHERE __fs_ev IS NOT NULL"

@@ -90,6 +90,8 @@ def escape_string(value: str) -> str:
 
 
 def _int(value: Any) -> str:
+    if type(value) is int:
+        return str(value)
     if isinstance(value, float):
         raise TypeError(f"expected an int, got {value!r}")
     return str(operator.index(value))
@@ -147,7 +149,7 @@ def key_builder(prefix: str, view: ViewSpec) -> KeyBuilder:
         def one(key: Sequence[Any]) -> str:
             if len(key) != 1:
                 raise ValueError(f"expected 1 join key value, got {len(key)}")
-            (value,) = key
+            value = key[0]
             if value is None:
                 raise ValueError("join key value is null")
             return head + enc(value)

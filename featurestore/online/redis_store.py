@@ -80,8 +80,7 @@ class RedisOnlineStore:
         try:
             self._client = redis.Redis.from_url(
                 url, socket_timeout=socket_timeout, socket_connect_timeout=socket_timeout,
-                retry=Retry(NoBackoff(), 1), health_check_interval=0, decode_responses=False,
-                lib_name=None, lib_version=None)
+                retry=Retry(NoBackoff(), 1), health_check_interval=0, decode_responses=False)
         except ValueError as exc:
             raise OnlineStoreError(f"invalid Redis URL {_redact(url)!r}: {exc}", url=_redact(url)) from None
 

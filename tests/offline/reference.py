@@ -9,16 +9,16 @@ ttl; and created <= T with as_of_created), take the greatest
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-MIN = datetime.min.replace(tzinfo=timezone.utc)
+MIN = datetime.min.replace(tzinfo=UTC)
 
 
 def as_utc(t: datetime | None) -> datetime | None:
     if t is None:
         return None
-    return t.replace(tzinfo=timezone.utc) if t.tzinfo is None else t.astimezone(timezone.utc)
+    return t.replace(tzinfo=UTC) if t.tzinfo is None else t.astimezone(UTC)
 
 
 def point_in_time(

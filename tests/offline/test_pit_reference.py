@@ -10,7 +10,7 @@ column (ties broken by file position).
 from __future__ import annotations
 
 import random
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pyarrow as pa
@@ -22,7 +22,7 @@ from featurestore import CsvSource, Entity, FeatureView, Field, ParquetSource
 from featurestore.types import Float32, Float64, Int64, String
 from tests.offline.reference import point_in_time
 
-BASE = datetime(2026, 3, 1, tzinfo=timezone.utc)
+BASE = datetime(2026, 3, 1, tzinfo=UTC)
 US = timedelta(microseconds=1)
 TOKYO = ZoneInfo("Asia/Tokyo")
 NEW_YORK = ZoneInfo("America/New_York")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import duckdb
 import pandas as pd
@@ -24,7 +24,7 @@ from featurestore import (
 )
 from featurestore.types import Float64, Int64
 
-T0 = datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 US = timedelta(microseconds=1)
 driver = Entity(name="driver", join_keys=["driver_id"])
 
@@ -186,7 +186,7 @@ def test_same_bare_name_from_two_views_is_an_error(make_store, tmp_path) -> None
 
 def test_unreadable_source_is_a_clear_error(store, tmp_path) -> None:
     (tmp_path / "s.parquet").write_bytes(b"not parquet")
-    with pytest.raises(FeatureStoreError, match="s.parquet"):
+    with pytest.raises(FeatureStoreError, match=r"s\.parquet"):
         _values(store, [T0])
 
 

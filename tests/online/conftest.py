@@ -11,7 +11,7 @@ from featurestore.online import OnlineStore, RedisOnlineStore, SqliteOnlineStore
 
 
 class Backend:
-    """Opens stores of one kind (``sqlite`` or ``redis``) on the same database; closes them all after the test."""
+    """Opens stores of one kind (``sqlite`` or ``redis``) on one database; closes them after the test."""
 
     def __init__(self, kind: str, location: str) -> None:
         self.kind = kind
