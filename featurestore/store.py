@@ -6,14 +6,18 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from featurestore import retrieval
-from featurestore.config import RepoConfig, default_memory_limit, load_config, resolve
+from featurestore import materialize as mat
+from featurestore import retrieval, writes
+from featurestore.config import RedisOnlineConfig, RepoConfig, default_memory_limit, load_config, resolve
 from featurestore.entity import Entity
 from featurestore.errors import DefinitionError
 from featurestore.feature_service import FeatureService
 from featurestore.feature_view import FeatureView
 from featurestore.offline.duckdb_store import DuckDBOfflineStore
 from featurestore.offline.job import RetrievalJob
+from featurestore.online.protocol import OnlineStore
+from featurestore.online_lookup import OnlineReader, spec_of
+from featurestore.online_response import OnlineResponse
 from featurestore.plan import Plan, applied, make_plan
 from featurestore.registry import Registry, RegistryState
 from featurestore.repo_loader import load_definitions
@@ -42,6 +46,31 @@ class FeatureStore:
             threads=off.threads,
             temp_directory=resolve(self.repo_path, off.temp_directory) if off.temp_directory else None,
         )
+        self._online: OnlineStore | None = None
+        self._reader: OnlineReader | None = None
+
+    @property
+    def online(self) -> OnlineStore:
+        """The online store of the config (created on first use)."""
+        if self._online is None:
+            cfg = self.config.online_store
+            if isinstance(cfg, RedisOnlineConfig):
+                from featurestore.online.redis_store import RedisOnlineStore
+
+                self._online = RedisOnlineStore(cfg.url, self.project, socket_timeout=cfg.socket_timeout_seconds,
+                                                write_batch_size=cfg.write_batch_size)
+            else:
+                from featurestore.online.sqlite_store import SqliteOnlineStore
+
+                self._online = SqliteOnlineStore(resolve(self.repo_path, cfg.path), self.project)
+        return self._online
+
+    def close(self) -> None:
+        """Release the online store's connections."""
+        if self._online is not None:
+            self._online.close()
+            self._online = None
+            self._reader = None
 
     # -- registry -----------------------------------------------------------------------------------
     def state(self) -> RegistryState:
@@ -66,7 +95,8 @@ class FeatureStore:
         longer defined are removed. With ``objects``: those are added or updated,
         nothing is removed. Re-applying the same definitions is a no-op.
         """
-        desired, partial = self._desired(objects, self.state())
+        before = self.state()
+        desired, partial = self._desired(objects, before)
         result: dict[str, Plan] = {}
 
         def change(state: RegistryState) -> RegistryState | None:
@@ -78,11 +108,24 @@ class FeatureStore:
 
         self.registry.update(change)
         plan = result["plan"]
-        self._after_apply(plan)
+        self._after_apply(before, plan)
         return plan
 
-    def _after_apply(self, plan: Plan) -> None:
-        """Hook for the online store (removed views lose their online data)."""
+    def _after_apply(self, before: RegistryState, plan: Plan) -> None:
+        """Removed views lose their online data; so do views whose keys or features changed."""
+        stale = [c.name for c in plan.removed if c.kind == "feature_views"]
+        after = self.state()
+        for c in plan.changed:
+            if c.kind == "feature_views" and c.name in before.objects["feature_views"]:
+                old, new = spec_of(before.feature_view(c.name)), spec_of(after.feature_view(c.name))
+                if (old.join_keys, old.key_types, old.features, old.feature_types) != (
+                        new.join_keys, new.key_types, new.features, new.feature_types):
+                    stale.append(c.name)
+        if stale and (self.config.online_store.type == "redis" or
+                      resolve(self.repo_path, getattr(self.config.online_store, "path", "")).exists()):
+            for name in stale:
+                self.online.delete_view(name)
+            mat.forget(self.registry, stale)
 
     def list_entities(self) -> list[Entity]:
         return self.state().entities()
@@ -127,6 +170,48 @@ class FeatureStore:
             self.offline, self.state(), entity_df, features, full_feature_names, as_of_created,
             start_date, end_date,
         )
+
+
+    # -- online ---------------------------------------------------------------------------------------
+    def materialize(self, start_date: datetime, end_date: datetime, feature_views: list[str] | None = None,
+                    progress: mat.ProgressCallback | None = None) -> list[mat.ViewMaterialization]:
+        """Load, per entity, the latest row with event time in [start_date, end_date] into the online store.
+
+        Naive datetimes are UTC. Each view's watermark becomes ``end_date`` (if later).
+        """
+        views = mat.online_views(self.state(), feature_views)
+        return mat.run(self.offline, self.online, self.registry, views, start_date, end_date, False, progress)
+
+    def materialize_incremental(self, end_date: datetime, feature_views: list[str] | None = None,
+                                progress: mat.ProgressCallback | None = None) -> list[mat.ViewMaterialization]:
+        """Materialize from each view's watermark (first run: ``end_date - ttl``, or everything) to ``end_date``."""
+        views = mat.online_views(self.state(), feature_views)
+        return mat.run(self.offline, self.online, self.registry, views, None, end_date, True, progress)
+
+    def get_online_features(self, features: Any, entity_rows: Any, full_feature_names: bool = False) -> OnlineResponse:
+        """Latest values for entity rows (a list of dicts or a dict of lists): one online-store round trip.
+
+        >>> store.get_online_features(["driver_stats:conv_rate"], [{"driver_id": 1001}]).to_dict()  # doctest: +SKIP
+        {'driver_id': [1001], 'conv_rate': [0.53]}
+        """
+        if self._reader is None:
+            self._reader = OnlineReader(self.online)
+        if isinstance(features, str):
+            features = self.get_feature_service(features)
+        return self._reader.read(self.state(), features, entity_rows, full_feature_names)
+
+    def write_to_online_store(self, feature_view_name: str, df: Any) -> int:
+        """Write rows (join keys, event timestamp, features) straight to the online store."""
+        return writes.write_to_online_store(self.online, self.state(), feature_view_name, df)
+
+    def push(self, push_source_name: str, df: Any, to: str = "online") -> int:
+        """Push rows to the views of a PushSource: ``to`` is "online", "offline" or "online_and_offline"."""
+        return writes.push(self.online, self.offline, self.state(), push_source_name, df, to)
+
+    def teardown(self) -> None:
+        """Delete every online value of this project (nothing of other projects); definitions stay."""
+        self.online.teardown()
+        mat.forget(self.registry, list(self.state().watermarks))
 
 
 def _check_references(state: RegistryState, plan: Plan) -> None:

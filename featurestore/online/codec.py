@@ -124,11 +124,10 @@ def latest_rows(keys: Sequence[Any], event_us: Sequence[int], created_us: Sequen
     Newest is the greatest ``(event_us, created_us)``; on a tie the later row wins.
     """
     try:
-        last = {k: i for i, k in enumerate(keys)}
+        if len(set(keys)) == len(keys):  # the common case, in a third of the memory of a dict of indices
+            return range(len(keys))
     except TypeError as exc:
         raise InputError(f"entity keys must be tuples of hashable values: {exc}") from None
-    if len(last) == len(keys):
-        return range(len(keys))
     best: dict[Any, int] = {}
     for i, k in enumerate(keys):
         j = best.get(k)

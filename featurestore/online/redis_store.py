@@ -104,7 +104,10 @@ class RedisOnlineStore:
 
     def write(self, view: ViewSpec, keys: list[tuple[Any, ...]], event_us: list[int], created_us: list[int],
               values: list[tuple[Any, ...]]) -> int:
-        """Upsert rows (newest wins, never replaced by an older row); return how many were stored."""
+        """Upsert rows (newest wins, never replaced by an older row); return how many were stored.
+
+        Rows go in batches: when a row is invalid (:class:`InputError`), earlier batches may be stored.
+        """
         codec.check_write(view, keys, event_us, created_us, values)
         if not keys:
             return 0

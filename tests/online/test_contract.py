@@ -381,10 +381,17 @@ def test_redis_down_raises_unavailable_then_recovers(redis_factory: Callable[...
         with pytest.raises(OnlineStoreUnavailableError, match=f"127.0.0.1:{server.port}") as info:
             call()
         assert info.value.__suppress_context__ and info.value.__cause__ is None
-    redis_factory(port=server.port)
-    store.ping()
+    server = redis_factory(port=server.port)
     assert store.write(STATS, [(1,)], [T0], [T0], [(1.0, 1, "b")]) == 1
     assert read1(store, STATS, (1,)) == (T0, (1.0, 1, "b"))
+    server.stop()  # restarted while the store is idle: its pooled connections are stale
+    server = redis_factory(port=server.port)
+    assert store.write(STATS, [(2,)], [T0], [T0], [(1.0, 1, "c")]) == 1
+    assert store.read([(STATS, [(1,), (2,)])]) == [[None, (T0, (1.0, 1, "c"))]]
+    server.stop()  # again, reading first
+    redis_factory(port=server.port)
+    assert store.read([(STATS, [(2,)])]) == [[None]]
+    store.ping()
     store.close()
 
 

@@ -1,0 +1,121 @@
+"""Writing rows directly: ``write_to_online_store`` and ``push`` (to the online and/or offline store).
+
+A batch is validated and converted whole before anything is written, so a bad
+batch writes nothing.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from featurestore.errors import InputError, NotFoundError
+from featurestore.feature_view import FeatureView
+from featurestore.materialize import write_batch
+from featurestore.offline.duckdb_store import DuckDBOfflineStore
+from featurestore.offline.entity_input import to_arrow
+from featurestore.offline.relations import source_column
+from featurestore.online.protocol import OnlineStore
+from featurestore.registry import RegistryState
+from featurestore.sources import PushSource, batch_of
+
+PUSH_TARGETS = ("online", "offline", "online_and_offline")
+_MIN = -9223372036854775808
+
+
+def _epoch_us(column: pa.ChunkedArray, name: str) -> pa.Array:
+    t = column.type
+    if pa.types.is_timestamp(t):
+        return pc.cast(column.cast(pa.timestamp("us", tz=t.tz)), pa.int64()).combine_chunks()
+    if pa.types.is_date(t):
+        return pc.cast(column.cast(pa.timestamp("us")), pa.int64()).combine_chunks()
+    raise InputError(f"column {name!r} must hold timestamps, not {t}", column=name)
+
+
+def _cast(table: pa.Table, name: str, target: pa.DataType, what: str) -> pa.ChunkedArray:
+    try:
+        return table.column(name).cast(target, safe=True)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError) as err:
+        raise InputError(f"{what} column {name!r} cannot be read as {target}: {err}", column=name) from None
+
+
+def online_batch(view: FeatureView, table: pa.Table, mapped: bool) -> pa.Table:
+    """Validate ``table`` against ``view`` and return keys, features, ``__fs_ev``, ``__fs_cr``.
+
+    ``mapped=False``: column names are the source's (before ``field_mapping``), as for ``push``.
+    """
+    batch = batch_of(view.source)
+
+    def col(name: str) -> str:
+        return source_column(view, name) if not mapped else name
+
+    where = f"rows for feature view {view.name!r}"
+    ts = next((c for c in (batch.timestamp_field, "event_timestamp") if c in table.column_names), None)
+    if ts is None:
+        raise InputError(f"{where} need the event timestamp column {batch.timestamp_field!r}",
+                         column=batch.timestamp_field)
+    key_types = {f.name: f.dtype for f in view.key_fields}
+    arrays, names = [], []
+    for key in view.join_keys:
+        if col(key) not in table.column_names:
+            raise InputError(f"{where} are missing join key column {col(key)!r}", join_key=key, column=col(key))
+        arrays.append(_cast(table, col(key), key_types[key].to_arrow(), where) if key in key_types
+                      else table.column(col(key)))
+        names.append(key)
+    for f in view.features:
+        if col(f.name) not in table.column_names:
+            raise InputError(f"{where} are missing feature column {col(f.name)!r}", column=col(f.name))
+        arrays.append(_cast(table, col(f.name), f.dtype.to_arrow(), where))
+        names.append(f.name)
+    event = _epoch_us(table.column(ts), ts)
+    if event.null_count:
+        raise InputError(f"{where}: event timestamp column {ts!r} has nulls", column=ts)
+    created_name = batch.created_timestamp_field
+    if created_name and created_name in table.column_names:
+        created = pc.fill_null(_epoch_us(table.column(created_name), created_name), _MIN)
+    else:
+        created = pa.array([_MIN] * table.num_rows, pa.int64())
+    return pa.table([*arrays, event, created], names=[*names, "__fs_ev", "__fs_cr"])
+
+
+def write_to_online_store(online: OnlineStore, state: RegistryState, view_name: str, data: Any) -> int:
+    """Write rows (named like the view's keys and features) to the online store; returns rows written."""
+    view = state.feature_view(view_name)
+    table = online_batch(view, to_arrow(data, "df"), mapped=True)
+    return write_batch(online, view, table)
+
+
+def push_views(state: RegistryState, push_name: str) -> list[FeatureView]:
+    views = [v for v in state.feature_views() if isinstance(v.source, PushSource) and v.source.name == push_name]
+    if not views:
+        raise NotFoundError(f"unknown push source {push_name!r}", kind="push_source", name=push_name)
+    return views
+
+
+def push(online: OnlineStore, offline: DuckDBOfflineStore, state: RegistryState, push_name: str, data: Any,
+         to: str = "online") -> int:
+    """Push rows named like the push source's batch-source columns; returns the number of rows."""
+    if to not in PUSH_TARGETS:
+        raise InputError(f"push target {to!r} is not one of {list(PUSH_TARGETS)}", to=to)
+    views = push_views(state, push_name)
+    table = to_arrow(data, "df")
+    source = views[0].source
+    assert isinstance(source, PushSource)
+    batches = [(v, online_batch(v, table, mapped=False)) for v in views]  # validates every view first
+    offline_table = None
+    if to != "online":
+        schema = offline.source_schema(source)
+        unknown = [c for c in table.column_names if c not in schema.names]
+        if unknown:
+            raise InputError(f"push source {push_name!r} has no column {unknown[0]!r}", column=unknown[0])
+        offline_table = pa.table({c: _cast(table, c, schema.field(c).type, f"push source {push_name!r}")
+                                  for c in table.column_names})
+    if offline_table is not None:
+        offline.write_push(source, offline_table)
+    if to != "offline":
+        for view, batch in batches:
+            if view.online:
+                write_batch(online, view, batch)
+    return table.num_rows
