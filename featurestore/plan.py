@@ -62,7 +62,9 @@ def _diff_fields(old: Any, new: Any, prefix: str = "") -> list[str]:
     return []
 
 
-def make_plan(state: RegistryState, desired: dict[str, dict[str, dict[str, Any]]], remove_missing: bool) -> Plan:
+def make_plan(state: RegistryState, desired: dict[str, dict[str, dict[str, Any]]], remove_missing: bool,
+              to_delete: tuple[tuple[str, str], ...] = ()) -> Plan:
+    """The plan from ``state`` to ``desired``; ``to_delete`` lists (kind, name) to remove explicitly."""
     added, changed, removed = [], [], []
     for kind in KINDS:
         current = state.objects[kind]
@@ -74,6 +76,8 @@ def make_plan(state: RegistryState, desired: dict[str, dict[str, dict[str, Any]]
                 changed.append(Change(kind, name, tuple(_diff_fields(current[name], wanted[name]))))
         if remove_missing:
             removed += [Change(kind, name) for name in sorted(current) if name not in wanted]
+        else:
+            removed += [Change(kind, name) for k, name in to_delete if k == kind and name in current]
     return Plan(tuple(added), tuple(changed), tuple(removed), desired)
 
 

@@ -88,19 +88,21 @@ class FeatureStore:
         desired, partial = self._desired(objects, state)
         return make_plan(state, desired, remove_missing=not partial)
 
-    def apply(self, objects: list[Any] | None = None) -> Plan:
+    def apply(self, objects: list[Any] | None = None, objects_to_delete: list[Any] | None = None) -> Plan:
         """Validate and register definitions.
 
         Without ``objects``: every definition module of the repo, and objects no
         longer defined are removed. With ``objects``: those are added or updated,
-        nothing is removed. Re-applying the same definitions is a no-op.
+        and only ``objects_to_delete`` are removed. Re-applying the same
+        definitions is a no-op. Removed views lose their online data.
         """
         before = self.state()
         desired, partial = self._desired(objects, before)
+        to_delete = tuple((_KIND[type(o)], o.name) for o in objects_to_delete or ())
         result: dict[str, Plan] = {}
 
         def change(state: RegistryState) -> RegistryState | None:
-            plan = make_plan(state, desired, remove_missing=not partial)
+            plan = make_plan(state, desired, remove_missing=not partial, to_delete=to_delete)
             if partial:
                 _check_references(state, plan)
             result["plan"] = plan
@@ -214,10 +216,15 @@ class FeatureStore:
         mat.forget(self.registry, list(self.state().watermarks))
 
 
+_KIND = {Entity: "entities", FeatureView: "feature_views", FeatureService: "feature_services"}
+
+
 def _check_references(state: RegistryState, plan: Plan) -> None:
     """A partial apply must not leave a registered service pointing at a feature a changed view dropped."""
     views = dict(state.objects["feature_views"])
     views.update(plan.desired.get("feature_views", {}))
+    for c in plan.removed:
+        views.pop(c.name, None) if c.kind == "feature_views" else None
     for name, svc in state.objects["feature_services"].items():
         if name in plan.desired.get("feature_services", {}):
             continue
