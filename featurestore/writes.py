@@ -35,8 +35,11 @@ def _epoch_us(column: pa.ChunkedArray, name: str) -> pa.Array:
 
 
 def _cast(table: pa.Table, name: str, target: pa.DataType, what: str) -> pa.ChunkedArray:
+    column = table.column(name)
+    if column.null_count == len(column):  # all nulls: whatever type a frame library guessed
+        return pa.chunked_array([pa.nulls(len(column), target)])
     try:
-        return table.column(name).cast(target, safe=True)
+        return column.cast(target, safe=True)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError) as err:
         raise InputError(f"{what} column {name!r} cannot be read as {target}: {err}", column=name) from None
 
