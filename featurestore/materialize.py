@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import pyarrow as pa
@@ -49,7 +49,7 @@ ProgressCallback = Callable[[Progress], None]
 def utc(value: datetime, what: str) -> datetime:
     if not isinstance(value, datetime):
         raise InputError(f"{what} must be a datetime, got {value!r}")
-    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def python_columns(batch: pa.RecordBatch | pa.Table, names: tuple[str, ...]) -> list[list[Any]]:
@@ -100,13 +100,18 @@ def online_views(state: RegistryState, names: list[str] | None) -> list[FeatureV
     return [v for v in views if v.online]
 
 
-def record(registry: Registry, result: ViewMaterialization) -> None:
-    """Store a successful run: the watermark becomes the later of itself and ``end``; rows and time are kept."""
+def record(registry: Registry, result: ViewMaterialization, target: str) -> None:
+    """Store a successful run: the watermark becomes the later of itself and ``end``; rows and time are kept.
+
+    ``target`` names the online store; a watermark recorded for another store is not carried over.
+    """
 
     def change(state: RegistryState) -> RegistryState | None:
         if result.view not in state.objects["feature_views"]:
             return None
         entry = dict(state.watermarks.get(result.view, {}))
+        if entry.get("online_store") != target:
+            entry = {"online_store": target}
         previous = entry.get("watermark")
         latest = max(datetime.fromisoformat(previous), result.end) if previous else result.end
         entry["watermark"] = latest.isoformat()
@@ -127,8 +132,10 @@ def forget(registry: Registry, views: list[str]) -> None:
     registry.update(change)
 
 
-def watermark(state: RegistryState, view: str) -> datetime | None:
-    mark = state.watermarks.get(view, {}).get("watermark")
+def watermark(state: RegistryState, view: str, target: str) -> datetime | None:
+    """The view's watermark, if it was recorded for the online store ``target``."""
+    entry = state.watermarks.get(view, {})
+    mark = entry.get("watermark") if entry.get("online_store") == target else None
     return datetime.fromisoformat(mark) if mark else None
 
 
@@ -146,9 +153,11 @@ def run(
     end = utc(end, "end_date")
     results = []
     state = registry.load()
+    target = repr(online)
+    online.ping()  # an unreachable store fails here, before any work, even when no row is due
     for view in views:
         if incremental:
-            begin = watermark(state, view.name)
+            begin = watermark(state, view.name, target)
             if begin is None and view.ttl is not None:
                 begin = end - view.ttl
         else:
@@ -160,6 +169,6 @@ def run(
         except FeatureStoreError as err:
             raise type(err)(f"materializing feature view {view.name!r} failed: {err.message}",
                             **{**err.fields, "view": view.name}) from None
-        record(registry, result)
+        record(registry, result, target)
         results.append(result)
     return results

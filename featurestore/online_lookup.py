@@ -7,7 +7,7 @@ and feature list, so a request costs one store round trip plus the decoding.
 from __future__ import annotations
 
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import pyarrow as pa
@@ -21,7 +21,7 @@ from featurestore.online.protocol import OnlineStore, ViewSpec
 from featurestore.online_response import NOT_FOUND, OUTSIDE_MAX_AGE, PRESENT, OnlineResponse
 from featurestore.registry import RegistryState
 
-_UTC = timezone.utc
+_UTC = UTC
 _CHECKS: dict[str, Any] = {
     "Int32": lambda v: type(v) is int,
     "Int64": lambda v: type(v) is int,
@@ -124,7 +124,9 @@ class OnlineReader:
         out_types: dict[str, pa.DataType] = {}
         for plan, rows in zip(plans, results, strict=True):
             oldest = now_us - plan.ttl_us if plan.ttl_us is not None else None
-            status, ts, vals = [], [], []
+            status: list[str] = []
+            ts: list[datetime | None] = []
+            vals: list[tuple[Any, ...] | None] = []
             for row in rows:
                 if row is None:
                     status.append(NOT_FOUND)

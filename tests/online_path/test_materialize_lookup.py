@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import random
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -11,9 +11,9 @@ import pytest
 
 from featurestore import Entity, FeatureView, Field, InputError, NotFoundError, ParquetSource
 from featurestore.online_lookup import OnlineReader
-from featurestore.types import Float64, Int64, String
+from featurestore.types import Float64, String
 
-T = datetime(2026, 6, 1, 12, tzinfo=timezone.utc)
+T = datetime(2026, 6, 1, 12, tzinfo=UTC)
 driver = Entity(name="driver", join_keys=["driver_id"])
 city = Entity(name="city", join_keys=["city"])
 SCHEMA = pa.schema([("driver_id", pa.int64()), ("city", pa.string()), ("event_timestamp", pa.timestamp("us", tz="UTC")),
@@ -89,7 +89,8 @@ def test_statuses_and_event_timestamps(make_fs, tmp_path) -> None:
     store.apply([driver, city, *views()])
     store.materialize(T - timedelta(days=1), T)
     r = online_at(store, ["by_driver:x", "by_driver:label"], {"driver_id": [2, 1, 3, 1]})
-    assert r.to_dict() == {"driver_id": [2, 1, 3, 1], "x": [None, 1.0, None, 1.0], "label": [None, "fresh", None, "fresh"]}
+    assert r.to_dict() == {"driver_id": [2, 1, 3, 1], "x": [None, 1.0, None, 1.0],
+                           "label": [None, "fresh", None, "fresh"]}
     assert r.statuses["x"] == ["OUTSIDE_MAX_AGE", "PRESENT", "NOT_FOUND", "PRESENT"]
     assert r.event_timestamps["x"][1] == T - timedelta(minutes=10) and r.event_timestamps["x"][2] is None
     assert r.to_arrow().column("x").type == pa.float64() and r.to_pandas().shape == (4, 3)

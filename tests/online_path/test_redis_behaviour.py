@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +16,7 @@ from featurestore.config import parse_config
 from featurestore.materialize import Progress
 from featurestore.types import Float64
 
-T = datetime(2026, 6, 1, 12, tzinfo=timezone.utc)
+T = datetime(2026, 6, 1, 12, tzinfo=UTC)
 driver = Entity(name="driver", join_keys=["driver_id"])
 N = 200_000  # entities: several batches of 65,536
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pandas as pd
 import polars as pl
@@ -15,7 +15,7 @@ from featurestore import Entity, FeatureView, Field, InputError, NotFoundError, 
 from featurestore.online_lookup import OnlineReader
 from featurestore.types import Array, Bool, Bytes, Float32, Float64, Int32, Int64, String, Timestamp
 
-T = datetime(2026, 6, 1, 12, tzinfo=timezone.utc)
+T = datetime(2026, 6, 1, 12, tzinfo=UTC)
 user = Entity(name="user", join_keys=["user_id"])
 ALL = [Field(name="i32", dtype=Int32), Field(name="i64", dtype=Int64), Field(name="f32", dtype=Float32),
        Field(name="f64", dtype=Float64), Field(name="s", dtype=String), Field(name="b", dtype=Bool),
@@ -36,10 +36,10 @@ def _setup(make_fs, tmp_path):  # type: ignore[no-untyped-def]
 
 EXTREMES = [
     {"user_id": "a,b=c", "i32": -2**31, "i64": -2**63, "f32": -0.0, "f64": float("nan"), "s": "", "b": True,
-     "raw": b"", "ts": datetime(1969, 12, 31, 23, 59, 59, 999999, tzinfo=timezone.utc), "arr": [], "farr": [],
+     "raw": b"", "ts": datetime(1969, 12, 31, 23, 59, 59, 999999, tzinfo=UTC), "arr": [], "farr": [],
      "sarr": []},
     {"user_id": "ünï", "i32": 2**31 - 1, "i64": 2**63 - 1, "f32": 3.5, "f64": float("inf"), "s": "日本語 🚀",
-     "b": False, "raw": b"\x00\xff\xfe", "ts": datetime(2026, 1, 2, 3, 4, 5, 123456, tzinfo=timezone.utc),
+     "b": False, "raw": b"\x00\xff\xfe", "ts": datetime(2026, 1, 2, 3, 4, 5, 123456, tzinfo=UTC),
      "arr": [-2**63, 0, None], "farr": [float("-inf"), 1.5], "sarr": ["", None, "x"]},
     {"user_id": "", "i32": None, "i64": None, "f32": None, "f64": None, "s": None, "b": None, "raw": None,
      "ts": None, "arr": None, "farr": None, "sarr": None},
@@ -51,7 +51,7 @@ def _same(a: object, b: object) -> bool:
         return math.isnan(b)
     if isinstance(a, list) and isinstance(b, list):
         return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
-    return a == b and type(a) is type(b) or (a is None and b is None)
+    return (a == b and type(a) is type(b)) or (a is None and b is None)
 
 
 @pytest.mark.parametrize("kind", ["arrow", "polars"])  # pandas turns int64 nulls into floats: not exact
