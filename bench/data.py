@@ -22,16 +22,19 @@ from datetime import timedelta
 from featurestore import Entity, FeatureView, Field, ParquetSource
 from featurestore.types import Float32
 driver = Entity(name="driver", join_keys=["driver_id"])
-stats = FeatureView(name="stats", entities=[driver], ttl=timedelta(days=7),
-    schema=[Field(name=f"f{i}", dtype=Float32) for i in range(10)],
-    source=ParquetSource(path="source.parquet", created_timestamp_field="created"))
+source = ParquetSource(path="source.parquet", created_timestamp_field="created")
+features = [Field(name=f"f{i}", dtype=Float32) for i in range(10)]
+stats = FeatureView(name="stats", entities=[driver], ttl=timedelta(days=7), schema=features, source=source)
+# the same features without ttl, so online lookups of this old data come back PRESENT
+stats_live = FeatureView(name="stats_live", entities=[driver], schema=features, source=source)
 '''
 
 
 def make(scale: int = 1, entities: int = 10_000, rows: int = 1_000_000, entity_rows: int = 100_000) -> Path:
     """Write the data and a feature repo for ``scale`` x the base sizes; returns the repo folder."""
-    repo = ROOT / f"x{scale}"
+    repo = ROOT / (f"x{scale}" if (entities, rows) == (10_000, 1_000_000) else f"e{entities}-r{rows}")
     if (repo / "entity.parquet").exists():
+        (repo / "defs.py").write_text(REPO_DEFS)
         return repo
     repo.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(42)
@@ -43,7 +46,7 @@ def make(scale: int = 1, entities: int = 10_000, rows: int = 1_000_000, entity_r
         m = min(chunk, n_rows - lo)
         ev = base + rng.integers(0, SPAN_US, m)
         cols = {
-            "driver_id": pa.array(rng.integers(0, n_ent, m)),
+            "driver_id": pa.array(rng.integers(0, n_ent, m) if n_ent < n_rows else np.arange(lo, lo + m)),
             "event_timestamp": pa.array(ev.astype("datetime64[us]")).cast(pa.timestamp("us", tz="UTC")),
             "created": pa.array((ev + rng.integers(0, 10**6, m)).astype("datetime64[us]")),
         }

@@ -5,7 +5,7 @@ Steps, each a small function:
 1. ``generate_data``  write the deterministic sample data into ``REPO/data``
 2. ``apply_repo``     register the repo's definitions (prints the plan)
 3. ``training_set``   a point-in-time-correct training set for the ``trip_model`` service
-4. (to add)           materialize + online lookup: add a function to ``STEPS``
+4. ``online_lookup``  materialize into the online store, then look up three drivers online
 5. ``where_things_are``  the files used, and commands to try next
 
 Every step takes the :class:`FeatureStore`; :data:`STEPS` lists them in order.
@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,7 @@ import pyarrow as pa
 
 from featurestore import sample_data
 from featurestore.errors import FeatureStoreError
+from featurestore.online_response import OnlineResponse
 from featurestore.plan import Plan
 from featurestore.store import FeatureStore
 
@@ -77,9 +79,27 @@ def training_set(store: FeatureStore, service: str = SERVICE) -> pa.Table:
     return result
 
 
-# Step 4 goes here: materialize the views into the online store and look up some
-# features online, as ``def online_lookup(store: FeatureStore) -> None`` (print a
-# heading "4. ..."), then add it to STEPS below.
+ONLINE_FEATURES = ["driver_stats:conv_rate", "driver_stats:acc_rate", "driver_stats:avg_daily_trips"]
+ONLINE_DRIVERS = [1001, 1002, 1003]
+
+
+def _show(value: Any) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+def online_lookup(store: FeatureStore) -> OnlineResponse:
+    """Step 4: materialize every online view up to now, then read three drivers' latest values."""
+    heading("4. Materialize into the online store and look up features online")
+    for result in store.materialize_incremental(datetime.now(UTC)):
+        print(f"materialized {result.view}: {result.rows} entity rows in {result.seconds:.2f}s")
+    resp = store.get_online_features(ONLINE_FEATURES, [{"driver_id": d} for d in ONLINE_DRIVERS])
+    print(f"\nget_online_features({ONLINE_FEATURES}, drivers {ONLINE_DRIVERS}):")
+    for name, values in resp.to_dict().items():
+        print(f"  {name:<16} {', '.join(_show(v) for v in values)}")
+    print("statuses:")
+    for name, statuses in resp.statuses.items():
+        print(f"  {name:<16} {', '.join(statuses)}")
+    return resp
 
 
 def where_things_are(store: FeatureStore) -> None:
@@ -93,13 +113,14 @@ def where_things_are(store: FeatureStore) -> None:
     print(f"  featurestore --repo {repo} list feature-views")
     print(f"  featurestore --repo {repo} describe feature-service {SERVICE}")
     print(f"  featurestore --repo {repo} history")
+    print(f"  featurestore --repo {repo} get-online driver_stats:conv_rate --entity driver_id=1001")
 
 
 STEPS: list[Callable[[FeatureStore], Any]] = [
     generate_data,
     apply_repo,
     training_set,
-    # online_lookup,  <- step 4: materialize + online lookup (to be added)
+    online_lookup,
     where_things_are,
 ]
 """The demo's steps, in order."""

@@ -183,10 +183,11 @@ def print_summary(state: RegistryState, results: list[ViewMaterialization]) -> N
                      f"{r.seconds:.2f}", mark])
     click.echo(table(["VIEW", "START", "END", "ROWS", "SECONDS", "WATERMARK"], rows))
     total = sum(r.rows for r in results)
-    click.echo(f"Materialized {total} entity rows into the online store ({len(results)} feature views).")
+    plural = "s" if len(results) != 1 else ""
+    click.echo(f"Materialized {total} entity rows into the online store ({len(results)} feature view{plural}).")
 
 
-@main.command()
+@main.command(short_help="Load a time range of values into the online store.")
 @repo_option
 @click.argument("start", type=DATETIME)
 @click.argument("end", type=DATETIME)
@@ -215,7 +216,7 @@ def materialize(ctx: click.Context, start: datetime, end: datetime, views: tuple
     _run_materialize(store, split_names(views), start, end)
 
 
-@main.command(name="materialize-incremental")
+@main.command(name="materialize-incremental", short_help="Load what is new since the last run, up to END.")
 @repo_option
 @click.argument("end", type=DATETIME)
 @views_option
@@ -247,7 +248,7 @@ def _online_store_label(store: FeatureStore) -> str:
     return f"{cfg.type} {getattr(cfg, 'path', '')}".strip() if cfg.type != "redis" else "redis"
 
 
-@main.command()
+@main.command(short_help="Delete every online value of the project.")
 @repo_option
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation (required when not on a terminal).")
 @click.pass_context
@@ -342,7 +343,7 @@ def response_json(resp: OnlineResponse) -> dict[str, Any]:
     }
 
 
-@main.command(name="get-online")
+@main.command(name="get-online", short_help="Look up online feature values of a few entities.")
 @repo_option
 @click.argument("features", nargs=-1, metavar="[FEATURES]...")
 @click.option("--service", "-s", metavar="NAME", default=None,
