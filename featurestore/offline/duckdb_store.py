@@ -24,6 +24,7 @@ from featurestore.offline.relations import (
     databases,
     push_dir,
     raw_relation,
+    stable_ordinal,
     view_relation,
 )
 from featurestore.sources import BatchSource, PushSource
@@ -170,12 +171,20 @@ class DuckDBOfflineStore:
         where = [f"__fs_ev <= {epoch_us(end)}"] + ([f"__fs_ev >= {epoch_us(start)}"] if start else [])
         where += [f"{quote(k)} IS NOT NULL" for k in view.join_keys]  # rows without an entity are skipped
         rel = view_relation(view, self.ctx, self.column_types([view.source])[0])
-        row = ", ".join(f"{sql_string(c)}: {quote(c)}" for c in (*view.feature_names, "__fs_ev", "__fs_cr"))
-        # a hash aggregate keeping the best row per entity: twice as fast as a window over all rows
-        sql = (
-            f"SELECT {keys}, unnest(arg_max({{{row}}}, {{'t': __fs_ev, 'c': __fs_cr, 'o': __fs_ord}})) "
-            f"FROM ({rel}) WHERE {' AND '.join(where)} GROUP BY {keys}"
-        )
+        cols = ", ".join(quote(c) for c in (*view.join_keys, *view.feature_names, "__fs_ev", "__fs_cr"))
+        if stable_ordinal(view):
+            # the best (event, created, ordinal) per entity by a narrow hash aggregate, then the rows by
+            # ordinal: fast for few entities with many rows and for one row per entity alike
+            sql = (
+                f"WITH r AS (SELECT * FROM ({rel}) WHERE {' AND '.join(where)}), "
+                f"m AS (SELECT max({{'t': __fs_ev, 'c': __fs_cr, 'o': __fs_ord}}).o AS o FROM r GROUP BY {keys}) "
+                f"SELECT {cols} FROM r SEMI JOIN m ON r.__fs_ord = m.o"
+            )
+        else:
+            sql = (
+                f"SELECT {cols} FROM ({rel}) WHERE {' AND '.join(where)} QUALIFY row_number() OVER "
+                f"(PARTITION BY {keys} ORDER BY __fs_ev DESC, __fs_cr DESC, __fs_ord DESC) = 1"
+            )
         con = self.connect([view.source])
         try:
             yield from con.sql(sql).to_arrow_reader(batch_rows)

@@ -18,8 +18,7 @@ from datetime import timedelta
 
 from featurestore.feature_view import FeatureView
 from featurestore.naming import quote
-from featurestore.offline.relations import SourceContext, utc_us, view_relation
-from featurestore.sources import DuckDBSource, batch_of
+from featurestore.offline.relations import SourceContext, stable_ordinal, utc_us, view_relation
 
 ENTITY_KEY = "{'t': __fs_ts, 'c': 9223372036854775807::BIGINT, 'o': 9223372036854775807::BIGINT}"
 SOURCE_KEY = "{'t': __fs_ev, 'c': __fs_cr, 'o': __fs_ord}"
@@ -42,12 +41,6 @@ def _ttl_ok(view: FeatureView, ev: str, ts: str) -> str | None:
     return f"{ev} >= {ts} - {micros}"
 
 
-def _stable_ordinal(view: FeatureView) -> bool:
-    """Whether ``__fs_ord`` names one row the same way in two scans (not true of arbitrary queries)."""
-    batch = batch_of(view.source)
-    return not (isinstance(batch, DuckDBSource) and batch.query is not None)
-
-
 def _view_join(req: ViewRequest, ctx: SourceContext, as_of_created: bool) -> str:
     """SELECT __fs_row and the view's output columns, one row per entity row."""
     types = req.column_types or {}
@@ -66,7 +59,7 @@ def _view_join(req: ViewRequest, ctx: SourceContext, as_of_created: bool) -> str
         )
     ttl = _ttl_ok(req.view, "v.__fs_k.t", "e.__fs_ts")
     entity = f"(SELECT *, {ENTITY_KEY} AS __fs_k FROM __fs_e) e"
-    if not _stable_ordinal(req.view):
+    if not stable_ordinal(req.view):
         narrow = ", ".join([quote(k) for k in keys] + [quote(f) for f in req.features])
         cols = ", ".join(
             (f"CASE WHEN {ttl} THEN v.{quote(f)} END" if ttl else f"v.{quote(f)}") + f" AS {quote(o)}" for f, o in pairs

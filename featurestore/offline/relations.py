@@ -150,6 +150,12 @@ def databases(sources: list[BatchSource | PushSource], ctx: SourceContext) -> li
     return out
 
 
+def stable_ordinal(view: FeatureView) -> bool:
+    """Whether ``__fs_ord`` names one row the same way in two scans (not true of arbitrary queries)."""
+    batch = batch_of(view.source)
+    return not (isinstance(batch, DuckDBSource) and batch.query is not None)
+
+
 def source_column(view: FeatureView, name: str) -> str:
     """The source column that feeds feature or join key ``name`` (inverse of field_mapping)."""
     for col, mapped in batch_of(view.source).field_mapping.items():

@@ -1,0 +1,98 @@
+"""Request bodies, validated with pydantic: the HTTP edge is untrusted, the library behind it is not.
+
+Bodies are parsed from the raw bytes with :func:`parse` (pydantic-core's JSON parser, no
+intermediate ``json.loads``); a body that is not JSON or does not match the model is a 422
+in FastAPI's format (``{"detail": [{"loc": ["body", ...], "msg": ..., "type": ...}]}``).
+The models also document the endpoints in ``/openapi.json``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal, TypeVar
+
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+M = TypeVar("M", bound=BaseModel)
+
+
+class _Body(BaseModel):
+    # unknown keys are ignored: Feast clients send a few we do not use (allow_registry_cache...)
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class _FeatureChoice(_Body):
+    features: list[str] | None = Field(
+        default=None, description="Feature references `view:feature` (`view:*` for every feature of a view).",
+        examples=[["driver_stats:conv_rate", "driver_stats:avg_daily_trips"]])
+    feature_service: str | None = Field(default=None, description="A feature service name (instead of `features`).")
+    full_feature_names: bool = Field(default=False, description="Name features `view__feature`.")
+
+    @model_validator(mode="after")
+    def _one_of(self) -> _FeatureChoice:
+        if (self.features is None) == (self.feature_service is None):
+            raise ValueError("give exactly one of 'features' or 'feature_service'")
+        return self
+
+    def feature_ref(self) -> list[str] | str:
+        return self.feature_service if self.feature_service is not None else list(self.features or ())
+
+
+class GetOnlineFeaturesRequest(_FeatureChoice):
+    """Feast's ``/get-online-features`` body: entity values column-wise."""
+
+    entities: dict[str, list[Any]] = Field(
+        description="Join key -> values, one per entity row.", examples=[{"driver_id": [1001, 1002]}])
+
+
+class OnlineRequest(_FeatureChoice):
+    """The native ``/v1/online`` body: entity rows as objects (or column-wise like Feast)."""
+
+    entities: list[dict[str, Any]] | dict[str, list[Any]] = Field(
+        description="Entity rows `[{join_key: value}, ...]` (or `{join_key: [values]}`).",
+        examples=[[{"driver_id": 1001}, {"driver_id": 1002}]])
+    event_timestamps: bool = Field(default=False, description="Also return each view's event time per row.")
+
+
+class PushRequest(_Body):
+    """Feast's ``/push`` body."""
+
+    push_source_name: str
+    df: dict[str, list[Any]] = Field(description="Column -> values; timestamps as ISO 8601 strings.")
+    to: Literal["online", "offline", "online_and_offline"] = "online"
+
+
+class WriteToOnlineStoreRequest(_Body):
+    """Feast's ``/write-to-online-store`` body."""
+
+    feature_view_name: str
+    df: dict[str, list[Any]] = Field(description="Column -> values; timestamps as ISO 8601 strings.")
+
+
+class MaterializeRequest(_Body):
+    """Feast's ``/materialize`` body."""
+
+    start_ts: str = Field(description="ISO 8601 start (naive = UTC).", examples=["2026-01-01T00:00:00Z"])
+    end_ts: str = Field(description="ISO 8601 end (naive = UTC).", examples=["2026-01-02T00:00:00Z"])
+    feature_views: list[str] | None = None
+
+
+class MaterializeIncrementalRequest(_Body):
+    """Feast's ``/materialize-incremental`` body."""
+
+    end_ts: str = Field(description="ISO 8601 end (naive = UTC).", examples=["2026-01-02T00:00:00Z"])
+    feature_views: list[str] | None = None
+
+
+def parse(model: type[M], body: bytes) -> M:
+    """Validate a raw JSON body; a 422 (FastAPI's format) when it is not JSON or does not match."""
+    try:
+        return model.model_validate_json(body or b"null")
+    except ValidationError as err:
+        errors = err.errors(include_url=False, include_context=False, include_input=False)
+        raise RequestValidationError([{**e, "loc": ("body", *e["loc"])} for e in errors]) from None
+
+
+def request_body(model: type[BaseModel]) -> dict[str, Any]:
+    """``openapi_extra`` documenting a JSON body of ``model`` (for routes that parse the body themselves)."""
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": model.model_json_schema()}}}}
