@@ -2,7 +2,7 @@
 
 from datetime import timedelta
 
-from featurestore import Entity, FeatureService, FeatureView, Field, ParquetSource
+from featurestore import Entity, FeatureService, FeatureView, Field, ParquetSource, PushSource
 from featurestore.types import Float32, Int64
 
 driver = Entity(name="driver", join_keys=["driver_id"], description="A ride-hailing driver")
@@ -16,10 +16,14 @@ driver_stats = FeatureView(
         Field(name="acc_rate", dtype=Float32),
         Field(name="avg_daily_trips", dtype=Int64),
     ],
-    source=ParquetSource(
-        path="data/driver_stats.parquet",
-        timestamp_field="event_timestamp",
-        created_timestamp_field="created",
+    # rows can also be pushed: store.push("driver_stats_push", df, to="online_and_offline")
+    source=PushSource(
+        name="driver_stats_push",
+        batch_source=ParquetSource(
+            path="data/driver_stats.parquet",
+            timestamp_field="event_timestamp",
+            created_timestamp_field="created",
+        ),
     ),
     owner="ml-platform@example.com",
     tags={"team": "pricing"},

@@ -94,6 +94,9 @@ def main(ctx: click.Context, repo: Path) -> None:
       featurestore list feature-views
       featurestore describe feature-view driver_stats
       featurestore history
+      featurestore materialize-incremental now    # latest values into the online store
+      featurestore get-online driver_stats:conv_rate --entity driver_id=1001
+      featurestore serve                 # the HTTP API on 127.0.0.1:6566
 
     Run 'featurestore COMMAND --help' for a command's options.
     """

@@ -1,0 +1,48 @@
+"""``GET /features``: the registered objects as JSON, with types and the materialization watermarks."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from featurestore import Entity, FeatureService, FeatureView
+
+
+def _entity(e: Entity) -> dict[str, Any]:
+    return {"name": e.name, "join_keys": list(e.join_keys), "description": e.description, "owner": e.owner,
+            "tags": dict(e.tags)}
+
+
+def _view(v: FeatureView, marks: dict[str, Any]) -> dict[str, Any]:
+    key_types = {f.name: f.dtype.name for f in v.key_fields}
+    mark = marks.get(v.name)
+    return {
+        "name": v.name,
+        "entities": [e.name for e in v.entities],
+        "join_keys": [{"name": k, "type": key_types.get(k, "Int64")} for k in v.join_keys],
+        "features": [{"name": f.name, "type": f.dtype.name} for f in v.features],
+        "ttl_seconds": v.ttl.total_seconds() if v.ttl else None,
+        "online": v.online,
+        "description": v.description,
+        "owner": v.owner,
+        "tags": dict(v.tags),
+        "source": v.source.to_dict(),
+        "materialization": {k: mark.get(k) for k in ("watermark", "last_success", "last_rows", "total_rows")}
+        if mark else None,
+    }
+
+
+def _service(s: FeatureService) -> dict[str, Any]:
+    return {"name": s.name, "features": s.refs(), "description": s.description, "owner": s.owner,
+            "tags": dict(s.tags)}
+
+
+def catalog(state: Any) -> dict[str, Any]:
+    """Entities, feature views (join keys and features with types, ttl, owner, tags, description,
+    source, last materialization) and feature services of a registry snapshot."""
+    return {
+        "project": state.project,
+        "registry_version": state.version,
+        "entities": [_entity(e) for e in state.entities()],
+        "feature_views": [_view(v, state.watermarks) for v in state.feature_views()],
+        "feature_services": [_service(s) for s in state.feature_services()],
+    }

@@ -1,0 +1,163 @@
+"""Online answers as bytes: Feast's JSON, and the native row form as JSON, MessagePack or Arrow IPC.
+
+JSON follows the protobuf JSON mapping Feast's answers come from: event times are RFC 3339 in
+UTC with a ``Z`` (``"2026-01-01T10:00:00Z"``, microseconds when not zero), bytes are base64,
+float NaN / +inf / -inf are the strings ``"NaN"``, ``"Infinity"``, ``"-Infinity"`` (plain JSON has
+no such numbers). Join keys come back as sent. MessagePack keeps floats, bytes and times native
+(times as the MessagePack timestamp extension).
+"""
+
+from __future__ import annotations
+
+import base64
+import math
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+import msgpack
+import orjson
+import pyarrow as pa
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+JSON_OPTIONS = orjson.OPT_UTC_Z | orjson.OPT_NAIVE_UTC
+PRESENT = "PRESENT"
+NOT_FOUND = "NOT_FOUND"
+OUTSIDE_MAX_AGE = "OUTSIDE_MAX_AGE"
+
+Convert = Callable[[list[Any]], list[Any]]
+
+
+class OnlineAnswer(Protocol):
+    """What ``FeatureStore.get_online_features`` returns (``OnlineResponse``)."""
+
+    keys: dict[str, list[Any]]
+    features: dict[str, list[Any]]
+    statuses: dict[str, list[str]]
+    event_timestamps: dict[str, list[datetime | None]]
+    types: dict[str, pa.DataType]
+
+    def to_arrow(self) -> pa.Table: ...
+
+
+def _nonfinite(v: float) -> str:
+    return "NaN" if v != v else ("Infinity" if v > 0 else "-Infinity")
+
+
+def _floats(values: list[Any]) -> list[Any]:
+    isfinite = math.isfinite
+    for v in values:
+        if v is not None and not isfinite(v):
+            return [v if v is None or isfinite(v) else _nonfinite(v) for v in values]
+    return values
+
+
+def _b64(values: list[Any]) -> list[Any]:
+    return [base64.b64encode(v).decode() if isinstance(v, (bytes, bytearray)) else v for v in values]
+
+
+def _each(inner: Convert) -> Convert:
+    return lambda values: [v if v is None else inner(v) for v in values]
+
+
+def _same(values: list[Any]) -> list[Any]:
+    return values
+
+
+def _converter_for(dtype: pa.DataType | None) -> Convert:
+    if dtype is None:
+        return _same
+    if pa.types.is_floating(dtype):
+        return _floats
+    if pa.types.is_binary(dtype) or pa.types.is_large_binary(dtype):
+        return _b64
+    if pa.types.is_list(dtype) or pa.types.is_large_list(dtype):
+        inner = _converter_for(dtype.value_type)
+        return _same if inner is _same else _each(inner)
+    return _same
+
+
+_CONVERTERS: dict[pa.DataType, Convert] = {}
+
+
+def json_values(values: list[Any], dtype: pa.DataType | None) -> list[Any]:
+    """Feature values as JSON-ready values (non-finite floats and bytes converted; times left to orjson)."""
+    conv = _CONVERTERS.get(dtype) if dtype is not None else _same
+    if conv is None:
+        conv = _CONVERTERS[dtype] = _converter_for(dtype)
+    return conv(values)
+
+
+def _stamps(stamps: list[datetime | None]) -> list[datetime]:
+    return [EPOCH if t is None else t for t in stamps]
+
+
+def feast_json(answer: OnlineAnswer, keys: dict[str, list[Any]]) -> bytes:
+    """Feast's ``GetOnlineFeaturesResponse`` JSON: one result per name, join keys first.
+
+    ``keys`` are the join key columns as the client sent them. Join keys have status PRESENT and
+    event time 1970-01-01T00:00:00Z, like Feast; so do missing features (NOT_FOUND, value null).
+    """
+    n = len(next(iter(keys.values()))) if keys else 0
+    present = [PRESENT] * n
+    epoch = [EPOCH] * n
+    results: list[dict[str, Any]] = [{"values": keys[k], "statuses": present, "event_timestamps": epoch}
+                                     for k in answer.keys]
+    times: dict[int, list[datetime]] = {}  # a view's features share one list of times: convert it once
+    types = answer.types
+    for name, values in answer.features.items():
+        stamps = answer.event_timestamps[name]
+        converted = times.get(id(stamps))
+        if converted is None:
+            converted = times[id(stamps)] = _stamps(stamps)
+        results.append({"values": json_values(values, types.get(name)), "statuses": answer.statuses[name],
+                        "event_timestamps": converted})
+    return orjson.dumps({"metadata": {"feature_names": [*answer.keys, *answer.features]}, "results": results},
+                        option=JSON_OPTIONS)
+
+
+def native_rows(answer: OnlineAnswer, keys: dict[str, list[Any]], views: Sequence[tuple[str, str]],
+                event_timestamps: bool, for_json: bool) -> dict[str, Any]:
+    """The native answer: ``rows`` (one object per entity row), ``statuses`` (per row, per view).
+
+    ``views``: ``(view name, one output name of that view)`` for each view looked up.
+    """
+    names = [*answer.keys, *answer.features]
+    types = answer.types
+    columns = [keys[k] for k in answer.keys]
+    if for_json:
+        columns += [json_values(v, types.get(n)) for n, v in answer.features.items()]
+    else:
+        columns += list(answer.features.values())
+    rows = [dict(zip(names, r, strict=True)) for r in zip(*columns, strict=True)] if columns else []
+    view_names = [v for v, _ in views]
+    statuses = [dict(zip(view_names, s, strict=True)) for s in
+                zip(*[answer.statuses[out] for _, out in views], strict=True)] if views else [{} for _ in rows]
+    out: dict[str, Any] = {"feature_names": names, "rows": rows, "statuses": statuses}
+    if event_timestamps:
+        stamps = [answer.event_timestamps[o] for _, o in views]
+        out["event_timestamps"] = [dict(zip(view_names, t, strict=True)) for t in zip(*stamps, strict=True)] \
+            if views else [{} for _ in rows]
+    return out
+
+
+def to_json(data: Any) -> bytes:
+    return orjson.dumps(data, option=JSON_OPTIONS)
+
+
+def to_msgpack(data: Any) -> bytes:
+    return msgpack.packb(data, datetime=True, use_bin_type=True)  # type: ignore[no-any-return]
+
+
+def to_arrow_ipc(answer: OnlineAnswer, views: Sequence[tuple[str, str]], event_timestamps: bool) -> bytes:
+    """An Arrow IPC stream: join keys and features, then ``status:<view>`` (and ``event_timestamp:<view>``)."""
+    table = answer.to_arrow()
+    for view, out in views:
+        table = table.append_column(f"status:{view}", pa.array(answer.statuses[out], pa.string()))
+        if event_timestamps:
+            table = table.append_column(f"event_timestamp:{view}",
+                                        pa.array(answer.event_timestamps[out], pa.timestamp("us", tz="UTC")))
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table)
+    return sink.getvalue().to_pybytes()  # type: ignore[no-any-return]
