@@ -1,0 +1,13 @@
+"""The HTTP server of featurestore (FastAPI): Feast-compatible online serving and writes.
+
+``featurestore serve --repo PATH`` runs it with uvicorn; ``server.app.create_app(repo_path)``
+builds the application. Only this package imports FastAPI: the ``featurestore`` library does not.
+Modules: ``app`` (wiring, lifespan), ``routes_online`` / ``routes_write`` / ``routes_ops`` (endpoints),
+``models`` (request bodies), ``lookup`` (lookups and their plans), ``encoding`` (answers as bytes),
+``frames`` (JSON ``df`` -> Arrow), ``catalog`` (``/features``), ``errors`` (library errors -> status
+codes), ``limits``, ``auth``, ``metrics``, ``reload`` (registry polling), ``context``.
+"""
+
+from server.app import create_app, create_app_from_env
+
+__all__ = ["create_app", "create_app_from_env"]

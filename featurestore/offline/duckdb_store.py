@@ -78,6 +78,7 @@ class DuckDBOfflineStore:
         try:
             con = duckdb.connect(config=dict(self._config))
             con.execute("SET TimeZone = 'UTC'")
+            con.execute("SET enable_progress_bar = false")  # it would print to the caller's stdout
             for db in databases(list(sources or []), self.ctx):
                 if not db.exists():
                     raise DataSourceError(f"duckdb database {str(db)!r} does not exist", source=str(db))

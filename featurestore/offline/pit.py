@@ -106,8 +106,14 @@ def pit_sql(
     ]
     for i, req in enumerate(requests):
         ctes.append(f"__fs_r{i} AS ({_view_join(req, ctx, as_of_created)})")
-    head = [f"e.{quote(c)}" for c in entity_columns] if entity_columns is not None else ["e.__fs_row"]
     outs = [f"r{i}.{quote(o)}" for i, r in enumerate(requests) for o in r.out_names]
+    if entity_columns is None:
+        # every view result has exactly one row per entity row: join them to each other, not to the entity
+        joins = " ".join(f"JOIN __fs_r{i} r{i} ON r{i}.__fs_row = r0.__fs_row" for i in range(1, len(requests)))
+        return (
+            f"WITH {', '.join(ctes)} SELECT r0.__fs_row, {', '.join(outs)} FROM __fs_r0 r0 {joins} ORDER BY r0.__fs_row"
+        )
+    head = [f"e.{quote(c)}" for c in entity_columns]
     joins = " ".join(f"LEFT JOIN __fs_r{i} r{i} ON r{i}.__fs_row = e.__fs_row" for i in range(len(requests)))
     return (
         f"WITH {', '.join(ctes)} SELECT {', '.join(head + outs)} FROM {entity_relation} e {joins} ORDER BY e.__fs_row"

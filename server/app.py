@@ -1,0 +1,111 @@
+"""The FastAPI application: ``create_app(repo_path)``, and ``create_app_from_env`` for uvicorn.
+
+    uvicorn server.app:create_app_from_env --factory      # repo from $FEATURESTORE_REPO
+    featurestore serve --repo definitions                 # the same, with sensible uvicorn options
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI
+
+from featurestore import FeatureStore, FeatureStoreError, __version__
+
+from . import errors, routes_online, routes_ops, routes_write
+from .auth import ApiKeyMiddleware, ApiKeys
+from .context import ServerContext
+from .fastpath import FastPath
+from .lookup import Lookups
+from .metrics import Metrics, MetricsMiddleware
+from .reload import RegistryWatcher
+
+log = logging.getLogger("featurestore.server")
+REPO_ENV = "FEATURESTORE_REPO"
+
+DESCRIPTION = """\
+Online feature serving for a featurestore repo.
+
+* `POST /get-online-features`: Feast-compatible lookups.
+* `POST /v1/online`: the native row form (JSON, MessagePack or Arrow IPC by `Accept`).
+* `POST /push`, `/write-to-online-store`, `/materialize`, `/materialize-incremental`: Feast-compatible writes.
+* `GET /features` (catalog), `/health`, `/ready`, `/metrics`.
+
+When API keys are configured, send `Authorization: Bearer <key>`.
+"""
+
+
+def _with_security(app: FastAPI) -> None:
+    """Document the bearer key in ``/openapi.json`` (and the docs' Authorize button)."""
+    plain = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = plain()
+            schema.setdefault("components", {})["securitySchemes"] = {"apiKey": {"type": "http", "scheme": "bearer"}}
+            schema["security"] = [{"apiKey": []}]
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def create_app(repo_path: str | Path | None = None, store: FeatureStore | None = None) -> FastAPI:
+    """The server of the repo at ``repo_path`` (or of an existing ``store``).
+
+    Configuration errors (no featurestore.yaml, bad values) raise here, before serving.
+    """
+    if store is None:
+        store = FeatureStore(repo_path=repo_path if repo_path is not None else ".")
+    cfg = store.config.server
+    metrics_ref: list[Metrics] = []
+    watcher = RegistryWatcher(store, cfg.registry_poll_seconds,
+                              on_reload=lambda _state: metrics_ref[0].reloads.inc() if metrics_ref else None,
+                              on_error=lambda _err: metrics_ref[0].reload_errors.inc() if metrics_ref else None)
+    metrics = Metrics(lambda: watcher.state)
+    metrics_ref.append(metrics)
+    ctx = ServerContext(store=store, watcher=watcher, metrics=metrics, lookups=Lookups(store, watcher, metrics),
+                        max_entities=cfg.max_entities, max_body_bytes=cfg.max_body_bytes)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        watcher.start()
+        try:
+            store.online.ping()  # connect early; an unreachable store is reported by /ready, not fatal
+        except FeatureStoreError as err:
+            log.warning("online store not reachable at startup: %s", err.message)
+        log.info("serving project %r, registry version %s", store.project,
+                 watcher.state.version if watcher.state is not None else "unavailable")
+        try:
+            yield
+        finally:
+            watcher.stop()
+            ctx.lookups.shutdown()
+            ctx.materializer.shutdown()
+            store.close()
+
+    app = FastAPI(title="featurestore", version=__version__, description=DESCRIPTION, lifespan=lifespan)
+    app.state.featurestore = ctx
+    errors.install(app)
+    for module in (routes_online, routes_write, routes_ops):
+        app.include_router(module.router)
+    app.add_middleware(FastPath, routes={"/get-online-features": routes_online.get_online_features,
+                                         "/v1/online": routes_online.online})  # innermost: after auth, metrics
+    keys = ApiKeys(cfg.api_keys.read, cfg.api_keys.write)
+    if keys.enabled:
+        app.add_middleware(ApiKeyMiddleware, keys=keys)
+        _with_security(app)
+    paths = [getattr(r, "path", "") for m in (routes_online, routes_write, routes_ops) for r in m.router.routes]
+    paths += [app.openapi_url or "", app.docs_url or "", app.redoc_url or ""]
+    app.add_middleware(MetricsMiddleware, metrics=metrics, endpoints=[p for p in paths if p])  # outermost
+    return app
+
+
+def create_app_from_env() -> FastAPI:
+    """uvicorn factory: the repo is ``$FEATURESTORE_REPO`` (default: the current folder)."""
+    return create_app(os.environ.get(REPO_ENV) or ".")
