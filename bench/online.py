@@ -14,6 +14,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from datetime import UTC
 from pathlib import Path
 
 from bench.data import make
@@ -68,7 +69,7 @@ def _timed(fn, n: int) -> tuple[float, float]:  # type: ignore[no-untyped-def]
 
 
 def lookups(repo: Path, online: dict[str, object], n: int = 3000) -> list[tuple[str, float, float]]:
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     import redis
 
@@ -78,7 +79,7 @@ def lookups(repo: Path, online: dict[str, object], n: int = 3000) -> list[tuple[
     store = FeatureStore(repo, config=parse_config({"project": "bench", "online_store": online}, "bench", env={}))
     store.apply()
     if online["type"] == "sqlite":
-        store.materialize(datetime(2020, 1, 1), datetime.now(timezone.utc), feature_views=["stats_live"])
+        store.materialize(datetime(2020, 1, 1), datetime.now(UTC), feature_views=["stats_live"])
     feats = [f"stats_live:f{i}" for i in range(10)]
     one = [{"driver_id": 17}]
     hundred = {"driver_id": list(range(1000, 1100))}

@@ -2,11 +2,30 @@
 
 :class:`OnlineStore` is the protocol every store implements; :class:`ViewSpec` describes a
 feature view to a store. :class:`SqliteOnlineStore` is the local default, :class:`RedisOnlineStore`
-the production one (key layout in :mod:`featurestore.online.keys`).
+the production one (key layout in :mod:`featurestore.online.keys`). The stores are imported on
+first use, so a process that never touches Redis never loads its client.
 """
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
 from featurestore.online.protocol import OnlineStore, ViewSpec
-from featurestore.online.redis_store import RedisOnlineStore
-from featurestore.online.sqlite_store import SqliteOnlineStore
+
+if TYPE_CHECKING:
+    from featurestore.online.redis_store import RedisOnlineStore
+    from featurestore.online.sqlite_store import SqliteOnlineStore
 
 __all__ = ["OnlineStore", "RedisOnlineStore", "SqliteOnlineStore", "ViewSpec"]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "RedisOnlineStore":
+        from featurestore.online.redis_store import RedisOnlineStore
+
+        return RedisOnlineStore
+    if name == "SqliteOnlineStore":
+        from featurestore.online.sqlite_store import SqliteOnlineStore
+
+        return SqliteOnlineStore
+    raise AttributeError(name)
