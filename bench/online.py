@@ -24,7 +24,7 @@ import json, sys, threading, time, psutil
 from datetime import datetime, timezone
 from featurestore import FeatureStore
 from featurestore.config import parse_config
-repo, url, view = sys.argv[1], sys.argv[2], sys.argv[3]
+repo, url, view, limit = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
 proc = psutil.Process()
 samples = []
 stop = threading.Event()
@@ -32,8 +32,9 @@ def sample():
     while not stop.is_set():
         samples.append(proc.memory_info().rss / 2**20)
         time.sleep(0.02)
-store = FeatureStore(repo, config=parse_config({"project": "bench", "online_store": {"type": "redis", "url": url}},
-                                               "bench", env={}))
+offline = {"memory_limit": limit} if limit else {}
+store = FeatureStore(repo, config=parse_config({"project": "bench", "online_store": {"type": "redis", "url": url},
+                                                "offline_store": offline}, "bench", env={}))
 store.apply()
 store.online.teardown()
 first = {}
@@ -50,9 +51,9 @@ print(json.dumps({"seconds": elapsed, "entities": res[0].rows, "rss_first_batch_
 '''
 
 
-def materialize(repo: Path, url: str, view: str) -> dict[str, float]:
-    out = subprocess.run([sys.executable, "-c", MATERIALIZE, str(repo), url, view], capture_output=True, text=True,
-                         check=True)
+def materialize(repo: Path, url: str, view: str, memory_limit: str = "") -> dict[str, float]:
+    out = subprocess.run([sys.executable, "-c", MATERIALIZE, str(repo), url, view, memory_limit],
+                         capture_output=True, text=True, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
 
 
@@ -100,17 +101,20 @@ def main() -> None:
     from tests.conftest import start_redis
 
     base = make(1)
+    big = make(10)
     wide = make(1, entities=1_000_000, rows=1_000_000, entity_rows=1000)
     with tempfile.TemporaryDirectory() as tmp:
         server = start_redis(Path(tmp) / "redis")
         try:
-            print(f"{'materialize into Redis':<44} {'seconds':>8} {'entities':>9} {'entities/s':>11} "
+            print(f"{'materialize into Redis':<48} {'seconds':>8} {'entities':>9} {'entities/s':>11} "
                   f"{'RSS@batch1':>10} {'peak RSS':>9}")
-            for label, repo, view in [("1M rows -> 10k entities", base, "stats_live"),
-                                      ("1M rows -> 1M entities", wide, "stats_live")]:
-                r = min((materialize(repo, server.url, view) for _ in range(3 if repo is base else 1)),
+            for label, repo, limit in [("1M rows -> 10k entities", base, ""),
+                                       ("10M rows -> 100k entities", big, ""),
+                                       ("10M rows -> 100k entities, memory_limit 256MB", big, "256MB"),
+                                       ("1M rows -> 1M entities", wide, "")]:
+                r = min((materialize(repo, server.url, "stats_live", limit) for _ in range(3 if repo is base else 1)),
                         key=lambda r: r["seconds"])
-                print(f"{label:<44} {r['seconds']:>8.3f} {r['entities']:>9.0f} "
+                print(f"{label:<48} {r['seconds']:>8.3f} {r['entities']:>9.0f} "
                       f"{r['entities'] / r['seconds']:>11,.0f} {r['rss_first_batch_mb']:>8.0f}MB "
                       f"{r['peak_rss_mb']:>7.0f}MB", flush=True)
             materialize(base, server.url, "stats_live")

@@ -19,7 +19,7 @@ from featurestore import FeatureStore, FeatureStoreError, __version__
 
 from . import errors, routes_online, routes_ops, routes_write
 from .auth import ApiKeyMiddleware, ApiKeys
-from .context import ServerContext
+from .context import Materializer, ServerContext
 from .fastpath import FastPath
 from .lookup import Lookups
 from .metrics import Metrics, MetricsMiddleware
@@ -67,10 +67,11 @@ def create_app(repo_path: str | Path | None = None, store: FeatureStore | None =
     watcher = RegistryWatcher(store, cfg.registry_poll_seconds,
                               on_reload=lambda _state: metrics_ref[0].reloads.inc() if metrics_ref else None,
                               on_error=lambda _err: metrics_ref[0].reload_errors.inc() if metrics_ref else None)
-    metrics = Metrics(lambda: watcher.state)
+    materializer = Materializer()
+    metrics = Metrics(lambda: watcher.state, lambda: materializer.running is not None)
     metrics_ref.append(metrics)
     ctx = ServerContext(store=store, watcher=watcher, metrics=metrics, lookups=Lookups(store, watcher, metrics),
-                        max_entities=cfg.max_entities, max_body_bytes=cfg.max_body_bytes)
+                        max_entities=cfg.max_entities, max_body_bytes=cfg.max_body_bytes, materializer=materializer)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:

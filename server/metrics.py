@@ -9,7 +9,9 @@
   ``featurestore_materialization_last_rows{view}``,
   ``featurestore_materialization_last_success_timestamp_seconds{view}``,
   ``featurestore_materialization_watermark_timestamp_seconds{view}``, ``featurestore_registry_version``.
-* ``featurestore_registry_reloads_total`` and ``featurestore_registry_reload_errors_total``.
+* ``featurestore_materialization_running`` (1 while a materialization started over HTTP runs).
+* ``featurestore_registry_reloads_total`` (registry snapshots loaded: applies and materializations
+  change the file) and ``featurestore_registry_reload_errors_total``.
 
 With several workers (``featurestore serve --workers N``) the counters are shared through
 prometheus_client's multiprocess mode (``PROMETHEUS_MULTIPROC_DIR``, set by the serve command).
@@ -42,10 +44,15 @@ def _seconds(iso: Any) -> float | None:
 class RegistryCollector(Collector):
     """Materialization figures per view, from the registry snapshot's watermarks at scrape time."""
 
-    def __init__(self, snapshot: Callable[[], Any]) -> None:
+    def __init__(self, snapshot: Callable[[], Any], running: Callable[[], bool]) -> None:
         self.snapshot = snapshot
+        self.running = running
 
     def collect(self) -> Iterator[Any]:
+        running = GaugeMetricFamily("featurestore_materialization_running",
+                                    "1 while a materialization started by this server runs")
+        running.add_metric([], 1.0 if self.running() else 0.0)
+        yield running
         state = self.snapshot()
         if state is None:
             return
@@ -73,7 +80,7 @@ class RegistryCollector(Collector):
 class Metrics:
     """The server's metrics; one instance per app."""
 
-    def __init__(self, snapshot: Callable[[], Any]) -> None:
+    def __init__(self, snapshot: Callable[[], Any], running: Callable[[], bool] = lambda: False) -> None:
         disable_created_metrics()  # no ``*_created`` series: they double the output for nothing
         self.registry = CollectorRegistry(auto_describe=True)
         self.multiprocess = bool(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
@@ -90,7 +97,7 @@ class Metrics:
                                        "Entity rows whose value is older than the view's ttl", ["view"], registry=reg)
         self.reloads = Counter("featurestore_registry_reloads", "New registry versions loaded", registry=reg)
         self.reload_errors = Counter("featurestore_registry_reload_errors", "Failed registry reloads", registry=reg)
-        self.collector = RegistryCollector(snapshot)
+        self.collector = RegistryCollector(snapshot, running)
         self.registry.register(self.collector)
         self._http: dict[tuple[str, str, int], tuple[Any, Any]] = {}
         self._views: dict[str, tuple[Any, Any, Any]] = {}

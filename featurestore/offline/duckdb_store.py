@@ -171,15 +171,18 @@ class DuckDBOfflineStore:
         keys = ", ".join(quote(k) for k in view.join_keys)
         where = [f"__fs_ev <= {epoch_us(end)}"] + ([f"__fs_ev >= {epoch_us(start)}"] if start else [])
         where += [f"{quote(k)} IS NOT NULL" for k in view.join_keys]  # rows without an entity are skipped
-        rel = view_relation(view, self.ctx, self.column_types([view.source])[0])
+        types = self.column_types([view.source])[0]
+        rel = view_relation(view, self.ctx, types)
         cols = ", ".join(quote(c) for c in (*view.join_keys, *view.feature_names, "__fs_ev", "__fs_cr"))
         if stable_ordinal(view):
             # the best (event, created, ordinal) per entity by a narrow hash aggregate, then the rows by
             # ordinal: fast for few entities with many rows and for one row per entity alike
+            # (two scans, not a CTE: DuckDB would materialize a CTE read twice, i.e. the whole range)
+            narrow = view_relation(view, self.ctx, types, ())
             sql = (
-                f"WITH r AS (SELECT * FROM ({rel}) WHERE {' AND '.join(where)}), "
-                f"m AS (SELECT max({{'t': __fs_ev, 'c': __fs_cr, 'o': __fs_ord}}).o AS o FROM r GROUP BY {keys}) "
-                f"SELECT {cols} FROM r SEMI JOIN m ON r.__fs_ord = m.o"
+                f"SELECT {cols} FROM ({rel}) r WHERE {' AND '.join(where)} AND r.__fs_ord IN ("
+                f"SELECT max({{'t': __fs_ev, 'c': __fs_cr, 'o': __fs_ord}}).o FROM ({narrow}) "
+                f"WHERE {' AND '.join(where)} GROUP BY {keys})"
             )
         else:
             sql = (

@@ -87,11 +87,16 @@ def run_cli(repo: Path, env: dict[str, str], *args: str) -> str:
 
 
 def make_repo(folder: Path, redis_url: str, server: dict[str, Any] | None = None,
-              modules: dict[str, str] | None = None, materialize: bool = True) -> Path:
-    """A copy of the example repo (+ the typed view), generated, applied and materialized."""
+              modules: dict[str, str] | None = None, project: str | None = None,
+              materialize: tuple[str, ...] = ("driver_stats", "customer_profile")) -> Path:
+    """A copy of the example repo (+ the typed view and ``modules``), generated, applied, and the
+    ``materialize`` views materialized."""
     shutil.copytree(EXAMPLE, folder, ignore=shutil.ignore_patterns("data", "__pycache__"))
     config = yaml.safe_load((folder / "featurestore.yaml").read_text())
     config["server"] = {"registry_poll_seconds": 0.5, **(server or {})}
+    config["offline_store"] = {**config.get("offline_store", {}), "threads": 1}  # a shared 2-core machine
+    if project:
+        config["project"] = project
     (folder / "featurestore.yaml").write_text(yaml.safe_dump(config))
     for name, text in {"typed.py": TYPED_MODULE, **(modules or {})}.items():
         (folder / name).write_text(text)
@@ -100,7 +105,7 @@ def make_repo(folder: Path, redis_url: str, server: dict[str, Any] | None = None
     pq.write_table(TYPED_SCHEMA.empty_table(), folder / "data" / "typed.parquet")
     run_cli(folder, env, "apply")
     if materialize:
-        run_cli(folder, env, "materialize-incremental", "now")
+        run_cli(folder, env, "materialize-incremental", "now", "--views", ",".join(materialize))
     return folder
 
 
