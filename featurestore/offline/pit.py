@@ -20,7 +20,11 @@ from featurestore.feature_view import FeatureView
 from featurestore.naming import quote
 from featurestore.offline.relations import SourceContext, stable_ordinal, utc_us, view_relation
 
-ENTITY_KEY = "{'t': __fs_ts, 'c': 9223372036854775807::BIGINT, 'o': 9223372036854775807::BIGINT}"
+# NULL (no match) when the entity time is null: a struct with a null field is not null and sorts last
+ENTITY_KEY = (
+    "CASE WHEN __fs_ts IS NOT NULL THEN "
+    "{'t': __fs_ts, 'c': 9223372036854775807::BIGINT, 'o': 9223372036854775807::BIGINT} END"
+)
 SOURCE_KEY = "{'t': __fs_ev, 'c': __fs_cr, 'o': __fs_ord}"
 
 

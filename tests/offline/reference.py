@@ -39,7 +39,7 @@ def point_in_time(
         best_key = None
         best = None
         for pos, row in enumerate(source_rows):
-            if any(ent[k] is None or row[k] != ent[k] for k in keys):
+            if any(ent[k] is None or row[k] is None or row[k] != ent[k] for k in keys):
                 continue
             ev = as_utc(row[event_col])
             if ev is None or t is None or ev > t:

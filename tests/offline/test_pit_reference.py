@@ -69,6 +69,9 @@ def _write_sources(tmp_path, rng: random.Random):  # type: ignore[no-untyped-def
         if rng.random() < 0.5:
             row["x"] = rng.random()
         a_rows.append(row)
+    for _ in range(rng.randint(0, 3)):  # rows without an event time or a key never match
+        a_rows.append({**rng.choice(a_rows), "event_timestamp": None, "x": -1.0})
+        a_rows.append({**rng.choice(a_rows), "driver_id": None, "x": -2.0})
     rng.shuffle(a_rows)
     pq.write_table(pa.Table.from_pylist(a_rows, schema=pa.schema([
         ("driver_id", pa.int64()), ("event_timestamp", pa.timestamp("us", tz="UTC")),
@@ -95,11 +98,13 @@ def _entities(rng: random.Random, a_rows, ttl_a):  # type: ignore[no-untyped-def
     rows = []
     for _ in range(rng.randint(1, 80)):
         t = _time(rng) + timedelta(minutes=rng.choice([0, 0, 5]))
-        if a_rows and ttl_a and rng.random() < 0.3:  # exactly on (or just past) a ttl boundary
-            t = rng.choice(a_rows)["event_timestamp"] + ttl_a + rng.choice([0, 0, 1, -1]) * US
+        timed = [r for r in a_rows if r["event_timestamp"] is not None]
+        if timed and ttl_a and rng.random() < 0.3:  # exactly on (or just past) a ttl boundary
+            t = rng.choice(timed)["event_timestamp"] + ttl_a + rng.choice([0, 0, 1, -1]) * US
         rows.append({"driver_id": rng.choice([0, 1, 2, 3, 4, 5, 6, None]),
-                     "customer_id": rng.choice(["c1", "c2", "c,3", "zz"]),
-                     "event_timestamp": t.astimezone(NEW_YORK), "label": rng.randint(0, 1)})
+                     "customer_id": rng.choice(["c1", "c2", "c,3", "zz", None]),
+                     "event_timestamp": None if rng.random() < 0.03 else t.astimezone(NEW_YORK),
+                     "label": rng.randint(0, 1)})
     if rows:
         rows += [dict(r) for r in rng.sample(rows, min(5, len(rows)))]  # duplicate entity rows
     return rows
