@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+import warnings
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from featurestore import materialize as mat
 from featurestore import retrieval, writes
-from featurestore.config import RedisOnlineConfig, RepoConfig, default_memory_limit, load_config, resolve
+from featurestore.config import (
+    RedisOnlineConfig,
+    RepoConfig,
+    SqliteOnlineConfig,
+    default_memory_limit,
+    load_config,
+    resolve,
+)
 from featurestore.entity import Entity
-from featurestore.errors import DefinitionError
+from featurestore.errors import DefinitionError, OnlineStoreError
 from featurestore.feature_service import FeatureService
 from featurestore.feature_view import FeatureView
 from featurestore.offline.duckdb_store import DuckDBOfflineStore
@@ -96,38 +104,37 @@ class FeatureStore:
         and only ``objects_to_delete`` are removed. Re-applying the same
         definitions is a no-op. Removed views lose their online data.
         """
-        before = self.state()
-        desired, partial = self._desired(objects, before)
+        desired, partial = self._desired(objects, self.state())
         to_delete = tuple((_KIND[type(o)], o.name) for o in objects_to_delete or ())
-        result: dict[str, Plan] = {}
+        result: dict[str, Any] = {}
 
         def change(state: RegistryState) -> RegistryState | None:
             plan = make_plan(state, desired, remove_missing=not partial, to_delete=to_delete)
             if partial:
                 _check_references(state, plan)
-            result["plan"] = plan
-            return applied(state, plan)
+            new = applied(state, plan)
+            result["plan"], result["stale"] = plan, _stale_views(state, new, plan) if new else []
+            return new
 
         self.registry.update(change)
-        plan = result["plan"]
-        self._after_apply(before, plan)
-        return plan
+        self._clear_online(result["stale"])
+        return result["plan"]  # type: ignore[no-any-return]
 
-    def _after_apply(self, before: RegistryState, plan: Plan) -> None:
-        """Removed views lose their online data; so do views whose keys or features changed."""
-        stale = [c.name for c in plan.removed if c.kind == "feature_views"]
-        after = self.state()
-        for c in plan.changed:
-            if c.kind == "feature_views" and c.name in before.objects["feature_views"]:
-                old, new = spec_of(before.feature_view(c.name)), spec_of(after.feature_view(c.name))
-                if (old.join_keys, old.key_types, old.features, old.feature_types) != (
-                        new.join_keys, new.key_types, new.features, new.feature_types):
-                    stale.append(c.name)
-        if stale and (self.config.online_store.type == "redis" or
-                      resolve(self.repo_path, getattr(self.config.online_store, "path", "")).exists()):
-            for name in stale:
+    def _clear_online(self, views: list[str]) -> None:
+        """Delete the online data and watermarks of removed or reshaped views (best effort: warns on failure)."""
+        if not views:
+            return
+        mat.forget(self.registry, views)
+        cfg = self.config.online_store
+        if isinstance(cfg, SqliteOnlineConfig) and not resolve(self.repo_path, cfg.path).exists():
+            return  # nothing was ever written: don't create the database just to clean it
+        try:
+            for name in views:
                 self.online.delete_view(name)
-            mat.forget(self.registry, stale)
+        except OnlineStoreError as err:
+            warnings.warn(f"applied, but the online data of {views} could not be deleted ({err.message}); "
+                          "stale rows are never served (their schema checksum no longer matches) and expire "
+                          "with their ttl", stacklevel=3)
 
     def list_entities(self) -> list[Entity]:
         return self.state().entities()
@@ -217,6 +224,18 @@ class FeatureStore:
 
 
 _KIND = {Entity: "entities", FeatureView: "feature_views", FeatureService: "feature_services"}
+
+
+def _stale_views(before: RegistryState, after: RegistryState, plan: Plan) -> list[str]:
+    """Views whose online rows no longer fit: removed ones, and changed ones with other keys or features."""
+    stale = [c.name for c in plan.removed if c.kind == "feature_views"]
+    for c in plan.changed:
+        if c.kind == "feature_views":
+            old, new = spec_of(before.feature_view(c.name)), spec_of(after.feature_view(c.name))
+            if (old.join_keys, old.key_types, old.features, old.feature_types) != (
+                    new.join_keys, new.key_types, new.features, new.feature_types):
+                stale.append(c.name)
+    return stale
 
 
 def _check_references(state: RegistryState, plan: Plan) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pyarrow as pa
@@ -151,3 +152,35 @@ def test_removed_view_loses_online_data_and_teardown_is_per_project(make_fs, tmp
     assert online_at(store, ["by_driver:x"], {"driver_id": [1, 2, 3]}).statuses["x"] == ["NOT_FOUND"] * 3
     assert "PRESENT" in online_at(other, ["by_driver:x"], {"driver_id": [1, 2, 3]}).statuses["x"]
     assert "PRESENT" in online_at(other, ["by_pair:x"], pair).statuses["x"]
+
+
+def test_reshaped_view_loses_online_data_but_a_new_description_does_not(make_fs, tmp_path) -> None:
+    write_rows(tmp_path, random_rows(random.Random(2), 50, drivers=3))
+    store = make_fs()
+    store.apply([driver, city, *views()])
+    store.materialize(T - timedelta(days=1), T)
+    rows = {"driver_id": [1, 2, 3]}
+    v = views()[0]
+    store.apply([replace(v, description="now documented")])
+    assert "PRESENT" in online_at(store, ["by_driver:x"], rows).statuses["x"]
+    assert "by_driver" in store.state().watermarks
+    store.apply([replace(v, schema=v.schema[:2])])  # label dropped: stored rows no longer fit
+    assert online_at(store, ["by_driver:x"], rows).statuses["x"] == ["NOT_FOUND"] * 3
+    assert "by_driver" not in store.state().watermarks
+
+
+def test_apply_with_redis_down_still_applies_and_warns(tmp_path, redis_factory) -> None:  # type: ignore[no-untyped-def]
+    from featurestore import FeatureStore
+    from featurestore.config import parse_config
+
+    write_rows(tmp_path, random_rows(random.Random(3), 20, drivers=3))
+    server = redis_factory()
+    cfg = parse_config({"project": "t", "online_store": {"type": "redis", "url": server.url,
+                                                         "socket_timeout_seconds": 0.5}}, "test", env={})
+    store = FeatureStore(tmp_path, config=cfg)
+    store.apply([driver, city, *views()])
+    store.materialize(T - timedelta(days=1), T)
+    server.stop()
+    with pytest.warns(UserWarning, match="could not be deleted"):
+        store.apply([], objects_to_delete=[views()[1]])
+    assert "by_pair" not in store.state().objects["feature_views"]
