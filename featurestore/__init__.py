@@ -22,6 +22,7 @@ from featurestore.feature_service import FeatureService
 from featurestore.feature_view import FeatureView
 from featurestore.field import Field
 from featurestore.offline.job import RetrievalJob
+from featurestore.online_response import NOT_FOUND, OUTSIDE_MAX_AGE, PRESENT, OnlineResponse
 from featurestore.plan import Plan
 from featurestore.sources import CsvSource, DuckDBSource, ParquetSource, PushSource
 from featurestore.store import FeatureStore
@@ -42,9 +43,13 @@ __all__ = [
     "FeatureView",
     "Field",
     "InputError",
+    "NOT_FOUND",
     "NotFoundError",
+    "OUTSIDE_MAX_AGE",
+    "OnlineResponse",
     "OnlineStoreError",
     "OnlineStoreUnavailableError",
+    "PRESENT",
     "ParquetSource",
     "Plan",
     "PushSource",

@@ -26,7 +26,8 @@ def _view(v: FeatureView, marks: dict[str, Any]) -> dict[str, Any]:
         "owner": v.owner,
         "tags": dict(v.tags),
         "source": v.source.to_dict(),
-        "materialization": dict(mark)
+        # not the online store's identity: it names internal hosts
+        "materialization": {k: mark.get(k) for k in ("watermark", "last_success", "last_rows", "total_rows")}
         if mark else None,
     }
 

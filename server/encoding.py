@@ -13,6 +13,7 @@ import base64
 import math
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any, Protocol
 
 import msgpack
@@ -92,52 +93,60 @@ def _stamps(stamps: list[datetime | None]) -> list[datetime]:
     return [EPOCH if t is None else t for t in stamps]
 
 
+@lru_cache(maxsize=64)
+def _repeated(item: bytes, n: int) -> orjson.Fragment:
+    """``[item, item, ...]`` (n times) as ready-made JSON."""
+    return orjson.Fragment(b"[" + b",".join([item] * n) + b"]")
+
+
 def feast_json(answer: OnlineAnswer, keys: dict[str, list[Any]]) -> bytes:
     """Feast's ``GetOnlineFeaturesResponse`` JSON: one result per name, join keys first.
 
     ``keys`` are the join key columns as the client sent them. Join keys have status PRESENT and
     event time 1970-01-01T00:00:00Z, like Feast; so do missing features (NOT_FOUND, value null).
+    The features of a view share their statuses and times: those are serialized once per view.
     """
     n = len(next(iter(keys.values()))) if keys else 0
-    present = [PRESENT] * n
-    epoch = [EPOCH] * n
+    present = _repeated(b'"PRESENT"', n)
+    epoch = _repeated(b'"1970-01-01T00:00:00Z"', n)
     results: list[dict[str, Any]] = [{"values": keys[k], "statuses": present, "event_timestamps": epoch}
                                      for k in answer.keys]
-    times: dict[int, list[datetime]] = {}  # a view's features share one list of times: convert it once
+    done: dict[int, orjson.Fragment] = {}  # id(list) -> its JSON; the lists stay alive in ``answer``
     types = answer.types
     for name, values in answer.features.items():
-        stamps = answer.event_timestamps[name]
-        converted = times.get(id(stamps))
-        if converted is None:
-            converted = times[id(stamps)] = _stamps(stamps)
-        results.append({"values": json_values(values, types.get(name)), "statuses": answer.statuses[name],
-                        "event_timestamps": converted})
+        statuses, stamps = answer.statuses[name], answer.event_timestamps[name]
+        status_json = done.get(id(statuses))
+        if status_json is None:
+            status_json = done[id(statuses)] = orjson.Fragment(orjson.dumps(statuses))
+        stamp_json = done.get(id(stamps))
+        if stamp_json is None:
+            stamp_json = done[id(stamps)] = orjson.Fragment(orjson.dumps(_stamps(stamps), option=JSON_OPTIONS))
+        results.append({"values": json_values(values, types.get(name)), "statuses": status_json,
+                         "event_timestamps": stamp_json})
     return orjson.dumps({"metadata": {"feature_names": [*answer.keys, *answer.features]}, "results": results},
                         option=JSON_OPTIONS)
 
 
-def native_rows(answer: OnlineAnswer, keys: dict[str, list[Any]], views: Sequence[tuple[str, str]],
-                event_timestamps: bool, for_json: bool) -> dict[str, Any]:
-    """The native answer: ``rows`` (one object per entity row), ``statuses`` (per row, per view).
+def native(answer: OnlineAnswer, keys: dict[str, list[Any]], views: Sequence[tuple[str, str]], orient: str,
+           event_timestamps: bool, for_json: bool) -> dict[str, Any]:
+    """The native answer: ``rows`` (one object per entity row) or ``columns`` (one list per name), and
+    ``statuses`` (and ``event_timestamps``) per view, one per entity row.
 
     ``views``: ``(view name, one output name of that view)`` for each view looked up.
     """
-    names = [*answer.keys, *answer.features]
     types = answer.types
-    columns = [keys[k] for k in answer.keys]
-    if for_json:
-        columns += [json_values(v, types.get(n)) for n, v in answer.features.items()]
+    columns = {k: keys[k] for k in answer.keys}
+    for name, values in answer.features.items():
+        columns[name] = json_values(values, types.get(name)) if for_json else values
+    names = list(columns)
+    out: dict[str, Any] = {"feature_names": names}
+    if orient == "columns":
+        out["columns"] = columns
     else:
-        columns += list(answer.features.values())
-    rows = [dict(zip(names, r, strict=True)) for r in zip(*columns, strict=True)] if columns else []
-    view_names = [v for v, _ in views]
-    statuses = [dict(zip(view_names, s, strict=True)) for s in
-                zip(*[answer.statuses[out] for _, out in views], strict=True)] if views else [{} for _ in rows]
-    out: dict[str, Any] = {"feature_names": names, "rows": rows, "statuses": statuses}
+        out["rows"] = [dict(zip(names, r)) for r in zip(*columns.values())]  # noqa: B905 (equal lengths; strict costs a third)
+    out["statuses"] = {view: answer.statuses[o] for view, o in views}
     if event_timestamps:
-        stamps = [answer.event_timestamps[o] for _, o in views]
-        out["event_timestamps"] = [dict(zip(view_names, t, strict=True)) for t in zip(*stamps, strict=True)] \
-            if views else [{} for _ in rows]
+        out["event_timestamps"] = {view: answer.event_timestamps[o] for view, o in views}
     return out
 
 

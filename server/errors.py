@@ -8,6 +8,7 @@ Unexpected exceptions are logged with their traceback and answered with a plain 
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 import orjson
@@ -55,7 +56,7 @@ def status_of(err: FeatureStoreError) -> int:
     return 500
 
 
-def json_error(status: int, detail: Any, headers: dict[str, str] | None = None, **extra: Any) -> Response:
+def json_error(status: int, detail: Any, headers: Mapping[str, str] | None = None, **extra: Any) -> Response:
     return Response(orjson.dumps({"detail": detail, **extra}, default=str), status_code=status,
                     media_type="application/json", headers=headers)
 

@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-
 from featurestore import FeatureStore, FeatureStoreError, InputError
 
 from .encoding import NOT_FOUND, OUTSIDE_MAX_AGE, OnlineAnswer

@@ -51,6 +51,8 @@ class OnlineRequest(_FeatureChoice):
     entities: list[dict[str, Any]] | dict[str, list[Any]] = Field(
         description="Entity rows `[{join_key: value}, ...]` (or `{join_key: [values]}`).",
         examples=[[{"driver_id": 1001}, {"driver_id": 1002}]])
+    orient: Literal["rows", "columns"] = Field(
+        default="rows", description="`rows`: one object per entity row; `columns`: one list per name (fastest).")
     event_timestamps: bool = Field(default=False, description="Also return each view's event time per row.")
 
 

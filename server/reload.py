@@ -33,10 +33,15 @@ class RegistryWatcher:
         self._on_reload = on_reload
         self._on_error = on_error
         self._stop = threading.Event()
+        self._lock = threading.Lock()  # refresh runs in the poll thread, request threads and the event loop
         self._thread: threading.Thread | None = None
 
     def refresh(self) -> Any:
         """Read the registry now (one ``stat`` when unchanged); returns the current snapshot."""
+        with self._lock:
+            return self._refresh()
+
+    def _refresh(self) -> Any:
         try:
             state = self.store.state()
         except FeatureStoreError as err:

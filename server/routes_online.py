@@ -8,7 +8,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from .context import get_context
-from .encoding import feast_json, native_rows, to_arrow_ipc, to_json, to_msgpack
+from .encoding import feast_json, native, to_arrow_ipc, to_json, to_msgpack
 from .limits import check_entities, read_body
 from .models import GetOnlineFeaturesRequest, OnlineRequest, parse, request_body
 
@@ -33,8 +33,8 @@ FEAST_EXAMPLE = {
 }
 NATIVE_EXAMPLE = {
     "feature_names": ["driver_id", "conv_rate"],
-    "rows": [{"driver_id": 1001, "conv_rate": 0.53}],
-    "statuses": [{"driver_stats": "PRESENT"}],
+    "rows": [{"driver_id": 1001, "conv_rate": 0.53}, {"driver_id": 9, "conv_rate": None}],
+    "statuses": {"driver_stats": ["PRESENT", "NOT_FOUND"]},
 }
 
 
@@ -68,10 +68,11 @@ async def get_online_features(request: Request) -> Response:
              responses={200: {"description": "Rows with their statuses per view (JSON, MessagePack or Arrow IPC)",
                               "content": {JSON: {"example": NATIVE_EXAMPLE}, MSGPACK: {}, ARROW: {}}}, **ERRORS})
 async def online(request: Request) -> Response:
-    """Latest feature values, one object per entity row (the native, more compact form).
+    """Latest feature values, one object per entity row (or one list per name with `"orient": "columns"`).
 
-    `statuses[i][view]` is PRESENT, NOT_FOUND or OUTSIDE_MAX_AGE for row i. `Accept: application/msgpack`
-    answers the same structure in MessagePack (floats, bytes and times native);
+    `statuses[view][i]` is PRESENT, NOT_FOUND or OUTSIDE_MAX_AGE for entity row i (a status is per view:
+    all features of a view come from one stored row). `Accept: application/msgpack` answers the same
+    structure in MessagePack (floats, bytes and times native);
     `Accept: application/vnd.apache.arrow.stream` answers an Arrow IPC stream with the join keys,
     the features and a `status:<view>` column per view.
     """
@@ -84,7 +85,7 @@ async def online(request: Request) -> Response:
     if ARROW in accept:
         return Response(to_arrow_ipc(answer, views, req.event_timestamps), media_type=ARROW)
     if "msgpack" in accept:
-        return Response(to_msgpack(native_rows(answer, keys, views, req.event_timestamps, for_json=False)),
+        return Response(to_msgpack(native(answer, keys, views, req.orient, req.event_timestamps, for_json=False)),
                         media_type=MSGPACK)
-    return Response(to_json(native_rows(answer, keys, views, req.event_timestamps, for_json=True)),
+    return Response(to_json(native(answer, keys, views, req.orient, req.event_timestamps, for_json=True)),
                     media_type=JSON)

@@ -122,7 +122,7 @@ class RedisOnlineStore:
                 batch = rows[start:start + self._batch]
                 try:
                     names = [build(keys[i]) for i in batch]
-                except (TypeError, ValueError) as exc:
+                except (TypeError, ValueError, OverflowError) as exc:
                     raise self._bad_key(view, keys, batch, build, exc) from None
                 yield names, encode(batch, event_us, created_us, values)
 
@@ -176,7 +176,7 @@ class RedisOnlineStore:
         for i in batch:
             try:
                 build(all_keys[i])
-            except (TypeError, ValueError) as err:
+            except (TypeError, ValueError, OverflowError) as err:
                 return layout.key_error(view, all_keys[i], err)
         return layout.key_error(view, None, exc)
 
@@ -189,7 +189,7 @@ class RedisOnlineStore:
             build, decode = self._plan(view)
             try:
                 names.extend([build(k) for k in entity_keys])
-            except (TypeError, ValueError) as exc:
+            except (TypeError, ValueError, OverflowError) as exc:
                 raise self._bad_key(view, entity_keys, range(len(entity_keys)), build, exc) from None
             plans.append((view, decode, len(entity_keys)))
         if not names:

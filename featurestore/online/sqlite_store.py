@@ -215,10 +215,10 @@ def _entities(view: ViewSpec, keys: Sequence[Any], rows: Sequence[int],
               build: layout.KeyBuilder) -> list[str]:
     try:
         return [build(keys[i]) for i in rows]
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, OverflowError) as exc:
         for i in rows:
             try:
                 build(keys[i])
-            except (TypeError, ValueError) as err:
+            except (TypeError, ValueError, OverflowError) as err:
                 raise layout.key_error(view, keys[i], err) from None
         raise layout.key_error(view, None, exc) from None

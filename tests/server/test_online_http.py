@@ -87,19 +87,25 @@ def test_native_answer_equals_the_library(client: httpx.Client, store: FeatureSt
     table = expected.to_dict()
     want_rows = [dict(zip(table, values, strict=True)) for values in zip(*table.values(), strict=True)]
     for sent in (rows, entities):  # row-wise or column-wise entities
-        r = client.post("/v1/online", json={**body(features, {}, full), "entities": sent, "event_timestamps": True})
-        assert r.status_code == 200, r.text
-        got = r.json()
-        assert got["feature_names"] == list(table)
-        assert len(got["rows"]) == len(want_rows)
-        for g, w in zip(got["rows"], want_rows, strict=True):
-            assert list(g) == list(w) and all(same(from_json(g[k]), w[k]) for k in w)
-        views = list(got["statuses"][0])
-        assert views and all(list(s) == views for s in got["statuses"])
-        for name, values in expected.statuses.items():  # each feature's statuses are its view's
-            view = next(v for v in views if [s[v] for s in got["statuses"]] == values)
-            stamps = [None if s[view] is None else when(s[view]) for s in got["event_timestamps"]]
-            assert stamps == expected.event_timestamps[name]
+        for orient in ("rows", "columns"):
+            r = client.post("/v1/online", json={**body(features, {}, full), "entities": sent, "orient": orient,
+                                                "event_timestamps": True})
+            assert r.status_code == 200, r.text
+            got = r.json()
+            assert got["feature_names"] == list(table)
+            if orient == "rows":
+                assert len(got["rows"]) == len(want_rows)
+                for g, w in zip(got["rows"], want_rows, strict=True):
+                    assert list(g) == list(w) and all(same(from_json(g[k]), w[k]) for k in w)
+            else:
+                assert list(got["columns"]) == list(table)
+                assert all(same(from_json(got["columns"][k]), v) for k, v in table.items())
+            views = got["statuses"]
+            assert views and set(views) == set(got["event_timestamps"])
+            for name, values in expected.statuses.items():  # each feature's statuses are its view's
+                view = next(v for v in views if views[v] == values)
+                stamps = [None if t is None else when(t) for t in got["event_timestamps"][view]]
+                assert stamps == expected.event_timestamps[name]
 
 
 def test_native_msgpack_and_arrow(client: httpx.Client, store: FeatureStore) -> None:
@@ -109,8 +115,8 @@ def test_native_msgpack_and_arrow(client: httpx.Client, store: FeatureStore) -> 
     assert r.status_code == 200 and r.headers["content-type"] == "application/msgpack"
     got = msgpack.unpackb(r.content, timestamp=3)
     assert [row["conv_rate"] for row in got["rows"]] == expected.features["conv_rate"]
-    assert [s["driver_stats"] for s in got["statuses"]] == expected.statuses["conv_rate"]
-    assert [t["driver_stats"] for t in got["event_timestamps"]] == expected.event_timestamps["conv_rate"]
+    assert got["statuses"] == {"driver_stats": expected.statuses["conv_rate"]}
+    assert got["event_timestamps"] == {"driver_stats": expected.event_timestamps["conv_rate"]}
 
     r = client.post("/v1/online", json=req, headers={"Accept": "application/vnd.apache.arrow.stream"})
     assert r.status_code == 200 and r.headers["content-type"] == "application/vnd.apache.arrow.stream"
@@ -163,7 +169,7 @@ def test_every_type_renders_like_protobuf_json(client: httpx.Client, store: Feat
     blob = client.post("/v1/online", json={"features": ["by_blob:f64"], "entities": [
         {"blob_id": blob_rows[0]}, {"blob_id": blob_rows[1]}, {"blob_id": base64.b64encode(b"zz").decode()}]})
     assert blob.status_code == 200, blob.text
-    assert [s["by_blob"] for s in blob.json()["statuses"]] == ["PRESENT", "PRESENT", "NOT_FOUND"]
+    assert blob.json()["statuses"] == {"by_blob": ["PRESENT", "PRESENT", "NOT_FOUND"]}
     assert [row["blob_id"] for row in blob.json()["rows"]] == [blob_rows[0], blob_rows[1],
                                                                base64.b64encode(b"zz").decode()]
     bad = client.post("/v1/online", json={"features": ["by_blob:f64"], "entities": [{"blob_id": "not base64!"}]})
@@ -177,7 +183,7 @@ def test_write_to_online_store_then_lookup(client: httpx.Client) -> None:
     assert r.status_code == 200, r.text
     got = client.post("/v1/online", json={"features": STATS, "entities": [{"driver_id": 4242}]}).json()
     assert got["rows"] == [{"driver_id": 4242, "conv_rate": 0.25, "acc_rate": 0.5, "avg_daily_trips": 12}]
-    assert got["statuses"] == [{"driver_stats": "PRESENT"}]
+    assert got["statuses"] == {"driver_stats": ["PRESENT"]}
 
 
 def test_push_offline_and_online(served: Server, client: httpx.Client) -> None:
