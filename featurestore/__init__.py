@@ -30,6 +30,9 @@ from featurestore.store import FeatureStore
 __version__ = "0.1.0"
 
 __all__ = [
+    "NOT_FOUND",
+    "OUTSIDE_MAX_AGE",
+    "PRESENT",
     "BusyError",
     "ConfigError",
     "CsvSource",
@@ -43,13 +46,10 @@ __all__ = [
     "FeatureView",
     "Field",
     "InputError",
-    "NOT_FOUND",
     "NotFoundError",
-    "OUTSIDE_MAX_AGE",
     "OnlineResponse",
     "OnlineStoreError",
     "OnlineStoreUnavailableError",
-    "PRESENT",
     "ParquetSource",
     "Plan",
     "PushSource",
