@@ -7,7 +7,7 @@ and feature list, so a request costs one store round trip plus the decoding.
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import pyarrow as pa
@@ -21,7 +21,6 @@ from featurestore.online.protocol import OnlineStore, ViewSpec
 from featurestore.online_response import NOT_FOUND, OUTSIDE_MAX_AGE, PRESENT, OnlineResponse
 from featurestore.registry import RegistryState
 
-_UTC = UTC
 _CHECKS: dict[str, Any] = {
     "Int32": lambda v: type(v) is int,
     "Int64": lambda v: type(v) is int,
@@ -120,12 +119,12 @@ class OnlineReader:
         now_us = int((now.timestamp() if now else time.time()) * 1_000_000)
         features_out: dict[str, list[Any]] = {}
         statuses: dict[str, list[str]] = {}
-        stamps: dict[str, list[datetime | None]] = {}
+        stamps: dict[str, list[int | None]] = {}
         out_types: dict[str, pa.DataType] = {}
         for plan, rows in zip(plans, results, strict=True):
             oldest = now_us - plan.ttl_us if plan.ttl_us is not None else None
             status: list[str] = []
-            ts: list[datetime | None] = []
+            ts: list[int | None] = []
             vals: list[tuple[Any, ...] | None] = []
             for row in rows:
                 if row is None:
@@ -134,11 +133,11 @@ class OnlineReader:
                     vals.append(None)
                 elif oldest is not None and row[0] < oldest:
                     status.append(OUTSIDE_MAX_AGE)
-                    ts.append(_dt(row[0]))
+                    ts.append(row[0])
                     vals.append(None)
                 else:
                     status.append(PRESENT)
-                    ts.append(_dt(row[0]))
+                    ts.append(row[0])
                     vals.append(row[1])
             for pos, out in zip(plan.positions, plan.outs, strict=True):
                 features_out[out] = [v[pos] if v is not None else None for v in vals]
@@ -146,7 +145,3 @@ class OnlineReader:
                 stamps[out] = ts
                 out_types[out] = plan.spec.feature_types[pos].to_arrow()
         return OnlineResponse(key_out, features_out, statuses, stamps, out_types)
-
-
-def _dt(us: int) -> datetime:
-    return datetime.fromtimestamp(us // 1_000_000, _UTC).replace(microsecond=us % 1_000_000)

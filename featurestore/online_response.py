@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pyarrow as pa
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 PRESENT = "PRESENT"
 NOT_FOUND = "NOT_FOUND"
@@ -15,27 +17,44 @@ OUTSIDE_MAX_AGE = "OUTSIDE_MAX_AGE"
 class OnlineResponse:
     """Join keys then features, one list per name, in entity-row order.
 
+    ``event_timestamps`` are built on first use from ``event_times_us`` (UTC epoch
+    microseconds), so lookups that never read them do not pay for the datetimes.
+
     >>> r = OnlineResponse({"driver_id": [1]}, {"conv_rate": [0.5]}, {"conv_rate": ["PRESENT"]},
-    ...                    {"conv_rate": [None]}, {})
-    >>> r.to_dict()
-    {'driver_id': [1], 'conv_rate': [0.5]}
+    ...                    {"conv_rate": [1_700_000_000_000_001]}, {})
+    >>> r.to_dict(), r.event_timestamps["conv_rate"][0].isoformat()
+    ({'driver_id': [1], 'conv_rate': [0.5]}, '2023-11-14T22:13:20.000001+00:00')
     """
 
-    __slots__ = ("event_timestamps", "features", "keys", "statuses", "types")
+    __slots__ = ("_event_timestamps", "event_times_us", "features", "keys", "statuses", "types")
 
     def __init__(
         self,
         keys: dict[str, list[Any]],
         features: dict[str, list[Any]],
         statuses: dict[str, list[str]],
-        event_timestamps: dict[str, list[datetime | None]],
+        event_times_us: dict[str, list[int | None]],
         types: dict[str, pa.DataType],
     ) -> None:
         self.keys = keys
         self.features = features
         self.statuses = statuses
-        self.event_timestamps = event_timestamps
+        self.event_times_us = event_times_us
         self.types = types
+        self._event_timestamps: dict[str, list[datetime | None]] | None = None
+
+    @property
+    def event_timestamps(self) -> dict[str, list[datetime | None]]:
+        """Per feature, the event time (UTC ``datetime``) of the row each value came from; None if none."""
+        if self._event_timestamps is None:
+            done: dict[int, list[datetime | None]] = {}  # features of one view share one list
+            out = {}
+            for name, times in self.event_times_us.items():
+                if id(times) not in done:
+                    done[id(times)] = [None if us is None else _EPOCH + timedelta(microseconds=us) for us in times]
+                out[name] = done[id(times)]
+            self._event_timestamps = out
+        return self._event_timestamps
 
     def to_dict(self) -> dict[str, list[Any]]:
         """``{name: [value per entity row]}``, join keys first."""

@@ -35,8 +35,10 @@ class OnlineAnswer(Protocol):
     keys: dict[str, list[Any]]
     features: dict[str, list[Any]]
     statuses: dict[str, list[str]]
-    event_timestamps: dict[str, list[datetime | None]]
     types: dict[str, pa.DataType]
+
+    @property
+    def event_timestamps(self) -> dict[str, list[datetime | None]]: ...
 
     def to_arrow(self) -> pa.Table: ...
 
