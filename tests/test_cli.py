@@ -14,6 +14,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from featurestore.cli import COMMAND_MODULES, main
+from tests.cli_helpers import failed, ok
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "definitions"
@@ -46,19 +47,6 @@ def runner() -> CliRunner:
 def cli(runner: CliRunner, repo: Path | None, *args: str) -> Result:
     prefix = ["--repo", str(repo)] if repo is not None else []
     return runner.invoke(main, [*prefix, *args])
-
-
-def ok(result: Result) -> str:
-    assert result.exit_code == 0, (result.output, result.exception)
-    return result.stdout
-
-
-def failed(result: Result, code: int = 1) -> str:
-    """The stderr of a command that must fail cleanly (no traceback)."""
-    assert result.exit_code == code, (result.output, result.exception)
-    assert "Traceback" not in result.output
-    assert isinstance(result.exception, SystemExit)
-    return result.stderr
 
 
 @pytest.fixture

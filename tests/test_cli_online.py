@@ -19,6 +19,7 @@ from featurestore.cli import COMMAND_MODULES, main, online_commands
 from featurestore.cli.online_commands import ProgressReporter
 from featurestore.materialize import Progress
 from featurestore.store import FeatureStore
+from tests.cli_helpers import failed, ok
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "definitions"
@@ -51,19 +52,6 @@ def runner() -> CliRunner:
 
 def cli(runner: CliRunner, repo: Path, *args: str, **kwargs: object) -> Result:
     return runner.invoke(main, ["--repo", str(repo), *args], **kwargs)  # type: ignore[arg-type]
-
-
-def ok(result: Result) -> str:
-    assert result.exit_code == 0, (result.output, result.exception)
-    return result.stdout
-
-
-def failed(result: Result, code: int = 1) -> str:
-    """The stderr of a command that must fail cleanly (no traceback)."""
-    assert result.exit_code == code, (result.output, result.exception)
-    assert "Traceback" not in result.output
-    assert isinstance(result.exception, SystemExit)
-    return result.stderr
 
 
 def prepare(runner: CliRunner, repo: Path, *data_args: str) -> Path:
