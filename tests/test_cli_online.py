@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from featurestore.cli import COMMAND_MODULES, main, online_commands
+from featurestore.cli import COMMAND_MODULES, lookup_commands, main
 from featurestore.cli.online_commands import ProgressReporter
 from featurestore.materialize import Progress
 from featurestore.store import FeatureStore
@@ -89,7 +89,7 @@ def summary(out: str) -> dict[str, list[str]]:
 
 # -- materialize ------------------------------------------------------------------------------------
 def test_help_lists_online_commands(runner: CliRunner) -> None:
-    assert "online_commands" in COMMAND_MODULES
+    assert {"online_commands", "lookup_commands"} <= set(COMMAND_MODULES)
     out = ok(runner.invoke(main, ["--help"]))
     for command in ("materialize", "materialize-incremental", "get-online", "teardown"):
         assert command in out
@@ -311,7 +311,7 @@ def test_teardown_without_yes_non_interactive_refused(runner: CliRunner, repo: P
 
 
 def test_teardown_asks_on_a_terminal(runner: CliRunner, repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(online_commands, "_stdin_is_terminal", lambda: True)
+    monkeypatch.setattr(lookup_commands, "_stdin_is_terminal", lambda: True)
     ok(cli(runner, repo, "materialize-incremental", "now"))
     declined = cli(runner, repo, "teardown", input="n\n")
     assert declined.exit_code == 1 and "Delete every online value" in declined.output

@@ -1,8 +1,7 @@
-"""Online commands: materialize, materialize-incremental, get-online, teardown."""
+"""Materialization commands: materialize, materialize-incremental (with progress)."""
 
 from __future__ import annotations
 
-import re
 import sys
 from collections.abc import Iterable
 from datetime import UTC, datetime
@@ -10,11 +9,9 @@ from typing import IO, Any
 
 import click
 
-from featurestore.cli._group import echo_json, get_store, main, repo_option, table
+from featurestore.cli._group import get_store, main, repo_option, table
 from featurestore.errors import NotFoundError
 from featurestore.materialize import Progress, ViewMaterialization
-from featurestore.online_lookup import spec_of
-from featurestore.online_response import OnlineResponse
 from featurestore.registry import RegistryState
 from featurestore.store import FeatureStore
 
@@ -239,147 +236,3 @@ def materialize_incremental(ctx: click.Context, end: datetime, views: tuple[str,
 
 
 # -- teardown ----------------------------------------------------------------------------------------
-def _stdin_is_terminal() -> bool:
-    return sys.stdin is not None and sys.stdin.isatty()
-
-
-def _online_store_label(store: FeatureStore) -> str:
-    cfg = store.config.online_store
-    return f"{cfg.type} {getattr(cfg, 'path', '')}".strip() if cfg.type != "redis" else "redis"
-
-
-@main.command(short_help="Delete every online value of the project.")
-@repo_option
-@click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation (required when not on a terminal).")
-@click.pass_context
-def teardown(ctx: click.Context, yes: bool) -> None:
-    """Delete every online value of the project (other projects are untouched).
-
-    Definitions, the registry history and the offline data stay; the views'
-    watermarks are reset, so the next 'materialize-incremental' starts afresh.
-    Asks for confirmation unless --yes is given; without a terminal, --yes is required.
-
-    \b
-    featurestore teardown
-    featurestore teardown --yes
-    """
-    store = get_store(ctx)
-    ctx.call_on_close(store.close)
-    what = f"every online value of project {store.project!r} ({_online_store_label(store)})"
-    if not yes:
-        if not _stdin_is_terminal():
-            raise click.ClickException(f"teardown would delete {what}; pass --yes to confirm "
-                                       "(no terminal to ask on)")
-        click.confirm(f"Delete {what}?", abort=True)
-    store.teardown()
-    click.echo(f"Deleted {what}. Definitions are unchanged; reload with 'featurestore materialize-incremental now'.")
-
-
-# -- get-online --------------------------------------------------------------------------------------
-_INT = re.compile(r"[+-]?\d+")
-
-
-def parse_value(text: str, key_type: str | None = None) -> Any:
-    """An entity key value: an int when it looks like one (unless the key is a String), else the text.
-
-    >>> parse_value("1001"), parse_value("abc"), parse_value("007", "String")
-    (1001, 'abc', '007')
-    """
-    return int(text) if key_type != "String" and _INT.fullmatch(text) else text
-
-
-def _key_types(state: RegistryState) -> dict[str, str]:
-    types: dict[str, str] = {}
-    for view in state.feature_views():
-        spec = spec_of(view)
-        for key, key_type in zip(spec.join_keys, spec.key_types, strict=True):
-            types.setdefault(key, key_type.name)
-    return types
-
-
-def parse_entities(values: tuple[str, ...], key_types: dict[str, str]) -> list[dict[str, Any]]:
-    """One entity row per ``--entity``: ``KEY=VALUE`` or ``KEY=VALUE,KEY2=VALUE2`` (several join keys).
-
-    >>> parse_entities(("driver_id=1001", "driver_id=1002,customer_id=c7"), {})
-    [{'driver_id': 1001}, {'driver_id': 1002, 'customer_id': 'c7'}]
-    """
-    rows = []
-    for value in values:
-        row: dict[str, Any] = {}
-        for pair in value.split(","):
-            key, sep, text = pair.partition("=")
-            if not sep or not key.strip():
-                raise click.BadParameter(f"{value!r}: expected KEY=VALUE[,KEY=VALUE...]", param_hint="'--entity'")
-            row[key.strip()] = parse_value(text.strip(), key_types.get(key.strip()))
-        rows.append(row)
-    return rows
-
-
-def format_value(value: Any) -> str:
-    """Floats with 6 significant digits (Float32 values print as stored), None as ``null``.
-
-    >>> format_value(0.5299999713897705), format_value(None), format_value("x")
-    ('0.53', 'null', 'x')
-    """
-    if value is None:
-        return "null"
-    if isinstance(value, float):
-        return f"{value:.6g}"
-    return str(value)
-
-
-def response_table(resp: OnlineResponse) -> str:
-    """One row per name (join keys first): its values in entity-row order and their statuses."""
-    rows = [[name, ", ".join(format_value(v) for v in values), ", ".join(resp.statuses.get(name, [])) or "-"]
-            for name, values in resp.to_dict().items()]
-    return table(["NAME", "VALUES", "STATUSES"], rows)
-
-
-def response_json(resp: OnlineResponse) -> dict[str, Any]:
-    return {
-        "values": resp.to_dict(),
-        "statuses": resp.statuses,
-        "event_timestamps": {k: [t.isoformat() if t else None for t in v] for k, v in resp.event_timestamps.items()},
-    }
-
-
-@main.command(name="get-online", short_help="Look up online feature values of a few entities.")
-@repo_option
-@click.argument("features", nargs=-1, metavar="[FEATURES]...")
-@click.option("--service", "-s", metavar="NAME", default=None,
-              help="Look up the features of this feature service (instead of FEATURES).")
-@click.option("--entity", "-e", "entities", multiple=True, required=True, metavar="KEY=VALUE[,KEY=VALUE...]",
-              help="One entity row (repeat for more rows); join several keys with commas. Values that look "
-                   "like integers are integers, unless the join key is declared as String.")
-@click.option("--full-feature-names", is_flag=True, help="Name features view__feature instead of feature.")
-@click.option("--json", "as_json", is_flag=True,
-              help="Print JSON: {\"values\": {name: [...]}, \"statuses\": {...}, \"event_timestamps\": {...}}.")
-@click.pass_context
-def get_online(ctx: click.Context, features: tuple[str, ...], service: str | None, entities: tuple[str, ...],
-               full_feature_names: bool, as_json: bool) -> None:
-    """Look up online feature values for a few entities (a debugging aid).
-
-    FEATURES are 'view:feature' names (or 'view:*' for all of a view's features;
-    commas also separate names), or use --service NAME. Prints, per join key and
-    feature, the values in entity-row order and their statuses: PRESENT,
-    NOT_FOUND (never materialized for that entity) or OUTSIDE_MAX_AGE (older
-    than the view's ttl).
-
-    \b
-    featurestore get-online driver_stats:conv_rate --entity driver_id=1001 --entity driver_id=1002
-    featurestore get-online 'driver_stats:*' -e driver_id=1001 --json
-    featurestore get-online --service trip_model -e driver_id=1001,customer_id=2001
-    """
-    refs = split_names(features)
-    if bool(refs) == bool(service):
-        raise click.UsageError("give either FEATURES or --service NAME (one of them)", ctx)
-    store = get_store(ctx)
-    ctx.call_on_close(store.close)
-    rows = parse_entities(entities, _key_types(store.state()))
-    resp = store.get_online_features(service if service else refs, rows, full_feature_names=full_feature_names)
-    if as_json:
-        echo_json(response_json(resp))
-    else:
-        click.echo(response_table(resp))
-
-
