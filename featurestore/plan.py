@@ -81,8 +81,8 @@ def make_plan(state: RegistryState, desired: dict[str, dict[str, dict[str, Any]]
     return Plan(tuple(added), tuple(changed), tuple(removed), desired)
 
 
-def applied(state: RegistryState, plan: Plan) -> RegistryState | None:
-    """The state after ``plan``, with a history entry; None when there is nothing to do."""
+def applied(state: RegistryState, plan: Plan) -> tuple[RegistryState, dict[str, Any]] | None:
+    """The state after ``plan`` and its history entry; None when there is nothing to do."""
     if plan.empty:
         return None
     objects = {k: dict(state.objects[k]) for k in KINDS}
@@ -102,5 +102,4 @@ def applied(state: RegistryState, plan: Plan) -> RegistryState | None:
         "objects": objects,
     }
     watermarks = {k: v for k, v in state.watermarks.items() if k in objects["feature_views"]}
-    return replace(state, version=version, objects=objects, history=(*state.history, entry),
-                   watermarks=watermarks, _parsed={})
+    return replace(state, version=version, objects=objects, watermarks=watermarks, _parsed={}), entry

@@ -1,9 +1,11 @@
 """The registry: applied definitions, their history, and materialization watermarks.
 
-One JSON file, rewritten atomically (temp file + rename) under an exclusive
-``flock`` on ``<file>.lock``, so concurrent writers from several processes never
-lose an update or leave a torn file. Readers never lock: they see the old or the
-new file.
+The current state is one JSON file, rewritten atomically (temp file + rename)
+under an exclusive ``flock`` on ``<file>.lock``, so concurrent writers from
+several processes never lose an update or leave a torn file. Readers never lock:
+they see the old or the new file. Every applied version (with its full objects)
+is appended to ``<name>.history.jsonl`` beside it, so the file servers re-read
+stays small however long the history.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias
 
 from featurestore.entity import Entity
 from featurestore.errors import NotFoundError, RegistryError
@@ -41,7 +43,6 @@ class RegistryState:
     project: str
     version: int = 0
     objects: dict[str, dict[str, dict[str, Any]]] = field(default_factory=lambda: {k: {} for k in KINDS})
-    history: tuple[dict[str, Any], ...] = ()
     watermarks: dict[str, dict[str, Any]] = field(default_factory=dict)
     _parsed: dict[tuple[str, str], Any] = field(default_factory=dict, compare=False, repr=False)
 
@@ -81,7 +82,6 @@ class RegistryState:
             "project": self.project,
             "version": self.version,
             "objects": self.objects,
-            "history": list(self.history),
             "watermarks": self.watermarks,
         }
 
@@ -92,9 +92,12 @@ class RegistryState:
             project=data["project"],
             version=int(data.get("version", 0)),
             objects=objects,
-            history=tuple(data.get("history", ())),
             watermarks=dict(data.get("watermarks", {})),
         )
+
+
+Change: TypeAlias = RegistryState | tuple[RegistryState, dict[str, Any]] | None
+"""What an update function returns: a new state, a new state and its history entry, or None."""
 
 
 class Registry:
@@ -108,6 +111,7 @@ class Registry:
 
     def __init__(self, path: Path, project: str) -> None:
         self.path = Path(path)
+        self.history_path = self.path.with_name(self.path.stem + ".history.jsonl")
         self.project = project
         self._cache: tuple[tuple[int, int], RegistryState] | None = None
 
@@ -160,18 +164,40 @@ class Registry:
             Path(tmp).unlink(missing_ok=True)
             raise
 
-    def update(self, change: Callable[[RegistryState], RegistryState | None]) -> RegistryState:
-        """Read-modify-write under the lock. ``change`` returns the new state, or None for no change."""
+    def update(self, change: Callable[[RegistryState], Change]) -> RegistryState:
+        """Read-modify-write under the lock.
+
+        ``change`` returns the new state, or ``(state, history entry)`` for a new applied version,
+        or None for no change. The state is written first, then the entry appended: a crash in
+        between loses the entry, never the state.
+        """
         with self._locked():
             self._cache = None
             current = self.load()
-            new = change(current)
+            result = change(current)
+            new, entry = result if isinstance(result, tuple) else (result, None)
             if new is None or new == current:
                 return current
             self._write(new)
             self._cache = None
+            if entry is not None:
+                with open(self.history_path, "a") as f:
+                    f.write(json.dumps(entry, sort_keys=True) + "\n")
+                    f.flush()
+                    os.fsync(f.fileno())
             return new
 
     def history(self) -> list[dict[str, Any]]:
         """Every applied version: ``version``, ``applied_at``, ``changes`` and the full ``objects``."""
-        return list(self.load().history)
+        try:
+            lines = self.history_path.read_text().splitlines()
+        except FileNotFoundError:
+            return []
+        entries: dict[int, dict[str, Any]] = {}
+        for line in lines:
+            try:
+                entry = json.loads(line)
+            except ValueError:
+                continue  # a line torn by a crash mid-append
+            entries[int(entry["version"])] = entry
+        return [entries[v] for v in sorted(entries)]

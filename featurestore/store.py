@@ -27,7 +27,7 @@ from featurestore.online.protocol import OnlineStore
 from featurestore.online_lookup import OnlineReader, spec_of
 from featurestore.online_response import OnlineResponse
 from featurestore.plan import Plan, applied, make_plan
-from featurestore.registry import Registry, RegistryState
+from featurestore.registry import Change, Registry, RegistryState
 from featurestore.repo_loader import load_definitions
 from featurestore.validation import validate
 
@@ -108,12 +108,12 @@ class FeatureStore:
         to_delete = tuple((_KIND[type(o)], o.name) for o in objects_to_delete or ())
         result: dict[str, Any] = {}
 
-        def change(state: RegistryState) -> RegistryState | None:
+        def change(state: RegistryState) -> Change:
             plan = make_plan(state, desired, remove_missing=not partial, to_delete=to_delete)
             if partial:
                 _check_references(state, plan)
             new = applied(state, plan)
-            result["plan"], result["stale"] = plan, _stale_views(state, new, plan) if new else []
+            result["plan"], result["stale"] = plan, _stale_views(state, new[0], plan) if new else []
             return new
 
         self.registry.update(change)

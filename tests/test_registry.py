@@ -78,6 +78,10 @@ def test_reapply_is_a_noop_and_history_records_versions(tmp_path: Path) -> None:
     assert [h["version"] for h in history] == [1, 2]
     assert history[1]["changes"]["changed"] == ["feature_view s"]
     assert history[0]["objects"]["feature_views"]["s"]["ttl_seconds"] is None
+    assert "history" not in json.loads(store.registry.path.read_text())  # kept apart: the registry stays small
+    with open(store.registry.history_path, "a") as f:
+        f.write('{"version": 3, "trunc')  # a crash mid-append leaves a torn last line: ignored
+    assert [h["version"] for h in store.history()] == [1, 2]
     assert store.get_feature_view("s").ttl == timedelta(hours=2)
 
 
@@ -133,4 +137,7 @@ def test_concurrent_applies_from_two_processes_lose_nothing(tmp_path: Path) -> N
     data = json.loads((tmp_path / "data" / "registry.json").read_text())
     assert sorted(data["objects"]["feature_views"]) == sorted([f"a{i}" for i in range(15)] +
                                                               [f"b{i}" for i in range(15)])
-    assert data["version"] == len(data["history"]) == 30  # one version per view; the entity came with the first
+    history = FeatureStore(tmp_path, config=parse_config({"project": "p"}, "test", env={})).history()
+    assert data["version"] == 30  # one version per view; the entity came with the first
+    assert [h["version"] for h in history] == list(range(1, 31))
+    assert history[-1]["objects"]["feature_views"].keys() == data["objects"]["feature_views"].keys()
