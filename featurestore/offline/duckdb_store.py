@@ -71,7 +71,6 @@ class DuckDBOfflineStore:
             self._config["threads"] = threads
         if temp_directory:
             self._config["temp_directory"] = str(temp_directory)
-        self._attach: list[Path] = []
 
     def connect(self, sources: list[BatchSource | PushSource] | None = None) -> duckdb.DuckDBPyConnection:
         """A fresh connection in UTC, with the DuckDB databases of ``sources`` attached read-only."""

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import glob
 import os
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -59,13 +60,9 @@ def push_dir(push: PushSource, ctx: SourceContext) -> Path:
     src = push.batch_source
     if isinstance(src, (ParquetSource, CsvSource)):
         path = ctx.path(src.path)
-        if any(ch in str(path) for ch in "*?["):
-            while any(ch in str(path) for ch in "*?["):
-                path = path.parent
-            folder = path.parent
-        else:
-            folder = path.parent
-        return folder / "_push" / push.name
+        while any(ch in str(path) for ch in "*?["):  # a glob: from its first glob-free folder
+            path = path.parent
+        return path.parent / "_push" / push.name  # beside the file or folder, never inside it
     return ctx.repo_path / "data" / "_push" / push.name
 
 
@@ -135,7 +132,7 @@ def _duckdb_relation(src: DuckDBSource, ctx: SourceContext) -> str:
 
 
 def attach_alias(db: Path) -> str:
-    return "fs_db_" + format(abs(hash(str(db.resolve()))) % (1 << 40), "x")
+    return f"fs_db_{zlib.crc32(str(db.resolve()).encode()):08x}"
 
 
 def databases(sources: list[BatchSource | PushSource], ctx: SourceContext) -> list[Path]:
