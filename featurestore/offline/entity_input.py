@@ -40,7 +40,7 @@ def _from_pandas(df: Any) -> pa.Table:
         raise InputError(f"entity_df cannot be converted to Arrow: {err}") from None
 
 
-def to_arrow(data: Any, what: str = "entity_df") -> pa.Table:
+def to_arrow(data: Any, what: str = "entity_df", path_ok: bool = False) -> pa.Table:
     """pandas / polars / pyarrow data as a ``pyarrow.Table``."""
     if isinstance(data, pa.Table):
         return data
@@ -57,7 +57,8 @@ def to_arrow(data: Any, what: str = "entity_df") -> pa.Table:
         except (pa.ArrowException, TypeError, ValueError) as err:
             raise InputError(f"{what} cannot be converted to Arrow: {err}") from None
     raise InputError(
-        f"{what} must be a pandas or polars DataFrame, a pyarrow Table or a Parquet path, got {type(data).__name__}"
+        f"{what} must be a pandas or polars DataFrame, a pyarrow Table"
+        f"{', a dict of columns or a Parquet path' if path_ok else ' or a dict of columns'}, got {type(data).__name__}"
     )
 
 
@@ -88,5 +89,5 @@ def load(data: Any) -> EntityInput:
         except (pa.ArrowException, OSError) as err:
             raise InputError(f"entity_df path {str(path)!r} is not Parquet: {err}", path=str(path)) from None
         return EntityInput(schema=schema, timestamp_column=timestamp_column(schema), path=path)
-    table = to_arrow(data)
+    table = to_arrow(data, path_ok=True)
     return EntityInput(schema=table.schema, timestamp_column=timestamp_column(table.schema), table=table)
