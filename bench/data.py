@@ -1,10 +1,34 @@
-"""Benchmark data: N entities, R source rows over 30 days, 10 Float32 features, E entity rows.
+"""Benchmark data: seeded, sized by environment variables, written once and reused.
 
-Deterministic (seeded); written once to bench/data/<scale>/ and reused.
+Base sizes (``scale`` multiplies all three):
+
+============================  =========  ==========================================
+variable                      default    meaning
+============================  =========  ==========================================
+``BENCH_ENTITIES``            10000      distinct ``driver_id`` values
+``BENCH_ROWS``                1000000    source rows, spread over 30 days
+``BENCH_ENTITY_ROWS``         100000     rows of the entity frame of the training set
+``BENCH_SEED``                42         random seed
+============================  =========  ==========================================
+
+A data folder ``bench/data/e<entities>-r<rows>-q<entity rows>-s<seed>/`` holds:
+
+- ``source.parquet``: ``driver_id`` int64, ``event_timestamp`` and ``created`` (timestamp[us, UTC]),
+  ``f0`` … ``f9`` float32. Event times are uniform over 2026-01-01 .. 2026-01-31 UTC; ``created`` is
+  0–1 s after the event. With as many entities as rows, each driver has exactly one row.
+- ``entity.parquet``: ``driver_id`` int64, ``event_timestamp`` timestamp[us, UTC], ``label`` int64.
+- ``meta.json``: the sizes and seed.
+- ``featurestore.yaml`` and ``defs.py``: the featurestore repo over these files (views ``stats``
+  with a 7-day ttl for training sets, ``stats_live`` without ttl for online lookups).
+
+The same files are read by the Feast side (``bench/feast_workload.py``).
 """
 
 from __future__ import annotations
 
+import json
+import os
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -16,6 +40,7 @@ ROOT = Path(__file__).parent / "data"
 START = datetime(2026, 1, 1, tzinfo=UTC)
 SPAN_US = 30 * 86400 * 10**6
 FEATURES = [f"f{i}" for i in range(10)]
+TTL_DAYS = 7
 
 REPO_DEFS = '''
 from datetime import timedelta
@@ -30,40 +55,76 @@ stats_live = FeatureView(name="stats_live", entities=[driver], schema=features, 
 '''
 
 
-def make(scale: int = 1, entities: int = 10_000, rows: int = 1_000_000, entity_rows: int = 100_000) -> Path:
-    """Write the data and a feature repo for ``scale`` x the base sizes; returns the repo folder."""
-    repo = ROOT / (f"x{scale}" if (entities, rows) == (10_000, 1_000_000) else f"e{entities}-r{rows}")
-    if (repo / "entity.parquet").exists():
-        (repo / "defs.py").write_text(REPO_DEFS)
-        return repo
+@dataclass(frozen=True)
+class Sizes:
+    entities: int = 10_000
+    rows: int = 1_000_000
+    entity_rows: int = 100_000
+    seed: int = 42
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> Sizes:
+        env = dict(os.environ if env is None else env)
+        base = cls()
+        return cls(*(int(env.get(f"BENCH_{name.upper()}", getattr(base, name))) for name in
+                     ("entities", "rows", "entity_rows", "seed")))
+
+    def times(self, scale: int) -> Sizes:
+        return Sizes(self.entities * scale, self.rows * scale, self.entity_rows * scale, self.seed)
+
+    @property
+    def tag(self) -> str:
+        return f"e{self.entities}-r{self.rows}-q{self.entity_rows}-s{self.seed}"
+
+    def describe(self) -> str:
+        return f"{self.rows:,} source rows, {self.entities:,} entities, {self.entity_rows:,} entity rows"
+
+
+def _source_chunk(rng: np.random.Generator, sizes: Sizes, lo: int, m: int, base: int) -> pa.Table:
+    ev = base + rng.integers(0, SPAN_US, m)
+    ids = rng.integers(0, sizes.entities, m) if sizes.entities < sizes.rows else np.arange(lo, lo + m)
+    utc = pa.timestamp("us", tz="UTC")
+    cols = {
+        "driver_id": pa.array(ids, pa.int64()),
+        "event_timestamp": pa.array(ev.astype("datetime64[us]")).cast(utc),
+        "created": pa.array((ev + rng.integers(0, 10**6, m)).astype("datetime64[us]")).cast(utc),
+    }
+    for f in FEATURES:
+        cols[f] = pa.array(rng.random(m, dtype=np.float32))
+    return pa.table(cols)
+
+
+def make(sizes: Sizes | None = None, scale: int = 1) -> Path:
+    """Write (once) the data and featurestore repo for ``sizes`` x ``scale``; returns the folder."""
+    sizes = (sizes or Sizes.from_env()).times(scale)
+    repo = ROOT / sizes.tag
     repo.mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng(42)
-    base = np.datetime64(START.replace(tzinfo=None), "us").astype(np.int64)
-    n_ent, n_rows, n_q = entities * scale, rows * scale, entity_rows * scale
+    (repo / "featurestore.yaml").write_text("project: bench\n")
+    (repo / "defs.py").write_text(REPO_DEFS)
+    if (repo / "meta.json").exists():
+        return repo
+    rng = np.random.default_rng(sizes.seed)
+    base = int(np.datetime64(START.replace(tzinfo=None), "us").astype(np.int64))
     writer = None
     chunk = 1_000_000
-    for lo in range(0, n_rows, chunk):
-        m = min(chunk, n_rows - lo)
-        ev = base + rng.integers(0, SPAN_US, m)
-        cols = {
-            "driver_id": pa.array(rng.integers(0, n_ent, m) if n_ent < n_rows else np.arange(lo, lo + m)),
-            "event_timestamp": pa.array(ev.astype("datetime64[us]")).cast(pa.timestamp("us", tz="UTC")),
-            "created": pa.array((ev + rng.integers(0, 10**6, m)).astype("datetime64[us]")),
-        }
-        for f in FEATURES:
-            cols[f] = pa.array(rng.random(m, dtype=np.float32))
-        table = pa.table(cols)
+    for lo in range(0, sizes.rows, chunk):
+        table = _source_chunk(rng, sizes, lo, min(chunk, sizes.rows - lo), base)
         if writer is None:
             writer = pq.ParquetWriter(repo / "source.parquet", table.schema)
         writer.write_table(table)
     assert writer is not None
     writer.close()
     pq.write_table(pa.table({
-        "driver_id": pa.array(rng.integers(0, n_ent, n_q)),
-        "event_timestamp": pa.array((base + rng.integers(0, SPAN_US, n_q)).astype("datetime64[us]"))
+        "driver_id": pa.array(rng.integers(0, sizes.entities, sizes.entity_rows), pa.int64()),
+        "event_timestamp": pa.array((base + rng.integers(0, SPAN_US, sizes.entity_rows)).astype("datetime64[us]"))
         .cast(pa.timestamp("us", tz="UTC")),
-        "label": pa.array(rng.integers(0, 2, n_q)),
+        "label": pa.array(rng.integers(0, 2, sizes.entity_rows), pa.int64()),
     }), repo / "entity.parquet")
-    (repo / "featurestore.yaml").write_text("project: bench\n")
-    (repo / "defs.py").write_text(REPO_DEFS)
+    (repo / "meta.json").write_text(json.dumps({**asdict(sizes), "start": START.isoformat(), "days": 30,
+                                                "features": FEATURES, "ttl_days": TTL_DAYS}, indent=1))
     return repo
+
+
+if __name__ == "__main__":
+    for s in (1, 10):
+        print(make(scale=s))
