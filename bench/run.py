@@ -1,35 +1,183 @@
-"""`make bench`: every benchmark, one after the other, each printing its table.
+"""``make bench``: every workload on featurestore (and Feast, if installed) at 1x and 10x data.
 
-Results of the latest run are recorded by hand in bench/RESULTS.md. Pass names to run
-a subset: `python -m bench.run offline online`.
+Settings (environment variables; sizes are in ``bench/data.py``):
+
+=========================  =======  ======================================================
+``BENCH_SCALES``           1,10     data scales to run
+``BENCH_REPEAT``           3        runs of each timed batch workload at 1x (best kept); 1 above 1x
+``BENCH_LOOKUPS``          1000     SDK lookups per case (after 100 unmeasured)
+``BENCH_HTTP_SECONDS``     5        seconds per HTTP case (after 1 s of warmup)
+``BENCH_HTTP_WARMUP``      1        unmeasured seconds before each HTTP case
+``BENCH_CONNECTIONS``      8        concurrent connections of the loaded HTTP cases
+``BENCH_TIMEOUT``          1200     seconds before a workload counts as failed
+``BENCH_FEAST``            1        0: skip Feast even if ``.venv-feast`` exists
+``BENCH_EXTRAS``           1        0: skip the featurestore-only cases
+``BENCH_OUT``              bench/   folder of results.json and RESULTS.md
+=========================  =======  ======================================================
+
+Per scale and system: the training set (time, peak RSS), materialization into Redis (time,
+values/s, peak RSS; Redis flushed before each run), SDK lookups of 1 and 100 entities (p50/p99),
+and HTTP lookups of 1 and 100 entities through ``bench.loadgen`` in another process, sequential
+(1 connection) and loaded (N connections). Then the floors: DuckDB's bare ASOF join, a bare Redis
+``MGET``, and a FastAPI hello world. Results: ``bench/results.json`` and the generated part of
+``bench/RESULTS.md``. ``python -m bench.run --report`` re-renders RESULTS.md from results.json.
 """
 
 from __future__ import annotations
 
-import importlib
+import json
+import os
 import sys
+import tempfile
 import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
 
-SUITES = {
-    "offline": ("bench.offline", "training sets: 1M source rows x 100k entity rows, and 10x"),
-    "online": ("bench.online", "materialize into Redis, SDK lookup latency"),
-    "layout": ("bench.online_layout", "Redis layout: one string vs one hash per entity"),
-    "http": ("bench.http", "HTTP lookups against `featurestore serve`"),
-}
+from bench import data as bench_data
+from bench.harness import ROOT, best_of, free_port, machine, run_json, server
+from bench.report import write_results
+from bench.systems import System, feast, featurestore, prepare
+
+OUT = Path(os.environ.get("BENCH_OUT", ROOT / "bench"))
+FEATURES = [f"stats_live:f{i}" for i in range(10)]
 
 
-def main(names: list[str]) -> None:
-    for name in names or list(SUITES):
-        module, what = SUITES[name]
-        print(f"\n=== {name}: {what} ===", flush=True)
-        t0 = time.perf_counter()
-        mod = importlib.import_module(module)
-        argv, sys.argv = sys.argv, [module]
+def setting(name: str, default: int) -> int:
+    return int(os.environ.get(f"BENCH_{name}", default))
+
+
+def log(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
+def loadgen(url: str, body: dict[str, Any], connections: int, folder: Path, lookup: bool) -> dict[str, Any]:
+    """Drive ``url`` from another process; a ``lookup`` answer must hold values (all PRESENT), not errors."""
+    body_file, answer_file = folder / "body.json", folder / "answer.json"
+    body_file.write_text(json.dumps(body))
+    seconds, warmup = os.environ.get("BENCH_HTTP_SECONDS", "5"), os.environ.get("BENCH_HTTP_WARMUP", "1")
+    result = run_json([sys.executable, "-m", "bench.loadgen", url, "--body", str(body_file), "--connections",
+                       str(connections), "--seconds", seconds, "--warmup", warmup, "--save-answer", str(answer_file)],
+                      timeout=float(seconds) + float(warmup) + 120)
+    if lookup and "error" not in result:
+        answer = json.loads(answer_file.read_text())
+        statuses = {s for row in answer.get("results", [])[1:] for s in row.get("statuses", [])}
+        if statuses != {"PRESENT"}:
+            result = {"error": f"answer without values: statuses {sorted(statuses)}"}
+    return result
+
+
+def http_cases(url: str, folder: Path, prefix: str) -> dict[str, Any]:
+    """Sequential and loaded lookups of 1 and 100 entities: ``<prefix>_<n>_seq`` and ``<prefix>_<n>_load``."""
+    out: dict[str, Any] = {}
+    for n in (1, 100):
+        body = {"features": FEATURES, "entities": {"driver_id": list(range(n))}}
+        for case, conns in (("seq", 1), ("load", setting("CONNECTIONS", 8))):
+            out[f"{prefix}_{n}_{case}"] = loadgen(f"{url}/get-online-features", body, conns, folder, prefix != "hello")
+        log(f"  {prefix} {n}: {out[f'{prefix}_{n}_seq']} / {out[f'{prefix}_{n}_load']}")
+    return out
+
+
+def flush(redis_url: str) -> None:
+    import redis
+
+    redis.Redis.from_url(redis_url).flushall()
+
+
+def measure(system: System, data: Path, redis_url: str, repeat: int, folder: Path) -> dict[str, Any]:
+    """The shared workloads on one system, in order: batch, materialize, SDK lookups, HTTP."""
+    out: dict[str, Any] = {"label": system.label, **system.info}
+    out["training_set"] = best_of([system.run("training-set", data) for _ in range(repeat)])
+    log(f"  {system.label} training set: {out['training_set']}")
+    runs = []
+    for _ in range(repeat):
+        flush(redis_url)
+        runs.append(system.run("materialize", data, redis_url=redis_url))
+    out["materialize"] = best_of(runs)
+    log(f"  {system.label} materialize: {out['materialize']}")
+    lookups = setting("LOOKUPS", 1000)
+    for n in (1, 100):
+        out[f"lookup_{n}"] = system.run("lookup", data, redis_url=redis_url, entities=n, iterations=lookups,
+                                        warmup=100)
+        log(f"  {system.label} lookup {n}: {out[f'lookup_{n}']}")
+    port = free_port()
+    try:
+        with server(system.argv("serve", data, redis_url=redis_url, port=port), port) as url:
+            out.update(http_cases(url, folder, "http"))
+    except RuntimeError as err:
+        out["http_error"] = str(err)
+    return out
+
+
+def floors(fs: System, data: Path, redis_url: str, repeat: int, folder: Path, hello: bool) -> dict[str, Any]:
+    """The bare engines under both systems; featurestore's keys must be in Redis (run after it)."""
+    out: dict[str, Any] = {"raw_asof": best_of([fs.run("raw-asof", data) for _ in range(repeat)])}
+    for n in (1, 100):
+        out[f"mget_{n}"] = fs.run("raw-mget", data, redis_url=redis_url, entities=n,
+                                  iterations=setting("LOOKUPS", 1000), warmup=100)
+    if hello:
+        port = free_port()
+        argv = [sys.executable, "-m", "uvicorn", "bench.hello_app:app", "--host", "127.0.0.1", "--port", str(port),
+                "--http", "httptools", "--loop", "uvloop", "--no-access-log", "--log-level", "warning"]
+        with server(argv, port) as url:
+            out.update(http_cases(url, folder, "hello"))
+    log(f"  floors: {out}")
+    return out
+
+
+def extras(fs: System, sizes: bench_data.Sizes, redis_url: str) -> dict[str, Any]:
+    """featurestore-only cases at 1x: streamed Parquet training set, 1M distinct entities, SQLite."""
+    data = bench_data.make(sizes)
+    out: dict[str, Any] = {"training_set_parquet": best_of([fs.run("training-set", data, parquet=True)
+                                                            for _ in range(setting("REPEAT", 3))])}
+    wide = bench_data.make(bench_data.Sizes(sizes.rows, sizes.rows, 1000, sizes.seed))
+    flush(redis_url)
+    out["materialize_wide"] = fs.run("materialize", wide, redis_url=redis_url)
+    out["materialize_sqlite"] = fs.run("materialize", data)
+    for n in (1, 100):
+        out[f"lookup_sqlite_{n}"] = fs.run("lookup", data, entities=n, iterations=setting("LOOKUPS", 1000), warmup=100)
+    log(f"  extras: {out}")
+    return out
+
+
+def main(argv: list[str]) -> None:
+    if argv == ["--report"]:
+        write_results(json.loads((OUT / "results.json").read_text()), OUT / "RESULTS.md")
+        return
+    from tests.conftest import start_redis
+
+    sizes = bench_data.Sizes.from_env()
+    scales = [int(s) for s in os.environ.get("BENCH_SCALES", "1,10").split(",") if s]
+    timeout = float(setting("TIMEOUT", 1200))
+    systems = [s for s in (featurestore(timeout), feast(timeout)) if s is not None]
+    if len(systems) == 1:
+        log("Feast is not installed (make bench-feast): measuring featurestore and the floors only")
+    results: dict[str, Any] = {"date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"), "machine": machine(),
+                               "sizes": sizes.__dict__, "settings": {k: v for k, v in os.environ.items()
+                                                                     if k.startswith("BENCH_")}, "scales": {}}
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="fs-bench-") as tmp:
+        redis = start_redis(Path(tmp) / "redis")
         try:
-            mod.main()
+            for scale in scales:
+                data = bench_data.make(sizes, scale)
+                log(f"== {scale}x: {sizes.times(scale).describe()} ({data})")
+                repeat = setting("REPEAT", 3) if scale == 1 else 1
+                per: dict[str, Any] = {}
+                for system in systems:
+                    prepare(system, data, redis.url)
+                    per[system.key] = measure(system, data, redis.url, repeat, Path(tmp))
+                    if system.key == "featurestore":
+                        per["floors"] = floors(system, data, redis.url, repeat, Path(tmp), hello=scale == scales[0])
+                results["scales"][str(scale)] = per
+            if setting("EXTRAS", 1) and 1 in scales:
+                results["extras"] = extras(systems[0], sizes, redis.url)
         finally:
-            sys.argv = argv
-        print(f"({name} took {time.perf_counter() - t0:.0f}s)", flush=True)
+            redis.stop()
+    results["minutes"] = round((time.perf_counter() - started) / 60, 1)
+    OUT.mkdir(parents=True, exist_ok=True)
+    (OUT / "results.json").write_text(json.dumps(results, indent=1) + "\n")
+    print(write_results(results, OUT / "RESULTS.md"))
 
 
 if __name__ == "__main__":

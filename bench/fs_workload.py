@@ -1,0 +1,169 @@
+"""The featurestore side of the benchmark, one workload per fresh process: ``python -m bench.fs_workload``.
+
+Mirrors ``bench/feast_workload.py`` command for command, so the runner treats both alike; each
+command prints one JSON object on its last line of stdout. DATA is a folder made by ``bench.data``
+(it is also the featurestore repo).
+
+- ``training-set DATA [--parquet]``: ``get_historical_features`` of ``stats:f0..f9`` (ttl 7 days) for
+  the entity frame read from ``entity.parquet`` into Arrow (timed from the call to the Arrow table;
+  ``--parquet``: the entity file's path in, ``to_parquet`` out, streamed).
+- ``materialize DATA --redis-url URL [--view stats_live]``: materialize the whole range into Redis.
+- ``lookup DATA --redis-url URL --entities N``: ``get_online_features`` of ``stats_live:f0..f9``.
+- ``serve DATA --redis-url URL --port P``: ``featurestore serve`` in the foreground (replaces this process).
+- Floors: ``raw-asof DATA`` (DuckDB's ASOF join alone: no ttl, no tie-break, no input order),
+  ``raw-mget DATA --redis-url URL --entities N`` (redis-py ``MGET`` of the same keys, decoding nothing).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+FEATURES = [f"f{i}" for i in range(10)]
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def percentiles(seconds: list[float]) -> dict[str, float]:
+    ordered = sorted(seconds)
+    return {"p50_ms": ordered[len(ordered) // 2] * 1000,
+            "p99_ms": ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1000, "n": len(ordered)}
+
+
+def timed_calls(call: Any, batches: list[Any], iterations: int, warmup: int) -> dict[str, float]:
+    for i in range(warmup):
+        call(batches[i % len(batches)])
+    times = []
+    for i in range(iterations):
+        batch = batches[i % len(batches)]
+        t0 = time.perf_counter()
+        call(batch)
+        times.append(time.perf_counter() - t0)
+    return percentiles(times)
+
+
+def id_batches(data: Path, size: int, count: int = 200) -> list[list[int]]:
+    """``count`` batches of ``size`` consecutive existing driver ids, each batch a different slice."""
+    entities = int(json.loads((data / "meta.json").read_text())["entities"])
+    step = max(1, (entities - size) // count)
+    return [list(range(i * step % entities, i * step % entities + size)) for i in range(count)
+            if i * step % entities + size <= entities]
+
+
+def store_for(data: Path, redis_url: str | None = None) -> Any:
+    from featurestore import FeatureStore
+    from featurestore.config import parse_config
+
+    online = {"type": "redis", "url": redis_url} if redis_url else {"type": "sqlite", "path": str(data / "online.db")}
+    config = parse_config({"project": "bench", "online_store": online}, "bench", env={})
+    store = FeatureStore(data, config=config)
+    store.apply()
+    return store
+
+
+def training_set(args: argparse.Namespace) -> dict[str, Any]:
+    import pyarrow.parquet as pq
+
+    store = store_for(args.data)
+    refs = [f"stats:{f}" for f in FEATURES]
+    entity = pq.read_table(args.data / "entity.parquet")
+    if args.parquet:
+        out = Path(args.data) / "train.parquet"
+        t0 = time.perf_counter()
+        store.get_historical_features(str(args.data / "entity.parquet"), refs).to_parquet(out)
+        seconds = time.perf_counter() - t0
+        rows = pq.ParquetFile(out).metadata.num_rows
+        order_kept = pq.read_table(out, columns=["driver_id"]).column(0).equals(entity.column("driver_id"))
+    else:
+        t0 = time.perf_counter()
+        table = store.get_historical_features(entity, refs).to_arrow()
+        seconds = time.perf_counter() - t0
+        rows = table.num_rows
+        order_kept = table.select(["driver_id", "event_timestamp"]).equals(
+            entity.select(["driver_id", "event_timestamp"]))
+    return {"seconds": seconds, "rows": rows, "rows_in": entity.num_rows, "order_kept": order_kept,
+            "peak_rss_mb": peak_rss_mb()}
+
+
+def raw_asof(args: argparse.Namespace) -> dict[str, Any]:
+    import duckdb
+    import pyarrow.parquet as pq
+
+    con = duckdb.connect()
+    entity = pq.read_table(args.data / "entity.parquet")
+    con.register("entity", entity)
+    t0 = time.perf_counter()
+    table = con.sql(f"SELECT e.*, {', '.join('s.' + f for f in FEATURES)} FROM entity e ASOF LEFT JOIN "
+                    f"read_parquet('{args.data / 'source.parquet'}') s ON e.driver_id = s.driver_id "
+                    "AND e.event_timestamp >= s.event_timestamp").to_arrow_table()
+    return {"seconds": time.perf_counter() - t0, "rows": table.num_rows, "peak_rss_mb": peak_rss_mb()}
+
+
+def materialize(args: argparse.Namespace) -> dict[str, Any]:
+    store = store_for(args.data, args.redis_url)
+    t0 = time.perf_counter()
+    (result,) = store.materialize(datetime(2025, 12, 31, tzinfo=UTC), datetime.now(UTC), feature_views=[args.view])
+    return {"seconds": time.perf_counter() - t0, "entities": result.rows, "peak_rss_mb": peak_rss_mb()}
+
+
+def lookup(args: argparse.Namespace) -> dict[str, Any]:
+    store = store_for(args.data, args.redis_url)
+    refs = [f"stats_live:{f}" for f in FEATURES]
+    batches = [{"driver_id": ids} for ids in id_batches(args.data, args.entities)]
+    check = store.get_online_features(refs, batches[0])
+    if set(check.statuses["f0"]) != {"PRESENT"}:
+        raise SystemExit(f"lookup found no values: {check.statuses['f0'][:5]} (materialize first)")
+    return timed_calls(lambda rows: store.get_online_features(refs, rows), batches, args.iterations, args.warmup)
+
+
+def raw_mget(args: argparse.Namespace) -> dict[str, Any]:
+    import redis
+
+    client = redis.Redis.from_url(args.redis_url)
+    batches = [[f"fs:bench:stats_live:driver_id={i}" for i in ids] for ids in id_batches(args.data, args.entities)]
+    if not all(client.mget(batches[0])):
+        raise SystemExit("raw MGET found no values (materialize first)")
+    return timed_calls(client.mget, batches, args.iterations, args.warmup)
+
+
+def serve(args: argparse.Namespace) -> dict[str, Any]:
+    store_for(args.data, args.redis_url).close()  # applied, so the server finds the views
+    env = {**os.environ, "FEATURESTORE_ONLINE_STORE": "redis", "FEATURESTORE_REDIS_URL": args.redis_url,
+           "FEATURESTORE_PROJECT": "bench"}
+    script = str(Path(sys.executable).parent / "featurestore")
+    os.execve(script, [script, "serve", "--repo", str(args.data), "--host", "127.0.0.1", "--port", str(args.port),
+                       "--log-level", "warning"], env)
+    raise AssertionError("unreachable")
+
+
+COMMANDS = {"training-set": training_set, "raw-asof": raw_asof, "materialize": materialize, "lookup": lookup,
+            "raw-mget": raw_mget, "serve": serve}
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(prog="python -m bench.fs_workload")
+    p.add_argument("command", choices=sorted(COMMANDS))
+    p.add_argument("data", type=Path)
+    p.add_argument("--redis-url", default="")
+    p.add_argument("--view", default="stats_live")
+    p.add_argument("--parquet", action="store_true")
+    p.add_argument("--entities", type=int, default=1)
+    p.add_argument("--iterations", type=int, default=2000)
+    p.add_argument("--warmup", type=int, default=200)
+    p.add_argument("--port", type=int, default=6566)
+    args = p.parse_args(argv)
+    args.data = args.data.resolve()
+    print(json.dumps(COMMANDS[args.command](args)))
+
+
+if __name__ == "__main__":
+    main()
