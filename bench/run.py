@@ -109,18 +109,17 @@ def measure(system: System, data: Path, redis_url: str, repeat: int, folder: Pat
     return out
 
 
-def floors(fs: System, data: Path, redis_url: str, repeat: int, folder: Path, hello: bool) -> dict[str, Any]:
+def floors(fs: System, data: Path, redis_url: str, repeat: int, folder: Path) -> dict[str, Any]:
     """The bare engines under both systems; featurestore's keys must be in Redis (run after it)."""
     out: dict[str, Any] = {"raw_asof": best_of([fs.run("raw-asof", data) for _ in range(repeat)])}
     for n in (1, 100):
         out[f"mget_{n}"] = fs.run("raw-mget", data, redis_url=redis_url, entities=n,
                                   iterations=setting("LOOKUPS", 1000), warmup=100)
-    if hello:
-        port = free_port()
-        argv = [sys.executable, "-m", "uvicorn", "bench.hello_app:app", "--host", "127.0.0.1", "--port", str(port),
-                "--http", "httptools", "--loop", "uvloop", "--no-access-log", "--log-level", "warning"]
-        with server(argv, port) as url:
-            out.update(http_cases(url, folder, "hello"))
+    port = free_port()
+    argv = [sys.executable, "-m", "uvicorn", "bench.hello_app:app", "--host", "127.0.0.1", "--port", str(port),
+            "--http", "httptools", "--loop", "uvloop", "--no-access-log", "--log-level", "warning"]
+    with server(argv, port) as url:
+        out.update(http_cases(url, folder, "hello"))
     log(f"  floors: {out}")
     return out
 
@@ -168,7 +167,7 @@ def main(argv: list[str]) -> None:
                     prepare(system, data, redis.url)
                     per[system.key] = measure(system, data, redis.url, repeat, Path(tmp))
                     if system.key == "featurestore":
-                        per["floors"] = floors(system, data, redis.url, repeat, Path(tmp), hello=scale == scales[0])
+                        per["floors"] = floors(system, data, redis.url, repeat, Path(tmp))
                 results["scales"][str(scale)] = per
             if setting("EXTRAS", 1) and 1 in scales:
                 results["extras"] = extras(systems[0], sizes, redis.url)
