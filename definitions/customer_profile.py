@@ -1,8 +1,6 @@
 """Customer profiles, daily, from a CSV file; no ttl (the last known profile always applies)."""
 
-from driver_stats import driver_stats
-
-from featurestore import CsvSource, Entity, FeatureService, FeatureView, Field
+from featurestore import CsvSource, Entity, FeatureView, Field
 from featurestore.types import Float64, Int64, String
 
 customer = Entity(name="customer", join_keys=["customer_id"], description="A rider")
@@ -18,10 +16,4 @@ customer_profile = FeatureView(
     source=CsvSource(path="data/customer_profile.csv", timestamp_field="event_timestamp"),
     owner="growth@example.com",
     tags={"team": "growth"},
-)
-
-trip_model = FeatureService(
-    name="trip_model",
-    features=[driver_stats[["conv_rate", "avg_daily_trips"]], customer_profile],
-    description="Features of the trip-completion model",
 )

@@ -23,6 +23,7 @@ from tests.cli_helpers import failed, ok
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "definitions"
+ALL_VIEWS = ["customer_driver", "customer_profile", "driver_stats", "zone_demand"]  # the example repo's, sorted
 LOG_LINE = re.compile(r"^materialize (\w+): (\d+) rows in \d+\.\d\ds \(\d+ rows/s\)$")
 
 
@@ -105,9 +106,10 @@ def test_materialize_start_end(runner: CliRunner, dated: Path) -> None:
     assert rows["driver_stats"][:3] == ["2024-01-01T00:00:00+00:00", "2024-01-08T00:00:00+00:00", "50"]
     assert rows["driver_stats"][4] == "2024-01-08T00:00:00+00:00"
     assert rows["customer_profile"][2] == "20"
-    assert "Materialized 70 entity rows into the online store (2 feature views)." in result.stdout
-    assert watermarks(dated) == {"driver_stats": "2024-01-08T00:00:00+00:00",
-                                 "customer_profile": "2024-01-08T00:00:00+00:00"}
+    assert rows["zone_demand"][2] == "8"
+    assert rows["customer_driver"][2] == "50"  # pairs with a trip that week
+    assert "Materialized 128 entity rows into the online store (4 feature views)." in result.stdout
+    assert watermarks(dated) == {view: "2024-01-08T00:00:00+00:00" for view in ALL_VIEWS}
 
 
 def test_materialize_offsets_and_z_are_utc(runner: CliRunner, dated: Path) -> None:
@@ -141,16 +143,18 @@ def test_views_restriction(runner: CliRunner, dated: Path) -> None:
 
 def test_materialize_incremental_twice(runner: CliRunner, dated: Path) -> None:
     first = summary(ok(cli(runner, dated, "materialize-incremental", "2024-01-05")))
-    # first run: end - ttl (2 days) for driver_stats, everything for customer_profile (no ttl)
+    # first run: end - ttl (2 days, 1 hour, 30 days) for views with a ttl, everything for customer_profile (none)
     assert first["driver_stats"][:3] == ["2024-01-03T00:00:00+00:00", "2024-01-05T00:00:00+00:00", "50"]
+    assert first["zone_demand"][:3] == ["2024-01-04T23:00:00+00:00", "2024-01-05T00:00:00+00:00", "8"]
+    assert first["customer_driver"][:3] == ["2023-12-06T00:00:00+00:00", "2024-01-05T00:00:00+00:00", "85"]
     assert first["customer_profile"][0] == "(all)"
     assert watermarks(dated)["driver_stats"] == "2024-01-05T00:00:00+00:00"
 
     second = summary(ok(cli(runner, dated, "materialize-incremental", "2024-01-08", "-v", "driver_stats")))
     assert list(second) == ["driver_stats"]
     assert second["driver_stats"][:3] == ["2024-01-05T00:00:00+00:00", "2024-01-08T00:00:00+00:00", "50"]
-    assert watermarks(dated) == {"driver_stats": "2024-01-08T00:00:00+00:00",
-                                 "customer_profile": "2024-01-05T00:00:00+00:00"}
+    assert watermarks(dated) == {**{view: "2024-01-05T00:00:00+00:00" for view in ALL_VIEWS},
+                                 "driver_stats": "2024-01-08T00:00:00+00:00"}
 
 
 def test_log_lines_when_not_on_a_terminal(runner: CliRunner, dated: Path) -> None:
@@ -160,7 +164,8 @@ def test_log_lines_when_not_on_a_terminal(runner: CliRunner, dated: Path) -> Non
     lines = [line for line in result.stderr.splitlines() if " so far " not in line]
     matches = [LOG_LINE.match(line) for line in lines]
     assert all(matches), lines
-    assert [(m.group(1), m.group(2)) for m in matches if m] == [("customer_profile", "20"), ("driver_stats", "50")]
+    assert [(m.group(1), m.group(2)) for m in matches if m] == [("customer_driver", "50"), ("customer_profile", "20"),
+                                                                ("driver_stats", "50"), ("zone_demand", "8")]
 
 
 def test_progress_reporter_log_lines() -> None:
@@ -213,7 +218,7 @@ def test_end_before_start(runner: CliRunner, dated: Path) -> None:
 def test_unknown_view(runner: CliRunner, dated: Path) -> None:
     err = failed(cli(runner, dated, "materialize", "2024-01-01", "2024-01-08", "-v", "driver_stats,no_such_view"))
     assert err.startswith("Error: ") and "'no_such_view'" in err
-    assert "registered: customer_profile, driver_stats" in err
+    assert "registered: customer_driver, customer_profile, driver_stats, zone_demand" in err
     assert "no_such_view" in failed(cli(runner, dated, "materialize-incremental", "now", "--views", "no_such_view"))
     assert watermarks(dated) == {}
 
@@ -248,9 +253,10 @@ def test_get_online_table_and_json(runner: CliRunner, repo: Path) -> None:
 def test_get_online_service_wildcard_and_full_names(runner: CliRunner, repo: Path) -> None:
     ok(cli(runner, repo, "materialize-incremental", "now"))
     data = json.loads(ok(cli(runner, repo, "get-online", "--service", "trip_model",
-                             "-e", "driver_id=1001,customer_id=2001", "--json")))
-    assert list(data["values"]) == ["driver_id", "customer_id", "conv_rate", "avg_daily_trips", "current_balance",
-                                    "lifetime_trip_count", "tier"]
+                             "-e", "driver_id=1001,customer_id=2001,zone_id=airport", "--json")))
+    assert list(data["values"]) == ["driver_id", "customer_id", "zone_id", "conv_rate", "avg_daily_trips",
+                                    "current_balance", "lifetime_trip_count", "tier", "trips_together",
+                                    "avg_rating_given", "surge_multiplier", "avg_wait_minutes"]
     assert all(s == ["PRESENT"] for s in data["statuses"].values())
     assert data["values"]["tier"][0] in {"bronze", "silver", "gold"}
 
@@ -307,7 +313,7 @@ def test_teardown_without_yes_non_interactive_refused(runner: CliRunner, repo: P
     err = failed(cli(runner, repo, "teardown"))
     assert err.startswith("Error: ") and "--yes" in err and "driver_ranking" in err
     assert statuses(runner, repo) == ["PRESENT"]
-    assert sorted(watermarks(repo)) == ["customer_profile", "driver_stats"]
+    assert sorted(watermarks(repo)) == ALL_VIEWS
 
 
 def test_teardown_asks_on_a_terminal(runner: CliRunner, repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -342,9 +348,8 @@ def test_console_script_materialize_and_lookup(tmp_path: Path) -> None:
     mat = run("materialize-incremental", "now")
     assert mat.returncode == 0, mat.stderr
     assert "\r" not in mat.stderr  # stderr is a pipe: log lines
-    assert [m.group(1) for m in map(LOG_LINE.match, mat.stderr.splitlines()) if m] == ["customer_profile",
-                                                                                        "driver_stats"]
-    assert set(summary(mat.stdout)) == {"customer_profile", "driver_stats"}
+    assert [m.group(1) for m in map(LOG_LINE.match, mat.stderr.splitlines()) if m] == ALL_VIEWS
+    assert sorted(summary(mat.stdout)) == ALL_VIEWS
 
     got = run("get-online", "driver_stats:conv_rate", "--entity", "driver_id=1001", "--entity", "driver_id=1")
     assert got.returncode == 0, got.stderr

@@ -86,7 +86,7 @@ def init(name: Path) -> None:
     \b
     NAME/featurestore.yaml   settings (project = NAME, letters/digits/_ only)
     NAME/driver_stats.py     an entity, a feature view and a feature service
-    NAME/data/               sample data (driver_stats.parquet, customer_profile.csv)
+    NAME/data/               the example repo's sample data (driver_stats.parquet and more)
     """
     if name.exists() and (not name.is_dir() or any(name.iterdir())):
         raise click.ClickException(f"{str(name)!r} already exists and is not an empty folder; choose another name")
@@ -275,16 +275,20 @@ def history(ctx: click.Context, as_json: bool) -> None:
 @main.command(name="generate-data")
 @repo_option
 @click.option("--end", type=click.DateTime(formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S"]), default=None, metavar="DATE",
-              help="Last timestamp of the data: YYYY-MM-DD[THH:MM:SS], UTC. Default: today at midnight UTC.")
+              help="Where the data ends: YYYY-MM-DD[THH:MM:SS], UTC. Default: today at midnight UTC "
+                   "(zone_demand: the current quarter hour).")
 @click.pass_context
 def generate_data(ctx: click.Context, end: datetime | None) -> None:
     """Write the example repo's sample data into <repo>/data.
 
-    The data is deterministic (only the end date varies):
+    The values are deterministic (only the dates vary):
 
     \b
-    data/driver_stats.parquet    hourly stats of 50 drivers over 7 days
-    data/customer_profile.csv    daily profiles of 20 customers over 7 days
+    data/driver_stats.parquet     hourly stats of 50 drivers over 7 days
+    data/customer_profile.csv     daily profiles of 20 customers over 7 days
+    data/customer_driver.parquet  a row per trip of a customer with a driver, 60 days
+    data/city.duckdb              table zone_demand: demand in 8 zones every 15 minutes,
+                                  7 days up to now (up to --end when given)
 
     The repo must have a featurestore.yaml. Used by 'make demo'.
     """

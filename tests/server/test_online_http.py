@@ -22,8 +22,10 @@ REQUESTS: list[tuple[Any, dict[str, list[Any]], bool]] = [
     (STATS, {"driver_id": DRIVERS}, False),
     (["driver_stats:*"], {"driver_id": DRIVERS}, True),
     ("driver_activity", {"driver_id": DRIVERS}, False),
-    ("trip_model", {"driver_id": [1001, 1002, 9], "customer_id": [2001, 1, 2020]}, False),
-    ("trip_model", {"customer_id": [2001, 1, 2020], "driver_id": [1001, 1002, 9]}, True),
+    ("trip_model", {"driver_id": [1001, 1002, 9], "customer_id": [2001, 1, 2020],
+                    "zone_id": ["airport", "nowhere", "harbor"]}, False),
+    ("trip_model", {"zone_id": ["airport", "nowhere", "harbor"], "customer_id": [2001, 1, 2020],
+                    "driver_id": [1001, 1002, 9]}, True),
 ]
 
 
