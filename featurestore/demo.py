@@ -1,80 +1,101 @@
-"""The end-to-end demo behind ``make demo``: ``python -m featurestore.demo [REPO]``.
+"""The end-to-end demo behind ``make demo``: ``python -m featurestore.demo [REPO] [--redis-url URL]``.
 
-Steps, each a small function:
+Steps, each a small function of the :class:`FeatureStore` (:data:`STEPS` lists them in order):
 
-1. ``generate_data``  write the deterministic sample data into ``REPO/data``
-2. ``apply_repo``     register the repo's definitions (prints the plan)
-3. ``training_set``   a point-in-time-correct training set for the ``trip_model`` service
-4. ``online_lookup``  materialize into the online store, then look up three drivers online
-5. ``where_things_are``  the files used, and commands to try next
+1. ``generate_data``     write the deterministic sample data into ``REPO/data``
+2. ``apply_repo``        register the repo's definitions (prints the plan)
+3. ``training_set``      a point-in-time-correct training set for the ``trip_model`` service
+4. ``online_lookup``     materialize into the online store, then look up three drivers in-process
+5. ``http_lookup``       start ``featurestore serve`` in the background, look up over HTTP (printed
+                         as the equivalent ``curl`` command and its JSON answer), stop the server
+6. ``where_things_are``  the files used, and commands to try next
 
-Every step takes the :class:`FeatureStore`; :data:`STEPS` lists them in order.
+Each step is timed; the total is printed at the end. The online store is the repo's
+(the example repo: embedded SQLite) or, with ``--redis-url`` (default: ``$REDIS_URL``), Redis at
+that URL, for this process and the server it starts (``FEATURESTORE_REDIS_URL``).
 
-REPO defaults to ``definitions`` (the example repo). Exit code 1 with
-``Error: <message>`` on a FeatureStoreError.
+REPO defaults to ``definitions`` (the example repo). Exit code 1 with ``Error: <message>`` on a
+FeatureStoreError (an unreachable Redis is reported before anything else runs).
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
+import os
+import signal
 import sys
+import textwrap
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import pyarrow as pa
 
 from featurestore import sample_data
+from featurestore.config import RedisOnlineConfig, RepoConfig, load_config
+from featurestore.demo_server import DemoError, curl_command, format_json, post_json, serving
 from featurestore.errors import FeatureStoreError
 from featurestore.online_response import OnlineResponse
 from featurestore.plan import Plan
 from featurestore.store import FeatureStore
 
 SERVICE = "trip_model"
+WIDTH = 100
 
 
-def heading(text: str) -> None:
-    print(f"\n=== {text} ===")
+def wrapped(text: str, indent: str = "  ") -> str:
+    return textwrap.fill(text, WIDTH, initial_indent=indent, subsequent_indent=indent + "  ",
+                         break_on_hyphens=False)
+
+
+def _relative(store: FeatureStore, path: Path) -> str:
+    return str(path.relative_to(store.repo_path)) if path.is_relative_to(store.repo_path) else str(path)
 
 
 def generate_data(store: FeatureStore) -> list[Path]:
-    """Step 1: the sample Parquet and CSV files of the example repo."""
-    heading("1. Sample data")
+    """Step 1: the sample Parquet, CSV and DuckDB files of the example repo."""
     files = sample_data.write(store.repo_path)
+    print(f"into {store.repo_path / 'data'}:")
     for path in files:
-        print(f"wrote {path}")
+        print(f"  wrote {_relative(store, path)}")
     return files
 
 
 def apply_repo(store: FeatureStore) -> Plan:
     """Step 2: validate and register the definitions (a no-op when nothing changed)."""
-    heading(f"2. Apply the definitions of {store.repo_path}")
+    print(f"definitions of {store.repo_path}:")
     plan = store.apply()
-    print(plan)
+    print(textwrap.indent(str(plan), "  "))
     print(f"registry version {store.state().version}")
     return plan
 
 
 def format_table(table: pa.Table) -> str:
-    """A training set as readable text (pandas when installed, else Arrow's own rendering)."""
+    """A training set as readable text, wrapped in blocks of columns (pandas when installed)."""
     try:
         import pandas as pd
     except ImportError:
-        return table.to_string(preview_cols=len(table.column_names))
-    with pd.option_context("display.width", 200, "display.max_columns", None):
-        return str(table.to_pandas().to_string(index=False))
+        return str(table.to_string(preview_cols=len(table.column_names)))
+    frame = table.to_pandas(types_mapper={pa.int64(): pd.Int64Dtype()}.get)  # ints stay ints beside nulls
+    text = frame.to_string(line_width=WIDTH, na_rep="null").replace("<NA>", "null")  # same width
+    return "\n".join(line.rstrip(" \\") for line in text.splitlines())
 
 
 def training_set(store: FeatureStore, service: str = SERVICE) -> pa.Table:
     """Step 3: features of ``service`` joined point-in-time-correctly onto a small entity frame."""
-    heading(f"3. Training set for feature service {service!r}")
     entities = sample_data.entity_frame()
-    print(f"entity frame: {entities.num_rows} rows, columns {entities.column_names}")
     features = store.get_feature_service(service)
-    print(f"features: {', '.join(features.refs())}")
+    print(f"feature service {service!r}:")
+    print(wrapped(", ".join(features.refs())))
+    print(f"entity frame: {entities.num_rows} trip requests, columns:")
+    print(wrapped(", ".join(entities.column_names)))
     result = store.get_historical_features(entities, features=features).to_arrow()
-    print(f"training set: {result.num_rows} rows, columns {result.column_names}\n")
+    print(f"training set: {result.num_rows} rows x {result.num_columns} columns; per row and view, the")
+    print("latest feature row at or before event_timestamp and within the view's ttl (else null):\n")
     print(format_table(result))
     return result
 
@@ -87,13 +108,20 @@ def _show(value: Any) -> str:
     return f"{value:.4g}" if isinstance(value, float) else str(value)
 
 
+def describe_online_store(config: RepoConfig) -> str:
+    cfg = config.online_store
+    if isinstance(cfg, RedisOnlineConfig):
+        return f"Redis at {redact(cfg.url)}"
+    return f"embedded SQLite ({cfg.path})"
+
+
 def online_lookup(store: FeatureStore) -> OnlineResponse:
     """Step 4: materialize every online view up to now, then read three drivers' latest values."""
-    heading("4. Materialize into the online store and look up features online")
+    print(f"online store: {describe_online_store(store.config)}")
     for result in store.materialize_incremental(datetime.now(UTC)):
-        print(f"materialized {result.view}: {result.rows} entity rows in {result.seconds:.2f}s")
+        print(f"  materialized {result.view}: {result.rows} entity rows in {result.seconds:.2f}s")
     resp = store.get_online_features(ONLINE_FEATURES, [{"driver_id": d} for d in ONLINE_DRIVERS])
-    print(f"\nget_online_features({ONLINE_FEATURES}, drivers {ONLINE_DRIVERS}):")
+    print("\nstore.get_online_features(driver_stats:*, drivers 1001-1003):")
     for name, values in resp.to_dict().items():
         print(f"  {name:<16} {', '.join(_show(v) for v in values)}")
     print("statuses:")
@@ -102,35 +130,121 @@ def online_lookup(store: FeatureStore) -> OnlineResponse:
     return resp
 
 
+def server_env(config: RepoConfig) -> dict[str, str]:
+    """The environment of the demo's server: this one, plus the online store the demo uses."""
+    env = dict(os.environ)
+    if isinstance(config.online_store, RedisOnlineConfig):
+        env.update(FEATURESTORE_ONLINE_STORE="redis", FEATURESTORE_REDIS_URL=config.online_store.url)
+    return env
+
+
+def lookup_request() -> dict[str, Any]:
+    """Two trip requests: customers 2001 and 2002, each with their first regular driver."""
+    customers = sample_data.CUSTOMERS[:2]
+    return {"feature_service": SERVICE, "entities": {
+        "driver_id": [sample_data.regulars(c)[0] for c in customers],
+        "customer_id": customers,
+        "zone_id": sample_data.ZONES[:2],
+    }}
+
+
+def server_log(store: FeatureStore) -> Path:
+    return store.repo_path / "data" / "demo-server.log"
+
+
+def http_lookup(store: FeatureStore) -> dict[str, Any]:
+    """Step 5: ``featurestore serve`` in the background, a Feast-compatible lookup, then stop it."""
+    body = lookup_request()
+    with serving(store.repo_path, server_env(store.config), server_log(store)) as server:
+        print(f"started: featurestore serve --port {server.url.rsplit(':', 1)[1]} (pid {server.pid}), "
+              f"ready in {server.ready_seconds:.1f}s")
+        url = f"{server.url}/get-online-features"
+        answer = post_json(url, body)
+        print(f"\n{curl_command(url, body)}\n")
+        print(format_json(answer, width=WIDTH))
+    print(f"\nstopped the server (pid {server.pid})")
+    n_keys = len(body["entities"])
+    statuses = [s for result in answer["results"][n_keys:] for s in result["statuses"]]
+    counts = {s: statuses.count(s) for s in dict.fromkeys(statuses)}
+    print(f"{len(answer['results']) - n_keys} features x {len(body['entities']['driver_id'])} entities: "
+          + ", ".join(f"{n} {s}" for s, n in counts.items()))
+    return dict(answer)
+
+
 def where_things_are(store: FeatureStore) -> None:
     """Last step: the files the demo used and what to try next."""
-    heading("Where things are")
     repo = store.repo_path
-    print(f"definitions:  {repo}/*.py and {repo / 'featurestore.yaml'}")
+    print(f"definitions:  {repo}/*.py and featurestore.yaml")
     print(f"sample data:  {repo / 'data'}")
     print(f"registry:     {store.registry.path}")
+    print(f"server log:   {server_log(store)}")
     print("next:")
     print(f"  featurestore --repo {repo} list feature-views")
     print(f"  featurestore --repo {repo} describe feature-service {SERVICE}")
-    print(f"  featurestore --repo {repo} history")
-    print(f"  featurestore --repo {repo} get-online driver_stats:conv_rate --entity driver_id=1001")
+    print(f"  featurestore --repo {repo} get-online --service {SERVICE} \\")
+    print("      --entity driver_id=1001,customer_id=2001,zone_id=airport")
+    print(f"  featurestore --repo {repo} serve     # then open http://127.0.0.1:6566/docs")
 
 
-STEPS: list[Callable[[FeatureStore], Any]] = [
-    generate_data,
-    apply_repo,
-    training_set,
-    online_lookup,
-    where_things_are,
+STEPS: list[tuple[str, Callable[[FeatureStore], Any]]] = [
+    ("Sample data", generate_data),
+    ("Apply the definitions", apply_repo),
+    ("Point-in-time training set", training_set),
+    ("Materialize into the online store and look up in-process", online_lookup),
+    ("Serve over HTTP and look up", http_lookup),
+    ("Where things are", where_things_are),
 ]
-"""The demo's steps, in order."""
+"""The demo's steps, in order: (title, function)."""
 
 
-def run(repo: Path) -> None:
-    """Open the repo (its featurestore.yaml must exist) and run every step."""
-    store = FeatureStore(repo_path=repo)
-    for step in STEPS:
-        step(store)
+def redact(url: str) -> str:
+    """``url`` without its password."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    return urlunsplit(parts._replace(netloc=parts.netloc.replace(f":{parts.password}@", ":***@")))
+
+
+def open_store(repo: Path, redis_url: str | None) -> FeatureStore:
+    """The repo's store; on Redis at ``redis_url`` if given, checked to answer before anything runs."""
+    overrides = {"FEATURESTORE_ONLINE_STORE": "redis", "FEATURESTORE_REDIS_URL": redis_url} if redis_url else {}
+    store = FeatureStore(repo_path=repo, config=load_config(repo, env={**os.environ, **overrides}))
+    if isinstance(store.config.online_store, RedisOnlineConfig):
+        try:
+            store.online.ping()
+        except FeatureStoreError as err:
+            store.close()
+            raise type(err)(f"{err.message} (start Redis, or run the demo without REDIS_URL for the embedded "
+                            "store)", **err.fields) from None
+    return store
+
+
+def run(repo: Path, redis_url: str | None = None) -> float:
+    """Open the repo (its featurestore.yaml must exist) and run every step; returns the total seconds."""
+    if not all(importlib.util.find_spec(m) for m in ("fastapi", "uvicorn")):
+        raise DemoError("the demo's HTTP step needs the 'server' extra: pip install -e '.[server]' "
+                        "('make demo' installs it)")
+    start = time.perf_counter()
+    store = open_store(repo, redis_url)
+    timings: list[tuple[str, float]] = []
+    try:
+        for number, (title, step) in enumerate(STEPS, start=1):
+            print(f"\n=== {number}. {title} ===")
+            began = time.perf_counter()
+            step(store)
+            timings.append((title, time.perf_counter() - began))
+            print(f"[{timings[-1][1]:.2f}s]")
+    finally:
+        store.close()
+    total = time.perf_counter() - start
+    print(f"\n=== Done in {total:.1f}s ===")
+    for number, (title, seconds) in enumerate(timings, start=1):
+        print(f"  {number}. {title:<58} {seconds:6.2f}s")
+    return total
+
+
+def _terminate(signum: int, frame: Any) -> None:
+    raise SystemExit(128 + signum)  # unwinds like Ctrl-C, so the background server is stopped
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -138,12 +252,21 @@ def main(argv: list[str] | None = None) -> int:
                                      description="The featurestore end-to-end demo.")
     parser.add_argument("repo", nargs="?", default="definitions", type=Path,
                         help="the feature repo folder (default: definitions)")
+    parser.add_argument("--redis-url", default=os.environ.get("REDIS_URL") or None, metavar="URL",
+                        help="use Redis at URL as the online store, e.g. redis://localhost:6379/0 "
+                             "(default: $REDIS_URL; unset: the repo's online store)")
     args = parser.parse_args(argv)
+    previous = signal.signal(signal.SIGTERM, _terminate)
     try:
-        run(args.repo)
+        run(args.repo, args.redis_url)
     except FeatureStoreError as err:
         print(f"Error: {err.message}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        print("\nInterrupted; the demo's server (if started) was stopped.", file=sys.stderr)
+        return 130
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     return 0
 
 

@@ -1,4 +1,4 @@
-"""The ``featurestore`` command line and ``python -m featurestore.demo``."""
+"""The ``featurestore`` command line (the demo is tested in ``tests/test_demo.py``)."""
 
 from __future__ import annotations
 
@@ -243,31 +243,3 @@ def test_console_script(tmp_path: Path) -> None:
     assert no_repo.returncode == 1
     assert "featurestore.yaml" in no_repo.stderr and "Traceback" not in no_repo.stderr
     assert run("list").returncode == 2
-
-
-def test_demo_module(tmp_path: Path) -> None:
-    repo = tmp_path / "example"
-    repo.mkdir()
-    for path in [*EXAMPLE.glob("*.py"), EXAMPLE / "featurestore.yaml"]:
-        shutil.copy(path, repo / path.name)
-    proc = subprocess.run([sys.executable, "-m", "featurestore.demo", str(repo)], capture_output=True, text=True,
-                          env=subprocess_env(), cwd=tmp_path, check=False)
-    assert proc.returncode == 0, proc.stderr
-    assert "Traceback" not in proc.stderr
-    out = proc.stdout
-    assert "+ feature_service trip_model" in out
-    header = next(line for line in out.splitlines() if line.split()[:2] == ["driver_id", "customer_id"])
-    for column in ("event_timestamp", "trip_completed", "conv_rate", "avg_daily_trips", "current_balance",
-                   "lifetime_trip_count", "tier"):
-        assert column in header
-    assert (repo / "data" / "driver_stats.parquet").exists()
-    assert (repo / "data" / "registry.json").exists()
-    assert str(repo / "data" / "registry.json") in out
-
-
-def test_demo_without_repo(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from featurestore import demo
-
-    assert demo.main([str(tmp_path)]) == 1
-    assert "featurestore.yaml" in capsys.readouterr().err
-    assert not (tmp_path / "data").exists()

@@ -1,4 +1,4 @@
-"""The online commands of the CLI (materialize, materialize-incremental, get-online, teardown) and demo step 4."""
+"""The online commands of the CLI (materialize, materialize-incremental, get-online, teardown)."""
 
 from __future__ import annotations
 
@@ -326,7 +326,7 @@ def test_teardown_asks_on_a_terminal(runner: CliRunner, repo: Path, monkeypatch:
     assert statuses(runner, repo) == ["NOT_FOUND"]
 
 
-# -- console script and demo ------------------------------------------------------------------------
+# -- console script ---------------------------------------------------------------------------------
 def featurestore_script() -> str:
     local = Path(sys.executable).parent / "featurestore"
     found = str(local) if local.exists() else shutil.which("featurestore")
@@ -359,21 +359,3 @@ def test_console_script_materialize_and_lookup(tmp_path: Path) -> None:
     assert refused.returncode == 1 and refused.stderr.startswith("Error: ")
     bad = run("materialize", "2024-01-01", "later")
     assert bad.returncode == 2 and "'END'" in bad.stderr
-
-
-def test_demo_online_step(tmp_path: Path) -> None:
-    repo = copy_example(tmp_path / "example")
-    proc = subprocess.run([sys.executable, "-m", "featurestore.demo", str(repo)], capture_output=True, text=True,
-                          env=subprocess_env(), cwd=tmp_path, check=False)
-    assert proc.returncode == 0, proc.stderr
-    out = proc.stdout
-    step = out[out.index("=== 4."):out.index("=== Where things are")]
-    assert "materialized driver_stats: 50 entity rows" in step
-    lines = {line.split()[0]: line.split(None, 1)[1] for line in step.splitlines()[1:]
-             if line.startswith("  ")}
-    assert lines["driver_id"] == "1001, 1002, 1003"
-    statuses_part = step[step.index("statuses:"):]
-    for name in ("conv_rate", "acc_rate", "avg_daily_trips"):
-        assert f"  {name}" in statuses_part
-        assert re.search(rf"^  {name}\s+PRESENT, PRESENT, PRESENT$", statuses_part, re.MULTILINE)
-    assert "NOT_FOUND" not in step

@@ -1,0 +1,212 @@
+"""``python -m featurestore.demo`` (``make demo``) end to end, on the embedded store and on Redis, and
+the example repo's training set checked against the brute-force point-in-time reference."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import psutil
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+import pytest
+
+from featurestore import FeatureStore, demo
+from featurestore.demo_server import serving
+from tests.conftest import _free_port
+from tests.offline.reference import point_in_time
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLE = ROOT / "definitions"
+STEPS = ["1. Sample data", "2. Apply the definitions", "3. Point-in-time training set",
+         "4. Materialize into the online store and look up in-process", "5. Serve over HTTP and look up",
+         "6. Where things are"]
+
+
+@pytest.fixture(autouse=True)
+def _no_env_overrides(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in list(os.environ):
+        if name.startswith("FEATURESTORE_") or name == "REDIS_URL":
+            monkeypatch.delenv(name)
+
+
+def demo_env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FEATURESTORE_") and k != "REDIS_URL"}
+    return {**env, **extra}
+
+
+def copy_example(target: Path) -> Path:
+    """The example repo's definitions and featurestore.yaml (no data, no registry)."""
+    target.mkdir()
+    for path in [*EXAMPLE.glob("*.py"), EXAMPLE / "featurestore.yaml"]:
+        shutil.copy(path, target / path.name)
+    return target
+
+
+def run_demo(repo: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    proc = subprocess.run([sys.executable, "-m", "featurestore.demo", str(repo), *args], capture_output=True,
+                          text=True, env=env or demo_env(), cwd=repo.parent, timeout=240, check=False)
+    assert "Traceback" not in proc.stderr + proc.stdout
+    return proc
+
+
+def server_alive(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE and "serve" in psutil.Process(pid).cmdline()
+    except psutil.NoSuchProcess:
+        return False
+
+
+def http_part(out: str) -> tuple[int, dict[str, Any], dict[str, Any]]:
+    """From the demo's step 5: the server's pid, the request body of the curl command, the JSON answer."""
+    step = out[out.index("=== 5."):out.index("=== 6.")]
+    pid = int(re.search(r"^started: featurestore serve --port \d+ \(pid (\d+)\), ready in", step, re.M).group(1))
+    assert f"stopped the server (pid {pid})" in step
+    curl = re.search(r"^\$ curl -s -X POST http://127\.0\.0\.1:\d+/get-online-features \\\n"
+                     r"    -H 'Content-Type: application/json' \\\n    -d '([^']*)'\n", step, re.M)
+    assert curl, step
+    answer = step[curl.end():step.index("\nstopped the server")]
+    assert max(len(line) for line in answer.splitlines()) <= 100
+    return pid, json.loads(curl.group(1)), json.loads(answer)
+
+
+def check_demo_output(out: str, first: bool = True) -> dict[str, Any]:
+    """The demo's output: every step, in order; the training set; the HTTP lookup; the timings."""
+    positions = [out.index(f"=== {step} ===") for step in STEPS]
+    assert positions == sorted(positions)
+    if first:
+        assert "+ feature_view zone_demand" in out and "+ feature_view customer_driver" in out
+        assert "+ feature_service trip_model" in out
+    training = out[out.index("=== 3."):out.index("=== 4.")]
+    for column in ("zone_id", "event_timestamp", "trip_completed", "conv_rate", "tier", "trips_together",
+                   "avg_rating_given", "surge_multiplier", "avg_wait_minutes"):
+        assert column in training
+    online = out[out.index("=== 4."):out.index("=== 5.")]
+    for view, rows in (("driver_stats", 50), ("customer_profile", 20), ("zone_demand", 8)):
+        assert re.search(f"materialized {view}: {rows if first else '[0-9]+'} entity rows", online), view
+    assert re.search(r"^  conv_rate\s+PRESENT, PRESENT, PRESENT$", online, re.M)
+
+    pid, request, answer = http_part(out)
+    assert not server_alive(pid), "the demo's server is still running"
+    assert request["feature_service"] == "trip_model"
+    assert request["entities"] == {"driver_id": [1001, 1002], "customer_id": [2001, 2002],
+                                   "zone_id": ["airport", "downtown"]}
+    names = answer["metadata"]["feature_names"]
+    assert names == ["driver_id", "customer_id", "zone_id", "conv_rate", "avg_daily_trips", "current_balance",
+                     "lifetime_trip_count", "tier", "trips_together", "avg_rating_given", "surge_multiplier",
+                     "avg_wait_minutes"]
+    results = dict(zip(names, answer["results"], strict=True))
+    assert results["zone_id"]["values"] == ["airport", "downtown"]
+    for name in names:
+        assert results[name]["statuses"] == ["PRESENT", "PRESENT"], name
+        assert all(v is not None for v in results[name]["values"]), name
+    assert results["tier"]["values"][0] in {"bronze", "silver", "gold"}
+    assert "9 features x 2 entities: 18 PRESENT" in out
+
+    timings = out[out.index("=== Done in "):]
+    assert [line.split(".")[0].strip() for line in timings.splitlines()[1:]] == ["1", "2", "3", "4", "5", "6"]
+    assert float(re.search(r"=== Done in ([\d.]+)s ===", timings).group(1)) < 60
+    return answer
+
+
+def test_demo_on_the_embedded_store(tmp_path: Path) -> None:
+    repo = copy_example(tmp_path / "example")
+    proc = run_demo(repo)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    check_demo_output(proc.stdout)
+    assert "online store: embedded SQLite (data/online.db)" in proc.stdout
+    for name in ("driver_stats.parquet", "customer_profile.csv", "customer_driver.parquet", "city.duckdb",
+                 "registry.json", "online.db", "demo-server.log"):
+        assert (repo / "data" / name).exists(), name
+
+    again = run_demo(repo)  # re-run: data regenerated, apply is a no-op, incremental materialization
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "No changes" in again.stdout
+    check_demo_output(again.stdout, first=False)
+
+
+def test_demo_on_redis(tmp_path: Path, clean_redis_url: str) -> None:
+    import redis
+
+    repo = copy_example(tmp_path / "example")
+    proc = run_demo(repo, env=demo_env(REDIS_URL=clean_redis_url))  # the option defaults to $REDIS_URL
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    check_demo_output(proc.stdout)
+    assert f"online store: Redis at {clean_redis_url}" in proc.stdout
+    assert not (repo / "data" / "online.db").exists()  # neither the demo nor its server used SQLite
+    with redis.Redis.from_url(clean_redis_url) as client:
+        assert client.exists("fs:driver_ranking:zone_demand:zone_id=airport")
+        assert client.exists("fs:driver_ranking:customer_driver:customer_id=2001,driver_id=1001")
+
+
+def test_demo_with_unreachable_redis_fails_in_one_line(tmp_path: Path) -> None:
+    repo = copy_example(tmp_path / "example")
+    url = f"redis://127.0.0.1:{_free_port()}/0"
+    proc = run_demo(repo, "--redis-url", url)
+    assert proc.returncode == 1
+    assert proc.stdout == ""
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"Error: Redis at {url} is unreachable"), proc.stderr
+    assert not (repo / "data").exists()  # nothing ran
+
+
+def test_demo_without_repo(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert demo.main([str(tmp_path)]) == 1
+    assert "featurestore.yaml" in capsys.readouterr().err
+    assert not (tmp_path / "data").exists()
+
+
+# -- the example repo's training set and the demo's server, in this process --------------------------
+@pytest.fixture
+def example_store(tmp_path: Path) -> Any:
+    store = FeatureStore(copy_example(tmp_path / "example"))
+    demo.generate_data(store)
+    demo.apply_repo(store)
+    yield store
+    store.close()
+
+
+def test_training_set_follows_the_pit_rules_for_every_view(example_store: FeatureStore) -> None:
+    result = demo.training_set(example_store)
+    data = example_store.repo_path / "data"
+    import duckdb
+
+    with duckdb.connect(str(data / "city.duckdb"), read_only=True) as con:
+        zones = con.sql("SELECT * FROM zone_demand").to_arrow_table()
+    sources = {
+        "driver_stats": (pq.read_table(data / "driver_stats.parquet"), ["driver_id"], "created"),
+        "customer_profile": (pacsv.read_csv(data / "customer_profile.csv"), ["customer_id"], None),
+        "customer_driver": (pq.read_table(data / "customer_driver.parquet"), ["customer_id", "driver_id"], None),
+        "zone_demand": (zones, ["zone_id"], None),
+    }
+    ttls = {"driver_stats": timedelta(days=2), "customer_profile": None, "customer_driver": timedelta(days=30),
+            "zone_demand": timedelta(hours=1)}
+    entity_rows = result.select(["driver_id", "customer_id", "zone_id", "event_timestamp"]).to_pylist()
+    got = result.to_pylist()
+    service = example_store.get_feature_service("trip_model")
+    assert {p.view for p in service.features} == set(sources)
+    for projection in service.features:
+        table, keys, created = sources[projection.view]
+        features = list(projection.features) or example_store.get_feature_view(projection.view).feature_names
+        want = point_in_time(table.to_pylist(), keys, features, entity_rows, ttl=ttls[projection.view],
+                             created_col=created)
+        assert [{f: row[f] for f in features} for row in got] == want, projection.view
+        filled = sum(row[features[0]] is not None for row in want)
+        assert filled >= len(got) // 2, f"{projection.view}: only {filled} rows found a value"
+
+
+def test_the_server_stops_on_error_and_on_ctrl_c(example_store: FeatureStore) -> None:
+    log = example_store.repo_path / "data" / "server.log"
+    for raised in (RuntimeError("boom"), KeyboardInterrupt()):
+        with pytest.raises(type(raised)), serving(example_store.repo_path, demo_env(), log) as server:
+            assert server_alive(server.pid)
+            raise raised
+        assert server.process.returncode is not None
+        assert not server_alive(server.pid)
