@@ -3,6 +3,9 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+DEMO_STAMP := $(VENV)/.installed-demo
+# `make demo REDIS_URL=redis://host:6379/0` runs the demo on Redis instead of the embedded SQLite store
+REDIS_URL ?=
 
 .PHONY: demo test lint bench clean serve
 
@@ -12,10 +15,15 @@ $(BIN)/python:
 
 $(STAMP): $(BIN)/python pyproject.toml
 	$(BIN)/pip install --quiet -e ".[dev]"
-	touch $(STAMP)
+	touch $(STAMP) $(DEMO_STAMP)
 
-demo: $(STAMP)
-	$(BIN)/python -m featurestore.demo definitions
+# the demo needs only the server and pandas extras (much faster to install than the dev tools)
+$(DEMO_STAMP): $(BIN)/python pyproject.toml
+	$(BIN)/pip install --quiet -e ".[server,pandas]"
+	touch $(DEMO_STAMP)
+
+demo: $(DEMO_STAMP)
+	$(BIN)/python -m featurestore.demo definitions $(if $(REDIS_URL),--redis-url '$(REDIS_URL)')
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q

@@ -163,6 +163,23 @@ def test_demo_without_repo(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
     assert not (tmp_path / "data").exists()
 
 
+def test_make_demo_passes_redis_url() -> None:
+    if shutil.which("make") is None:
+        pytest.skip("no make")
+    env = demo_env()
+
+    def dry_run(*args: str) -> str:
+        done = subprocess.run(["make", "-n", "-C", str(ROOT), "demo", *args], capture_output=True, text=True,
+                              env=env, check=True)
+        return next(line.strip() for line in done.stdout.splitlines() if "featurestore.demo" in line)
+
+    assert dry_run().endswith("-m featurestore.demo definitions")
+    assert dry_run("REDIS_URL=redis://h:1/2").endswith("-m featurestore.demo definitions --redis-url 'redis://h:1/2'")
+    install = subprocess.run(["make", "-n", "-W", "pyproject.toml", "-C", str(ROOT), "demo"], capture_output=True,
+                             text=True, env=env, check=True).stdout
+    assert '".[server,pandas]"' in install and ".[dev]" not in install  # the demo installs only what it needs
+
+
 # -- the example repo's training set and the demo's server, in this process --------------------------
 @pytest.fixture
 def example_store(tmp_path: Path) -> Any:
