@@ -7,7 +7,7 @@ DEMO_STAMP := $(VENV)/.installed-demo
 # `make demo REDIS_URL=redis://host:6379/0` runs the demo on Redis instead of the embedded SQLite store
 REDIS_URL ?=
 
-.PHONY: demo test lint bench clean serve
+.PHONY: demo test lint bench bench-feast clean serve
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -37,8 +37,15 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m bench.run
 
+# Feast's current release in its own venv; `make bench` then runs the same workloads on Feast
+bench-feast:
+	$(PYTHON) -m venv .venv-feast
+	.venv-feast/bin/python -m pip install --quiet --upgrade pip
+	.venv-feast/bin/pip install --quiet --upgrade 'feast[redis]'
+	.venv-feast/bin/python -c "import feast; print('Feast', feast.__version__, 'in .venv-feast')"
+
 serve: $(STAMP)
 	$(BIN)/featurestore serve --repo definitions
 
 clean:
-	rm -rf $(VENV) definitions/data bench/data .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .venv-feast definitions/data bench/data .pytest_cache .mypy_cache .ruff_cache

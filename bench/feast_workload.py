@@ -13,6 +13,8 @@ object on the last line of stdout; Feast's own prints and logs go to stderr. DAT
 - ``materialize --work WORK``: time ``materialize`` of ``stats_live`` from 2025-12-31 to now into Redis.
 - ``lookup --work WORK --entities N --iterations I [--warmup W]``: latency of ``get_online_features`` of
   ``stats_live:f0..f9`` for N entities per call, ids cycling over all existing drivers.
+- ``online-ttl --work WORK``: materialize ``stats`` (ttl 7 days; all its rows are older) and count the values
+  a lookup of 100 drivers still serves (a ttl enforced online serves none).
 - ``serve --work WORK --port P``: ``feast serve`` (HTTP, one worker, no access log) on 127.0.0.1:P in the
   foreground (replaces this process).
 """
@@ -147,6 +149,15 @@ def materialize(args: argparse.Namespace) -> dict[str, Any]:
     return {"seconds": seconds, "entities": entities, "peak_rss_mb": peak_rss_mb()}
 
 
+def online_ttl(args: argparse.Namespace) -> dict[str, Any]:
+    """Materialize ``stats`` (ttl 7 days, every row older than that) and count the values a lookup still serves."""
+    store = open_store(args.work)
+    store.materialize(start_date=MATERIALIZE_START, end_date=datetime.now(UTC), feature_views=["stats"])
+    rows = [{"driver_id": i} for i in range(100)]
+    values = store.get_online_features(features=["stats:f0"], entity_rows=rows).to_dict()["f0"]
+    return {"asked": len(rows), "values_served": sum(v is not None for v in values)}
+
+
 def percentiles(seconds: list[float]) -> dict[str, Any]:
     ordered = sorted(seconds)
     return {"p50_ms": ordered[len(ordered) // 2] * 1000,
@@ -196,7 +207,8 @@ def serve(args: argparse.Namespace) -> dict[str, Any]:
 
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], dict[str, Any]]] = {
-    "setup": setup, "training-set": training_set, "materialize": materialize, "lookup": lookup, "serve": serve}
+    "setup": setup, "training-set": training_set, "materialize": materialize, "lookup": lookup, "serve": serve,
+    "online-ttl": online_ttl}
 
 
 def main(argv: list[str] | None = None) -> None:

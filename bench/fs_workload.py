@@ -9,6 +9,8 @@ command prints one JSON object on its last line of stdout. DATA is a folder made
   ``--parquet``: the entity file's path in, ``to_parquet`` out, streamed).
 - ``materialize DATA --redis-url URL [--view stats_live]``: materialize the whole range into Redis.
 - ``lookup DATA --redis-url URL --entities N``: ``get_online_features`` of ``stats_live:f0..f9``.
+- ``online-ttl DATA --redis-url URL``: materialize ``stats`` (ttl 7 days; all its rows are older) and count
+  the values a lookup of 100 drivers still serves (a ttl enforced online serves none).
 - ``serve DATA --redis-url URL --port P``: ``featurestore serve`` in the foreground (replaces this process).
 - Floors: ``raw-asof DATA`` (DuckDB's ASOF join alone: no ttl, no tie-break, no input order),
   ``raw-mget DATA --redis-url URL --entities N`` (redis-py ``MGET`` of the same keys, decoding nothing).
@@ -125,6 +127,14 @@ def lookup(args: argparse.Namespace) -> dict[str, Any]:
     return timed_calls(lambda rows: store.get_online_features(refs, rows), batches, args.iterations, args.warmup)
 
 
+def online_ttl(args: argparse.Namespace) -> dict[str, Any]:
+    """Materialize ``stats`` (ttl 7 days, every row older than that) and count the values a lookup still serves."""
+    store = store_for(args.data, args.redis_url)
+    store.materialize(datetime(2025, 12, 31, tzinfo=UTC), datetime.now(UTC), feature_views=["stats"])
+    values = store.get_online_features(["stats:f0"], {"driver_id": list(range(100))}).to_dict()["f0"]
+    return {"asked": len(values), "values_served": sum(v is not None for v in values)}
+
+
 def raw_mget(args: argparse.Namespace) -> dict[str, Any]:
     import redis
 
@@ -146,7 +156,7 @@ def serve(args: argparse.Namespace) -> dict[str, Any]:
 
 
 COMMANDS = {"training-set": training_set, "raw-asof": raw_asof, "materialize": materialize, "lookup": lookup,
-            "raw-mget": raw_mget, "serve": serve}
+            "raw-mget": raw_mget, "serve": serve, "online-ttl": online_ttl}
 
 
 def main(argv: list[str] | None = None) -> None:

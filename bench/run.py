@@ -100,6 +100,7 @@ def measure(system: System, data: Path, redis_url: str, repeat: int, folder: Pat
         out[f"lookup_{n}"] = system.run("lookup", data, redis_url=redis_url, entities=n, iterations=lookups,
                                         warmup=100)
         log(f"  {system.label} lookup {n}: {out[f'lookup_{n}']}")
+    out["online_ttl"] = system.run("online-ttl", data, redis_url=redis_url)
     port = free_port()
     try:
         with server(system.argv("serve", data, redis_url=redis_url, port=port), port) as url:

@@ -37,6 +37,7 @@ def test_make_bench_runs_every_workload_and_writes_results(tmp_path: Path) -> No
     assert fs["training_set"]["rows"] == fs["training_set"]["rows_in"] == 500
     assert fs["training_set"]["order_kept"] is True
     assert fs["materialize"]["entities"] == 300
+    assert fs["online_ttl"] == {"asked": 100, "values_served": 0}
     assert fs["http_100_load"]["requests"] > 0 and fs["http_100_load"]["errors"] == 0
     assert per["floors"]["raw_asof"]["rows"] == 500
     assert results["extras"]["materialize_wide"]["entities"] == 6000
@@ -47,7 +48,8 @@ def test_make_bench_runs_every_workload_and_writes_results(tmp_path: Path) -> No
 
 def test_report_shows_ratio_floor_and_failures() -> None:
     def system(label: str, seconds: float, **more: Any) -> dict[str, Any]:
-        return {"label": label, "training_set": {"seconds": seconds, "peak_rss_mb": 100.0},
+        return {"label": label, "training_set": {"seconds": seconds, "peak_rss_mb": 100.0, "rows": 9, "rows_in": 10,
+                                                 "order_kept": label == "featurestore"},
                 "materialize": {"seconds": 2.0, "entities": 1000, "peak_rss_mb": 50.0}, **more}
 
     per = {"featurestore": system("featurestore", 0.5),
@@ -58,6 +60,7 @@ def test_report_shows_ratio_floor_and_failures() -> None:
     assert "| materialize: feature values/s | 5,000 | 5,000 | 1.0x |" in table
     assert "failed: timed out after 5 s" in table
     assert "| HTTP, 1 entity × 10, sequential: p50 ms | — | — |  |" in table
+    assert "| training set: entity rows returned | 9 of 10, in input order | 9 of 10, not in input order |  |" in table
 
 
 def test_loadgen_counts_answers_from_another_process(tmp_path: Path) -> None:
