@@ -63,8 +63,8 @@ def _floor(label: str, floors: dict[str, Any]) -> str:
     def fmt(case: str, key: str, form: str, what: str) -> str:
         found = floors.get(case) or {}
         return "" if key not in found else f"{form.format(found[key])} ({what})"
-    if label.startswith("training set"):
-        key = "seconds" if "seconds" in label else "peak_rss_mb"
+    if label.startswith("training set") and label.endswith(("seconds", "MB")):
+        key = "seconds" if label.endswith("seconds") else "peak_rss_mb"
         return fmt("raw_asof", key, "{:.2f}" if key == "seconds" else "{:,.0f}", "bare DuckDB ASOF join")
     n = "100" if "100 entities" in label else "1"
     stat = "p50_ms" if "p50" in label else "p99_ms" if "p99" in label else "rps"
