@@ -13,6 +13,7 @@ import pytest
 
 from bench import report
 from bench.harness import free_port, server
+from bench.systems import FEAST_PYTHON
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = {"BENCH_ENTITIES": "300", "BENCH_ROWS": "6000", "BENCH_ENTITY_ROWS": "500", "BENCH_SCALES": "1",
@@ -78,3 +79,34 @@ def test_loadgen_counts_answers_from_another_process(tmp_path: Path) -> None:
     assert result["requests"] == 40 and result["errors"] == 0 and result["connections"] == 2
     assert json.loads((tmp_path / "answer").read_text()) == {"hello": "world"}
     assert missing.returncode != 0 and "no successful answer" in missing.stderr and "404" in missing.stderr
+
+
+def test_make_bench_feast_installs_the_current_feast_release_in_its_own_venv() -> None:
+    dry = subprocess.run(["make", "-n", "bench-feast"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    assert "-m venv .venv-feast" in dry and "install --quiet --upgrade 'feast[redis]'" in dry
+
+
+@pytest.mark.skipif(not FEAST_PYTHON.exists(), reason="Feast is not installed (make bench-feast)")
+def test_feast_side_runs_the_same_workloads(redis_url: str) -> None:
+    """bench/feast_workload.py on tiny data: Feast's answers are checked, as the runner would use them."""
+    import redis
+
+    from bench.data import Sizes, make
+    from bench.systems import feast, prepare
+
+    url = redis_url.rsplit("/", 1)[0] + "/5"  # a database of its own: Feast's keys stay out of the others' way
+    with redis.Redis.from_url(url) as client:
+        client.flushdb()
+
+    data = make(Sizes(entities=200, rows=4000, entity_rows=300, seed=7))
+    system = feast(timeout=300)
+    assert system is not None
+    info = prepare(system, data, url)
+    assert info["online_store"] == "redis" and system.label.startswith("Feast ")
+    training = system.run("training-set", data)
+    assert training["rows_in"] == 300 and 0 < training["rows"] <= 300
+    materialized = system.run("materialize", data, redis_url=url)
+    assert materialized["entities"] == 200, materialized
+    lookup = system.run("lookup", data, redis_url=url, entities=100, iterations=20, warmup=2)
+    assert lookup["n"] == 20 and lookup["p50_ms"] > 0, lookup
+    assert system.run("online-ttl", data, redis_url=url)["asked"] == 100
