@@ -31,12 +31,11 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import pyarrow as pa
 
 from featurestore import sample_data
-from featurestore.config import RedisOnlineConfig, RepoConfig, load_config
+from featurestore.config import RedisOnlineConfig, RepoConfig, load_config, redact_url
 from featurestore.demo_server import DemoError, curl_command, format_json, post_json, serving
 from featurestore.errors import FeatureStoreError
 from featurestore.online_response import OnlineResponse
@@ -111,7 +110,7 @@ def _show(value: Any) -> str:
 def describe_online_store(config: RepoConfig) -> str:
     cfg = config.online_store
     if isinstance(cfg, RedisOnlineConfig):
-        return f"Redis at {redact(cfg.url)}"
+        return f"Redis at {redact_url(cfg.url)}"
     return f"embedded SQLite ({cfg.path})"
 
 
@@ -195,14 +194,6 @@ STEPS: list[tuple[str, Callable[[FeatureStore], Any]]] = [
     ("Where things are", where_things_are),
 ]
 """The demo's steps, in order: (title, function)."""
-
-
-def redact(url: str) -> str:
-    """``url`` without its password."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    return urlunsplit(parts._replace(netloc=parts.netloc.replace(f":{parts.password}@", ":***@")))
 
 
 def open_store(repo: Path, redis_url: str | None) -> FeatureStore:

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from bench.harness import free_port
+
 README = Path(__file__).resolve().parents[1] / "README.md"
 MARKED_BLOCK = re.compile(r"<!-- (?P<kind>tutorial|example): (?P<what>[^>]*?) -->\n```\w*\n(?P<body>.*?)\n```"
                           r"(?:\n```\w*\n(?P<shown>.*?)\n```)?", re.S)
@@ -28,12 +30,6 @@ def clean_env(tmp_path: Path) -> dict[str, str]:
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     env["HOME"] = str(tmp_path)
     return env
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def test_tutorial_runs_as_written(tmp_path: Path) -> None:

@@ -6,12 +6,12 @@ import hashlib
 from collections import deque
 from collections.abc import Iterator, Sequence
 from typing import Any, NoReturn
-from urllib.parse import urlsplit, urlunsplit
 
 import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+from featurestore.config import redact_url
 from featurestore.errors import InputError, OnlineStoreError, OnlineStoreUnavailableError
 from featurestore.online import codec
 from featurestore.online import keys as layout
@@ -54,13 +54,6 @@ WRITE_SCRIPT_SHA = hashlib.sha1(WRITE_SCRIPT.encode()).hexdigest()
 _UNAVAILABLE = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError)
 
 
-def _redact(url: str) -> str:
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = f"{parts.username or ''}:***@{parts.hostname}" + (f":{parts.port}" if parts.port else "")
-    return urlunsplit(parts._replace(netloc=netloc))
-
 
 class RedisOnlineStore:
     """Online store in Redis: one key per entity and view, ``fs:<project>:<view>:<k>=<v>,...``.
@@ -74,7 +67,7 @@ class RedisOnlineStore:
         self.url = url
         self.project = project
         self._prefix = layout.project_prefix(project)
-        self._where = f"Redis at {_redact(url)}"
+        self._where = f"Redis at {redact_url(url)}"
         self._batch = max(1, int(write_batch_size))
         self._plans: dict[ViewSpec, tuple[layout.KeyBuilder, codec.Decoder]] = {}
         try:
@@ -82,16 +75,16 @@ class RedisOnlineStore:
                 url, socket_timeout=socket_timeout, socket_connect_timeout=socket_timeout,
                 retry=Retry(NoBackoff(), 1), health_check_interval=0, decode_responses=False)
         except ValueError as exc:
-            raise OnlineStoreError(f"invalid Redis URL {_redact(url)!r}: {exc}", url=_redact(url)) from None
+            raise OnlineStoreError(f"invalid Redis URL {redact_url(url)!r}: {exc}", url=redact_url(url)) from None
 
     def _fail(self, exc: Exception, action: str) -> NoReturn:
         if isinstance(exc, redis.exceptions.AuthenticationError):
             raise OnlineStoreError(f"{self._where}: authentication failed while trying to {action}: {exc}",
-                                   url=_redact(self.url)) from None
+                                   url=redact_url(self.url)) from None
         if isinstance(exc, _UNAVAILABLE):
             raise OnlineStoreUnavailableError(
-                f"{self._where} is unreachable (could not {action}): {exc}", url=_redact(self.url)) from None
-        raise OnlineStoreError(f"{self._where}: failed to {action}: {exc}", url=_redact(self.url)) from None
+                f"{self._where} is unreachable (could not {action}): {exc}", url=redact_url(self.url)) from None
+        raise OnlineStoreError(f"{self._where}: failed to {action}: {exc}", url=redact_url(self.url)) from None
 
     def _plan(self, view: ViewSpec) -> tuple[layout.KeyBuilder, codec.Decoder]:
         plan = self._plans.get(view)
@@ -244,4 +237,4 @@ class RedisOnlineStore:
         self._client.close()
 
     def __repr__(self) -> str:
-        return f"RedisOnlineStore({_redact(self.url)!r}, project={self.project!r})"
+        return f"RedisOnlineStore({redact_url(self.url)!r}, project={self.project!r})"
