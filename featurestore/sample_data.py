@@ -155,12 +155,19 @@ def write_duckdb_table(path: Path, name: str, table: pa.Table) -> None:
     os.replace(tmp, path)
 
 
-def write(repo: Path, end: datetime | None = None) -> list[Path]:
-    """Write the sample files into ``repo/data``; returns their paths."""
+def write_driver_stats(repo: Path, end: datetime | None = None) -> Path:
+    """Write ``repo/data/driver_stats.parquet`` only (what ``featurestore init``'s template reads)."""
     data = Path(repo) / "data"
     data.mkdir(parents=True, exist_ok=True)
     stats = data / "driver_stats.parquet"
     pq.write_table(driver_stats(end), stats)
+    return stats
+
+
+def write(repo: Path, end: datetime | None = None) -> list[Path]:
+    """Write the sample files into ``repo/data``; returns their paths."""
+    stats = write_driver_stats(repo, end)
+    data = stats.parent
     profile = data / "customer_profile.csv"
     pacsv.write_csv(customer_profile(end), profile)
     pairs = data / "customer_driver.parquet"

@@ -76,7 +76,7 @@ def test_help_lists_commands(runner: CliRunner) -> None:
 def test_init_apply_plan(runner: CliRunner, repo: Path) -> None:
     assert "project: my_repo" in (repo / "featurestore.yaml").read_text()
     assert (repo / "driver_stats.py").exists()
-    assert (repo / "data" / "driver_stats.parquet").exists()
+    assert sorted(p.name for p in (repo / "data").iterdir()) == ["driver_stats.parquet"]  # what the template reads
 
     out = ok(cli(runner, repo, "plan"))
     assert "+ feature_view driver_stats" in out

@@ -86,7 +86,7 @@ def init(name: Path) -> None:
     \b
     NAME/featurestore.yaml   settings (project = NAME, letters/digits/_ only)
     NAME/driver_stats.py     an entity, a feature view and a feature service
-    NAME/data/               the example repo's sample data (driver_stats.parquet and more)
+    NAME/data/               sample data: driver_stats.parquet (hourly, 50 drivers, 7 days)
     """
     if name.exists() and (not name.is_dir() or any(name.iterdir())):
         raise click.ClickException(f"{str(name)!r} already exists and is not an empty folder; choose another name")
@@ -94,7 +94,7 @@ def init(name: Path) -> None:
     name.mkdir(parents=True, exist_ok=True)
     (name / CONFIG_FILE).write_text(CONFIG_TEMPLATE.format(project=project))
     (name / "driver_stats.py").write_text(DEFINITIONS_TEMPLATE)
-    files = sample_data.write(name)
+    files = [sample_data.write_driver_stats(name)]
     click.echo(f"Created feature repo {str(name)!r} (project {project!r}):")
     for path in [name / CONFIG_FILE, name / "driver_stats.py", *files]:
         click.echo(f"  {path}")
