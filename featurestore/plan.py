@@ -6,6 +6,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from featurestore.registry import KINDS, RegistryState, now_iso
+from featurestore.validation import check_push_sources
 
 _LABEL = {"entities": "entity", "feature_views": "feature_view", "feature_services": "feature_service"}
 
@@ -78,6 +79,10 @@ def make_plan(state: RegistryState, desired: dict[str, dict[str, dict[str, Any]]
             removed += [Change(kind, name) for name in sorted(current) if name not in wanted]
         else:
             removed += [Change(kind, name) for k, name in to_delete if k == kind and name in current]
+    gone = {c.name for c in removed if c.kind == "feature_views"}
+    views = {n: v for n, v in state.objects["feature_views"].items() if n not in gone and not remove_missing}
+    views.update(desired.get("feature_views", {}))
+    check_push_sources(views)
     return Plan(tuple(added), tuple(changed), tuple(removed), desired)
 
 

@@ -113,14 +113,15 @@ class Registry:
         self.path = Path(path)
         self.history_path = self.path.with_name(self.path.stem + ".history.jsonl")
         self.project = project
-        self._cache: tuple[tuple[int, int], RegistryState] | None = None
+        self._cache: tuple[tuple[int, int, int], RegistryState] | None = None
 
-    def _stamp(self) -> tuple[int, int] | None:
+    def _stamp(self) -> tuple[int, int, int] | None:
+        """What tells a rewrite: every write is a rename, so a new inode, even within one mtime tick."""
         try:
             st = self.path.stat()
         except FileNotFoundError:
             return None
-        return (st.st_mtime_ns, st.st_size)
+        return (st.st_ino, st.st_mtime_ns, st.st_size)
 
     def load(self) -> RegistryState:
         """The current state; cached until the file changes."""

@@ -7,6 +7,7 @@ does not declare them, so the registry knows every key's type.
 from __future__ import annotations
 
 from dataclasses import replace
+from collections.abc import Mapping
 from typing import Any, Protocol
 
 import pyarrow as pa
@@ -40,13 +41,27 @@ def group(objects: list[Any]) -> dict[str, dict[str, Any]]:
         if prev is not None and prev.to_dict() != obj.to_dict():
             raise DefinitionError(f"two {_WORD[kind]} are named {obj.name!r}", name=obj.name)
         out[kind][obj.name] = obj
-    pushes: dict[str, PushSource] = {}
-    for view in out["feature_views"].values():
-        if isinstance(view.source, PushSource):
-            prev_push = pushes.setdefault(view.source.name, view.source)
-            if prev_push != view.source:
-                raise DefinitionError(f"two push sources are named {view.source.name!r}", name=view.source.name)
+    check_push_sources({name: view.to_dict() for name, view in out["feature_views"].items()})
     return out
+
+
+def check_push_sources(views: Mapping[str, Mapping[str, Any]]) -> None:
+    """One push source name denotes one source: every view (as a registry dict) pushed to by that name has it.
+
+    ``views`` is the whole set the registry would hold (registered views kept, plus the applied ones), so a
+    later apply cannot give a registered push source a second batch source.
+    """
+    first: dict[str, tuple[str, Mapping[str, Any]]] = {}
+    for name in sorted(views):
+        source = views[name]["source"]
+        if source.get("kind") != PushSource.kind:
+            continue
+        seen = first.setdefault(source["name"], (name, source))
+        if seen[1] != source:
+            raise DefinitionError(
+                f"push source {source['name']!r} of feature view {name!r} differs from the push source of the "
+                f"same name of feature view {seen[0]!r}: one push source name must denote one source (give the "
+                "views the same PushSource, or another name)", name=source["name"], views=[seen[0], name])
 
 
 def _check_view(view: FeatureView, entities: dict[str, Entity], reader: SchemaReader) -> FeatureView:
