@@ -21,15 +21,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeAlias
 
+from featurestore import kinds
 from featurestore.entity import Entity
 from featurestore.errors import NotFoundError, RegistryError
 from featurestore.feature_service import FeatureService
 from featurestore.feature_view import FeatureView
+from featurestore.kinds import KEYS
 
 FORMAT = 1
-KINDS = ("entities", "feature_views", "feature_services")
-_CLASSES: dict[str, Any] = {"entities": Entity, "feature_views": FeatureView, "feature_services": FeatureService}
-_SINGULAR = {"entities": "entity", "feature_views": "feature view", "feature_services": "feature service"}
 
 
 def now_iso() -> str:
@@ -42,7 +41,7 @@ class RegistryState:
 
     project: str
     version: int = 0
-    objects: dict[str, dict[str, dict[str, Any]]] = field(default_factory=lambda: {k: {} for k in KINDS})
+    objects: dict[str, dict[str, dict[str, Any]]] = field(default_factory=lambda: {k: {} for k in KEYS})
     watermarks: dict[str, dict[str, Any]] = field(default_factory=dict)
     _parsed: dict[tuple[str, str], Any] = field(default_factory=dict, compare=False, repr=False)
 
@@ -51,9 +50,18 @@ class RegistryState:
         if key not in self._parsed:
             data = self.objects[kind].get(name)
             if data is None:
-                raise NotFoundError(f"{_SINGULAR[kind]} {name!r} is not in the registry", kind=kind, name=name)
-            self._parsed[key] = _CLASSES[kind].from_dict(data)
+                raise NotFoundError(f"{kinds.of_key(kind).singular} {name!r} is not in the registry",
+                                    kind=kind, name=name)
+            self._parsed[key] = kinds.of_key(kind).from_dict(data)
         return self._parsed[key]
+
+    def get(self, kind: str, name: str) -> Any:
+        """The object ``name`` of the kind with registry key ``kind`` (NotFoundError if absent)."""
+        return self._get(kind, name)
+
+    def all(self, kind: str) -> list[Any]:
+        """Every object of the kind with registry key ``kind``, by name."""
+        return [self._get(kind, n) for n in self.names(kind)]
 
     def entity(self, name: str) -> Entity:
         return self._get("entities", name)  # type: ignore[no-any-return]
@@ -68,13 +76,13 @@ class RegistryState:
         return sorted(self.objects[kind])
 
     def entities(self) -> list[Entity]:
-        return [self.entity(n) for n in self.names("entities")]
+        return self.all("entities")
 
     def feature_views(self) -> list[FeatureView]:
-        return [self.feature_view(n) for n in self.names("feature_views")]
+        return self.all("feature_views")
 
     def feature_services(self) -> list[FeatureService]:
-        return [self.feature_service(n) for n in self.names("feature_services")]
+        return self.all("feature_services")
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -87,7 +95,7 @@ class RegistryState:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> RegistryState:
-        objects = {k: dict(data.get("objects", {}).get(k, {})) for k in KINDS}
+        objects = {k: dict(data.get("objects", {}).get(k, {})) for k in KEYS}
         return cls(
             project=data["project"],
             version=int(data.get("version", 0)),

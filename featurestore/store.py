@@ -7,8 +7,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from featurestore import kinds, retrieval, writes
 from featurestore import materialize as mat
-from featurestore import retrieval, writes
 from featurestore.config import (
     RedisOnlineConfig,
     RepoConfig,
@@ -105,7 +105,7 @@ class FeatureStore:
         definitions is a no-op. Removed views lose their online data.
         """
         desired, partial = self._desired(objects, self.state())
-        to_delete = tuple((_KIND[type(o)], o.name) for o in objects_to_delete or ())
+        to_delete = tuple((kinds.key_of(o), o.name) for o in objects_to_delete or ())
         result: dict[str, Any] = {}
 
         def change(state: RegistryState) -> Change:
@@ -221,9 +221,6 @@ class FeatureStore:
         """Delete every online value of this project (nothing of other projects); definitions stay."""
         self.online.teardown()
         mat.forget(self.registry, list(self.state().watermarks))
-
-
-_KIND = {Entity: "entities", FeatureView: "feature_views", FeatureService: "feature_services"}
 
 
 def _stale_views(before: RegistryState, after: RegistryState, plan: Plan) -> list[str]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import multiprocessing as mp
 import os
-from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
