@@ -106,5 +106,4 @@ def applied(state: RegistryState, plan: Plan) -> tuple[RegistryState, dict[str, 
         },
         "objects": objects,
     }
-    watermarks = {k: v for k, v in state.watermarks.items() if k in objects["feature_views"]}
-    return replace(state, version=version, objects=objects, watermarks=watermarks, _parsed={}), entry
+    return replace(state, version=version, objects=objects, _parsed={}), entry

@@ -1,4 +1,4 @@
-"""The registry: applied definitions, their history, and materialization watermarks.
+"""The registry: applied definitions and their history (operational state lives in ``featurestore.state``).
 
 The current state is one JSON file, rewritten atomically (temp file + rename)
 under an exclusive ``flock`` on ``<file>.lock``, so concurrent writers from
@@ -6,6 +6,12 @@ several processes never lose an update or leave a torn file. Readers never lock:
 they see the old or the new file. Every applied version (with its full objects)
 is appended to ``<name>.history.jsonl`` beside it, so the file servers re-read
 stays small however long the history.
+
+The file records its format (:data:`FORMAT`); a file of a newer format is refused. Format 1 also held
+the materialization watermarks: they now live in the state store beside the registry, and those of a
+format-1 file are not carried over (ignored on load, gone at the next write). The first
+``materialize-incremental`` after the upgrade then starts as a first run does (``end - ttl``, or every
+row); re-materializing is safe, as a stored row is never replaced by an older one.
 """
 
 from __future__ import annotations
@@ -28,7 +34,8 @@ from featurestore.feature_service import FeatureService
 from featurestore.feature_view import FeatureView
 from featurestore.kinds import KEYS
 
-FORMAT = 1
+FORMAT = 2
+"""The registry file format this version writes, and the newest it reads."""
 
 
 def now_iso() -> str:
@@ -42,7 +49,6 @@ class RegistryState:
     project: str
     version: int = 0
     objects: dict[str, dict[str, dict[str, Any]]] = field(default_factory=lambda: {k: {} for k in KEYS})
-    watermarks: dict[str, dict[str, Any]] = field(default_factory=dict)
     _parsed: dict[tuple[str, str], Any] = field(default_factory=dict, compare=False, repr=False)
 
     def _get(self, kind: str, name: str) -> Any:
@@ -90,7 +96,6 @@ class RegistryState:
             "project": self.project,
             "version": self.version,
             "objects": self.objects,
-            "watermarks": self.watermarks,
         }
 
     @classmethod
@@ -100,7 +105,6 @@ class RegistryState:
             project=data["project"],
             version=int(data.get("version", 0)),
             objects=objects,
-            watermarks=dict(data.get("watermarks", {})),
         )
 
 
@@ -142,6 +146,14 @@ class Registry:
             data = json.loads(self.path.read_text())
         except (OSError, ValueError) as err:
             raise RegistryError(f"registry {str(self.path)!r} is unreadable: {err}", path=str(self.path)) from None
+        if not isinstance(data, dict):
+            raise RegistryError(f"registry {str(self.path)!r} is not a JSON object", path=str(self.path))
+        found = data.get("format", 1)
+        if not isinstance(found, int) or isinstance(found, bool) or not 1 <= found <= FORMAT:
+            raise RegistryError(
+                f"registry {str(self.path)!r} has format {found!r}, but this featurestore reads formats 1 to "
+                f"{FORMAT}: it was written by a newer featurestore; upgrade to read it", path=str(self.path),
+                format=found, supported=FORMAT)
         if data.get("project") != self.project:
             raise RegistryError(
                 f"registry {str(self.path)!r} belongs to project {data.get('project')!r}, not {self.project!r}",

@@ -65,8 +65,8 @@ class ServerContext:
     max_entities: int
     max_body_bytes: int
     materializer: Materializer = field(default_factory=Materializer)
-    catalog: tuple[Any, bytes] | None = None
-    """``(snapshot, /features answer)``: rebuilt when the snapshot changes."""
+    catalog: tuple[Any, dict[str, Any], bytes] | None = None
+    """``(snapshot, watermarks, /features answer)``: rebuilt when either changes."""
 
 
 def get_context(request: Request) -> ServerContext:
