@@ -74,12 +74,15 @@ class DefinitionError(FeatureStoreError):
     source: str | None = None
     file: str | None = None
     value: Any = None
+    views: list[str] | None = None
 
 
 class RegistryError(FeatureStoreError):
     """The registry (or the state store beside it) cannot be read or written."""
 
     path: str | None = None
+    format: int | None = None
+    supported: int | None = None
 
 
 class NotFoundError(FeatureStoreError):
@@ -126,5 +129,7 @@ class OnlineStoreUnavailableError(OnlineStoreError):
 class BusyError(FeatureStoreError):
     """Another exclusive operation (e.g. a materialization) is already running."""
 
-    operation: str | None = None
-    holder: str | None = None
+    running: str | None = None
+    since: str | None = None
+    pid: int | None = None
+    lock: str | None = None
