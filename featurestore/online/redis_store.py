@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import inspect
 from collections import deque
 from collections.abc import Iterator, Sequence
 from typing import Any, NoReturn
@@ -52,6 +53,15 @@ return stored
 """
 WRITE_SCRIPT_SHA = hashlib.sha1(WRITE_SCRIPT.encode()).hexdigest()
 _UNAVAILABLE = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError)
+
+
+def _takes_command_name() -> bool:
+    """redis-py < 5.3 requires ``get_connection(command_name)``; 5.3+ deprecates passing it."""
+    param = inspect.signature(redis.ConnectionPool.get_connection).parameters.get("command_name")
+    return param is not None and param.default is inspect.Parameter.empty
+
+
+_GET_CONNECTION_ARGS: tuple[str, ...] = ("EVALSHA",) if _takes_command_name() else ()
 
 
 
@@ -125,7 +135,7 @@ class RedisOnlineStore:
         """Send one EVALSHA per batch, keeping one batch in flight while the next one is encoded."""
         pool = self._client.connection_pool
         try:
-            conn = pool.get_connection()
+            conn = pool.get_connection(*_GET_CONNECTION_ARGS)
         except (redis.exceptions.RedisError, OSError) as exc:
             self._fail(exc, action)
         stored = 0
