@@ -132,8 +132,9 @@ class OnlineReader:
 
     def prepare(self, state: RegistryState, features: Any, entity_rows: Any,
                 full_feature_names: bool = False) -> PreparedLookup:
-        """Resolve ``features`` against ``state`` and check the entity rows (no I/O)."""
-        plans = _plans(resolve(features, state, full_feature_names))
+        """Resolve ``features`` (or take a :class:`ResolvedRequest`) and check the entity rows (no I/O)."""
+        resolved = features if isinstance(features, ResolvedRequest) else resolve(features, state, full_feature_names)
+        plans = _plans(resolved)
         cols = _columns(entity_rows)
         n = len(next(iter(cols.values()))) if cols else 0
         requests: StoreRequests = []
