@@ -149,12 +149,15 @@ def _plain(data: Any, rows_allowed: bool) -> LookupBody | None:
     return LookupBody(features, service, full, entities, orient, stamps)
 
 
-def parse_lookup(model: type[GetOnlineFeaturesRequest] | type[OnlineRequest], body: bytes
-                 ) -> LookupBody | GetOnlineFeaturesRequest | OnlineRequest:
+def parse_lookup(model: type[GetOnlineFeaturesRequest] | type[OnlineRequest], body: bytes) -> LookupBody:
     """A lookup body: orjson and explicit checks for plain bodies, the pydantic model for every other one."""
     try:
         data = orjson.loads(body)
     except orjson.JSONDecodeError:
         data = None
     fast = _plain(data, model is OnlineRequest)
-    return fast if fast is not None else parse(model, body)
+    if fast is not None:
+        return fast
+    m = parse(model, body)
+    return LookupBody(m.features, m.feature_service, m.full_feature_names, m.entities,
+                      getattr(m, "orient", "rows"), getattr(m, "event_timestamps", False))

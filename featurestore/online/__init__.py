@@ -2,8 +2,9 @@
 
 :class:`OnlineStore` is the protocol every store implements; :class:`ViewSpec` describes a
 feature view to a store. :class:`SqliteOnlineStore` is the local default, :class:`RedisOnlineStore`
-the production one, :class:`MemoryOnlineStore` the in-process one (the fake for fast tests) (key layout in :mod:`featurestore.online.keys`). The stores are imported on
-first use, so a process that never touches Redis never loads its client.
+the production one (key layout in :mod:`featurestore.online.keys`), :class:`MemoryOnlineStore`
+the in-process one (the fake for fast tests). The stores are imported on first use, so a process
+that never touches Redis never loads its client.
 """
 
 from __future__ import annotations

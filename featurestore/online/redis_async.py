@@ -99,8 +99,8 @@ class AsyncConnection:
                 _, proto = await loop.create_connection(_Protocol, host, port)
                 setup = []
                 if self.options.get("password") is not None:
-                    user = self.options.get("username")
-                    setup.append(("AUTH", user, self.options["password"]) if user else ("AUTH", self.options["password"]))
+                    user, password = self.options.get("username"), self.options["password"]
+                    setup.append(("AUTH", user, password) if user else ("AUTH", password))
                 if int(self.options.get("db", 0) or 0):
                     setup.append(("SELECT", int(self.options["db"])))
                 for command in setup:
