@@ -19,11 +19,13 @@ from featurestore.errors import (
     OnlineStoreUnavailableError,
     RegistryError,
 )
+from featurestore.feature_refs import ResolvedRequest, ResolvedView, resolve
 from featurestore.feature_service import FeatureService
 from featurestore.feature_view import FeatureView
 from featurestore.field import Field
 from featurestore.offline.job import RetrievalJob
-from featurestore.online_response import NOT_FOUND, OUTSIDE_MAX_AGE, PRESENT, OnlineResponse
+from featurestore.online_lookup import OnlineReader
+from featurestore.online_response import NOT_FOUND, OUTSIDE_MAX_AGE, PRESENT, OnlineResponse, ViewResult
 from featurestore.plan import Plan
 from featurestore.sources import CsvSource, DuckDBSource, ParquetSource, PushSource
 from featurestore.store import FeatureStore
@@ -49,6 +51,7 @@ __all__ = [
     "InputError",
     "NotFoundError",
     "OfflineStoreError",
+    "OnlineReader",
     "OnlineResponse",
     "OnlineStoreError",
     "OnlineStoreUnavailableError",
@@ -56,6 +59,10 @@ __all__ = [
     "Plan",
     "PushSource",
     "RegistryError",
+    "ResolvedRequest",
+    "ResolvedView",
     "RetrievalJob",
+    "ViewResult",
     "__version__",
+    "resolve",
 ]

@@ -1,13 +1,81 @@
-"""Turn ``["view:feature", ...]`` or a FeatureService into per-view requests with output names."""
+"""Request resolution: ``["view:feature", ...]`` or a FeatureService -> per-view requests with output names.
+
+One resolution serves both paths: :func:`resolve` answers a :class:`ResolvedRequest` (per view: the view,
+its features, their output names, its join keys and key types), cached per registry snapshot, feature
+list (or service) and ``full_feature_names``. The offline path turns it into ``ViewRequest`` s
+(:func:`view_requests`); the online path (``featurestore.online_lookup``) into store reads.
+"""
 
 from __future__ import annotations
 
+import threading
+import weakref
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from typing import Any
 
+from featurestore import types
 from featurestore.errors import InputError, NotFoundError
 from featurestore.feature_service import FeatureService
+from featurestore.feature_view import FeatureView
 from featurestore.offline.pit import ViewRequest
 from featurestore.registry import RegistryState
+
+MAX_CACHED = 1024
+"""Resolved requests kept per registry snapshot (the feature lists come from clients: bounded)."""
+
+
+@dataclass(frozen=True)
+class ResolvedView:
+    """The part of a request served by one feature view."""
+
+    view: FeatureView
+    features: tuple[str, ...]
+    out_names: tuple[str, ...]
+    """One output name per feature: ``feature`` or ``view__feature``."""
+    join_keys: tuple[str, ...]
+    key_types: tuple[types.ValueType, ...]
+
+    @property
+    def name(self) -> str:
+        return self.view.name
+
+
+@dataclass(frozen=True)
+class ResolvedRequest:
+    """A feature list resolved against one registry snapshot: its views in first-seen order."""
+
+    views: tuple[ResolvedView, ...]
+    full_feature_names: bool
+    derived: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    """What a path derives once from this request (e.g. the online read plan), by path name."""
+
+    @property
+    def join_keys(self) -> tuple[str, ...]:
+        """Every join key of the views, in first-seen order."""
+        return tuple(dict.fromkeys(k for v in self.views for k in v.join_keys))
+
+    def check_names(self, taken: Iterable[str], owner: str) -> None:
+        """Raise :class:`InputError` when an output name is in ``taken`` (names owned by ``owner``)."""
+        taken = set(taken)
+        for v in self.views:
+            for out in v.out_names:
+                if out in taken:
+                    raise InputError(f"feature name {out!r} of view {v.name!r} collides with {owner}"
+                                     f"{'' if self.full_feature_names else '; use full_feature_names=True'}",
+                                     feature=out, view=v.name)
+
+    def check_join_keys(self) -> None:
+        """Raise :class:`InputError` when an output name is a join key of a requested view.
+
+        The online answer holds the requested views' join keys beside the features, so such a
+        feature would hide the key (offline, the same request collides with the entity columns).
+        """
+        owners = {k: v.name for v in self.views for k in v.join_keys}
+        for v in self.views:
+            for out in v.out_names:
+                if out in owners:
+                    self.check_names([out], f"join key {out!r} of feature view {owners[out]!r}")
 
 
 def parse_refs(features: Any, state: RegistryState) -> list[str]:
@@ -38,24 +106,81 @@ def parse_refs(features: Any, state: RegistryState) -> list[str]:
     return out
 
 
-def view_requests(features: Any, state: RegistryState, full_feature_names: bool,
-                  taken: list[str] | tuple[str, ...] = ()) -> list[ViewRequest]:
-    """Group references by view (first-seen order); check output names do not collide."""
+def _resolve(features: Any, state: RegistryState, full: bool) -> ResolvedRequest:
     by_view: dict[str, list[str]] = {}
     for ref in parse_refs(features, state):
         view_name, feat = ref.split(":")
         feats = by_view.setdefault(view_name, [])
         if feat not in feats:
             feats.append(feat)
-    owners: dict[str, str] = {name: "the entity columns" for name in taken}
-    requests = []
+    owners: dict[str, str] = {}
+    views = []
     for view_name, feats in by_view.items():
-        outs = [f"{view_name}__{f}" if full_feature_names else f for f in feats]
+        view = state.feature_view(view_name)
+        outs = tuple(f"{view_name}__{f}" if full else f for f in feats)
         for out in outs:
             if out in owners:
-                hint = "" if full_feature_names else "; use full_feature_names=True"
+                hint = "" if full else "; use full_feature_names=True"
                 raise InputError(f"feature name {out!r} of view {view_name!r} collides with {owners[out]}{hint}",
                                  feature=out)
             owners[out] = f"feature view {view_name!r}"
-        requests.append(ViewRequest(state.feature_view(view_name), tuple(feats), tuple(outs)))
-    return requests
+        key_types = {f.name: f.dtype for f in view.key_fields}
+        views.append(ResolvedView(view, tuple(feats), outs, view.join_keys,
+                                  tuple(key_types.get(k, types.Int64) for k in view.join_keys)))
+    return ResolvedRequest(tuple(views), full)
+
+
+_cache_lock = threading.Lock()
+_caches: dict[int, dict[Any, ResolvedRequest]] = {}  # id(snapshot) -> its resolutions, dropped with the snapshot
+
+
+def _cache_of(state: RegistryState) -> dict[Any, ResolvedRequest]:
+    cache = _caches.get(id(state))
+    if cache is None:
+        with _cache_lock:
+            cache = _caches.get(id(state))
+            if cache is None:
+                cache = _caches[id(state)] = {}
+                weakref.finalize(state, _caches.pop, id(state), None)
+    return cache
+
+
+def resolve(features: Any, state: RegistryState, full_feature_names: bool = False) -> ResolvedRequest:
+    """``features`` (``["view:feature", ...]``, a FeatureService or a service name) resolved against ``state``.
+
+    Cached per snapshot, feature list and ``full_feature_names``; raises :class:`NotFoundError` for an
+    unknown view, feature or service and :class:`InputError` for a malformed list or colliding names.
+    """
+    full = bool(full_feature_names)
+    if isinstance(features, str):
+        key: Any = ("service", features, full)
+    elif isinstance(features, FeatureService):
+        key = ("service-object", features, full)
+    elif isinstance(features, (list, tuple)):
+        key = ("refs", tuple(features), full)
+    else:
+        key = None
+    cache = _cache_of(state)
+    try:
+        found = cache.get(key) if key is not None else None
+    except TypeError:  # unhashable items: resolved (and refused) below
+        key, found = None, None
+    if found is not None:
+        return found
+    target = state.feature_service(features) if isinstance(features, str) else features
+    resolved = _resolve(target, state, full)
+    if key is not None:
+        if len(cache) >= MAX_CACHED:
+            cache.clear()
+        cache[key] = resolved
+    return resolved
+
+
+def view_requests(features: Any, state: RegistryState, full_feature_names: bool,
+                  taken: list[str] | tuple[str, ...] = ()) -> list[ViewRequest]:
+    """Per-view offline requests (first-seen order); output names must not collide with ``taken`` columns."""
+    if isinstance(features, str):
+        parse_refs(features, state)  # refused: offline takes a list or a FeatureService object
+    resolved = resolve(features, state, full_feature_names)
+    resolved.check_names(taken, "the entity columns")
+    return [ViewRequest(v.view, v.features, v.out_names) for v in resolved.views]

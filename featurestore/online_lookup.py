@@ -1,12 +1,17 @@
 """``get_online_features``: entity rows in, one online-store read, values with statuses out.
 
-A lookup plan (which views, specs, output names) is cached per registry version
-and feature list, so a request costs one store round trip plus the decoding.
+The request is resolved once per registry snapshot and feature list (``featurestore.feature_refs``);
+the read plan derived from it (store specs, positions, ttl) is kept with it, so a request costs one
+store round trip plus the decoding. A lookup runs in three steps, :meth:`OnlineReader.prepare`
+(check the entity rows), the store read, :meth:`OnlineReader.finish` (statuses and ttl), so an
+asyncio caller can await a store that reads asynchronously (:meth:`OnlineReader.read_async`).
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -14,20 +19,23 @@ import pyarrow as pa
 
 from featurestore import types
 from featurestore.errors import InputError
-from featurestore.feature_refs import view_requests
-from featurestore.feature_service import FeatureService
+from featurestore.feature_refs import ResolvedRequest, resolve
 from featurestore.feature_view import FeatureView
 from featurestore.online.protocol import OnlineStore, ViewSpec
-from featurestore.online_response import NOT_FOUND, OUTSIDE_MAX_AGE, PRESENT, OnlineResponse
+from featurestore.online_response import NOT_FOUND, OUTSIDE_MAX_AGE, PRESENT, OnlineResponse, ViewResult
 from featurestore.registry import RegistryState
 
-_CHECKS: dict[str, Any] = {
+_CHECKS: dict[str, Callable[[Any], bool]] = {
     "Int32": lambda v: type(v) is int,
     "Int64": lambda v: type(v) is int,
     "String": lambda v: type(v) is str,
     "Bytes": lambda v: isinstance(v, bytes),
     "Bool": lambda v: type(v) is bool,
 }
+_INT = {"Int32", "Int64"}
+
+StoreRequests = list[tuple[ViewSpec, list[tuple[Any, ...]]]]
+StoreRows = list[list[tuple[int, tuple[Any, ...]] | None]]
 
 
 def spec_of(view: FeatureView) -> ViewSpec:
@@ -44,22 +52,34 @@ def spec_of(view: FeatureView) -> ViewSpec:
 
 
 class _ViewPlan:
-    __slots__ = ("key_checks", "keys", "outs", "positions", "spec", "ttl_us")
+    __slots__ = ("arrow_types", "key_checks", "keys", "name", "outs", "positions", "spec", "ttl_us")
 
     def __init__(self, view: FeatureView, features: tuple[str, ...], outs: tuple[str, ...]) -> None:
         self.spec = spec_of(view)
+        self.name = view.name
         self.keys = view.join_keys
         self.key_checks = tuple((k, t.name, _CHECKS.get(t.name)) for k, t in zip(self.keys, self.spec.key_types,
                                                                                  strict=True))
         self.positions = tuple(self.spec.features.index(f) for f in features)
         self.outs = outs
+        self.arrow_types = tuple(self.spec.feature_types[p].to_arrow() for p in self.positions)
         self.ttl_us = int(view.ttl.total_seconds() * 1_000_000) if view.ttl else None
+
+
+def _plans(resolved: ResolvedRequest) -> tuple[_ViewPlan, ...]:
+    plans: tuple[_ViewPlan, ...] | None = resolved.derived.get("online")
+    if plans is None:
+        resolved.check_join_keys()
+        plans = resolved.derived["online"] = tuple(_ViewPlan(v.view, v.features, v.out_names)
+                                                   for v in resolved.views)
+    return plans
 
 
 def _columns(entity_rows: Any) -> dict[str, list[Any]]:
     """Entity rows as ``{key: [values]}`` (accepts a list of dicts or a dict of lists)."""
     if isinstance(entity_rows, dict):
-        cols = {k: list(v) if isinstance(v, (list, tuple)) else [v] for k, v in entity_rows.items()}
+        cols = {k: v if type(v) is list else list(v) if isinstance(v, (list, tuple)) else [v]
+                for k, v in entity_rows.items()}
         lengths = {len(v) for v in cols.values()}
         if len(lengths) > 1:
             raise InputError(f"entity_rows columns have different lengths: { {k: len(v) for k, v in cols.items()} }")
@@ -74,74 +94,115 @@ def _columns(entity_rows: Any) -> dict[str, list[Any]]:
     raise InputError(f"entity_rows must be a list of dicts or a dict of lists, got {type(entity_rows).__name__}")
 
 
+def _check_keys(plan: _ViewPlan, cols: dict[str, list[Any]]) -> None:
+    for key, type_name, check in plan.key_checks:
+        values = cols.get(key)
+        if values is None:
+            raise InputError(f"entity_rows is missing join key {key!r} of feature view {plan.name!r}",
+                             join_key=key, view=plan.name)
+        if check is not None:
+            if type_name in _INT:
+                if all(type(v) is int for v in values):
+                    continue
+            elif all(map(check, values)):
+                continue
+            bad = next(v for v in values if not check(v))
+            raise InputError(f"join key {key!r} must be {type_name}, got {bad!r}", join_key=key, view=plan.name)
+
+
+class PreparedLookup:
+    """A checked lookup waiting for its store read: the store requests, and what :meth:`finish` needs."""
+
+    __slots__ = ("key_out", "n", "plans", "requests")
+
+    def __init__(self, plans: tuple[_ViewPlan, ...], key_out: dict[str, list[Any]], requests: StoreRequests,
+                 n: int) -> None:
+        self.plans = plans
+        self.key_out = key_out
+        self.requests = requests
+        self.n = n
+
+
 class OnlineReader:
-    """Turns requests into one ``OnlineStore.read`` call; caches plans per registry version."""
+    """Turns requests into one ``OnlineStore.read`` call (or an awaited ``read_async`` when the store has one)."""
 
     def __init__(self, store: OnlineStore) -> None:
         self.store = store
-        self._plans: dict[tuple[Any, ...], list[_ViewPlan]] = {}
+        self._read_async: Callable[[StoreRequests], Any] | None = getattr(store, "read_async", None)
 
-    def _plan(self, state: RegistryState, features: Any, full: bool) -> list[_ViewPlan]:
-        ref = features.name if isinstance(features, FeatureService) else tuple(features or ())
-        cache_key = (state.version, id(state), ref, full)
-        plans = self._plans.get(cache_key)
-        if plans is None:
-            requests = view_requests(features, state, full)
-            plans = [_ViewPlan(r.view, r.features, r.out_names) for r in requests]
-            if len(self._plans) > 256:
-                self._plans.clear()
-            self._plans[cache_key] = plans
-        return plans
-
-    def read(self, state: RegistryState, features: Any, entity_rows: Any, full_feature_names: bool = False,
-             now: datetime | None = None) -> OnlineResponse:
-        plans = self._plan(state, features, full_feature_names)
+    def prepare(self, state: RegistryState, features: Any, entity_rows: Any,
+                full_feature_names: bool = False) -> PreparedLookup:
+        """Resolve ``features`` (or take a :class:`ResolvedRequest`) and check the entity rows (no I/O)."""
+        resolved = features if isinstance(features, ResolvedRequest) else resolve(features, state, full_feature_names)
+        plans = _plans(resolved)
         cols = _columns(entity_rows)
         n = len(next(iter(cols.values()))) if cols else 0
-        requests = []
+        requests: StoreRequests = []
         key_out: dict[str, list[Any]] = {}
         for plan in plans:
-            for key, type_name, check in plan.key_checks:
-                values = cols.get(key)
-                if values is None:
-                    raise InputError(f"entity_rows is missing join key {key!r} of feature view {plan.spec.name!r}",
-                                     join_key=key, view=plan.spec.name)
-                if check is not None:
-                    for v in values:
-                        if not check(v):
-                            raise InputError(f"join key {key!r} must be {type_name}, got {v!r}", join_key=key,
-                                             view=plan.spec.name)
-                key_out[key] = values
+            _check_keys(plan, cols)
             key_cols = [cols[k] for k in plan.keys]
+            for k, values in zip(plan.keys, key_cols, strict=True):
+                key_out[k] = values
             requests.append((plan.spec, list(zip(*key_cols, strict=True)) if len(key_cols) > 1
                              else [(v,) for v in key_cols[0]]))
-        results = self.store.read(requests) if n else [[] for _ in requests]
+        return PreparedLookup(plans, key_out, requests, n)
+
+    def finish(self, prepared: PreparedLookup, results: StoreRows | list[Any],
+               now: datetime | None = None) -> OnlineResponse:
+        """The response from the store's rows: statuses, ttl (``now``: the current time by default)."""
         now_us = int((now.timestamp() if now else time.time()) * 1_000_000)
         features_out: dict[str, list[Any]] = {}
         statuses: dict[str, list[str]] = {}
         stamps: dict[str, list[int | None]] = {}
         out_types: dict[str, pa.DataType] = {}
-        for plan, rows in zip(plans, results, strict=True):
+        views = []
+        for plan, rows in zip(prepared.plans, results, strict=True):
             oldest = now_us - plan.ttl_us if plan.ttl_us is not None else None
             status: list[str] = []
             ts: list[int | None] = []
             vals: list[tuple[Any, ...] | None] = []
-            for row in rows:
-                if row is None:
-                    status.append(NOT_FOUND)
-                    ts.append(None)
-                    vals.append(None)
-                elif oldest is not None and row[0] < oldest:
-                    status.append(OUTSIDE_MAX_AGE)
-                    ts.append(row[0])
-                    vals.append(None)
-                else:
-                    status.append(PRESENT)
-                    ts.append(row[0])
-                    vals.append(row[1])
-            for pos, out in zip(plan.positions, plan.outs, strict=True):
+            if oldest is None and None not in rows:  # the common case: every row found, no ttl
+                status = [PRESENT] * len(rows)
+                ts = [row[0] for row in rows]  # type: ignore[index]
+                vals = [row[1] for row in rows]  # type: ignore[index]
+            else:
+                for row in rows:
+                    if row is None:
+                        status.append(NOT_FOUND)
+                        ts.append(None)
+                        vals.append(None)
+                    elif oldest is not None and row[0] < oldest:
+                        status.append(OUTSIDE_MAX_AGE)
+                        ts.append(row[0])
+                        vals.append(None)
+                    else:
+                        status.append(PRESENT)
+                        ts.append(row[0])
+                        vals.append(row[1])
+            for pos, out, arrow_type in zip(plan.positions, plan.outs, plan.arrow_types, strict=True):
                 features_out[out] = [v[pos] if v is not None else None for v in vals]
                 statuses[out] = status
                 stamps[out] = ts
-                out_types[out] = plan.spec.feature_types[pos].to_arrow()
-        return OnlineResponse(key_out, features_out, statuses, stamps, out_types)
+                out_types[out] = arrow_type
+            views.append(ViewResult(plan.name, plan.outs, status, ts))
+        return OnlineResponse(prepared.key_out, features_out, statuses, stamps, out_types, tuple(views))
+
+    def read(self, state: RegistryState, features: Any, entity_rows: Any, full_feature_names: bool = False,
+             now: datetime | None = None) -> OnlineResponse:
+        """Latest values of ``features`` for ``entity_rows`` (``features``: refs, a FeatureService or its name)."""
+        prepared = self.prepare(state, features, entity_rows, full_feature_names)
+        results = self.store.read(prepared.requests) if prepared.n else [[] for _ in prepared.requests]
+        return self.finish(prepared, results, now)
+
+    async def read_async(self, state: RegistryState, features: Any, entity_rows: Any,
+                         full_feature_names: bool = False, now: datetime | None = None) -> OnlineResponse:
+        """:meth:`read` for asyncio callers: the store's ``read_async`` if it has one, else ``read`` in a thread."""
+        prepared = self.prepare(state, features, entity_rows, full_feature_names)
+        if not prepared.n:
+            results: StoreRows | list[Any] = [[] for _ in prepared.requests]
+        elif self._read_async is not None:
+            results = await self._read_async(prepared.requests)
+        else:
+            results = await asyncio.to_thread(self.store.read, prepared.requests)
+        return self.finish(prepared, results, now)

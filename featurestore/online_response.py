@@ -1,4 +1,4 @@
-"""OnlineResponse: the answer of ``get_online_features``, column-oriented."""
+"""OnlineResponse: the answer of ``get_online_features``, column-oriented, with per-view results."""
 
 from __future__ import annotations
 
@@ -14,8 +14,43 @@ NOT_FOUND = "NOT_FOUND"
 OUTSIDE_MAX_AGE = "OUTSIDE_MAX_AGE"
 
 
+def _datetimes(times_us: list[int | None]) -> list[datetime | None]:
+    return [None if us is None else _EPOCH + timedelta(microseconds=us) for us in times_us]
+
+
+class ViewResult:
+    """What one feature view answered: its output names, and per entity row a status and an event time.
+
+    All features of a view come from one stored row, so they share the statuses and event times.
+
+    >>> v = ViewResult("stats", ("conv_rate",), ["PRESENT", "NOT_FOUND"], [1_700_000_000_000_001, None])
+    >>> v.event_timestamps[0].isoformat(), v.event_timestamps[1]
+    ('2023-11-14T22:13:20.000001+00:00', None)
+    """
+
+    __slots__ = ("_event_timestamps", "event_times_us", "name", "out_names", "statuses")
+
+    def __init__(self, name: str, out_names: tuple[str, ...], statuses: list[str],
+                 event_times_us: list[int | None]) -> None:
+        self.name = name
+        self.out_names = out_names
+        self.statuses = statuses
+        self.event_times_us = event_times_us
+        self._event_timestamps: list[datetime | None] | None = None
+
+    @property
+    def event_timestamps(self) -> list[datetime | None]:
+        """Per entity row, the event time (UTC ``datetime``) of the row served; None if none."""
+        if self._event_timestamps is None:
+            self._event_timestamps = _datetimes(self.event_times_us)
+        return self._event_timestamps
+
+    def __repr__(self) -> str:
+        return f"ViewResult({self.name!r}, {self.out_names!r}, {self.statuses!r})"
+
+
 class OnlineResponse:
-    """Join keys then features, one list per name, in entity-row order.
+    """Join keys then features, one list per name, in entity-row order; ``views``: one result per view.
 
     ``event_timestamps`` are built on first use from ``event_times_us`` (UTC epoch
     microseconds), so lookups that never read them do not pay for the datetimes.
@@ -26,7 +61,7 @@ class OnlineResponse:
     ({'driver_id': [1], 'conv_rate': [0.5]}, '2023-11-14T22:13:20.000001+00:00')
     """
 
-    __slots__ = ("_event_timestamps", "event_times_us", "features", "keys", "statuses", "types")
+    __slots__ = ("_event_timestamps", "event_times_us", "features", "keys", "statuses", "types", "views")
 
     def __init__(
         self,
@@ -35,25 +70,23 @@ class OnlineResponse:
         statuses: dict[str, list[str]],
         event_times_us: dict[str, list[int | None]],
         types: dict[str, pa.DataType],
+        views: tuple[ViewResult, ...] | None = None,
     ) -> None:
         self.keys = keys
         self.features = features
         self.statuses = statuses
         self.event_times_us = event_times_us
         self.types = types
+        self.views: tuple[ViewResult, ...] = views if views is not None else tuple(
+            ViewResult(name, (name,), statuses[name], event_times_us[name]) for name in features)
+        """Per view looked up, in request order: its name, output names, statuses and event times."""
         self._event_timestamps: dict[str, list[datetime | None]] | None = None
 
     @property
     def event_timestamps(self) -> dict[str, list[datetime | None]]:
         """Per feature, the event time (UTC ``datetime``) of the row each value came from; None if none."""
         if self._event_timestamps is None:
-            done: dict[int, list[datetime | None]] = {}  # features of one view share one list
-            out = {}
-            for name, times in self.event_times_us.items():
-                if id(times) not in done:
-                    done[id(times)] = [None if us is None else _EPOCH + timedelta(microseconds=us) for us in times]
-                out[name] = done[id(times)]
-            self._event_timestamps = out
+            self._event_timestamps = {name: v.event_timestamps for v in self.views for name in v.out_names}
         return self._event_timestamps
 
     def to_dict(self) -> dict[str, list[Any]]:

@@ -209,8 +209,7 @@ class FeatureStore:
         """
         if self._reader is None:
             self._reader = OnlineReader(self.online)
-        if isinstance(features, str):
-            features = self.get_feature_service(features)
+        # one registry snapshot per call: a service name is resolved against the same snapshot
         return self._reader.read(self.state(), features, entity_rows, full_feature_names)
 
     def write_to_online_store(self, feature_view_name: str, df: Any) -> int:

@@ -3,7 +3,8 @@
 ``featurestore serve --repo PATH`` runs it with uvicorn; ``server.app.create_app(repo_path)``
 builds the application. Only this package imports FastAPI: the ``featurestore`` library does not.
 Modules: ``app`` (wiring, lifespan), ``routes_online`` / ``routes_write`` / ``routes_ops`` (endpoints),
-``models`` (request bodies), ``lookup`` (lookups and their plans), ``encoding`` (answers as bytes),
+``models`` (request bodies), ``lookup`` (lookups: key conversion, the awaited read, metrics),
+``encoding`` (answers as bytes),
 ``frames`` (JSON ``df`` -> Arrow), ``catalog`` (``/features``), ``errors`` (library errors -> status
 codes), ``limits``, ``auth``, ``metrics``, ``reload`` (registry polling), ``context``.
 """

@@ -86,7 +86,7 @@ def create_app(repo_path: str | Path | None = None, store: FeatureStore | None =
             yield
         finally:
             watcher.stop()
-            ctx.lookups.shutdown()
+            await ctx.lookups.shutdown()
             ctx.materializer.shutdown()
             store.close()
 

@@ -29,16 +29,26 @@ OUTSIDE_MAX_AGE = "OUTSIDE_MAX_AGE"
 Convert = Callable[[list[Any]], list[Any]]
 
 
+class ViewAnswer(Protocol):
+    """What one view answered (``featurestore.ViewResult``)."""
+
+    name: str
+    out_names: tuple[str, ...]
+    statuses: list[str]
+
+    @property
+    def event_timestamps(self) -> list[datetime | None]: ...
+
+
 class OnlineAnswer(Protocol):
     """What ``FeatureStore.get_online_features`` returns (``OnlineResponse``)."""
 
     keys: dict[str, list[Any]]
     features: dict[str, list[Any]]
-    statuses: dict[str, list[str]]
     types: dict[str, pa.DataType]
 
     @property
-    def event_timestamps(self) -> dict[str, list[datetime | None]]: ...
+    def views(self) -> Sequence[ViewAnswer]: ...
 
     def to_arrow(self) -> pa.Table: ...
 
@@ -113,28 +123,21 @@ def feast_json(answer: OnlineAnswer, keys: dict[str, list[Any]]) -> bytes:
     epoch = _repeated(b'"1970-01-01T00:00:00Z"', n)
     results: list[dict[str, Any]] = [{"values": keys[k], "statuses": present, "event_timestamps": epoch}
                                      for k in answer.keys]
-    done: dict[int, orjson.Fragment] = {}  # id(list) -> its JSON; the lists stay alive in ``answer``
-    types = answer.types
-    for name, values in answer.features.items():
-        statuses, stamps = answer.statuses[name], answer.event_timestamps[name]
-        status_json = done.get(id(statuses))
-        if status_json is None:
-            status_json = done[id(statuses)] = orjson.Fragment(orjson.dumps(statuses))
-        stamp_json = done.get(id(stamps))
-        if stamp_json is None:
-            stamp_json = done[id(stamps)] = orjson.Fragment(orjson.dumps(_stamps(stamps), option=JSON_OPTIONS))
-        results.append({"values": json_values(values, types.get(name)), "statuses": status_json,
-                         "event_timestamps": stamp_json})
-    return orjson.dumps({"metadata": {"feature_names": [*answer.keys, *answer.features]}, "results": results},
+    types, features = answer.types, answer.features
+    for view in answer.views:  # the features of a view share statuses and times: serialized once
+        status_json = orjson.Fragment(orjson.dumps(view.statuses))
+        stamp_json = orjson.Fragment(orjson.dumps(_stamps(view.event_timestamps), option=JSON_OPTIONS))
+        for name in view.out_names:
+            results.append({"values": json_values(features[name], types.get(name)), "statuses": status_json,
+                            "event_timestamps": stamp_json})
+    return orjson.dumps({"metadata": {"feature_names": [*answer.keys, *features]}, "results": results},
                         option=JSON_OPTIONS)
 
 
-def native(answer: OnlineAnswer, keys: dict[str, list[Any]], views: Sequence[tuple[str, str]], orient: str,
-           event_timestamps: bool, for_json: bool) -> dict[str, Any]:
+def native(answer: OnlineAnswer, keys: dict[str, list[Any]], orient: str, event_timestamps: bool,
+           for_json: bool) -> dict[str, Any]:
     """The native answer: ``rows`` (one object per entity row) or ``columns`` (one list per name), and
     ``statuses`` (and ``event_timestamps``) per view, one per entity row.
-
-    ``views``: ``(view name, one output name of that view)`` for each view looked up.
     """
     types = answer.types
     columns = {k: keys[k] for k in answer.keys}
@@ -146,9 +149,9 @@ def native(answer: OnlineAnswer, keys: dict[str, list[Any]], views: Sequence[tup
         out["columns"] = columns
     else:
         out["rows"] = [dict(zip(names, r)) for r in zip(*columns.values())]  # noqa: B905 (equal lengths; strict costs a third)
-    out["statuses"] = {view: answer.statuses[o] for view, o in views}
+    out["statuses"] = {view.name: view.statuses for view in answer.views}
     if event_timestamps:
-        out["event_timestamps"] = {view: answer.event_timestamps[o] for view, o in views}
+        out["event_timestamps"] = {view.name: view.event_timestamps for view in answer.views}
     return out
 
 
@@ -160,14 +163,14 @@ def to_msgpack(data: Any) -> bytes:
     return msgpack.packb(data, datetime=True, use_bin_type=True)  # type: ignore[no-any-return]
 
 
-def to_arrow_ipc(answer: OnlineAnswer, views: Sequence[tuple[str, str]], event_timestamps: bool) -> bytes:
+def to_arrow_ipc(answer: OnlineAnswer, event_timestamps: bool) -> bytes:
     """An Arrow IPC stream: join keys and features, then ``status:<view>`` (and ``event_timestamp:<view>``)."""
     table = answer.to_arrow()
-    for view, out in views:
-        table = table.append_column(f"status:{view}", pa.array(answer.statuses[out], pa.string()))
+    for view in answer.views:
+        table = table.append_column(f"status:{view.name}", pa.array(view.statuses, pa.string()))
         if event_timestamps:
-            table = table.append_column(f"event_timestamp:{view}",
-                                        pa.array(answer.event_timestamps[out], pa.timestamp("us", tz="UTC")))
+            table = table.append_column(f"event_timestamp:{view.name}",
+                                        pa.array(view.event_timestamps, pa.timestamp("us", tz="UTC")))
     sink = pa.BufferOutputStream()
     with pa.ipc.new_stream(sink, table.schema) as writer:
         writer.write_table(table)

@@ -10,7 +10,7 @@ from fastapi.responses import Response
 from .context import get_context
 from .encoding import feast_json, native, to_arrow_ipc, to_json, to_msgpack
 from .limits import check_entities, read_body
-from .models import GetOnlineFeaturesRequest, OnlineRequest, parse, request_body
+from .models import GetOnlineFeaturesRequest, OnlineRequest, parse_lookup, request_body
 
 router = APIRouter(tags=["online"])
 
@@ -58,9 +58,9 @@ async def get_online_features(request: Request) -> Response:
     `"-Infinity"`; bytes are base64.
     """
     ctx = get_context(request)
-    req = parse(GetOnlineFeaturesRequest, await read_body(request, ctx.max_body_bytes))
+    req = parse_lookup(GetOnlineFeaturesRequest, await read_body(request, ctx.max_body_bytes))
     check_entities(req.entities, ctx.max_entities)
-    answer, _ = await ctx.lookups.lookup(req.feature_ref(), req.entities, req.full_feature_names)
+    answer = await ctx.lookups.lookup(req.feature_ref(), req.entities, req.full_feature_names)
     return Response(feast_json(answer, req.entities), media_type=JSON)
 
 
@@ -77,15 +77,15 @@ async def online(request: Request) -> Response:
     the features and a `status:<view>` column per view.
     """
     ctx = get_context(request)
-    req = parse(OnlineRequest, await read_body(request, ctx.max_body_bytes))
+    req = parse_lookup(OnlineRequest, await read_body(request, ctx.max_body_bytes))
     check_entities(req.entities, ctx.max_entities)
     keys = _columns(req.entities)
-    answer, views = await ctx.lookups.lookup(req.feature_ref(), keys, req.full_feature_names)
+    answer = await ctx.lookups.lookup(req.feature_ref(), keys, req.full_feature_names)
     accept = request.headers.get("accept", "")
     if ARROW in accept:
-        return Response(to_arrow_ipc(answer, views, req.event_timestamps), media_type=ARROW)
+        return Response(to_arrow_ipc(answer, req.event_timestamps), media_type=ARROW)
     if "msgpack" in accept:
-        return Response(to_msgpack(native(answer, keys, views, req.orient, req.event_timestamps, for_json=False)),
+        return Response(to_msgpack(native(answer, keys, req.orient, req.event_timestamps, for_json=False)),
                         media_type=MSGPACK)
-    return Response(to_json(native(answer, keys, views, req.orient, req.event_timestamps, for_json=True)),
+    return Response(to_json(native(answer, keys, req.orient, req.event_timestamps, for_json=True)),
                     media_type=JSON)

@@ -2,8 +2,9 @@
 
 :class:`OnlineStore` is the protocol every store implements; :class:`ViewSpec` describes a
 feature view to a store. :class:`SqliteOnlineStore` is the local default, :class:`RedisOnlineStore`
-the production one (key layout in :mod:`featurestore.online.keys`). The stores are imported on
-first use, so a process that never touches Redis never loads its client.
+the production one (key layout in :mod:`featurestore.online.keys`), :class:`MemoryOnlineStore`
+the in-process one (the fake for fast tests). The stores are imported on first use, so a process
+that never touches Redis never loads its client.
 """
 
 from __future__ import annotations
@@ -13,10 +14,11 @@ from typing import TYPE_CHECKING, Any
 from featurestore.online.protocol import OnlineStore, ViewSpec
 
 if TYPE_CHECKING:
+    from featurestore.online.memory_store import MemoryDatabase, MemoryOnlineStore
     from featurestore.online.redis_store import RedisOnlineStore
     from featurestore.online.sqlite_store import SqliteOnlineStore
 
-__all__ = ["OnlineStore", "RedisOnlineStore", "SqliteOnlineStore", "ViewSpec"]
+__all__ = ["MemoryDatabase", "MemoryOnlineStore", "OnlineStore", "RedisOnlineStore", "SqliteOnlineStore", "ViewSpec"]
 
 
 def __getattr__(name: str) -> Any:
@@ -28,4 +30,8 @@ def __getattr__(name: str) -> Any:
         from featurestore.online.sqlite_store import SqliteOnlineStore
 
         return SqliteOnlineStore
+    if name in ("MemoryOnlineStore", "MemoryDatabase"):
+        from featurestore.online import memory_store
+
+        return getattr(memory_store, name)
     raise AttributeError(name)

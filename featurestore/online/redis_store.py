@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import inspect
 from collections import deque
 from collections.abc import Iterator, Sequence
 from typing import Any, NoReturn
 
 import redis
+import redis.asyncio
+from redis.asyncio.retry import Retry as AsyncRetry
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
@@ -16,6 +20,7 @@ from featurestore.errors import InputError, OnlineStoreError, OnlineStoreUnavail
 from featurestore.online import codec
 from featurestore.online import keys as layout
 from featurestore.online.protocol import ViewSpec
+from featurestore.online.redis_async import AsyncConnection
 
 # KEYS: the rows' keys; ARGV[1]: ttl in ms (0 = none); ARGV[i + 1]: the encoded row of KEYS[i].
 # A stored row is replaced only when the new (event_us, created_us) >= the stored one. Lua numbers
@@ -54,6 +59,15 @@ WRITE_SCRIPT_SHA = hashlib.sha1(WRITE_SCRIPT.encode()).hexdigest()
 _UNAVAILABLE = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError)
 
 
+def _takes_command_name() -> bool:
+    """redis-py < 5.3 requires ``get_connection(command_name)``; 5.3+ deprecates passing it."""
+    param = inspect.signature(redis.ConnectionPool.get_connection).parameters.get("command_name")
+    return param is not None and param.default is inspect.Parameter.empty
+
+
+_GET_CONNECTION_ARGS: tuple[str, ...] = ("EVALSHA",) if _takes_command_name() else ()
+
+
 
 class RedisOnlineStore:
     """Online store in Redis: one key per entity and view, ``fs:<project>:<view>:<k>=<v>,...``.
@@ -70,6 +84,8 @@ class RedisOnlineStore:
         self._where = f"Redis at {redact_url(url)}"
         self._batch = max(1, int(write_batch_size))
         self._plans: dict[ViewSpec, tuple[layout.KeyBuilder, codec.Decoder]] = {}
+        self._timeout = socket_timeout
+        self._async: tuple[asyncio.AbstractEventLoop, Any] | None = None
         try:
             self._client = redis.Redis.from_url(
                 url, socket_timeout=socket_timeout, socket_connect_timeout=socket_timeout,
@@ -130,7 +146,7 @@ class RedisOnlineStore:
         """Send one EVALSHA per batch, keeping one batch in flight while the next one is encoded."""
         pool = self._client.connection_pool
         try:
-            conn = pool.get_connection()
+            conn = pool.get_connection(*_GET_CONNECTION_ARGS)
         except (redis.exceptions.RedisError, OSError) as exc:
             self._fail(exc, action)
         stored = 0
@@ -178,9 +194,8 @@ class RedisOnlineStore:
                 return layout.key_error(view, all_keys[i], err)
         return layout.key_error(view, None, exc)
 
-    def read(self, requests: list[tuple[ViewSpec, list[tuple[Any, ...]]]]
-             ) -> list[list[tuple[int, tuple[Any, ...]] | None]]:
-        """For each ``(view, keys)`` and key: ``None`` or ``(event_us, values)``; one MGET in all."""
+    def _names(self, requests: list[tuple[ViewSpec, list[tuple[Any, ...]]]]
+               ) -> tuple[list[str], list[tuple[ViewSpec, codec.Decoder, int]]]:
         names: list[str] = []
         plans = []
         for view, entity_keys in requests:
@@ -190,16 +205,14 @@ class RedisOnlineStore:
             except (TypeError, ValueError, OverflowError) as exc:
                 raise self._bad_key(view, entity_keys, range(len(entity_keys)), build, exc) from None
             plans.append((view, decode, len(entity_keys)))
-        if not names:
-            return [[] for _ in requests]
-        try:
-            blobs = self._client.execute_command("MGET", *names)
-        except (redis.exceptions.RedisError, OSError) as exc:
-            self._fail(exc, "read")
+        return names, plans
+
+    def _decode(self, blobs: list[bytes | None], plans: list[tuple[ViewSpec, codec.Decoder, int]]
+                ) -> list[list[tuple[int, tuple[Any, ...]] | None]]:
         out: list[list[tuple[int, tuple[Any, ...]] | None]] = []
         start = 0
         for view, decode, n in plans:
-            chunk = blobs[start:start + n]
+            chunk = blobs[start:start + n] if len(plans) > 1 else blobs
             start += n
             try:
                 out.append([None if b is None else decode(b) for b in chunk])
@@ -207,6 +220,61 @@ class RedisOnlineStore:
                 raise OnlineStoreError(f"{self._where}: undecodable row in feature view {view.name!r}: {exc}",
                                        view=view.name) from None
         return out
+
+    def read(self, requests: list[tuple[ViewSpec, list[tuple[Any, ...]]]]
+             ) -> list[list[tuple[int, tuple[Any, ...]] | None]]:
+        """For each ``(view, keys)`` and key: ``None`` or ``(event_us, values)``; one MGET in all."""
+        names, plans = self._names(requests)
+        if not names:
+            return [[] for _ in requests]
+        try:
+            blobs = self._client.execute_command("MGET", *names)
+        except (redis.exceptions.RedisError, OSError) as exc:
+            self._fail(exc, "read")
+        return self._decode(blobs, plans)
+
+    def _async_client(self) -> Any:
+        """The asyncio connection of the running event loop (bound to the loop it was made in)."""
+        loop = asyncio.get_running_loop()
+        current = self._async
+        if current is not None and current[0] is loop:
+            return current[1]
+        client: Any
+        if AsyncConnection.supports(self.url):
+            client = AsyncConnection(self.url, self._timeout)
+        else:  # TLS, unix sockets: redis-py's asyncio client
+            client = redis.asyncio.Redis.from_url(
+                self.url, socket_timeout=self._timeout, socket_connect_timeout=self._timeout,
+                retry=AsyncRetry(NoBackoff(), 1), health_check_interval=0, decode_responses=False)
+        self._async = (loop, client)
+        return client
+
+    async def read_async(self, requests: list[tuple[ViewSpec, list[tuple[Any, ...]]]]
+                         ) -> list[list[tuple[int, tuple[Any, ...]] | None]]:
+        """:meth:`read` on the running asyncio loop (redis.asyncio with hiredis): no thread, one MGET."""
+        names, plans = self._names(requests)
+        if not names:
+            return [[] for _ in requests]
+        try:
+            client = self._async_client()
+            if isinstance(client, AsyncConnection):
+                blobs = await client.execute("MGET", *names)
+            else:
+                blobs = await client.execute_command("MGET", *names)
+        except (redis.exceptions.RedisError, OSError) as exc:
+            self._fail(exc, "read")
+        return self._decode(blobs, plans)
+
+    async def aclose(self) -> None:
+        """Close the asyncio connections of the running loop's client (if any)."""
+        current, self._async = self._async, None
+        if current is None:
+            return
+        if isinstance(current[1], AsyncConnection):
+            current[1].close()
+        else:
+            close = getattr(current[1], "aclose", None) or current[1].close
+            await close()
 
     def _unlink_matching(self, prefix: str, action: str) -> None:
         try:

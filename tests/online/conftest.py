@@ -1,4 +1,4 @@
-"""Fixtures running each online store test against SQLite and against a private Redis."""
+"""Fixtures running each online store test against SQLite, a private Redis and the in-memory store."""
 
 from __future__ import annotations
 
@@ -7,21 +7,24 @@ from pathlib import Path
 
 import pytest
 
-from featurestore.online import OnlineStore, RedisOnlineStore, SqliteOnlineStore
+from featurestore.online import MemoryDatabase, MemoryOnlineStore, OnlineStore, RedisOnlineStore, SqliteOnlineStore
 
 
 class Backend:
-    """Opens stores of one kind (``sqlite`` or ``redis``) on one database; closes them after the test."""
+    """Opens stores of one kind (``sqlite``, ``redis`` or ``memory``) on one database; closes them after the test."""
 
     def __init__(self, kind: str, location: str) -> None:
         self.kind = kind
         self.location = location  # the SQLite file or the Redis URL
         self.opened: list[OnlineStore] = []
+        self.memory = MemoryDatabase()  # what the memory stores of one test share
 
     def open(self, project: str = "proj", **options: object) -> OnlineStore:
         store: OnlineStore
         if self.kind == "sqlite":
             store = SqliteOnlineStore(self.location, project)
+        elif self.kind == "memory":
+            store = MemoryOnlineStore(project, self.memory)
         else:
             store = RedisOnlineStore(self.location, project, **options)  # type: ignore[arg-type]
         self.opened.append(store)
@@ -32,11 +35,13 @@ class Backend:
             store.close()
 
 
-@pytest.fixture(params=["sqlite", "redis"])
+@pytest.fixture(params=["sqlite", "redis", "memory"])
 def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]:
-    """Each test using it runs twice: SQLite in a temp folder, then the private Redis (flushed)."""
+    """Each test using it runs three times: SQLite in a temp folder, the private Redis (flushed), in memory."""
     if request.param == "sqlite":
         location = str(tmp_path / "sub" / "online.db")
+    elif request.param == "memory":
+        location = "memory"
     else:
         location = request.getfixturevalue("clean_redis_url")
     b = Backend(request.param, location)

@@ -400,3 +400,11 @@ def test_redis_url_password_is_not_shown() -> None:
     with pytest.raises(OnlineStoreUnavailableError) as info:
         store.ping()
     assert "s3cret" not in str(info.value) and "user:***@127.0.0.1:1" in str(info.value)
+
+
+def test_identity_names_the_database_not_the_object(backend) -> None:  # type: ignore[no-untyped-def]
+    """Watermarks are kept per identity: two stores on one database share it, another database does not."""
+    first, second = backend.open("proj"), backend.open("other_project")
+    assert isinstance(first.identity, str) and first.identity
+    assert first.identity == second.identity
+    assert "***" not in first.identity and "@" not in first.identity

@@ -88,7 +88,7 @@ def test_unexpected_error_is_a_plain_500(client: TestClient, monkeypatch: pytest
     def broken(*args: object, **kwargs: object) -> None:
         raise RuntimeError("secret internals")
 
-    monkeypatch.setattr(store, "get_online_features", broken)
+    monkeypatch.setattr(store.online, "read", broken)  # what the lookup calls (SQLite: in a thread)
     for path in ("/get-online-features", "/v1/online"):
         r = client.post(path, json=LOOKUP)
         assert r.status_code == 500

@@ -1,0 +1,136 @@
+"""The in-memory online store: the fake for fast tests, and a real implementation of the protocol.
+
+Rows are kept encoded (``featurestore/online/codec.py``) under the same entity keys as the other
+stores (``featurestore/online/keys.py``), so bad keys and values fail the same way, values come
+back with the same types, and a row written under another schema reads as missing. Like the SQLite
+store, rows do not expire: the lookup serves a row older than the view's ttl as ``OUTSIDE_MAX_AGE``.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from featurestore.errors import OnlineStoreError
+from featurestore.online import codec
+from featurestore.online import keys as layout
+from featurestore.online.protocol import ViewSpec
+
+
+class MemoryDatabase:
+    """Rows of every project, shared by the stores opened on it: ``{(project, view): {entity: row}}``."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.tables: dict[tuple[str, str], dict[str, bytes]] = {}
+        self.id = uuid.uuid4().hex  # watermarks of one database never carry over to a new, empty one
+
+
+class MemoryOnlineStore:
+    """Online store in a Python dict (``database``: share one between stores; default: a private one).
+
+    >>> from featurestore.types import Float64, Int64
+    >>> view = ViewSpec("stats", ("driver_id",), (Int64,), ("conv",), (Float64,), None)
+    >>> store = MemoryOnlineStore("demo")
+    >>> store.write(view, [(1,)], [10], [10], [(0.5,)])
+    1
+    >>> store.read([(view, [(1,), (2,)])])
+    [[(10, (0.5,)), None]]
+    """
+
+    def __init__(self, project: str, database: MemoryDatabase | None = None) -> None:
+        layout.project_prefix(project)  # validates the name
+        self.project = project
+        self.database = database if database is not None else MemoryDatabase()
+        self._plans: dict[ViewSpec, tuple[layout.KeyBuilder, codec.Decoder]] = {}
+
+    def _plan(self, view: ViewSpec) -> tuple[layout.KeyBuilder, codec.Decoder]:
+        plan = self._plans.get(view)
+        if plan is None:
+            if len(self._plans) > 1000:
+                self._plans.clear()
+            layout.view_prefix(self.project, view.name)  # validates the name
+            plan = self._plans[view] = (layout.key_builder("", view), codec.row_decoder(view))
+        return plan
+
+    def _entities(self, view: ViewSpec, keys: Sequence[Any], rows: Sequence[int]) -> list[str]:
+        build = self._plan(view)[0]
+        out = []
+        for i in rows:
+            try:
+                out.append(build(keys[i]))
+            except (TypeError, ValueError, OverflowError) as err:
+                raise layout.key_error(view, keys[i], err) from None
+        return out
+
+    def write(self, view: ViewSpec, keys: list[tuple[Any, ...]], event_us: list[int], created_us: list[int],
+              values: list[tuple[Any, ...]]) -> int:
+        """Upsert rows (newest wins, never replaced by an older row); return how many were stored.
+
+        Every row is checked and encoded before the first is stored: a bad row stores nothing.
+        """
+        codec.check_write(view, keys, event_us, created_us, values)
+        if not keys:
+            return 0
+        rows = codec.latest_rows(keys, event_us, created_us)
+        entities = self._entities(view, keys, rows)
+        blobs = codec.row_encoder(view)(rows, event_us, created_us, values)
+        stored = 0
+        with self.database.lock:
+            table = self.database.tables.setdefault((self.project, view.name), {})
+            for entity, i, blob in zip(entities, rows, blobs, strict=True):
+                old = table.get(entity)
+                if old is None or (event_us[i], created_us[i]) >= codec.decode_times(old):
+                    table[entity] = blob
+                    stored += 1
+        return stored
+
+    def read(self, requests: list[tuple[ViewSpec, list[tuple[Any, ...]]]]
+             ) -> list[list[tuple[int, tuple[Any, ...]] | None]]:
+        """For each ``(view, keys)`` and key: ``None`` or ``(event_us, values)`` (one consistent snapshot)."""
+        plans = [(view, self._plan(view)[1], self._entities(view, keys, range(len(keys))))
+                 for view, keys in requests]
+        with self.database.lock:
+            blobs = [[self.database.tables.get((self.project, view.name), {}).get(e) for e in entities]
+                     for view, _, entities in plans]
+        out: list[list[tuple[int, tuple[Any, ...]] | None]] = []
+        for (view, decode, _), found in zip(plans, blobs, strict=True):
+            try:
+                out.append([None if b is None else decode(b) for b in found])
+            except Exception as exc:  # a corrupt row must not leak a msgpack error
+                raise OnlineStoreError(f"in-memory online store: undecodable row in feature view {view.name!r}: "
+                                       f"{exc}", view=view.name) from None
+        return out
+
+    async def read_async(self, requests: list[tuple[ViewSpec, list[tuple[Any, ...]]]]
+                         ) -> list[list[tuple[int, tuple[Any, ...]] | None]]:
+        """:meth:`read`, answered inline (it never waits on I/O)."""
+        return self.read(requests)
+
+    def delete_view(self, view_name: str) -> None:
+        """Remove all rows of one view of this project."""
+        layout.view_prefix(self.project, view_name)
+        with self.database.lock:
+            self.database.tables.pop((self.project, view_name), None)
+
+    def teardown(self) -> None:
+        """Remove all rows of this project, and nothing else."""
+        with self.database.lock:
+            for key in [k for k in self.database.tables if k[0] == self.project]:
+                del self.database.tables[key]
+
+    @property
+    def identity(self) -> str:
+        """``memory:<database id>``: stores sharing a database share their watermarks."""
+        return f"memory:{self.database.id}"
+
+    def ping(self) -> None:
+        """Always reachable."""
+
+    def close(self) -> None:
+        """Nothing to release (the rows stay in ``database``)."""
+
+    def __repr__(self) -> str:
+        return f"MemoryOnlineStore(project={self.project!r})"
