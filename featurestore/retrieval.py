@@ -15,6 +15,7 @@ from featurestore.offline.entity_input import EntityInput, load
 from featurestore.offline.job import RetrievalJob
 from featurestore.offline.pit import ViewRequest
 from featurestore.registry import RegistryState
+from featurestore.utc import to_utc
 
 
 def key_compatible(expected: types.ValueType, actual: pa.DataType) -> bool:
@@ -50,6 +51,7 @@ def get_historical_features(
     if entity_df is None:
         if start_date is None or end_date is None:
             raise InputError("without entity_df, give start_date and end_date (the spine's time range)")
+        start_date, end_date = to_utc(start_date, "start_date"), to_utc(end_date, "end_date")  # naive = UTC
         if start_date > end_date:
             raise InputError(f"start_date {start_date} is after end_date {end_date}")
         requests = view_requests(features, state, full_feature_names, ("event_timestamp",))
