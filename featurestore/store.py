@@ -13,7 +13,6 @@ from featurestore.config import (
     RedisOnlineConfig,
     RepoConfig,
     SqliteOnlineConfig,
-    default_memory_limit,
     load_config,
     resolve,
 )
@@ -50,7 +49,7 @@ class FeatureStore:
         self.offline = DuckDBOfflineStore(
             self.repo_path,
             database=resolve(self.repo_path, off.path) if off.path else None,
-            memory_limit=off.memory_limit or default_memory_limit(),
+            memory_limit=off.memory_limit,  # None: DuckDB's own default (aware of container limits)
             threads=off.threads,
             temp_directory=resolve(self.repo_path, off.temp_directory) if off.temp_directory else None,
         )
