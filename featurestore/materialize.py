@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import pyarrow as pa
@@ -21,7 +21,8 @@ from featurestore.feature_view import FeatureView
 from featurestore.offline.duckdb_store import DuckDBOfflineStore
 from featurestore.online.protocol import OnlineStore
 from featurestore.online_lookup import spec_of
-from featurestore.registry import Registry, RegistryState, now_iso
+from featurestore.registry import Registry, RegistryState
+from featurestore.utc import now_iso, parse_iso, to_utc
 
 
 @dataclass(frozen=True)
@@ -44,12 +45,6 @@ class ViewMaterialization:
 
 
 ProgressCallback = Callable[[Progress], None]
-
-
-def utc(value: datetime, what: str) -> datetime:
-    if not isinstance(value, datetime):
-        raise InputError(f"{what} must be a datetime, got {value!r}")
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def python_columns(batch: pa.RecordBatch | pa.Table, names: tuple[str, ...]) -> list[list[Any]]:
@@ -113,7 +108,7 @@ def record(registry: Registry, result: ViewMaterialization, target: str) -> None
         if entry.get("online_store") != target:
             entry = {"online_store": target}
         previous = entry.get("watermark")
-        latest = max(datetime.fromisoformat(previous), result.end) if previous else result.end
+        latest = max(parse_iso(previous), result.end) if previous else result.end
         entry["watermark"] = latest.isoformat()
         entry.update(last_success=now_iso(), last_rows=result.rows,
                      total_rows=int(entry.get("total_rows", 0)) + result.rows)
@@ -136,7 +131,7 @@ def watermark(state: RegistryState, view: str, target: str) -> datetime | None:
     """The view's watermark, if it was recorded for the online store ``target``."""
     entry = state.watermarks.get(view, {})
     mark = entry.get("watermark") if entry.get("online_store") == target else None
-    return datetime.fromisoformat(mark) if mark else None
+    return parse_iso(mark) if mark else None
 
 
 def run(
@@ -150,7 +145,7 @@ def run(
     progress: ProgressCallback | None = None,
 ) -> list[ViewMaterialization]:
     """Materialize each view; a failure names the view and leaves its watermark where it was."""
-    end = utc(end, "end_date")
+    end = to_utc(end, "end_date")
     results = []
     state = registry.load()
     target = repr(online)
@@ -161,7 +156,7 @@ def run(
             if begin is None and view.ttl is not None:
                 begin = end - view.ttl
         else:
-            begin = utc(start, "start_date") if start is not None else None
+            begin = to_utc(start, "start_date") if start is not None else None
             if begin is not None and begin > end:
                 raise InputError(f"start_date {begin} is after end_date {end}")
         try:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import pyarrow as pa
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+from featurestore.utc import from_epoch_us
 
 PRESENT = "PRESENT"
 NOT_FOUND = "NOT_FOUND"
@@ -51,7 +51,7 @@ class OnlineResponse:
             out = {}
             for name, times in self.event_times_us.items():
                 if id(times) not in done:
-                    done[id(times)] = [None if us is None else _EPOCH + timedelta(microseconds=us) for us in times]
+                    done[id(times)] = [None if us is None else from_epoch_us(us) for us in times]
                 out[name] = done[id(times)]
             self._event_timestamps = out
         return self._event_timestamps

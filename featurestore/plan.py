@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from featurestore.registry import KINDS, RegistryState, now_iso
+from featurestore.registry import KINDS, RegistryState
+from featurestore.utc import now_iso
 
 _LABEL = {"entities": "entity", "feature_views": "feature_view", "feature_services": "feature_service"}
 

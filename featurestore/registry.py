@@ -17,7 +17,6 @@ import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeAlias
 
@@ -30,10 +29,6 @@ FORMAT = 1
 KINDS = ("entities", "feature_views", "feature_services")
 _CLASSES: dict[str, Any] = {"entities": Entity, "feature_views": FeatureView, "feature_services": FeatureService}
 _SINGULAR = {"entities": "entity", "feature_views": "feature view", "feature_services": "feature service"}
-
-
-def now_iso() -> str:
-    return datetime.now(UTC).isoformat()
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +18,7 @@ from featurestore.errors import NotFoundError
 from featurestore.feature_view import FeatureView
 from featurestore.registry import RegistryState
 from featurestore.sources import PushSource
+from featurestore.utc import to_utc
 
 CONFIG_TEMPLATE = """\
 # Settings of the feature repo; see the README for every key.
@@ -294,6 +295,6 @@ def generate_data(ctx: click.Context, end: datetime | None) -> None:
     """
     repo = get_state(ctx).repo
     load_config(repo)
-    for path in sample_data.write(repo, end.replace(tzinfo=UTC) if end else None):
+    for path in sample_data.write(repo, to_utc(end) if end else None):
         click.echo(f"wrote {path}")
 

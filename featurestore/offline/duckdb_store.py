@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 import duckdb
@@ -28,14 +28,7 @@ from featurestore.offline.relations import (
     view_relation,
 )
 from featurestore.sources import BatchSource, PushSource
-
-
-def epoch_us(value: datetime) -> int:
-    """A datetime (naive = UTC) as UTC epoch microseconds."""
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    delta = value - datetime(1970, 1, 1, tzinfo=UTC)
-    return (delta.days * 86400 + delta.seconds) * 1_000_000 + delta.microseconds
+from featurestore.utc import epoch_us, now
 
 
 def arrow_time_type(t: pa.DataType) -> str:
@@ -200,7 +193,7 @@ class DuckDBOfflineStore:
         """Append rows to a push source's offline data: one new Parquet file, written atomically."""
         folder = push_dir(push, self.ctx)
         folder.mkdir(parents=True, exist_ok=True)
-        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
+        stamp = now().strftime("%Y%m%dT%H%M%S%f")
         final = folder / f"part-{stamp}-{uuid.uuid4().hex[:8]}.parquet"
         tmp = folder / f".{final.name}.tmp"
         pq.write_table(table, tmp)
@@ -208,4 +201,4 @@ class DuckDBOfflineStore:
         return final
 
 
-__all__ = ["DuckDBOfflineStore", "arrow_time_type", "epoch_us"]
+__all__ = ["DuckDBOfflineStore", "arrow_time_type"]
