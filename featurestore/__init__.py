@@ -21,7 +21,8 @@ from featurestore.errors import (
 from featurestore.feature_service import FeatureService
 from featurestore.feature_view import FeatureView
 from featurestore.field import Field
-from featurestore.offline.job import RetrievalJob
+from featurestore.offline.protocol import OfflineStore, RetrievalJob
+from featurestore.online.protocol import OnlineStore
 from featurestore.online_response import NOT_FOUND, OUTSIDE_MAX_AGE, PRESENT, OnlineResponse
 from featurestore.plan import Plan
 from featurestore.sources import CsvSource, DuckDBSource, ParquetSource, PushSource
@@ -47,7 +48,9 @@ __all__ = [
     "Field",
     "InputError",
     "NotFoundError",
+    "OfflineStore",
     "OnlineResponse",
+    "OnlineStore",
     "OnlineStoreError",
     "OnlineStoreUnavailableError",
     "ParquetSource",

@@ -18,7 +18,7 @@ import pyarrow as pa
 
 from featurestore.errors import FeatureStoreError, InputError
 from featurestore.feature_view import FeatureView
-from featurestore.offline.duckdb_store import DuckDBOfflineStore
+from featurestore.offline.protocol import OfflineStore
 from featurestore.online.protocol import OnlineStore
 from featurestore.online_lookup import spec_of
 from featurestore.registry import Registry, RegistryState
@@ -67,7 +67,7 @@ def write_batch(online: OnlineStore, view: FeatureView, batch: pa.RecordBatch | 
 
 
 def materialize_view(
-    offline: DuckDBOfflineStore,
+    offline: OfflineStore,
     online: OnlineStore,
     view: FeatureView,
     start: datetime | None,
@@ -135,7 +135,7 @@ def watermark(state: RegistryState, view: str, target: str) -> datetime | None:
 
 
 def run(
-    offline: DuckDBOfflineStore,
+    offline: OfflineStore,
     online: OnlineStore,
     registry: Registry,
     views: list[FeatureView],

@@ -10,10 +10,9 @@ import pyarrow as pa
 from featurestore import types
 from featurestore.errors import InputError
 from featurestore.feature_refs import view_requests
-from featurestore.offline.duckdb_store import DuckDBOfflineStore
 from featurestore.offline.entity_input import EntityInput, load
-from featurestore.offline.job import RetrievalJob
 from featurestore.offline.pit import ViewRequest
+from featurestore.offline.protocol import OfflineStore, RetrievalJob
 from featurestore.registry import RegistryState
 from featurestore.utc import to_utc
 
@@ -39,7 +38,7 @@ def check_keys(requests: list[ViewRequest], schema: pa.Schema, what: str = "enti
 
 
 def get_historical_features(
-    offline: DuckDBOfflineStore,
+    offline: OfflineStore,
     state: RegistryState,
     entity_df: Any,
     features: Any,

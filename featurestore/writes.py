@@ -14,8 +14,8 @@ import pyarrow.compute as pc
 from featurestore.errors import InputError, NotFoundError
 from featurestore.feature_view import FeatureView
 from featurestore.materialize import write_batch
-from featurestore.offline.duckdb_store import DuckDBOfflineStore
 from featurestore.offline.entity_input import to_arrow
+from featurestore.offline.protocol import OfflineStore
 from featurestore.offline.relations import source_column
 from featurestore.online.protocol import OnlineStore
 from featurestore.registry import RegistryState
@@ -88,7 +88,7 @@ def push_views(state: RegistryState, push_name: str) -> list[FeatureView]:
     return views
 
 
-def push(online: OnlineStore, offline: DuckDBOfflineStore, state: RegistryState, push_name: str, data: Any,
+def push(online: OnlineStore, offline: OfflineStore, state: RegistryState, push_name: str, data: Any,
          to: str = "online") -> int:
     """Push rows named like the push source's batch-source columns; returns the number of rows."""
     if to not in PUSH_TARGETS:

@@ -16,7 +16,7 @@ from featurestore.errors import DataSourceError, InputError
 from featurestore.feature_view import FeatureView
 from featurestore.naming import quote, sql_string
 from featurestore.offline.entity_input import EntityInput
-from featurestore.offline.job import RetrievalJob, run_errors
+from featurestore.offline.job import DuckDBRetrievalJob, run_errors
 from featurestore.offline.pit import ViewRequest, pit_sql
 from featurestore.offline.relations import (
     SourceContext,
@@ -41,7 +41,10 @@ def arrow_time_type(t: pa.DataType) -> str:
 
 
 class DuckDBOfflineStore:
-    """Offline store over Parquet, CSV and DuckDB sources.
+    """The DuckDB :class:`~featurestore.offline.protocol.OfflineStore`: Parquet, CSV and DuckDB sources.
+
+    ``memory_limit``, ``threads`` and ``temp_directory`` are DuckDB settings; unset, DuckDB's
+    own defaults apply (its memory limit follows the container's cgroup limit).
 
     >>> store = DuckDBOfflineStore(Path("."), memory_limit="1GB")
     >>> store.connect().sql("SELECT 1").fetchall()
@@ -108,7 +111,7 @@ class DuckDBOfflineStore:
         entity: EntityInput,
         requests: list[ViewRequest],
         as_of_created: bool = False,
-    ) -> RetrievalJob:
+    ) -> DuckDBRetrievalJob:
         sources = [r.view.source for r in requests]
         types = self.column_types(sources)
         requests = [replace(r, column_types=t) for r, t in zip(requests, types, strict=True)]
@@ -120,7 +123,7 @@ class DuckDBOfflineStore:
 
         if entity.table is not None:
             sql = pit_sql("__fs_entity", entity.timestamp_column, ts_type, None, requests, self.ctx, as_of_created)
-            return RetrievalJob(connect, sql, entity.table, out_cols)
+            return DuckDBRetrievalJob(connect, sql, entity.table, out_cols)
         rel = (
             f"(SELECT *, file_row_number AS __fs_row FROM read_parquet({sql_string(str(entity.path))}, "
             "file_row_number=true))"
@@ -129,7 +132,7 @@ class DuckDBOfflineStore:
             raise InputError("entity_df path must be a single Parquet file", path=str(entity.path))
         sql = pit_sql(rel, entity.timestamp_column, ts_type, list(entity.schema.names), requests, self.ctx,
                       as_of_created)
-        return RetrievalJob(connect, sql, None, out_cols)
+        return DuckDBRetrievalJob(connect, sql, None, out_cols)
 
     def spine(self, views: list[FeatureView], start: datetime, end: datetime) -> pa.Table:
         """Every distinct (join keys, event time) of the views' sources in [start, end], as an entity frame."""
@@ -189,7 +192,7 @@ class DuckDBOfflineStore:
         finally:
             con.close()
 
-    def write_push(self, push: PushSource, table: pa.Table) -> Path:
+    def write_push(self, push: PushSource, table: pa.Table) -> None:
         """Append rows to a push source's offline data: one new Parquet file, written atomically."""
         folder = push_dir(push, self.ctx)
         folder.mkdir(parents=True, exist_ok=True)
@@ -198,7 +201,9 @@ class DuckDBOfflineStore:
         tmp = folder / f".{final.name}.tmp"
         pq.write_table(table, tmp)
         tmp.replace(final)
-        return final
+
+    def close(self) -> None:
+        """Nothing to release: every call opens and closes its own connection."""
 
 
 __all__ = ["DuckDBOfflineStore", "arrow_time_type"]
