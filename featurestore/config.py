@@ -10,6 +10,7 @@ the file (see ``ENV_OVERRIDES``).
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -178,3 +179,30 @@ def redact_url(url: str) -> str:
         return url
     netloc = f"{parts.username or ''}:***@{parts.hostname}" + (f":{parts.port}" if parts.port else "")
     return urlunsplit(parts._replace(netloc=netloc))
+
+
+def redis_identity(url: str) -> str:
+    """What names one Redis database whatever the URL's spelling: scheme, host address, port and db.
+
+    Loopback names (``localhost``, ``127.0.0.1``, ``::1``) are one host; the user, the password and
+    connection options are not part of it; the port defaults to 6379 and the db to 0. A Unix socket is
+    ``unix://<path>/<db>``.
+
+    >>> redis_identity("redis://:secret@localhost/0") == redis_identity("rediss://127.0.0.1:6379?db=0")
+    True
+    >>> redis_identity("redis://cache:6380/2")
+    'redis://cache:6380/2'
+    """
+    parts = urlsplit(url)
+    query = dict(p.split("=", 1) for p in parts.query.split("&") if "=" in p)
+    path = parts.path or ""
+    db_text = (query.get("db") or ("" if parts.scheme == "unix" else path.strip("/")) or "0").strip()
+    db = int(db_text) if db_text.isdigit() else db_text
+    if parts.scheme == "unix":
+        return f"unix://{path}/{db}"
+    host = (parts.hostname or "localhost").lower()
+    try:
+        loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = False
+    return f"redis://{'127.0.0.1' if loopback else host}:{parts.port or 6379}/{db}"

@@ -1,59 +1,122 @@
 """The error tree. Every error the library raises is a :class:`FeatureStoreError`.
 
-Errors carry the offending names as attributes so callers (the CLI, the HTTP
-server) can map them without parsing messages. The library knows nothing of
-HTTP status codes; ``server/`` maps these classes to them.
+Each class declares the fields it carries (the names at fault) as typed attributes, so callers
+(the CLI, the HTTP server) map them without parsing messages, and a misspelt field is a
+``TypeError`` where the error is raised, not a silently missing attribute. The library knows
+nothing of HTTP status codes; ``server/`` maps these classes to them.
+
+>>> err = NotFoundError("feature view 'nope' is not in the registry", kind="feature view", name="nope")
+>>> err.name, err.fields
+('nope', {'kind': 'feature view', 'name': 'nope'})
+>>> err
+NotFoundError("feature view 'nope' is not in the registry", kind='feature view', name='nope')
 """
 
 from __future__ import annotations
 
-from typing import Any
+import inspect
+from typing import Any, ClassVar
 
 
 class FeatureStoreError(Exception):
-    """Root of every error raised by featurestore."""
+    """Root of every error raised by featurestore.
+
+    Fields: ``view``, the feature view concerned (when there is one).
+    """
+
+    view: str | None = None
+    _declared: ClassVar[tuple[str, ...]] = ("view",)
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        own = [n for n in inspect.get_annotations(cls) if not n.startswith("_")]
+        cls._declared = tuple(dict.fromkeys([*cls._declared, *own]))
 
     def __init__(self, message: str, **fields: Any) -> None:
+        unknown = sorted(set(fields) - set(self._declared))
+        if unknown:
+            raise TypeError(f"{type(self).__name__} has no field {unknown[0]!r}; its fields are "
+                            f"{list(self._declared)}")
         super().__init__(message)
         self.message = message
-        self.fields = fields
+        for name, value in fields.items():
+            setattr(self, name, value)
 
-    def __getattr__(self, name: str) -> Any:
-        fields = self.__dict__.get("fields", {})
-        if name in fields:
-            return fields[name]
-        raise AttributeError(name)
+    @classmethod
+    def declared_fields(cls) -> tuple[str, ...]:
+        """The names of the fields this class carries (its own and its ancestors')."""
+        return cls._declared
+
+    @property
+    def fields(self) -> dict[str, Any]:
+        """The fields that are set, in declaration order."""
+        return {n: getattr(self, n) for n in self._declared if getattr(self, n) is not None}
+
+    def __repr__(self) -> str:
+        args = "".join(f", {k}={v!r}" for k, v in self.fields.items())
+        return f"{type(self).__name__}({self.message!r}{args})"
 
 
 class ConfigError(FeatureStoreError):
     """``featurestore.yaml`` or an environment override is invalid."""
 
+    path: str | None = None
+
 
 class DefinitionError(FeatureStoreError):
     """A definition (entity, view, source, service) is invalid."""
 
+    name: str | None = None
+    entity: str | None = None
+    column: str | None = None
+    feature: str | None = None
+    field: str | None = None
+    source: str | None = None
+    file: str | None = None
+    value: Any = None
+
 
 class RegistryError(FeatureStoreError):
-    """The registry file cannot be read or written."""
+    """The registry (or the state store beside it) cannot be read or written."""
+
+    path: str | None = None
 
 
 class NotFoundError(FeatureStoreError):
-    """A named object (view, feature, service, entity, push source) does not exist.
+    """A named object (view, feature, service, entity, push source) does not exist."""
 
-    Fields: ``kind`` and ``name``.
-    """
+    kind: str | None = None
+    name: str | None = None
 
 
 class InputError(FeatureStoreError):
     """Caller-supplied data is wrong: a missing join key, a wrong type, a bad frame."""
 
+    name: str | None = None
+    join_key: str | None = None
+    column: str | None = None
+    feature: str | None = None
+    field: str | None = None
+    key: str | None = None
+    path: str | None = None
+    to: str | None = None
 
-class DataSourceError(FeatureStoreError):
+
+class OfflineStoreError(FeatureStoreError):
+    """The offline engine failed to run a query."""
+
+
+class DataSourceError(OfflineStoreError):
     """A batch source cannot be read (missing file, unreadable query)."""
+
+    source: str | None = None
 
 
 class OnlineStoreError(FeatureStoreError):
     """The online store failed."""
+
+    url: str | None = None
+    path: str | None = None
 
 
 class OnlineStoreUnavailableError(OnlineStoreError):
@@ -62,3 +125,6 @@ class OnlineStoreUnavailableError(OnlineStoreError):
 
 class BusyError(FeatureStoreError):
     """Another exclusive operation (e.g. a materialization) is already running."""
+
+    operation: str | None = None
+    holder: str | None = None

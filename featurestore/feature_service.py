@@ -40,6 +40,11 @@ class FeatureService:
                 )
         if not projections:
             raise DefinitionError(f"feature service {self.name!r} has no features", name=self.name)
+        names = [p.name for p in projections]
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            raise DefinitionError(f"feature service {self.name!r} uses {twice[0]!r} twice: give one of them "
+                                  "another name with .with_name(...)", name=self.name, feature=twice[0])
         object.__setattr__(self, "features", tuple(projections))
         object.__setattr__(self, "tags", dict(self.tags or {}))
 
@@ -47,10 +52,11 @@ class FeatureService:
         return hash(("FeatureService", self.name))
 
     def refs(self) -> list[str]:
-        """The service's features as ``view:feature`` references (``view:*`` for a whole view)."""
+        """The service's features as ``name:feature`` references (``name:*`` for a whole view); ``name``
+        is the projection's name (the view's, unless renamed with ``with_name``)."""
         out: list[str] = []
         for p in self.features:
-            out += [f"{p.view}:{f}" for f in p.features] if p.features else [f"{p.view}:*"]
+            out += [f"{p.name}:{f}" for f in p.features] if p.features else [f"{p.name}:*"]
         return out
 
     def to_dict(self) -> dict[str, Any]:
@@ -66,7 +72,7 @@ class FeatureService:
     def from_dict(cls, d: dict[str, Any]) -> FeatureService:
         return cls(
             name=d["name"],
-            features=tuple(FeatureViewProjection(p["view"], tuple(p["features"])) for p in d["features"]),
+            features=tuple(FeatureViewProjection.from_dict(p) for p in d["features"]),
             description=d.get("description", ""),
             owner=d.get("owner", ""),
             tags=d.get("tags", {}),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import Any
 
@@ -18,7 +18,10 @@ class FeatureView:
     """Features of one or more entities, with a source and an optional ttl.
 
     ``ttl=None`` or ``timedelta(0)`` means values never expire. A field whose name
-    is a join key declares that key's type instead of a feature.
+    is a join key declares that key's type instead of a feature. ``entities=[]``
+    makes a view without entities (global features, such as a platform-wide daily
+    rate): offline it is joined to every entity row by time only, online every
+    entity row gets its one latest row.
 
     >>> from datetime import timedelta
     >>> from featurestore import Entity, Field, ParquetSource
@@ -43,8 +46,9 @@ class FeatureView:
     def __post_init__(self) -> None:
         check_name(self.name, "feature view")
         entities = tuple(self.entities or ())
-        if not entities or not all(isinstance(e, Entity) for e in entities):
-            raise DefinitionError(f"feature view {self.name!r} needs a list of Entity objects", name=self.name)
+        if not all(isinstance(e, Entity) for e in entities):
+            raise DefinitionError(f"feature view {self.name!r}: entities must be a list of Entity objects "
+                                  "(an empty list for a view without entities)", name=self.name)
         schema = tuple(self.schema or ())
         if not all(isinstance(f, Field) for f in schema):
             raise DefinitionError(f"feature view {self.name!r} schema must be a list of Field", name=self.name)
@@ -109,6 +113,32 @@ class FeatureView:
             self.feature(n)
         return FeatureViewProjection(self.name, tuple(names))
 
+    def projection(self) -> FeatureViewProjection:
+        """Every feature of the view, under its own name and join keys."""
+        return FeatureViewProjection(self.name)
+
+    def with_name(self, name: str) -> FeatureViewProjection:
+        """The view under another name in a feature service (``name:feature``, ``name__feature``)."""
+        return self.projection().with_name(name)
+
+    def with_join_key_map(self, join_key_map: dict[str, str]) -> FeatureViewProjection:
+        """The view looked up by other entity columns: ``{"location_id": "origin_id"}`` reads the
+        view's join key ``location_id`` from the entity column ``origin_id``.
+
+        >>> from featurestore import Entity, Field, ParquetSource
+        >>> from featurestore.types import Float64
+        >>> loc = FeatureView(name="location", entities=[Entity(name="location", join_keys=["location_id"])],
+        ...                   schema=[Field(name="temp", dtype=Float64)], source=ParquetSource(path="l.parquet"))
+        >>> p = loc.with_name("origin").with_join_key_map({"location_id": "origin_id"})
+        >>> p.name, p.entity_column("location_id")
+        ('origin', 'origin_id')
+        """
+        unknown = [k for k in join_key_map if k not in self.join_keys]
+        if unknown:
+            raise DefinitionError(f"feature view {self.name!r} has no join key {unknown[0]!r} to map; its join keys "
+                                  f"are {list(self.join_keys)}", name=self.name, field=unknown[0])
+        return self.projection().with_join_key_map(join_key_map)
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "name": self.name,
@@ -139,10 +169,66 @@ class FeatureView:
 
 @dataclass(frozen=True)
 class FeatureViewProjection:
-    """Some features of one view (``view[["a", "b"]]``); ``features=()`` means all."""
+    """Some features of one view, as a feature service uses them.
+
+    ``features=()`` means all. ``alias`` names the projection in references,
+    output names and statuses (default: the view's name), so one view can serve
+    twice in a service; ``join_key_map`` maps a join key of the view to the
+    entity column holding its values.
+
+    >>> p = FeatureViewProjection("location", ("temp",)).with_name("dest").with_join_key_map({"location_id": "dest_id"})
+    >>> p.name, p.entity_column("location_id"), p.entity_column("other")
+    ('dest', 'dest_id', 'other')
+    """
 
     view: str
     features: tuple[str, ...] = ()
+    alias: str | None = None
+    join_key_map: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "features", tuple(self.features or ()))
+        mapping = dict(self.join_key_map or {})
+        for key, column in mapping.items():
+            check_name(key, f"projection {self.name!r} join_key_map key")
+            check_name(column, f"projection {self.name!r} join_key_map column")
+        if len(set(mapping.values())) != len(mapping):
+            raise DefinitionError(f"projection {self.name!r}: join_key_map maps two join keys to one column: "
+                                  f"{mapping}", name=self.name)
+        object.__setattr__(self, "join_key_map", mapping)
+        if self.alias is not None:
+            check_name(self.alias, "projection")
+
+    def __hash__(self) -> int:
+        return hash((self.view, self.features, self.alias, tuple(sorted(self.join_key_map.items()))))
+
+    @property
+    def name(self) -> str:
+        """The name references, output names and statuses use."""
+        return self.alias or self.view
+
+    def entity_column(self, join_key: str) -> str:
+        """The entity column that holds ``join_key``'s values."""
+        return self.join_key_map.get(join_key, join_key)
+
+    def with_name(self, name: str) -> FeatureViewProjection:
+        return replace(self, alias=name)
+
+    def with_join_key_map(self, join_key_map: dict[str, str]) -> FeatureViewProjection:
+        return replace(self, join_key_map=dict(join_key_map))
+
+    def __getitem__(self, names: list[str]) -> FeatureViewProjection:
+        """``projection[["a"]]``: fewer features of the same projection."""
+        return replace(self, features=(names,) if isinstance(names, str) else tuple(names))
 
     def to_dict(self) -> dict[str, Any]:
-        return {"view": self.view, "features": list(self.features)}
+        d: dict[str, Any] = {"view": self.view, "features": list(self.features)}
+        if self.alias is not None:
+            d["alias"] = self.alias
+        if self.join_key_map:
+            d["join_key_map"] = dict(self.join_key_map)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> FeatureViewProjection:
+        return cls(d["view"], tuple(d.get("features", ())), d.get("alias"), dict(d.get("join_key_map") or {}))

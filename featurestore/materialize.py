@@ -3,15 +3,17 @@
 Streams record batches from DuckDB (memory stays bounded whatever the source
 size); the online store never replaces a stored row with an older one, so any
 range can be re-run safely. Watermarks (the ``end`` of the last successful run,
-per view) are stored in the registry and advance only after a view succeeded.
+per view and online store) are records of the state store and advance only after a view succeeded.
+One materialization runs at a time per repo, across processes (the state store's exclusive lock).
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
@@ -21,8 +23,12 @@ from featurestore.feature_view import FeatureView
 from featurestore.offline.protocol import OfflineStore
 from featurestore.online.protocol import OnlineStore
 from featurestore.online_lookup import spec_of
-from featurestore.registry import Registry, RegistryState
+from featurestore.registry import RegistryState
+from featurestore.state import StateStore, repo_relative
 from featurestore.utc import now_iso, parse_iso, to_utc
+
+WATERMARK = "watermark"
+"""The state record kind of watermarks: name = view, key = online store identity (:func:`target_of`)."""
 
 
 @dataclass(frozen=True)
@@ -95,75 +101,79 @@ def online_views(state: RegistryState, names: list[str] | None) -> list[FeatureV
     return [v for v in views if v.online]
 
 
-def record(registry: Registry, result: ViewMaterialization, target: str) -> None:
-    """Store a successful run: the watermark becomes the later of itself and ``end``; rows and time are kept.
+def target_of(online: OnlineStore, repo_path: Path) -> str:
+    """The key of ``online``'s watermarks: its identity, with a file inside the repo relative to it."""
+    return repo_relative(online.identity, repo_path)
 
-    ``target`` names the online store; a watermark recorded for another store is not carried over.
-    """
 
-    def change(state: RegistryState) -> RegistryState | None:
-        if result.view not in state.objects["feature_views"]:
-            return None
-        entry = dict(state.watermarks.get(result.view, {}))
-        if entry.get("online_store") != target:
-            entry = {"online_store": target}
+def record(states: StateStore, result: ViewMaterialization, target: str) -> dict[str, Any]:
+    """Store a successful run into the online store ``target``: the watermark becomes the later of itself
+    and ``end``; the rows of the run and of every run are kept."""
+
+    def change(entry: Any) -> dict[str, Any]:
+        entry = dict(entry or {})
         previous = entry.get("watermark")
         latest = max(parse_iso(previous), result.end) if previous else result.end
-        entry["watermark"] = latest.isoformat()
-        entry.update(last_success=now_iso(), last_rows=result.rows,
-                     total_rows=int(entry.get("total_rows", 0)) + result.rows)
-        return replace(state, watermarks={**state.watermarks, result.view: entry}, _parsed={})
+        return {"watermark": latest.isoformat(), "last_success": now_iso(), "last_rows": result.rows,
+                "total_rows": int(entry.get("total_rows", 0)) + result.rows}
 
-    registry.update(change)
+    return dict(states.update(WATERMARK, result.view, target, change) or {})
 
 
-def forget(registry: Registry, views: list[str]) -> None:
-    """Drop the watermarks of views whose online data was deleted."""
-
-    def change(state: RegistryState) -> RegistryState | None:
-        marks = {k: v for k, v in state.watermarks.items() if k not in views}
-        return replace(state, watermarks=marks, _parsed={}) if marks != state.watermarks else None
-
-    registry.update(change)
+def forget(states: StateStore, views: list[str] | None, target: str | None = None) -> None:
+    """Drop the watermarks of ``views`` (None: every view) in ``target`` (None: every online store)."""
+    states.delete(WATERMARK, views, target)
 
 
-def watermark(state: RegistryState, view: str, target: str) -> datetime | None:
-    """The view's watermark, if it was recorded for the online store ``target``."""
-    entry = state.watermarks.get(view, {})
-    mark = entry.get("watermark") if entry.get("online_store") == target else None
+def watermarks(states: StateStore, target: str | Callable[[], str]) -> dict[str, dict[str, Any]]:
+    """Per view, its watermark record in the online store ``target`` (a callable is called only when needed)."""
+    records = states.records(WATERMARK)
+    if not records:
+        return {}
+    key = target() if callable(target) else target
+    return {r.name: r.value for r in records if r.key == key}
+
+
+def watermark(states: StateStore, view: str, target: str) -> datetime | None:
+    """The view's watermark in the online store ``target``, if any."""
+    entry = states.get(WATERMARK, view, target)
+    mark = entry.get("watermark") if isinstance(entry, dict) else None
     return parse_iso(mark) if mark else None
 
 
 def run(
     offline: OfflineStore,
     online: OnlineStore,
-    registry: Registry,
+    states: StateStore,
+    target: str,
     views: list[FeatureView],
     start: datetime | None,
     end: datetime,
     incremental: bool,
     progress: ProgressCallback | None = None,
 ) -> list[ViewMaterialization]:
-    """Materialize each view; a failure names the view and leaves its watermark where it was."""
+    """Materialize each view into ``online`` (whose watermarks are kept under ``target``), holding the repo's
+    exclusive lock (BusyError while another materialization runs); a failure names the view and leaves its
+    watermark where it was."""
     end = to_utc(end, "end_date")
-    results = []
-    state = registry.load()
-    target = repr(online)
-    online.ping()  # an unreachable store fails here, before any work, even when no row is due
-    for view in views:
-        if incremental:
-            begin = watermark(state, view.name, target)
-            if begin is None and view.ttl is not None:
-                begin = end - view.ttl
-        else:
-            begin = to_utc(start, "start_date") if start is not None else None
-            if begin is not None and begin > end:
-                raise InputError(f"start_date {begin} is after end_date {end}")
-        try:
-            result = materialize_view(offline, online, view, begin, end, progress)
-        except FeatureStoreError as err:
-            raise type(err)(f"materializing feature view {view.name!r} failed: {err.message}",
-                            **{**err.fields, "view": view.name}) from None
-        record(registry, result, target)
-        results.append(result)
-    return results
+    if not incremental and start is not None and to_utc(start, "start_date") > end:
+        raise InputError(f"start_date {to_utc(start, 'start_date')} is after end_date {end}")
+    what = "materialize-incremental" if incremental else "materialize"
+    with states.exclusive(f"{what} {[v.name for v in views]}"):
+        results = []
+        online.ping()  # an unreachable store fails here, before any work, even when no row is due
+        for view in views:
+            if incremental:
+                begin = watermark(states, view.name, target)
+                if begin is None and view.ttl is not None:
+                    begin = end - view.ttl
+            else:
+                begin = to_utc(start, "start_date") if start is not None else None
+            try:
+                result = materialize_view(offline, online, view, begin, end, progress)
+            except FeatureStoreError as err:
+                raise type(err)(f"materializing feature view {view.name!r} failed: {err.message}",
+                                **{**err.fields, "view": view.name}) from None
+            record(states, result, target)
+            results.append(result)
+        return results

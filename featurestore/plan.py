@@ -5,10 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from featurestore.registry import KINDS, RegistryState
+from featurestore import kinds
+from featurestore.kinds import KEYS
+from featurestore.registry import RegistryState
 from featurestore.utc import now_iso
-
-_LABEL = {"entities": "entity", "feature_views": "feature_view", "feature_services": "feature_service"}
+from featurestore.validation import check_push_sources
 
 
 @dataclass(frozen=True)
@@ -19,7 +20,7 @@ class Change:
 
     @property
     def label(self) -> str:
-        return f"{_LABEL[self.kind]} {self.name}"
+        return f"{kinds.of_key(self.kind).label} {self.name}"
 
 
 @dataclass(frozen=True)
@@ -67,7 +68,7 @@ def make_plan(state: RegistryState, desired: dict[str, dict[str, dict[str, Any]]
               to_delete: tuple[tuple[str, str], ...] = ()) -> Plan:
     """The plan from ``state`` to ``desired``; ``to_delete`` lists (kind, name) to remove explicitly."""
     added, changed, removed = [], [], []
-    for kind in KINDS:
+    for kind in KEYS:
         current = state.objects[kind]
         wanted = desired.get(kind, {})
         for name in sorted(wanted):
@@ -79,6 +80,10 @@ def make_plan(state: RegistryState, desired: dict[str, dict[str, dict[str, Any]]
             removed += [Change(kind, name) for name in sorted(current) if name not in wanted]
         else:
             removed += [Change(kind, name) for k, name in to_delete if k == kind and name in current]
+    gone = {c.name for c in removed if c.kind == "feature_views"}
+    views = {n: v for n, v in state.objects["feature_views"].items() if n not in gone and not remove_missing}
+    views.update(desired.get("feature_views", {}))
+    check_push_sources(views)
     return Plan(tuple(added), tuple(changed), tuple(removed), desired)
 
 
@@ -86,7 +91,7 @@ def applied(state: RegistryState, plan: Plan) -> tuple[RegistryState, dict[str, 
     """The state after ``plan`` and its history entry; None when there is nothing to do."""
     if plan.empty:
         return None
-    objects = {k: dict(state.objects[k]) for k in KINDS}
+    objects = {k: dict(state.objects[k]) for k in KEYS}
     for c in plan.added + plan.changed:
         objects[c.kind][c.name] = plan.desired[c.kind][c.name]
     for c in plan.removed:
@@ -102,5 +107,4 @@ def applied(state: RegistryState, plan: Plan) -> tuple[RegistryState, dict[str, 
         },
         "objects": objects,
     }
-    watermarks = {k: v for k, v in state.watermarks.items() if k in objects["feature_views"]}
-    return replace(state, version=version, objects=objects, watermarks=watermarks, _parsed={}), entry
+    return replace(state, version=version, objects=objects, _parsed={}), entry

@@ -1,4 +1,4 @@
-"""The registry: applied definitions, their history, and materialization watermarks.
+"""The registry: applied definitions and their history (operational state lives in ``featurestore.state``).
 
 The current state is one JSON file, rewritten atomically (temp file + rename)
 under an exclusive ``flock`` on ``<file>.lock``, so concurrent writers from
@@ -6,6 +6,12 @@ several processes never lose an update or leave a torn file. Readers never lock:
 they see the old or the new file. Every applied version (with its full objects)
 is appended to ``<name>.history.jsonl`` beside it, so the file servers re-read
 stays small however long the history.
+
+The file records its format (:data:`FORMAT`); a file of a newer format is refused. Format 1 also held
+the materialization watermarks: they now live in the state store beside the registry, and those of a
+format-1 file are not carried over (ignored on load, gone at the next write). The first
+``materialize-incremental`` after the upgrade then starts as a first run does (``end - ttl``, or every
+row); re-materializing is safe, as a stored row is never replaced by an older one.
 """
 
 from __future__ import annotations
@@ -20,15 +26,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeAlias
 
+from featurestore import kinds
 from featurestore.entity import Entity
 from featurestore.errors import NotFoundError, RegistryError
 from featurestore.feature_service import FeatureService
 from featurestore.feature_view import FeatureView
+from featurestore.kinds import KEYS
 
-FORMAT = 1
-KINDS = ("entities", "feature_views", "feature_services")
-_CLASSES: dict[str, Any] = {"entities": Entity, "feature_views": FeatureView, "feature_services": FeatureService}
-_SINGULAR = {"entities": "entity", "feature_views": "feature view", "feature_services": "feature service"}
+FORMAT = 2
+"""The registry file format this version writes, and the newest it reads."""
 
 
 @dataclass(frozen=True)
@@ -37,8 +43,7 @@ class RegistryState:
 
     project: str
     version: int = 0
-    objects: dict[str, dict[str, dict[str, Any]]] = field(default_factory=lambda: {k: {} for k in KINDS})
-    watermarks: dict[str, dict[str, Any]] = field(default_factory=dict)
+    objects: dict[str, dict[str, dict[str, Any]]] = field(default_factory=lambda: {k: {} for k in KEYS})
     _parsed: dict[tuple[str, str], Any] = field(default_factory=dict, compare=False, repr=False)
 
     def _get(self, kind: str, name: str) -> Any:
@@ -46,9 +51,18 @@ class RegistryState:
         if key not in self._parsed:
             data = self.objects[kind].get(name)
             if data is None:
-                raise NotFoundError(f"{_SINGULAR[kind]} {name!r} is not in the registry", kind=kind, name=name)
-            self._parsed[key] = _CLASSES[kind].from_dict(data)
+                raise NotFoundError(f"{kinds.of_key(kind).singular} {name!r} is not in the registry",
+                                    kind=kind, name=name)
+            self._parsed[key] = kinds.of_key(kind).from_dict(data)
         return self._parsed[key]
+
+    def get(self, kind: str, name: str) -> Any:
+        """The object ``name`` of the kind with registry key ``kind`` (NotFoundError if absent)."""
+        return self._get(kind, name)
+
+    def all(self, kind: str) -> list[Any]:
+        """Every object of the kind with registry key ``kind``, by name."""
+        return [self._get(kind, n) for n in self.names(kind)]
 
     def entity(self, name: str) -> Entity:
         return self._get("entities", name)  # type: ignore[no-any-return]
@@ -63,13 +77,13 @@ class RegistryState:
         return sorted(self.objects[kind])
 
     def entities(self) -> list[Entity]:
-        return [self.entity(n) for n in self.names("entities")]
+        return self.all("entities")
 
     def feature_views(self) -> list[FeatureView]:
-        return [self.feature_view(n) for n in self.names("feature_views")]
+        return self.all("feature_views")
 
     def feature_services(self) -> list[FeatureService]:
-        return [self.feature_service(n) for n in self.names("feature_services")]
+        return self.all("feature_services")
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -77,17 +91,15 @@ class RegistryState:
             "project": self.project,
             "version": self.version,
             "objects": self.objects,
-            "watermarks": self.watermarks,
         }
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> RegistryState:
-        objects = {k: dict(data.get("objects", {}).get(k, {})) for k in KINDS}
+        objects = {k: dict(data.get("objects", {}).get(k, {})) for k in KEYS}
         return cls(
             project=data["project"],
             version=int(data.get("version", 0)),
             objects=objects,
-            watermarks=dict(data.get("watermarks", {})),
         )
 
 
@@ -108,14 +120,15 @@ class Registry:
         self.path = Path(path)
         self.history_path = self.path.with_name(self.path.stem + ".history.jsonl")
         self.project = project
-        self._cache: tuple[tuple[int, int], RegistryState] | None = None
+        self._cache: tuple[tuple[int, int, int], RegistryState] | None = None
 
-    def _stamp(self) -> tuple[int, int] | None:
+    def _stamp(self) -> tuple[int, int, int] | None:
+        """What tells a rewrite: every write is a rename, so a new inode, even within one mtime tick."""
         try:
             st = self.path.stat()
         except FileNotFoundError:
             return None
-        return (st.st_mtime_ns, st.st_size)
+        return (st.st_ino, st.st_mtime_ns, st.st_size)
 
     def load(self) -> RegistryState:
         """The current state; cached until the file changes."""
@@ -128,6 +141,14 @@ class Registry:
             data = json.loads(self.path.read_text())
         except (OSError, ValueError) as err:
             raise RegistryError(f"registry {str(self.path)!r} is unreadable: {err}", path=str(self.path)) from None
+        if not isinstance(data, dict):
+            raise RegistryError(f"registry {str(self.path)!r} is not a JSON object", path=str(self.path))
+        found = data.get("format", 1)
+        if not isinstance(found, int) or isinstance(found, bool) or not 1 <= found <= FORMAT:
+            raise RegistryError(
+                f"registry {str(self.path)!r} has format {found!r}, but this featurestore reads formats 1 to "
+                f"{FORMAT}: it was written by a newer featurestore; upgrade to read it", path=str(self.path),
+                format=found, supported=FORMAT)
         if data.get("project") != self.project:
             raise RegistryError(
                 f"registry {str(self.path)!r} belongs to project {data.get('project')!r}, not {self.project!r}",

@@ -1,4 +1,4 @@
-"""Find the definitions in a feature repo: every module-level Entity, FeatureView and FeatureService."""
+"""Find the definitions in a feature repo: every module-level object of a definition kind (``kinds.KINDS``)."""
 
 from __future__ import annotations
 
@@ -8,12 +8,10 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-from featurestore.entity import Entity
 from featurestore.errors import DefinitionError
-from featurestore.feature_service import FeatureService
-from featurestore.feature_view import FeatureView
+from featurestore.kinds import KINDS
 
-DEFINITION_TYPES = (Entity, FeatureView, FeatureService)
+DEFINITION_TYPES = tuple(k.cls for k in KINDS)
 _SKIP = {"data", "__pycache__", ".venv", "venv", "node_modules", ".git"}
 
 

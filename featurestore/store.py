@@ -7,8 +7,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from featurestore import kinds, retrieval, writes
 from featurestore import materialize as mat
-from featurestore import retrieval, writes
 from featurestore.config import RepoConfig, load_config, resolve
 from featurestore.entity import Entity
 from featurestore.errors import DefinitionError, OnlineStoreError
@@ -23,6 +23,7 @@ from featurestore.online_response import OnlineResponse
 from featurestore.plan import Plan, applied, make_plan
 from featurestore.registry import Change, Registry, RegistryState
 from featurestore.repo_loader import load_definitions
+from featurestore.state import StateStore, open_state_store
 from featurestore.validation import validate
 
 
@@ -53,6 +54,7 @@ class FeatureStore:
         self.config = config if config is not None else load_config(self.repo_path)
         self.project = self.config.project
         self.registry = Registry(resolve(self.repo_path, self.config.registry), self.project)
+        self.state_store: StateStore = open_state_store(self.registry.path)
         self._owns_offline = offline is None
         self._offline: OfflineStore | None = offline
         self._owns_online = online is None
@@ -117,7 +119,7 @@ class FeatureStore:
         definitions is a no-op. Removed views lose their online data.
         """
         desired, partial = self._desired(objects, self.state())
-        to_delete = tuple((_KIND[type(o)], o.name) for o in objects_to_delete or ())
+        to_delete = tuple((kinds.key_of(o), o.name) for o in objects_to_delete or ())
         result: dict[str, Any] = {}
 
         def change(state: RegistryState) -> Change:
@@ -136,7 +138,7 @@ class FeatureStore:
         """Delete the online data and watermarks of removed or reshaped views (best effort: warns on failure)."""
         if not views:
             return
-        mat.forget(self.registry, views)
+        mat.forget(self.state_store, views)
         if self._owns_online and not online_store_created(self.config.online_store, self.repo_path):
             return  # nothing was ever written: don't create the database just to clean it
         try:
@@ -200,13 +202,15 @@ class FeatureStore:
         Naive datetimes are UTC. Each view's watermark becomes ``end_date`` (if later).
         """
         views = mat.online_views(self.state(), feature_views)
-        return mat.run(self.offline, self.online, self.registry, views, start_date, end_date, False, progress)
+        return mat.run(self.offline, self.online, self.state_store, mat.target_of(self.online, self.repo_path),
+                       views, start_date, end_date, False, progress)
 
     def materialize_incremental(self, end_date: datetime, feature_views: list[str] | None = None,
                                 progress: mat.ProgressCallback | None = None) -> list[mat.ViewMaterialization]:
         """Materialize from each view's watermark (first run: ``end_date - ttl``, or everything) to ``end_date``."""
         views = mat.online_views(self.state(), feature_views)
-        return mat.run(self.offline, self.online, self.registry, views, None, end_date, True, progress)
+        return mat.run(self.offline, self.online, self.state_store, mat.target_of(self.online, self.repo_path),
+                       views, None, end_date, True, progress)
 
     def get_online_features(self, features: Any, entity_rows: Any, full_feature_names: bool = False) -> OnlineResponse:
         """Latest values for entity rows (a list of dicts or a dict of lists): one online-store round trip.
@@ -231,10 +235,12 @@ class FeatureStore:
     def teardown(self) -> None:
         """Delete every online value of this project (nothing of other projects); definitions stay."""
         self.online.teardown()
-        mat.forget(self.registry, list(self.state().watermarks))
+        mat.forget(self.state_store, None, mat.target_of(self.online, self.repo_path))
 
-
-_KIND = {Entity: "entities", FeatureView: "feature_views", FeatureService: "feature_services"}
+    def watermarks(self) -> dict[str, dict[str, Any]]:
+        """Per view, its last materialization into this online store: ``watermark`` (end of the loaded range),
+        ``last_success``, ``last_rows`` and ``total_rows``."""
+        return mat.watermarks(self.state_store, lambda: mat.target_of(self.online, self.repo_path))
 
 
 def _stale_views(before: RegistryState, after: RegistryState, plan: Plan) -> list[str]:

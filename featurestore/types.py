@@ -9,6 +9,7 @@ DataType(float)
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import pyarrow as pa
@@ -36,10 +37,9 @@ class ValueType:
     def accepts(self, column: pa.DataType) -> bool:
         """Whether a source column of Arrow type ``column`` can hold values of this type."""
         if self.element is not None:
-            return (
-                pa.types.is_list(column) or pa.types.is_large_list(column)
-            ) and self.element.accepts(column.value_type)
-        return _ACCEPTS[self.name](column)
+            return bool(pa.types.is_list(column) or pa.types.is_large_list(column)) and self.element.accepts(
+                column.value_type)
+        return bool(_ACCEPTS[self.name](column))
 
     def __repr__(self) -> str:
         return self.name
@@ -47,20 +47,20 @@ class ValueType:
     __str__ = __repr__
 
 
-def _is_int(bits: int):  # type: ignore[no-untyped-def]
+def _is_int(bits: int) -> Callable[[pa.DataType], bool]:
     def check(t: pa.DataType) -> bool:
-        return pa.types.is_integer(t) and t.bit_width <= bits and not (
+        return bool(pa.types.is_integer(t)) and t.bit_width <= bits and not (
             pa.types.is_unsigned_integer(t) and t.bit_width >= bits
         )
 
     return check
 
 
-def _is_float(bits: int):  # type: ignore[no-untyped-def]
+def _is_float(bits: int) -> Callable[[pa.DataType], bool]:
     def check(t: pa.DataType) -> bool:
         if pa.types.is_floating(t):
-            return t.bit_width <= bits
-        return pa.types.is_integer(t) and t.bit_width <= (16 if bits == 32 else 32)
+            return bool(t.bit_width <= bits)
+        return bool(pa.types.is_integer(t)) and t.bit_width <= (16 if bits == 32 else 32)
 
     return check
 

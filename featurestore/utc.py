@@ -42,7 +42,7 @@ def to_utc(value: datetime, what: str = "time") -> datetime:
     featurestore.errors.InputError: start_date must be a datetime, got '2024-01-31'
     """
     if not isinstance(value, datetime):
-        raise InputError(f"{what} must be a datetime, got {value!r}", value=repr(value))
+        raise InputError(f"{what} must be a datetime, got {value!r}", field=what)
     if value.utcoffset() is None:
         return value.replace(tzinfo=UTC)
     return value.astimezone(UTC)
@@ -98,7 +98,7 @@ def parse_iso(text: str, what: str = "time") -> datetime:
     try:
         return to_utc(datetime.fromisoformat(str(text).strip()), what)
     except ValueError:
-        raise InputError(f"{what} {text!r} is not an ISO-8601 date or datetime", value=str(text)) from None
+        raise InputError(f"{what} {text!r} is not an ISO-8601 date or datetime", field=what) from None
 
 
 def arrow_epoch_us(column: pa.Array | pa.ChunkedArray, name: str = "time") -> pa.Array:

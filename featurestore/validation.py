@@ -6,12 +6,13 @@ does not declare them, so the registry knows every key's type.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any, Protocol
 
 import pyarrow as pa
 
-from featurestore import types
+from featurestore import kinds, types
 from featurestore.entity import Entity
 from featurestore.errors import DefinitionError
 from featurestore.feature_service import FeatureService
@@ -21,9 +22,6 @@ from featurestore.offline.relations import source_column
 from featurestore.registry import RegistryState
 from featurestore.sources import PushSource, batch_of
 
-_KIND_OF = {Entity: "entities", FeatureView: "feature_views", FeatureService: "feature_services"}
-_WORD = {"entities": "entities", "feature_views": "feature views", "feature_services": "feature services"}
-
 
 class SchemaReader(Protocol):
     def source_schema(self, source: Any) -> pa.Schema: ...
@@ -31,22 +29,34 @@ class SchemaReader(Protocol):
 
 def group(objects: list[Any]) -> dict[str, dict[str, Any]]:
     """Objects by kind and name; two different objects of one kind and name is an error."""
-    out: dict[str, dict[str, Any]] = {k: {} for k in _KIND_OF.values()}
+    out: dict[str, dict[str, Any]] = {k: {} for k in kinds.KEYS}
     for obj in objects:
-        kind = _KIND_OF.get(type(obj))
-        if kind is None:
-            raise DefinitionError(f"cannot apply {obj!r}: not an Entity, FeatureView or FeatureService")
-        prev = out[kind].get(obj.name)
+        kind = kinds.of_key(kinds.key_of(obj))
+        prev = out[kind.key].get(obj.name)
         if prev is not None and prev.to_dict() != obj.to_dict():
-            raise DefinitionError(f"two {_WORD[kind]} are named {obj.name!r}", name=obj.name)
-        out[kind][obj.name] = obj
-    pushes: dict[str, PushSource] = {}
-    for view in out["feature_views"].values():
-        if isinstance(view.source, PushSource):
-            prev_push = pushes.setdefault(view.source.name, view.source)
-            if prev_push != view.source:
-                raise DefinitionError(f"two push sources are named {view.source.name!r}", name=view.source.name)
+            raise DefinitionError(f"two {kind.plural} are named {obj.name!r}", name=obj.name)
+        out[kind.key][obj.name] = obj
+    check_push_sources({name: view.to_dict() for name, view in out["feature_views"].items()})
     return out
+
+
+def check_push_sources(views: Mapping[str, Mapping[str, Any]]) -> None:
+    """One push source name denotes one source: every view (as a registry dict) pushed to by that name has it.
+
+    ``views`` is the whole set the registry would hold (registered views kept, plus the applied ones), so a
+    later apply cannot give a registered push source a second batch source.
+    """
+    first: dict[str, tuple[str, Mapping[str, Any]]] = {}
+    for name in sorted(views):
+        source = views[name]["source"]
+        if source.get("kind") != PushSource.kind:
+            continue
+        seen = first.setdefault(source["name"], (name, source))
+        if seen[1] != source:
+            raise DefinitionError(
+                f"push source {source['name']!r} of feature view {name!r} differs from the push source of the "
+                f"same name of feature view {seen[0]!r}: one push source name must denote one source (give the "
+                "views the same PushSource, or another name)", name=source["name"], views=[seen[0], name])
 
 
 def _check_view(view: FeatureView, entities: dict[str, Entity], reader: SchemaReader) -> FeatureView:
@@ -126,8 +136,5 @@ def validate(objects: list[Any], state: RegistryState, reader: SchemaReader,
     views.update(resolved)
     for svc in grouped["feature_services"].values():
         _check_service(svc, views)
-    return {
-        "entities": {n: e.to_dict() for n, e in grouped["entities"].items()},
-        "feature_views": {n: v.to_dict() for n, v in resolved.items()},
-        "feature_services": {n: s.to_dict() for n, s in grouped["feature_services"].items()},
-    }
+    grouped["feature_views"] = resolved
+    return {kind: {n: obj.to_dict() for n, obj in grouped[kind].items()} for kind in kinds.KEYS}

@@ -37,13 +37,14 @@ def _service(s: FeatureService) -> dict[str, Any]:
             "tags": dict(s.tags)}
 
 
-def catalog(state: Any) -> dict[str, Any]:
+def catalog(state: Any, marks: dict[str, Any]) -> dict[str, Any]:
     """Entities, feature views (join keys and features with types, ttl, owner, tags, description,
-    source, last materialization) and feature services of a registry snapshot."""
+    source, last materialization from ``marks``: ``FeatureStore.watermarks()``) and feature services
+    of a registry snapshot."""
     return {
         "project": state.project,
         "registry_version": state.version,
         "entities": [_entity(e) for e in state.entities()],
-        "feature_views": [_view(v, state.watermarks) for v in state.feature_views()],
+        "feature_views": [_view(v, marks) for v in state.feature_views()],
         "feature_services": [_service(s) for s in state.feature_services()],
     }

@@ -4,14 +4,13 @@ lookups, and the one-at-a-time materialization runner."""
 from __future__ import annotations
 
 import asyncio
-import threading
-import time
+import itertools
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from fastapi import HTTPException, Request
+from fastapi import Request
 
 from featurestore import FeatureStore
 
@@ -23,34 +22,32 @@ T = TypeVar("T")
 
 
 class Materializer:
-    """Runs one materialization at a time in its own thread; a second one meanwhile is a 409."""
+    """Runs materializations in worker threads. One at a time is the library's rule, across processes
+    (other workers, the CLI): a second one raises BusyError, answered 409."""
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="featurestore-materialize")
-        self.running: str | None = None
-        self.started: float | None = None
+        # a few threads: a second request must reach the library's lock (and fail fast), not queue here
+        self._executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="featurestore-materialize")
+        self._active: dict[int, str] = {}
+        self._ids = itertools.count()
+
+    @property
+    def running(self) -> str | None:
+        """What this process is materializing, if anything."""
+        active = list(self._active.values())  # a copy: worker threads change the dict
+        return active[0] if active else None
 
     async def run(self, what: str, fn: Callable[[], T]) -> T:
-        if not self._lock.acquire(blocking=False):
-            raise HTTPException(409, f"a materialization is already running ({self.running}, started "
-                                     f"{time.time() - (self.started or time.time()):.1f} s ago); retry when it ends")
-        self.running, self.started = what, time.time()
+        token = next(self._ids)
 
         def work() -> T:
+            self._active[token] = what
             try:
                 return fn()
-            finally:  # released by the worker thread even if the client went away
-                self.running = self.started = None
-                self._lock.release()
+            finally:  # cleared by the worker thread even if the client went away
+                self._active.pop(token, None)
 
-        try:
-            future = self._executor.submit(work)
-        except BaseException:
-            self.running = self.started = None
-            self._lock.release()
-            raise
-        return await asyncio.wrap_future(future)
+        return await asyncio.wrap_future(self._executor.submit(work))
 
     def shutdown(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
@@ -65,8 +62,8 @@ class ServerContext:
     max_entities: int
     max_body_bytes: int
     materializer: Materializer = field(default_factory=Materializer)
-    catalog: tuple[Any, bytes] | None = None
-    """``(snapshot, /features answer)``: rebuilt when the snapshot changes."""
+    catalog: tuple[Any, dict[str, Any], bytes] | None = None
+    """``(snapshot, watermarks, /features answer)``: rebuilt when either changes."""
 
 
 def get_context(request: Request) -> ServerContext:

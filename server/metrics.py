@@ -5,7 +5,7 @@
   a pure ASGI middleware; ``endpoint`` is the route path (``other`` for unknown paths).
 * ``featurestore_online_lookups_total{view}``: entity rows looked up per feature view;
   ``featurestore_online_not_found_total{view}`` and ``featurestore_online_outside_max_age_total{view}``.
-* From the registry at scrape time: ``featurestore_materialization_rows_total{view}``,
+* From the registry and the state store at scrape time: ``featurestore_materialization_rows_total{view}``,
   ``featurestore_materialization_last_rows{view}``,
   ``featurestore_materialization_last_success_timestamp_seconds{view}``,
   ``featurestore_materialization_watermark_timestamp_seconds{view}``, ``featurestore_registry_version``.
@@ -42,11 +42,13 @@ def _seconds(iso: Any) -> float | None:
 
 
 class RegistryCollector(Collector):
-    """Materialization figures per view, from the registry snapshot's watermarks at scrape time."""
+    """Materialization figures per view, from the store's watermarks at scrape time."""
 
-    def __init__(self, snapshot: Callable[[], Any], running: Callable[[], bool]) -> None:
+    def __init__(self, snapshot: Callable[[], Any], running: Callable[[], bool],
+                 marks: Callable[[], dict[str, Any]] = dict) -> None:
         self.snapshot = snapshot
         self.running = running
+        self.marks = marks
 
     def collect(self) -> Iterator[Any]:
         running = GaugeMetricFamily("featurestore_materialization_running",
@@ -67,7 +69,7 @@ class RegistryCollector(Collector):
                                     "When the last successful run of the view ended", labels=["view"])
         mark = GaugeMetricFamily("featurestore_materialization_watermark_timestamp_seconds",
                                  "End of the materialized range of the view", labels=["view"])
-        for view, entry in sorted(state.watermarks.items()):
+        for view, entry in sorted(self.marks().items()):
             rows.add_metric([view], float(entry.get("total_rows", 0)))
             last.add_metric([view], float(entry.get("last_rows", 0)))
             for family, key in ((success, "last_success"), (mark, "watermark")):
@@ -80,7 +82,8 @@ class RegistryCollector(Collector):
 class Metrics:
     """The server's metrics; one instance per app."""
 
-    def __init__(self, snapshot: Callable[[], Any], running: Callable[[], bool] = lambda: False) -> None:
+    def __init__(self, snapshot: Callable[[], Any], running: Callable[[], bool] = lambda: False,
+                 marks: Callable[[], dict[str, Any]] = dict) -> None:
         disable_created_metrics()  # no ``*_created`` series: they double the output for nothing
         self.registry = CollectorRegistry(auto_describe=True)
         self.multiprocess = bool(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
@@ -97,7 +100,7 @@ class Metrics:
                                        "Entity rows whose value is older than the view's ttl", ["view"], registry=reg)
         self.reloads = Counter("featurestore_registry_reloads", "New registry versions loaded", registry=reg)
         self.reload_errors = Counter("featurestore_registry_reload_errors", "Failed registry reloads", registry=reg)
-        self.collector = RegistryCollector(snapshot, running)
+        self.collector = RegistryCollector(snapshot, running, marks)
         self.registry.register(self.collector)
         self._http: dict[tuple[str, str, int], tuple[Any, Any]] = {}
         self._views: dict[str, tuple[Any, Any, Any]] = {}

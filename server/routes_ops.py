@@ -64,7 +64,8 @@ async def features(request: Request) -> Response:
     state = ctx.watcher.state
     if state is None:
         return _json({"detail": f"registry not loaded: {ctx.watcher.error}"}, 503)
+    marks = await run_in_threadpool(ctx.store.watermarks)  # operational state: not in the registry snapshot
     cached = ctx.catalog
-    if cached is None or cached[0] is not state:
-        cached = ctx.catalog = (state, to_json(catalog(state)))
-    return Response(cached[1], media_type="application/json")
+    if cached is None or cached[0] is not state or cached[1] != marks:
+        cached = ctx.catalog = (state, marks, to_json(catalog(state, marks)))
+    return Response(cached[2], media_type="application/json")

@@ -76,7 +76,7 @@ def dated(runner: CliRunner, tmp_path: Path) -> Path:
 def watermarks(repo: Path) -> dict[str, str]:
     store = FeatureStore(repo_path=repo)
     try:
-        return {view: entry["watermark"] for view, entry in store.state().watermarks.items()}
+        return {view: entry["watermark"] for view, entry in store.watermarks().items()}
     finally:
         store.close()
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import multiprocessing as mp
+import os
 from datetime import timedelta
 from pathlib import Path
 
@@ -11,8 +12,18 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from featurestore import DefinitionError, Entity, FeatureService, FeatureStore, FeatureView, Field, ParquetSource
+from featurestore import (
+    DefinitionError,
+    Entity,
+    FeatureService,
+    FeatureStore,
+    FeatureView,
+    Field,
+    ParquetSource,
+    PushSource,
+)
 from featurestore.config import parse_config
+from featurestore.registry import Registry
 from featurestore.types import Float64, Int64, String
 
 driver = Entity(name="driver", join_keys=["driver_id"])
@@ -141,3 +152,39 @@ def test_concurrent_applies_from_two_processes_lose_nothing(tmp_path: Path) -> N
     assert data["version"] == 30  # one version per view; the entity came with the first
     assert [h["version"] for h in history] == list(range(1, 31))
     assert history[-1]["objects"]["feature_views"].keys() == data["objects"]["feature_views"].keys()
+
+
+def _push_view(name: str, path: str) -> FeatureView:
+    return FeatureView(name=name, entities=[driver], schema=[Field(name="v", dtype=Float64)],
+                       source=PushSource(name="live", batch_source=ParquetSource(path=path)))
+
+
+def test_a_push_source_name_is_checked_against_the_registry(tmp_path: Path) -> None:
+    """D2: a later partial apply cannot give a registered push source name a second batch source."""
+    store = _store(tmp_path)
+    pq.write_table(pq.read_table(tmp_path / "s.parquet"), tmp_path / "other.parquet")
+    store.apply([driver, _push_view("v1", "s.parquet")])
+    with pytest.raises(DefinitionError, match=r"push source 'live'.*'v2'.*'v1'|push source 'live'.*'v1'.*'v2'"):
+        store.plan([_push_view("v2", "other.parquet")])
+    with pytest.raises(DefinitionError, match=r"push source 'live'.*'v2'.*'v1'|push source 'live'.*'v1'.*'v2'"):
+        store.apply([_push_view("v2", "other.parquet")])
+    assert store.state().names("feature_views") == ["v1"] and store.state().version == 1
+    store.apply([_push_view("v2", "s.parquet")])  # the same push source: fine
+    # replacing the one registered view, or deleting it in the same apply, is not a conflict
+    store.apply([_push_view("v1", "other.parquet"), _push_view("v2", "other.parquet")])
+    store.apply([_push_view("v3", "s.parquet")], objects_to_delete=[_push_view("v1", "other.parquet"),
+                                                                    _push_view("v2", "other.parquet")])
+    assert store.state().names("feature_views") == ["v3"]
+
+
+def test_the_registry_cache_sees_every_same_size_rewrite(tmp_path: Path) -> None:
+    """D4: a rewrite of the same size within the same mtime tick is still a new file (a new inode)."""
+    path = tmp_path / "registry.json"
+    registry = Registry(path, "p")
+    for i in range(200):
+        version = 100 + i % 2  # the same size every time, rewritten faster than the clock ticks
+        tmp = tmp_path / "next.json"
+        tmp.write_text(json.dumps({"format": 2, "project": "p", "version": version, "objects": {}}))
+        os.replace(tmp, path)
+        os.utime(path, ns=(10**18, 10**18))  # a coarse clock: every rewrite within one tick
+        assert registry.load().version == version, f"rewrite {i} was not seen"

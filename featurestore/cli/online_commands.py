@@ -164,17 +164,17 @@ def _run_materialize(store: FeatureStore, names: list[str], start: datetime | No
             results = store.materialize(start, end, views, progress=reporter)
     finally:
         reporter.close()
-    print_summary(store.state(), results)
+    print_summary(store.watermarks(), results)
 
 
-def print_summary(state: RegistryState, results: list[ViewMaterialization]) -> None:
-    """One row per view: range, entity rows written, seconds, and the view's watermark now."""
+def print_summary(marks: dict[str, dict[str, Any]], results: list[ViewMaterialization]) -> None:
+    """One row per view: range, entity rows written, seconds, and the view's watermark now (from ``marks``)."""
     if not results:
         click.echo("No feature views to materialize (none registered with online=True); run 'featurestore apply'.")
         return
     rows = []
     for r in results:
-        mark = state.watermarks.get(r.view, {}).get("watermark", "-")
+        mark = marks.get(r.view, {}).get("watermark", "-")
         rows.append([r.view, r.start.isoformat() if r.start else "(all)", r.end.isoformat(), r.rows,
                      f"{r.seconds:.2f}", mark])
     click.echo(table(["VIEW", "START", "END", "ROWS", "SECONDS", "WATERMARK"], rows))

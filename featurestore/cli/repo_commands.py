@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -11,7 +10,7 @@ from typing import Any
 import click
 import yaml
 
-from featurestore import sample_data
+from featurestore import kinds, sample_data
 from featurestore.cli._group import echo_json, format_tags, format_ttl, get_state, get_store, main, repo_option, table
 from featurestore.config import CONFIG_FILE, load_config
 from featurestore.errors import NotFoundError
@@ -62,8 +61,9 @@ driver_stats = FeatureView(
 driver_activity = FeatureService(name="driver_activity", features=[driver_stats])
 '''
 
-LIST_KINDS = ("entities", "feature-views", "feature-services")
-DESCRIBE_KINDS = ("entity", "feature-view", "feature-service")
+LIST_KINDS = tuple(k.cli_name for k in kinds.KINDS)
+DESCRIBE_KINDS = tuple(k.cli_singular for k in kinds.KINDS)
+_BY_CLI_WORD = {w: k for k in kinds.KINDS for w in (k.cli_name, k.cli_singular)}
 
 
 def project_name(folder: str) -> str:
@@ -159,45 +159,47 @@ def list_objects(ctx: click.Context, kind: str, as_json: bool) -> None:
     featurestore list entities --json
     """
     state = get_store(ctx).state()
-    listers: dict[str, Callable[[], list[Any]]] = {
-        "entities": state.entities, "feature-views": state.feature_views, "feature-services": state.feature_services}
-    objects = listers[kind.lower()]()
+    of = _BY_CLI_WORD[kind.lower()]
+    objects = state.all(of.key)
     if as_json:
         echo_json([o.to_dict() for o in objects])
         return
     if not objects:
-        click.echo(f"No {kind.lower().replace('-', ' ')} registered; run 'featurestore apply'.")
+        click.echo(f"No {of.plural} registered; run 'featurestore apply'.")
         return
-    if kind.lower() == "entities":
+    if of is kinds.ENTITIES:
         click.echo(table(["NAME", "JOIN KEYS", "OWNER", "TAGS", "DESCRIPTION"],
                          [[e.name, ",".join(e.join_keys), e.owner or "-", format_tags(e.tags), e.description]
                           for e in objects]))
-    elif kind.lower() == "feature-views":
+    elif of is kinds.FEATURE_VIEWS:
         click.echo(table(["NAME", "ENTITIES", "JOIN KEYS", "FEATURES", "TTL", "SOURCE", "OWNER", "TAGS"],
                          [_view_row(v) for v in objects]))
-    else:
+    elif of is kinds.FEATURE_SERVICES:
         click.echo(table(["NAME", "VIEWS", "FEATURES", "OWNER", "TAGS", "DESCRIPTION"],
                          [[s.name, ",".join(p.view for p in s.features), len(s.refs()), s.owner or "-",
                            format_tags(s.tags), s.description] for s in objects]))
+    else:  # a kind without a table of its own
+        click.echo(table(["NAME", "OWNER", "TAGS", "DESCRIPTION"],
+                         [[o.name, o.owner or "-", format_tags(o.tags), o.description] for o in objects]))
 
 
 def _find(state: RegistryState, kind: str, name: str) -> Any:
-    getter = {"entity": (state.entity, "entities"), "feature-view": (state.feature_view, "feature_views"),
-              "feature-service": (state.feature_service, "feature_services")}[kind]
+    key = _BY_CLI_WORD[kind].key
     try:
-        return getter[0](name)
+        return state.get(key, name)
     except NotFoundError as err:
-        known = ", ".join(state.names(getter[1])) or "none; run 'featurestore apply'"
+        known = ", ".join(state.names(key)) or "none; run 'featurestore apply'"
         raise NotFoundError(f"{err.message} (registered: {known})", **err.fields) from None
 
 
 def _details(state: RegistryState, kind: str, obj: Any) -> dict[str, Any]:
     """The human-readable description of a registered object."""
     common = {"description": obj.description, "owner": obj.owner, "tags": dict(obj.tags)}
-    if kind == "entity":
+    of = _BY_CLI_WORD[kind]
+    if of is kinds.ENTITIES:
         views = [v.name for v in state.feature_views() if obj.name in {e.name for e in v.entities}]
         return {"entity": obj.name, "join_keys": list(obj.join_keys), **common, "feature_views": views}
-    if kind == "feature-view":
+    if of is kinds.FEATURE_VIEWS:
         services = [s.name for s in state.feature_services() if obj.name in {p.view for p in s.features}]
         return {
             "feature_view": obj.name,
@@ -211,6 +213,8 @@ def _details(state: RegistryState, kind: str, obj: Any) -> dict[str, Any]:
             **common,
             "feature_services": services,
         }
+    if of is not kinds.FEATURE_SERVICES:
+        return {of.label: obj.name, **common}
     features: dict[str, dict[str, str]] = {}
     for p in obj.features:
         try:

@@ -10,7 +10,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from featurestore.errors import DataSourceError, FeatureStoreError
+from featurestore.errors import DataSourceError, FeatureStoreError, OfflineStoreError
 from featurestore.offline.protocol import BATCH_ROWS
 
 
@@ -19,7 +19,7 @@ def run_errors(err: duckdb.Error) -> FeatureStoreError:
     text = str(err).split("\n")[0]
     if isinstance(err, duckdb.IOException):
         return DataSourceError(f"reading a source failed: {text}")
-    return FeatureStoreError(f"offline query failed: {text}")
+    return OfflineStoreError(f"offline query failed: {text}")
 
 
 class DuckDBRetrievalJob:

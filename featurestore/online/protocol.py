@@ -64,6 +64,12 @@ class OnlineStore(Protocol):
         """Remove all online rows of this project, and nothing else."""
         ...
 
+    @property
+    def identity(self) -> str:
+        """What names the stored data whatever the spelling of the config, without secrets: state such as
+        materialization watermarks is kept per identity (``redis://127.0.0.1:6379/0``, ``sqlite:<abs path>``)."""
+        ...
+
     def ping(self) -> None:
         """Raise :class:`~featurestore.errors.OnlineStoreUnavailableError` if the store cannot be reached."""
         ...

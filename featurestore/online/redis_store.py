@@ -11,7 +11,7 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from featurestore.config import redact_url
+from featurestore.config import redact_url, redis_identity
 from featurestore.errors import InputError, OnlineStoreError, OnlineStoreUnavailableError
 from featurestore.online import codec
 from featurestore.online import keys as layout
@@ -76,6 +76,11 @@ class RedisOnlineStore:
                 retry=Retry(NoBackoff(), 1), health_check_interval=0, decode_responses=False)
         except ValueError as exc:
             raise OnlineStoreError(f"invalid Redis URL {redact_url(url)!r}: {exc}", url=redact_url(url)) from None
+
+    @property
+    def identity(self) -> str:
+        """``redis://<host address>:<port>/<db>`` (loopback names are one host; no user or password)."""
+        return redis_identity(self.url)
 
     def _fail(self, exc: Exception, action: str) -> NoReturn:
         if isinstance(exc, redis.exceptions.AuthenticationError):

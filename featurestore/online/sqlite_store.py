@@ -207,6 +207,11 @@ class SqliteOnlineStore:
                 conn.close()
         self._local = threading.local()
 
+    @property
+    def identity(self) -> str:
+        """``sqlite:<absolute path of the database file>``."""
+        return f"sqlite:{self.path.resolve().as_posix()}"
+
     def __repr__(self) -> str:
         return f"SqliteOnlineStore({str(self.path)!r}, project={self.project!r})"
 

@@ -105,7 +105,7 @@ def test_incremental_runs_and_late_rows(make_fs, tmp_path) -> None:
     store = make_fs()
     store.apply([driver, city, *views()])
     store.materialize_incremental(T, feature_views=["by_driver"])  # first run: from T - ttl (30 min)
-    state = store.state().watermarks["by_driver"]
+    state = store.watermarks()["by_driver"]
     assert datetime.fromisoformat(state["watermark"]) == T and state["last_rows"] == 1
     now = T + timedelta(minutes=10)
     assert online_at(store, ["by_driver:x"], {"driver_id": [1, 2]}, now=now).to_dict()["x"] == [None, 2.0]
@@ -116,7 +116,7 @@ def test_incremental_runs_and_late_rows(make_fs, tmp_path) -> None:
     assert online_at(store, ["by_driver:x"], {"driver_id": [2, 3]}, now=now).to_dict()["x"] == [2.0, 3.0]
     store.materialize(T - timedelta(hours=1), now, feature_views=["by_driver"])  # a backfill picks it up
     assert online_at(store, ["by_driver:x"], {"driver_id": [2, 3]}, now=now).to_dict()["x"] == [9.0, 3.0]
-    assert datetime.fromisoformat(store.state().watermarks["by_driver"]["watermark"]) == now
+    assert datetime.fromisoformat(store.watermarks()["by_driver"]["watermark"]) == now
 
 
 @pytest.mark.parametrize(("features", "rows", "error", "match"), [
@@ -163,10 +163,10 @@ def test_reshaped_view_loses_online_data_but_a_new_description_does_not(make_fs,
     v = views()[0]
     store.apply([replace(v, description="now documented")])
     assert "PRESENT" in online_at(store, ["by_driver:x"], rows).statuses["x"]
-    assert "by_driver" in store.state().watermarks
+    assert "by_driver" in store.watermarks()
     store.apply([replace(v, schema=v.schema[:2])])  # label dropped: stored rows no longer fit
     assert online_at(store, ["by_driver:x"], rows).statuses["x"] == ["NOT_FOUND"] * 3
-    assert "by_driver" not in store.state().watermarks
+    assert "by_driver" not in store.watermarks()
 
 
 def test_apply_with_redis_down_still_applies_and_warns(tmp_path, redis_factory) -> None:  # type: ignore[no-untyped-def]

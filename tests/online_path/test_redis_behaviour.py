@@ -52,7 +52,7 @@ def test_killed_redis_mid_materialize_then_rerun(tmp_path: Path, redis_factory) 
     with pytest.raises(OnlineStoreUnavailableError, match="'v'") as err:
         store.materialize(T - timedelta(days=1), T, feature_views=["v"], progress=kill_after_first_batch)
     assert "Traceback" not in str(err.value) and str(server.port) in str(err.value)
-    assert "v" not in store.state().watermarks  # the watermark did not advance
+    assert "v" not in store.watermarks()  # the watermark did not advance
     with pytest.raises(OnlineStoreUnavailableError):
         store.get_online_features(["v:x"], {"driver_id": [1]})
 
@@ -63,7 +63,7 @@ def test_killed_redis_mid_materialize_then_rerun(tmp_path: Path, redis_factory) 
     table = pq.read_table(tmp_path / "s.parquet").slice(N)  # the later row of every driver
     assert got["x"] == [table.column("x")[i].as_py() for i in ids]
     assert all(b == 2 * a for a, b in zip(got["x"], got["x2"], strict=True))  # never two rows mixed
-    assert store.state().watermarks["v"]["last_rows"] == N
+    assert store.watermarks()["v"]["last_rows"] == N
 
 
 def test_one_round_trip_per_lookup(tmp_path: Path, clean_redis_url: str) -> None:

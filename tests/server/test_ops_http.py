@@ -68,7 +68,7 @@ def test_catalog(client: httpx.Client, store: FeatureStore) -> None:
                                  {"name": "avg_daily_trips", "type": "Int64"}]
     assert stats["ttl_seconds"] == 2 * 86400
     assert stats["owner"] == "ml-platform@example.com" and stats["tags"] == {"team": "pricing"}
-    mark = store.state().watermarks["driver_stats"]
+    mark = store.watermarks()["driver_stats"]
     assert stats["materialization"]["watermark"] == mark["watermark"]
     assert stats["materialization"]["total_rows"] >= 50
     assert views["typed"]["join_keys"] == [{"name": "item_id", "type": "String"}]
