@@ -23,7 +23,8 @@ from featurestore.feature_refs import ResolvedRequest, ResolvedView, resolve
 from featurestore.feature_service import FeatureService
 from featurestore.feature_view import FeatureView
 from featurestore.field import Field
-from featurestore.offline.job import RetrievalJob
+from featurestore.offline.protocol import OfflineStore, RetrievalJob
+from featurestore.online.protocol import OnlineStore
 from featurestore.online_lookup import OnlineReader
 from featurestore.online_response import NOT_FOUND, OUTSIDE_MAX_AGE, PRESENT, OnlineResponse, ViewResult
 from featurestore.plan import Plan
@@ -50,9 +51,11 @@ __all__ = [
     "Field",
     "InputError",
     "NotFoundError",
+    "OfflineStore",
     "OfflineStoreError",
     "OnlineReader",
     "OnlineResponse",
+    "OnlineStore",
     "OnlineStoreError",
     "OnlineStoreUnavailableError",
     "ParquetSource",

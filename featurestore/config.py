@@ -168,15 +168,6 @@ def resolve(repo_path: str | Path, path: str) -> Path:
     return p if p.is_absolute() else (Path(repo_path) / p).resolve()
 
 
-def default_memory_limit() -> str:
-    """Half the machine's physical memory, in MB (DuckDB spills to disk beyond it)."""
-    try:
-        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (ValueError, OSError, AttributeError):
-        return "4GB"
-    return f"{max(256, total // 2 // (1024 * 1024))}MB"
-
-
 def redact_url(url: str) -> str:
     """``url`` with its password masked, for messages and logs.
 

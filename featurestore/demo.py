@@ -35,9 +35,10 @@ from typing import Any
 import pyarrow as pa
 
 from featurestore import sample_data
-from featurestore.config import RedisOnlineConfig, RepoConfig, load_config, redact_url
+from featurestore.config import RepoConfig, load_config
 from featurestore.demo_server import DemoError, curl_command, format_json, post_json, serving
 from featurestore.errors import FeatureStoreError
+from featurestore.online.factory import describe_online_store, online_store_env
 from featurestore.online_response import OnlineResponse
 from featurestore.plan import Plan
 from featurestore.store import FeatureStore
@@ -107,16 +108,9 @@ def _show(value: Any) -> str:
     return f"{value:.4g}" if isinstance(value, float) else str(value)
 
 
-def describe_online_store(config: RepoConfig) -> str:
-    cfg = config.online_store
-    if isinstance(cfg, RedisOnlineConfig):
-        return f"Redis at {redact_url(cfg.url)}"
-    return f"embedded SQLite ({cfg.path})"
-
-
 def online_lookup(store: FeatureStore) -> OnlineResponse:
     """Step 4: materialize every online view up to now, then read three drivers' latest values."""
-    print(f"online store: {describe_online_store(store.config)}")
+    print(f"online store: {describe_online_store(store.config.online_store)}")
     for result in store.materialize_incremental(datetime.now(UTC)):
         print(f"  materialized {result.view}: {result.rows} entity rows in {result.seconds:.2f}s")
     resp = store.get_online_features(ONLINE_FEATURES, [{"driver_id": d} for d in ONLINE_DRIVERS])
@@ -131,10 +125,7 @@ def online_lookup(store: FeatureStore) -> OnlineResponse:
 
 def server_env(config: RepoConfig) -> dict[str, str]:
     """The environment of the demo's server: this one, plus the online store the demo uses."""
-    env = dict(os.environ)
-    if isinstance(config.online_store, RedisOnlineConfig):
-        env.update(FEATURESTORE_ONLINE_STORE="redis", FEATURESTORE_REDIS_URL=config.online_store.url)
-    return env
+    return {**os.environ, **online_store_env(config.online_store)}
 
 
 def lookup_request() -> dict[str, Any]:
@@ -197,16 +188,16 @@ STEPS: list[tuple[str, Callable[[FeatureStore], Any]]] = [
 
 
 def open_store(repo: Path, redis_url: str | None) -> FeatureStore:
-    """The repo's store; on Redis at ``redis_url`` if given, checked to answer before anything runs."""
+    """The repo's store; on Redis at ``redis_url`` if given; its online store checked to answer before anything runs."""
     overrides = {"FEATURESTORE_ONLINE_STORE": "redis", "FEATURESTORE_REDIS_URL": redis_url} if redis_url else {}
     store = FeatureStore(repo_path=repo, config=load_config(repo, env={**os.environ, **overrides}))
-    if isinstance(store.config.online_store, RedisOnlineConfig):
-        try:
-            store.online.ping()
-        except FeatureStoreError as err:
-            store.close()
-            raise type(err)(f"{err.message} (start Redis, or run the demo without REDIS_URL for the embedded "
-                            "store)", **err.fields) from None
+    try:
+        store.online.ping()
+    except FeatureStoreError as err:
+        store.close()
+        hint = "run the demo without REDIS_URL for the embedded store" if redis_url else "check featurestore.yaml"
+        raise type(err)(f"{err.message} (start {describe_online_store(store.config.online_store)}, or {hint})",
+                        **err.fields) from None
     return store
 
 

@@ -77,8 +77,12 @@ def free_port() -> int:
 
 
 def serve_command(repo: Path, port: int) -> list[str]:
-    """``featurestore serve`` run by this same Python (no reliance on PATH or the console script)."""
-    return [sys.executable, "-m", "featurestore.cli", "--repo", str(repo), "serve",
+    """``featurestore serve`` run by this same Python (no reliance on PATH or the console script).
+
+    ``-P``: the current folder is not put on the import path, so a user's ``server.py`` (or
+    ``featurestore.py``) there cannot shadow the package.
+    """
+    return [sys.executable, "-P", "-m", "featurestore.cli", "--repo", str(repo), "serve",
             "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"]
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -20,11 +20,12 @@ import pyarrow as pa
 
 from featurestore.errors import FeatureStoreError, InputError
 from featurestore.feature_view import FeatureView
-from featurestore.offline.duckdb_store import DuckDBOfflineStore
+from featurestore.offline.protocol import OfflineStore
 from featurestore.online.protocol import OnlineStore
 from featurestore.online_lookup import spec_of
-from featurestore.registry import RegistryState, now_iso
+from featurestore.registry import RegistryState
 from featurestore.state import StateStore, repo_relative
+from featurestore.utc import now_iso, parse_iso, to_utc
 
 WATERMARK = "watermark"
 """The state record kind of watermarks: name = view, key = online store identity (:func:`target_of`)."""
@@ -52,12 +53,6 @@ class ViewMaterialization:
 ProgressCallback = Callable[[Progress], None]
 
 
-def utc(value: datetime, what: str) -> datetime:
-    if not isinstance(value, datetime):
-        raise InputError(f"{what} must be a datetime, got {value!r}")
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
 def python_columns(batch: pa.RecordBatch | pa.Table, names: tuple[str, ...]) -> list[list[Any]]:
     return [batch.column(n).to_pylist() for n in names]
 
@@ -78,7 +73,7 @@ def write_batch(online: OnlineStore, view: FeatureView, batch: pa.RecordBatch | 
 
 
 def materialize_view(
-    offline: DuckDBOfflineStore,
+    offline: OfflineStore,
     online: OnlineStore,
     view: FeatureView,
     start: datetime | None,
@@ -118,7 +113,7 @@ def record(states: StateStore, result: ViewMaterialization, target: str) -> dict
     def change(entry: Any) -> dict[str, Any]:
         entry = dict(entry or {})
         previous = entry.get("watermark")
-        latest = max(datetime.fromisoformat(previous), result.end) if previous else result.end
+        latest = max(parse_iso(previous), result.end) if previous else result.end
         return {"watermark": latest.isoformat(), "last_success": now_iso(), "last_rows": result.rows,
                 "total_rows": int(entry.get("total_rows", 0)) + result.rows}
 
@@ -143,11 +138,11 @@ def watermark(states: StateStore, view: str, target: str) -> datetime | None:
     """The view's watermark in the online store ``target``, if any."""
     entry = states.get(WATERMARK, view, target)
     mark = entry.get("watermark") if isinstance(entry, dict) else None
-    return datetime.fromisoformat(mark) if mark else None
+    return parse_iso(mark) if mark else None
 
 
 def run(
-    offline: DuckDBOfflineStore,
+    offline: OfflineStore,
     online: OnlineStore,
     states: StateStore,
     target: str,
@@ -160,9 +155,9 @@ def run(
     """Materialize each view into ``online`` (whose watermarks are kept under ``target``), holding the repo's
     exclusive lock (BusyError while another materialization runs); a failure names the view and leaves its
     watermark where it was."""
-    end = utc(end, "end_date")
-    if not incremental and start is not None and utc(start, "start_date") > end:
-        raise InputError(f"start_date {utc(start, 'start_date')} is after end_date {end}")
+    end = to_utc(end, "end_date")
+    if not incremental and start is not None and to_utc(start, "start_date") > end:
+        raise InputError(f"start_date {to_utc(start, 'start_date')} is after end_date {end}")
     what = "materialize-incremental" if incremental else "materialize"
     with states.exclusive(f"{what} {[v.name for v in views]}"):
         results = []
@@ -173,7 +168,7 @@ def run(
                 if begin is None and view.ttl is not None:
                     begin = end - view.ttl
             else:
-                begin = utc(start, "start_date") if start is not None else None
+                begin = to_utc(start, "start_date") if start is not None else None
             try:
                 result = materialize_view(offline, online, view, begin, end, progress)
             except FeatureStoreError as err:

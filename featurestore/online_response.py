@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import pyarrow as pa
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+from featurestore.utc import from_epoch_us
 
 PRESENT = "PRESENT"
 NOT_FOUND = "NOT_FOUND"
@@ -15,7 +15,7 @@ OUTSIDE_MAX_AGE = "OUTSIDE_MAX_AGE"
 
 
 def _datetimes(times_us: list[int | None]) -> list[datetime | None]:
-    return [None if us is None else _EPOCH + timedelta(microseconds=us) for us in times_us]
+    return [None if us is None else from_epoch_us(us) for us in times_us]
 
 
 class ViewResult:

@@ -7,7 +7,8 @@ from typing import Any
 
 from featurestore import kinds
 from featurestore.kinds import KEYS
-from featurestore.registry import RegistryState, now_iso
+from featurestore.registry import RegistryState
+from featurestore.utc import now_iso
 from featurestore.validation import check_push_sources
 
 

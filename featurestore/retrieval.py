@@ -10,11 +10,11 @@ import pyarrow as pa
 from featurestore import types
 from featurestore.errors import InputError
 from featurestore.feature_refs import view_requests
-from featurestore.offline.duckdb_store import DuckDBOfflineStore
 from featurestore.offline.entity_input import EntityInput, load
-from featurestore.offline.job import RetrievalJob
 from featurestore.offline.pit import ViewRequest
+from featurestore.offline.protocol import OfflineStore, RetrievalJob
 from featurestore.registry import RegistryState
+from featurestore.utc import to_utc
 
 
 def key_compatible(expected: types.ValueType, actual: pa.DataType) -> bool:
@@ -38,7 +38,7 @@ def check_keys(requests: list[ViewRequest], schema: pa.Schema, what: str = "enti
 
 
 def get_historical_features(
-    offline: DuckDBOfflineStore,
+    offline: OfflineStore,
     state: RegistryState,
     entity_df: Any,
     features: Any,
@@ -50,6 +50,7 @@ def get_historical_features(
     if entity_df is None:
         if start_date is None or end_date is None:
             raise InputError("without entity_df, give start_date and end_date (the spine's time range)")
+        start_date, end_date = to_utc(start_date, "start_date"), to_utc(end_date, "end_date")  # naive = UTC
         if start_date > end_date:
             raise InputError(f"start_date {start_date} is after end_date {end_date}")
         requests = view_requests(features, state, full_feature_names, ("event_timestamp",))

@@ -9,20 +9,14 @@ from typing import Any
 
 from featurestore import kinds, retrieval, writes
 from featurestore import materialize as mat
-from featurestore.config import (
-    RedisOnlineConfig,
-    RepoConfig,
-    SqliteOnlineConfig,
-    default_memory_limit,
-    load_config,
-    resolve,
-)
+from featurestore.config import RepoConfig, load_config, resolve
 from featurestore.entity import Entity
 from featurestore.errors import DefinitionError, OnlineStoreError
 from featurestore.feature_service import FeatureService
 from featurestore.feature_view import FeatureView
-from featurestore.offline.duckdb_store import DuckDBOfflineStore
-from featurestore.offline.job import RetrievalJob
+from featurestore.offline.factory import open_offline_store
+from featurestore.offline.protocol import OfflineStore, RetrievalJob
+from featurestore.online.factory import online_store_created, open_online_store
 from featurestore.online.protocol import OnlineStore
 from featurestore.online_lookup import OnlineReader, spec_of
 from featurestore.online_response import OnlineResponse
@@ -40,47 +34,65 @@ class FeatureStore:
     >>> store.apply()                                           # doctest: +SKIP
     >>> job = store.get_historical_features(entity_df, features=["driver_stats:conv_rate"])  # doctest: +SKIP
     >>> job.to_pandas()                                         # doctest: +SKIP
+
+    The stores come from ``featurestore.yaml`` (``offline_store``, ``online_store``) unless
+    passed in: ``FeatureStore(repo, offline=my_engine, online=my_online_store)`` uses those as
+    they are (any :class:`~featurestore.offline.protocol.OfflineStore` /
+    :class:`~featurestore.online.protocol.OnlineStore`), as ``httpx.Client(transport=...)`` does.
+    Who closes what: :meth:`close` (or leaving a ``with`` block) closes the stores this object
+    opened from the config; a store passed in belongs to the caller, who closes it.
     """
 
-    def __init__(self, repo_path: str | Path = ".", config: RepoConfig | None = None) -> None:
+    def __init__(
+        self,
+        repo_path: str | Path = ".",
+        config: RepoConfig | None = None,
+        offline: OfflineStore | None = None,
+        online: OnlineStore | None = None,
+    ) -> None:
         self.repo_path = Path(repo_path).resolve()
         self.config = config if config is not None else load_config(self.repo_path)
         self.project = self.config.project
         self.registry = Registry(resolve(self.repo_path, self.config.registry), self.project)
         self.state_store: StateStore = open_state_store(self.registry.path)
-        off = self.config.offline_store
-        self.offline = DuckDBOfflineStore(
-            self.repo_path,
-            database=resolve(self.repo_path, off.path) if off.path else None,
-            memory_limit=off.memory_limit or default_memory_limit(),
-            threads=off.threads,
-            temp_directory=resolve(self.repo_path, off.temp_directory) if off.temp_directory else None,
-        )
-        self._online: OnlineStore | None = None
+        self._owns_offline = offline is None
+        self._offline: OfflineStore | None = offline
+        self._owns_online = online is None
+        self._online: OnlineStore | None = online
         self._reader: OnlineReader | None = None
 
     @property
+    def offline(self) -> OfflineStore:
+        """The offline engine: the one passed in, else the config's (opened on first use)."""
+        if self._offline is None:
+            self._offline = open_offline_store(self.config.offline_store, self.repo_path)
+        return self._offline
+
+    @property
     def online(self) -> OnlineStore:
-        """The online store of the config (created on first use)."""
+        """The online store: the one passed in, else the config's (opened on first use)."""
         if self._online is None:
-            cfg = self.config.online_store
-            if isinstance(cfg, RedisOnlineConfig):
-                from featurestore.online.redis_store import RedisOnlineStore
-
-                self._online = RedisOnlineStore(cfg.url, self.project, socket_timeout=cfg.socket_timeout_seconds,
-                                                write_batch_size=cfg.write_batch_size)
-            else:
-                from featurestore.online.sqlite_store import SqliteOnlineStore
-
-                self._online = SqliteOnlineStore(resolve(self.repo_path, cfg.path), self.project)
+            self._online = open_online_store(self.config.online_store, self.repo_path, self.project)
         return self._online
 
     def close(self) -> None:
-        """Release the online store's connections."""
-        if self._online is not None:
+        """Close the stores opened from the config (they reopen on next use).
+
+        Stores passed to the constructor are left open: their owner closes them.
+        """
+        self._reader = None
+        if self._owns_online and self._online is not None:
             self._online.close()
             self._online = None
-            self._reader = None
+        if self._owns_offline and self._offline is not None:
+            self._offline.close()
+            self._offline = None
+
+    def __enter__(self) -> FeatureStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     # -- registry -----------------------------------------------------------------------------------
     def state(self) -> RegistryState:
@@ -127,8 +139,7 @@ class FeatureStore:
         if not views:
             return
         mat.forget(self.state_store, views)
-        cfg = self.config.online_store
-        if isinstance(cfg, SqliteOnlineConfig) and not resolve(self.repo_path, cfg.path).exists():
+        if self._owns_online and not online_store_created(self.config.online_store, self.repo_path):
             return  # nothing was ever written: don't create the database just to clean it
         try:
             for name in views:

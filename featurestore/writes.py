@@ -14,24 +14,15 @@ import pyarrow.compute as pc
 from featurestore.errors import InputError, NotFoundError
 from featurestore.feature_view import FeatureView
 from featurestore.materialize import write_batch
-from featurestore.offline.duckdb_store import DuckDBOfflineStore
 from featurestore.offline.entity_input import to_arrow
+from featurestore.offline.protocol import OfflineStore
 from featurestore.offline.relations import source_column
 from featurestore.online.protocol import OnlineStore
 from featurestore.registry import RegistryState
 from featurestore.sources import PushSource, batch_of
+from featurestore.utc import MIN_US, arrow_epoch_us
 
 PUSH_TARGETS = ("online", "offline", "online_and_offline")
-_MIN = -9223372036854775808
-
-
-def _epoch_us(column: pa.ChunkedArray, name: str) -> pa.Array:
-    t = column.type
-    if pa.types.is_timestamp(t):
-        return pc.cast(column.cast(pa.timestamp("us", tz=t.tz)), pa.int64()).combine_chunks()
-    if pa.types.is_date(t):
-        return pc.cast(column.cast(pa.timestamp("us")), pa.int64()).combine_chunks()
-    raise InputError(f"column {name!r} must hold timestamps, not {t}", column=name)
 
 
 def _cast(table: pa.Table, name: str, target: pa.DataType, what: str) -> pa.ChunkedArray:
@@ -72,14 +63,14 @@ def online_batch(view: FeatureView, table: pa.Table, mapped: bool) -> pa.Table:
             raise InputError(f"{where} are missing feature column {col(f.name)!r}", column=col(f.name))
         arrays.append(_cast(table, col(f.name), f.dtype.to_arrow(), where))
         names.append(f.name)
-    event = _epoch_us(table.column(ts), ts)
+    event = arrow_epoch_us(table.column(ts), ts)
     if event.null_count:
         raise InputError(f"{where}: event timestamp column {ts!r} has nulls", column=ts)
     created_name = batch.created_timestamp_field
     if created_name and created_name in table.column_names:
-        created = pc.fill_null(_epoch_us(table.column(created_name), created_name), _MIN)
+        created = pc.fill_null(arrow_epoch_us(table.column(created_name), created_name), MIN_US)
     else:
-        created = pa.array([_MIN] * table.num_rows, pa.int64())
+        created = pa.array([MIN_US] * table.num_rows, pa.int64())
     return pa.table([*arrays, event, created], names=[*names, "__fs_ev", "__fs_cr"])
 
 
@@ -97,7 +88,7 @@ def push_views(state: RegistryState, push_name: str) -> list[FeatureView]:
     return views
 
 
-def push(online: OnlineStore, offline: DuckDBOfflineStore, state: RegistryState, push_name: str, data: Any,
+def push(online: OnlineStore, offline: OfflineStore, state: RegistryState, push_name: str, data: Any,
          to: str = "online") -> int:
     """Push rows named like the push source's batch-source columns; returns the number of rows."""
     if to not in PUSH_TARGETS:

@@ -227,3 +227,18 @@ def test_the_server_stops_on_error_and_on_ctrl_c(example_store: FeatureStore) ->
             raise raised
         assert server.process.returncode is not None
         assert not server_alive(server.pid)
+
+
+def test_a_server_py_in_the_current_folder_does_not_shadow_the_package(
+        example_store: FeatureStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The demo's child runs with ``python -P``: the current folder is not on its import path."""
+    user = tmp_path / "user_project"
+    user.mkdir()
+    (user / "server.py").write_text("raise SystemExit('the user server.py was imported')\n")
+    (user / "featurestore.py").write_text("raise SystemExit('the user featurestore.py was imported')\n")
+    monkeypatch.chdir(user)
+    log = example_store.repo_path / "data" / "server.log"
+    with serving(example_store.repo_path, demo_env(), log) as server:
+        answer = demo.post_json(f"{server.url}/get-online-features", demo.lookup_request())
+    assert answer["metadata"]["feature_names"][:3] == ["driver_id", "customer_id", "zone_id"]
+    assert "user server.py" not in log.read_text()

@@ -10,19 +10,14 @@ import click
 
 from featurestore.cli._group import echo_json, get_store, main, repo_option, table
 from featurestore.cli.online_commands import split_names
+from featurestore.online.factory import describe_online_store
 from featurestore.online_lookup import spec_of
 from featurestore.online_response import OnlineResponse
 from featurestore.registry import RegistryState
-from featurestore.store import FeatureStore
 
 
 def _stdin_is_terminal() -> bool:
     return sys.stdin is not None and sys.stdin.isatty()
-
-
-def _online_store_label(store: FeatureStore) -> str:
-    cfg = store.config.online_store
-    return f"{cfg.type} {getattr(cfg, 'path', '')}".strip() if cfg.type != "redis" else "redis"
 
 
 @main.command(short_help="Delete every online value of the project.")
@@ -42,7 +37,7 @@ def teardown(ctx: click.Context, yes: bool) -> None:
     """
     store = get_store(ctx)
     ctx.call_on_close(store.close)
-    what = f"every online value of project {store.project!r} ({_online_store_label(store)})"
+    what = f"every online value of project {store.project!r} in {describe_online_store(store.config.online_store)}"
     if not yes:
         if not _stdin_is_terminal():
             raise click.ClickException(f"teardown would delete {what}; pass --yes to confirm "

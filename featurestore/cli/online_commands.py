@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import IO, Any
 
 import click
 
 from featurestore.cli._group import get_store, main, repo_option, table
-from featurestore.errors import NotFoundError
+from featurestore.errors import InputError, NotFoundError
 from featurestore.materialize import Progress, ViewMaterialization
 from featurestore.registry import RegistryState
 from featurestore.store import FeatureStore
+from featurestore.utc import now, parse_iso, to_utc
 
 LOG_EVERY_SECONDS = 2.0
 """Not on a terminal: at most one 'still running' log line per view this often."""
@@ -35,16 +36,14 @@ class DateTimeParam(click.ParamType):
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> datetime:
         if isinstance(value, datetime):
-            parsed = value
-        elif str(value).strip().lower() == "now":
-            return datetime.now(UTC)
-        else:
-            try:
-                parsed = datetime.fromisoformat(str(value).strip())
-            except ValueError:
-                self.fail(f"{value!r} is not an ISO-8601 date or datetime, nor 'now' "
-                          "(e.g. 2024-01-31, 2024-01-31T12:00:00, 2024-01-31T12:00:00+02:00)", param, ctx)
-        return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+            return to_utc(value)
+        if str(value).strip().lower() == "now":
+            return now()
+        try:
+            return parse_iso(str(value))
+        except InputError:
+            self.fail(f"{value!r} is not an ISO-8601 date or datetime, nor 'now' "
+                      "(e.g. 2024-01-31, 2024-01-31T12:00:00, 2024-01-31T12:00:00+02:00)", param, ctx)
 
 
 DATETIME = DateTimeParam()

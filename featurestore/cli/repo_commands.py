@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +17,7 @@ from featurestore.errors import NotFoundError
 from featurestore.feature_view import FeatureView
 from featurestore.registry import RegistryState
 from featurestore.sources import PushSource
+from featurestore.utc import to_utc
 
 CONFIG_TEMPLATE = """\
 # Settings of the feature repo; see the README for every key.
@@ -298,6 +299,6 @@ def generate_data(ctx: click.Context, end: datetime | None) -> None:
     """
     repo = get_state(ctx).repo
     load_config(repo)
-    for path in sample_data.write(repo, end.replace(tzinfo=UTC) if end else None):
+    for path in sample_data.write(repo, to_utc(end) if end else None):
         click.echo(f"wrote {path}")
 

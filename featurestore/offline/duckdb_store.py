@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 import duckdb
@@ -16,7 +16,7 @@ from featurestore.errors import DataSourceError, InputError
 from featurestore.feature_view import FeatureView
 from featurestore.naming import quote, sql_string
 from featurestore.offline.entity_input import EntityInput
-from featurestore.offline.job import RetrievalJob, run_errors
+from featurestore.offline.job import DuckDBRetrievalJob, run_errors
 from featurestore.offline.pit import ViewRequest, pit_sql
 from featurestore.offline.relations import (
     SourceContext,
@@ -28,14 +28,7 @@ from featurestore.offline.relations import (
     view_relation,
 )
 from featurestore.sources import BatchSource, PushSource
-
-
-def epoch_us(value: datetime) -> int:
-    """A datetime (naive = UTC) as UTC epoch microseconds."""
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    delta = value - datetime(1970, 1, 1, tzinfo=UTC)
-    return (delta.days * 86400 + delta.seconds) * 1_000_000 + delta.microseconds
+from featurestore.utc import epoch_us, now
 
 
 def arrow_time_type(t: pa.DataType) -> str:
@@ -48,7 +41,10 @@ def arrow_time_type(t: pa.DataType) -> str:
 
 
 class DuckDBOfflineStore:
-    """Offline store over Parquet, CSV and DuckDB sources.
+    """The DuckDB :class:`~featurestore.offline.protocol.OfflineStore`: Parquet, CSV and DuckDB sources.
+
+    ``memory_limit``, ``threads`` and ``temp_directory`` are DuckDB settings; unset, DuckDB's
+    own defaults apply (its memory limit follows the container's cgroup limit).
 
     >>> store = DuckDBOfflineStore(Path("."), memory_limit="1GB")
     >>> store.connect().sql("SELECT 1").fetchall()
@@ -115,7 +111,7 @@ class DuckDBOfflineStore:
         entity: EntityInput,
         requests: list[ViewRequest],
         as_of_created: bool = False,
-    ) -> RetrievalJob:
+    ) -> DuckDBRetrievalJob:
         sources = [r.view.source for r in requests]
         types = self.column_types(sources)
         requests = [replace(r, column_types=t) for r, t in zip(requests, types, strict=True)]
@@ -127,7 +123,7 @@ class DuckDBOfflineStore:
 
         if entity.table is not None:
             sql = pit_sql("__fs_entity", entity.timestamp_column, ts_type, None, requests, self.ctx, as_of_created)
-            return RetrievalJob(connect, sql, entity.table, out_cols)
+            return DuckDBRetrievalJob(connect, sql, entity.table, out_cols)
         rel = (
             f"(SELECT *, file_row_number AS __fs_row FROM read_parquet({sql_string(str(entity.path))}, "
             "file_row_number=true))"
@@ -136,7 +132,7 @@ class DuckDBOfflineStore:
             raise InputError("entity_df path must be a single Parquet file", path=str(entity.path))
         sql = pit_sql(rel, entity.timestamp_column, ts_type, list(entity.schema.names), requests, self.ctx,
                       as_of_created)
-        return RetrievalJob(connect, sql, None, out_cols)
+        return DuckDBRetrievalJob(connect, sql, None, out_cols)
 
     def spine(self, views: list[FeatureView], start: datetime, end: datetime) -> pa.Table:
         """Every distinct (join keys, event time) of the views' sources in [start, end], as an entity frame."""
@@ -196,16 +192,18 @@ class DuckDBOfflineStore:
         finally:
             con.close()
 
-    def write_push(self, push: PushSource, table: pa.Table) -> Path:
+    def write_push(self, push: PushSource, table: pa.Table) -> None:
         """Append rows to a push source's offline data: one new Parquet file, written atomically."""
         folder = push_dir(push, self.ctx)
         folder.mkdir(parents=True, exist_ok=True)
-        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
+        stamp = now().strftime("%Y%m%dT%H%M%S%f")
         final = folder / f"part-{stamp}-{uuid.uuid4().hex[:8]}.parquet"
         tmp = folder / f".{final.name}.tmp"
         pq.write_table(table, tmp)
         tmp.replace(final)
-        return final
+
+    def close(self) -> None:
+        """Nothing to release: every call opens and closes its own connection."""
 
 
-__all__ = ["DuckDBOfflineStore", "arrow_time_type", "epoch_us"]
+__all__ = ["DuckDBOfflineStore", "arrow_time_type"]

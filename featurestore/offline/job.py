@@ -1,4 +1,4 @@
-"""RetrievalJob: a lazily executed training-set query, streamed to Arrow or Parquet."""
+"""DuckDBRetrievalJob: a lazily executed DuckDB training-set query, streamed to Arrow or Parquet."""
 
 from __future__ import annotations
 
@@ -11,8 +11,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from featurestore.errors import DataSourceError, FeatureStoreError, OfflineStoreError
-
-BATCH_ROWS = 256 * 1024
+from featurestore.offline.protocol import BATCH_ROWS
 
 
 def run_errors(err: duckdb.Error) -> FeatureStoreError:
@@ -23,8 +22,8 @@ def run_errors(err: duckdb.Error) -> FeatureStoreError:
     return OfflineStoreError(f"offline query failed: {text}")
 
 
-class RetrievalJob:
-    """The result of ``get_historical_features``; nothing runs until you ask for data.
+class DuckDBRetrievalJob:
+    """The DuckDB :class:`~featurestore.offline.protocol.RetrievalJob`; nothing runs until you ask for data.
 
     In-memory entity frames are joined column-wise with the features (the entity
     columns come back exactly as given); Parquet entity paths stream through DuckDB.

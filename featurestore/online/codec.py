@@ -31,6 +31,7 @@ import msgpack
 
 from featurestore.errors import InputError
 from featurestore.online.protocol import ViewSpec
+from featurestore.utc import to_utc
 
 HEADER = struct.Struct(">BIBqBqBI")
 """The fixed 28-byte row header: array32 tag + size, int64 event, int64 created, uint32 schema."""
@@ -51,7 +52,7 @@ def fingerprint(view: ViewSpec) -> int:
 def _default(obj: Any) -> Any:
     """MessagePack fallback: naive datetimes are UTC, dates are midnight UTC, numpy values become python."""
     if isinstance(obj, datetime):
-        return obj.replace(tzinfo=UTC)
+        return to_utc(obj)
     if isinstance(obj, date):
         return datetime(obj.year, obj.month, obj.day, tzinfo=UTC)
     tolist = getattr(obj, "tolist", None)  # numpy scalars and arrays

@@ -48,20 +48,19 @@ from __future__ import annotations
 import operator
 import re
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from featurestore.errors import InputError
 from featurestore.online.protocol import ViewSpec
 from featurestore.types import ValueType
+from featurestore.utc import epoch_us
 
 PREFIX = "fs"
 _NAME = re.compile(r"[A-Za-z0-9_]+")
 _ESCAPE = {c: f"%{c:02X}" for c in [*range(0x20), 0x7F, ord("%"), ord(","), ord("=")]}
 _NEEDS_ESCAPE = re.compile(r"[\x00-\x1f\x7f%,=]")
 _GLOB = re.compile(r"([*?\[\]\\])")
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_ONE_US = timedelta(microseconds=1)
 
 KeyBuilder = Callable[[Sequence[Any]], str]
 
@@ -130,9 +129,7 @@ def _float(value: Any) -> str:
 def _timestamp(value: Any) -> str:
     if not isinstance(value, datetime):
         raise TypeError(f"expected a datetime, got {type(value).__name__}")
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return str((value - _EPOCH) // _ONE_US)
+    return str(epoch_us(value))
 
 
 _ENCODERS: dict[str, Callable[[Any], str]] = {

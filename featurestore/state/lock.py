@@ -13,11 +13,11 @@ import json
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from featurestore.errors import BusyError, RegistryError
+from featurestore.utc import now_iso
 
 
 def _holder(path: Path) -> dict[str, Any]:
@@ -50,7 +50,7 @@ def exclusive(path: Path, operation: str) -> Iterator[None]:
                 f"{pid or '?'}, since {since or '?'}); retry when it ends",
                 running=running, since=since, pid=pid, lock=str(path)) from None
         try:
-            info = {"operation": operation, "pid": os.getpid(), "since": datetime.now(UTC).isoformat()}
+            info = {"operation": operation, "pid": os.getpid(), "since": now_iso()}
             os.ftruncate(fd, 0)
             os.pwrite(fd, json.dumps(info).encode(), 0)
             yield

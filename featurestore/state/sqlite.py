@@ -11,13 +11,13 @@ import json
 import sqlite3
 from collections.abc import Callable, Collection, Iterator
 from contextlib import AbstractContextManager, contextmanager
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from featurestore.errors import RegistryError
 from featurestore.state import lock
 from featurestore.state.protocol import Record
+from featurestore.utc import now_iso
 
 BUSY_TIMEOUT_S = 30.0
 _SCHEMA = """
@@ -112,7 +112,7 @@ class SqliteStateStore:
                     else:
                         conn.execute("INSERT OR REPLACE INTO records VALUES (?, ?, ?, ?, ?)",
                                      (kind, name, key, json.dumps(new, sort_keys=True),
-                                      datetime.now(UTC).isoformat()))
+                                      now_iso()))
                     conn.execute("COMMIT")
                 except BaseException:
                     conn.execute("ROLLBACK")

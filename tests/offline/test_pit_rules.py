@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 import duckdb
 import pandas as pd
@@ -202,3 +202,21 @@ def test_spills_to_disk_under_a_small_memory_limit(make_store, tmp_path) -> None
     out = pq.read_table(s.get_historical_features(tmp_path / "ent.parquet", ["s:v"]).to_parquet(tmp_path / "o.pq"))
     assert out.num_rows == n
     assert out.column("v").to_pylist() == [float(i) for i in range(n)]
+
+
+@pytest.mark.parametrize(("start", "end"), [
+    (T0.replace(tzinfo=None) - timedelta(hours=3), T0),   # naive start, aware end
+    (T0 - timedelta(hours=3), T0.replace(tzinfo=None)),   # aware start, naive end
+    (datetime(2026, 3, 1, 4, 0), T0.astimezone(timezone(timedelta(hours=-5)))),  # naive (UTC) vs UTC-5
+])
+def test_spine_mixes_naive_and_aware_bounds_naive_being_utc(store, start, end) -> None:
+    out = store.get_historical_features(features=["s:v"], start_date=start, end_date=end).to_arrow().to_pylist()
+    assert [(r["driver_id"], r["event_timestamp"], r["v"]) for r in out] == [
+        (1, T0 - timedelta(hours=2), 0.5), (1, T0, 2.0), (2, T0, 3.0)]
+
+
+def test_spine_start_after_end_is_an_error_across_time_zones(store) -> None:
+    # 11:00 naive (UTC) is after 05:00 at UTC-5 (= 10:00 UTC)
+    with pytest.raises(InputError, match="after"):
+        store.get_historical_features(features=["s:v"], start_date=datetime(2026, 3, 1, 11, 0),
+                                      end_date=datetime(2026, 3, 1, 5, 0, tzinfo=timezone(timedelta(hours=-5))))

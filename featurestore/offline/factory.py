@@ -1,0 +1,49 @@
+"""Offline engines built from ``featurestore.yaml``: :func:`open_offline_store`.
+
+An engine registers its config class and an opener in :data:`OFFLINE_ENGINES`; nothing
+else in the library names an engine class.
+
+>>> from featurestore.config import DuckDBOfflineConfig
+>>> type(open_offline_store(DuckDBOfflineConfig(), ".")).__name__
+'DuckDBOfflineStore'
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from featurestore.config import DuckDBOfflineConfig, resolve
+from featurestore.errors import ConfigError
+from featurestore.offline.protocol import OfflineStore
+
+
+def _duckdb(config: DuckDBOfflineConfig, repo_path: Path) -> OfflineStore:
+    from featurestore.offline.duckdb_store import DuckDBOfflineStore
+
+    return DuckDBOfflineStore(
+        repo_path,
+        database=resolve(repo_path, config.path) if config.path else None,
+        memory_limit=config.memory_limit,  # None: DuckDB's own default, which follows the container's limit
+        threads=config.threads,
+        temp_directory=resolve(repo_path, config.temp_directory) if config.temp_directory else None,
+    )
+
+
+OFFLINE_ENGINES: dict[type[Any], Callable[[Any, Path], OfflineStore]] = {DuckDBOfflineConfig: _duckdb}
+"""Config class of ``offline_store`` -> ``opener(config, repo_path)``."""
+
+
+def open_offline_store(config: DuckDBOfflineConfig, repo_path: str | Path) -> OfflineStore:
+    """The offline engine ``config`` (the ``offline_store`` section) describes, for the repo at ``repo_path``.
+
+    The caller owns the store and closes it.
+    """
+    opener = OFFLINE_ENGINES.get(type(config))
+    if opener is None:
+        raise ConfigError(f"no offline engine for offline_store type {getattr(config, 'type', type(config))!r}")
+    return opener(config, Path(repo_path).resolve())
+
+
+__all__ = ["OFFLINE_ENGINES", "open_offline_store"]

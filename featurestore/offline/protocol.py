@@ -1,0 +1,101 @@
+"""The narrow interface an offline engine implements, and the job a training-set query returns.
+
+Everything crossing it is engine-neutral: definitions (:class:`FeatureView`, sources),
+:class:`ViewRequest`, :class:`EntityInput`, datetimes and Arrow tables / record batches. Times
+inside record batches are UTC epoch microseconds (:mod:`featurestore.utc`). DuckDB implements it
+in :class:`~featurestore.offline.duckdb_store.DuckDBOfflineStore`; an engine is built from the
+config by :func:`featurestore.offline.factory.open_offline_store`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+import pyarrow as pa
+
+from featurestore.feature_view import FeatureView
+from featurestore.offline.entity_input import EntityInput
+from featurestore.offline.pit import ViewRequest
+from featurestore.sources import BatchSource, PushSource
+
+BATCH_ROWS = 256 * 1024
+"""Default rows per record batch of :meth:`RetrievalJob.to_batches`."""
+
+
+@runtime_checkable
+class RetrievalJob(Protocol):
+    """The result of ``get_historical_features``; nothing runs until you ask for data.
+
+    Rows come back in the entity frame's order, with its columns as given, then the
+    requested features.
+    """
+
+    def to_batches(self, batch_rows: int = BATCH_ROWS) -> Iterator[pa.RecordBatch]:
+        """Stream the training set in input order (memory stays bounded)."""
+        ...
+
+    def to_arrow(self) -> pa.Table:
+        """The training set as a ``pyarrow.Table``."""
+        ...
+
+    def to_pandas(self) -> Any:
+        """The training set as a pandas DataFrame."""
+        ...
+
+    def to_polars(self) -> Any:
+        """The training set as a polars DataFrame."""
+        ...
+
+    def to_parquet(self, path: str | Path) -> Path:
+        """Write the training set to one Parquet file, atomically; returns its path."""
+        ...
+
+
+@runtime_checkable
+class OfflineStore(Protocol):
+    """An offline engine: reads the batch (and pushed) sources of feature views where they are.
+
+    Errors are :class:`~featurestore.errors.FeatureStoreError` subclasses
+    (:class:`~featurestore.errors.DataSourceError` for a source that cannot be read), never
+    the engine's own exceptions.
+    """
+
+    def source_schema(self, source: BatchSource | PushSource) -> pa.Schema:
+        """The Arrow schema of a source's columns, as stored (before ``field_mapping``)."""
+        ...
+
+    def historical(self, entity: EntityInput, requests: list[ViewRequest], as_of_created: bool = False) -> RetrievalJob:
+        """The point-in-time join of ``requests`` onto the entity rows (rules: see the README), lazily."""
+        ...
+
+    def spine(self, views: list[FeatureView], start: datetime, end: datetime) -> pa.Table:
+        """Every distinct (join keys, event time) of the views' sources in ``[start, end]``, ordered by time.
+
+        Columns: the (shared) join keys, then ``event_timestamp`` (UTC). ``start``/``end`` are aware UTC.
+        """
+        ...
+
+    def latest_rows(
+        self, view: FeatureView, start: datetime | None, end: datetime, batch_rows: int = 65536
+    ) -> Iterator[pa.RecordBatch]:
+        """Per entity, the latest row with event time in ``[start, end]`` (rows without a key are skipped).
+
+        Columns: join keys, features, ``__fs_ev`` and ``__fs_cr`` (epoch µs;
+        ``__fs_cr`` is :data:`featurestore.utc.MIN_US` when unknown). Ties: latest
+        created time, then the row read last (pushed rows after batch rows).
+        """
+        ...
+
+    def write_push(self, push: PushSource, table: pa.Table) -> None:
+        """Append rows (named and typed like the source's columns) to a push source's offline data, atomically."""
+        ...
+
+    def close(self) -> None:
+        """Release the engine's resources; the store is not used afterwards."""
+        ...
+
+
+__all__ = ["BATCH_ROWS", "OfflineStore", "RetrievalJob"]
