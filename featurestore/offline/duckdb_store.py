@@ -39,8 +39,10 @@ def epoch_us(value: datetime) -> int:
 
 
 def arrow_time_type(t: pa.DataType) -> str:
-    """The DuckDB type name an Arrow time column arrives as (for ``utc_us``)."""
+    """The DuckDB type name an Arrow time column arrives as (for ``utc_us``), for every unit and time zone."""
     if pa.types.is_timestamp(t):
+        if t.unit == "ns":
+            return "TIMESTAMPTZ_NS" if t.tz is not None else "TIMESTAMP_NS"
         if t.tz is not None:
             return "TIMESTAMP WITH TIME ZONE"
         return "TIMESTAMP" if t.unit == "us" else f"TIMESTAMP_{t.unit.upper()}"

@@ -44,14 +44,21 @@ NO_TIME = -9223372036854775808  # BIGINT minimum: an unknown created time sorts 
 def utc_us(expr: str, column_type: str) -> str:
     """SQL for a time value as UTC epoch microseconds: naive values are UTC, aware ones instants.
 
-    Integer arithmetic only for timestamp columns (ICU time-zone conversion per row
-    costs more than the join itself); text is parsed as TIMESTAMPTZ.
+    ``column_type`` is the DuckDB type name (``DESCRIBE``). Integer arithmetic only for
+    timestamps and dates of every unit, naive or aware (ICU time-zone conversion per row costs
+    more than the join itself: casting an aware value to a naive TIMESTAMP would do that):
+    nanoseconds are floored to the microsecond, seconds and milliseconds widened exactly.
+    Anything else (text) is parsed as TIMESTAMPTZ.
     """
     t = column_type.upper()
-    if t in ("TIMESTAMP", "TIMESTAMP WITH TIME ZONE", "TIMESTAMPTZ"):
-        return f"epoch_us({expr})"
-    if t.startswith("TIMESTAMP") or t == "DATE":
-        return f"epoch_us(CAST({expr} AS TIMESTAMP))"
+    if t in ("TIMESTAMP", "TIMESTAMP WITH TIME ZONE", "TIMESTAMPTZ", "DATE", "TIMESTAMP_NS"):
+        return f"epoch_us({expr})"  # floors nanoseconds
+    if t in ("TIMESTAMP_S", "TIMESTAMP_MS"):
+        return f"epoch_us(CAST({expr} AS TIMESTAMP))"  # naive to naive: an exact multiplication
+    if t in ("TIMESTAMPTZ_NS", "TIMESTAMP_NS WITH TIME ZONE"):
+        # no epoch_us for it, and a cast to TIMESTAMP would go through ICU: floor epoch_ns / 1000
+        # (DuckDB's integer division truncates toward zero)
+        return f"(epoch_ns({expr}) // 1000 - (epoch_ns({expr}) % 1000 < 0)::BIGINT)"
     return f"epoch_us(CAST({expr} AS TIMESTAMPTZ))"
 
 
