@@ -92,7 +92,7 @@ class DuckDBOfflineStore:
         """The Arrow schema of a source's columns (reads metadata only where the format allows)."""
         con = self.connect([source])
         try:
-            sql = f"SELECT * EXCLUDE (__fs_ord) FROM ({raw_relation(source, self.ctx)}) LIMIT 0"
+            sql = f"SELECT * EXCLUDE (__fs_ord, __fs_rank) FROM ({raw_relation(source, self.ctx)}) LIMIT 0"
             return con.sql(sql).to_arrow_table().schema
         except duckdb.Error as err:
             raise DataSourceError(f"cannot read source {source!r}: {str(err).splitlines()[0]}") from None
@@ -181,14 +181,15 @@ class DuckDBOfflineStore:
             # (two scans, not a CTE: DuckDB would materialize a CTE read twice, i.e. the whole range)
             narrow = view_relation(view, self.ctx, types, ())
             sql = (
-                f"SELECT {cols} FROM ({rel}) r WHERE {' AND '.join(where)} AND r.__fs_ord IN ("
-                f"SELECT max({{'t': __fs_ev, 'c': __fs_cr, 'o': __fs_ord}}).o FROM ({narrow}) "
-                f"WHERE {' AND '.join(where)} GROUP BY {keys})"
+                f"SELECT {cols} FROM ({rel}) r WHERE {' AND '.join(where)} "
+                f"AND {{'r': r.__fs_rank, 'o': r.__fs_ord}} IN (SELECT {{'r': m.r, 'o': m.o}} FROM ("
+                f"SELECT max({{'t': __fs_ev, 'c': __fs_cr, 'r': __fs_rank, 'o': __fs_ord}}) AS m FROM ({narrow}) "
+                f"WHERE {' AND '.join(where)} GROUP BY {keys}))"
             )
         else:
             sql = (
                 f"SELECT {cols} FROM ({rel}) WHERE {' AND '.join(where)} QUALIFY row_number() OVER "
-                f"(PARTITION BY {keys} ORDER BY __fs_ev DESC, __fs_cr DESC, __fs_ord DESC) = 1"
+                f"(PARTITION BY {keys} ORDER BY __fs_ev DESC, __fs_cr DESC, __fs_rank DESC, __fs_ord DESC) = 1"
             )
         con = self.connect([view.source])
         try:

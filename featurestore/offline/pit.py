@@ -23,9 +23,9 @@ from featurestore.offline.relations import SourceContext, stable_ordinal, utc_us
 # NULL (no match) when the entity time is null: a struct with a null field is not null and sorts last
 ENTITY_KEY = (
     "CASE WHEN __fs_ts IS NOT NULL THEN "
-    "{'t': __fs_ts, 'c': 9223372036854775807::BIGINT, 'o': 9223372036854775807::BIGINT} END"
+    "{'t': __fs_ts, 'c': 9223372036854775807::BIGINT, 'r': 255::UTINYINT, 'o': 9223372036854775807::BIGINT} END"
 )
-SOURCE_KEY = "{'t': __fs_ev, 'c': __fs_cr, 'o': __fs_ord}"
+SOURCE_KEY = "{'t': __fs_ev, 'c': __fs_cr, 'r': __fs_rank, 'o': __fs_ord}"
 
 
 @dataclass(frozen=True)
@@ -75,16 +75,19 @@ def _view_join(req: ViewRequest, ctx: SourceContext, as_of_created: bool) -> str
         )
     # Two phases: the ASOF join sorts only (keys, time key) and yields the matching row's ordinal;
     # a hash join on the ordinals (one per entity row) then streams the feature values from the source.
-    match = f"CASE WHEN {ttl} THEN v.__fs_k.o END" if ttl else "v.__fs_k.o"
+    match = f"CASE WHEN {ttl} THEN v.__fs_k END" if ttl else "v.__fs_k"
     narrow = ", ".join(quote(k) for k in keys)
     find = (
-        f"SELECT e.__fs_row, {match} AS __fs_o FROM {entity} ASOF LEFT JOIN (SELECT {narrow}, {SOURCE_KEY} "
+        f"SELECT e.__fs_row, {match} AS __fs_m FROM {entity} ASOF LEFT JOIN (SELECT {narrow}, {SOURCE_KEY} "
         f"AS __fs_k FROM ({view_relation(req.view, ctx, types, ())})) v ON {on} AND e.__fs_k >= v.__fs_k"
     )
     cols = ", ".join(f"s.{quote(f)} AS {quote(o)}" for f, o in pairs)
     rel = view_relation(req.view, ctx, types, req.features)
-    values = f"SELECT __fs_ord, {', '.join(quote(f) for f in req.features)} FROM ({rel})"
-    return f"SELECT m.__fs_row, {cols} FROM ({find}) m LEFT JOIN ({values}) s ON s.__fs_ord = m.__fs_o"
+    values = f"SELECT __fs_rank, __fs_ord, {', '.join(quote(f) for f in req.features)} FROM ({rel})"
+    return (
+        f"SELECT m.__fs_row, {cols} FROM ({find}) m LEFT JOIN ({values}) s "
+        "ON s.__fs_ord = m.__fs_m.o AND s.__fs_rank = m.__fs_m.r"
+    )
 
 
 def pit_sql(
