@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
-from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -119,8 +118,7 @@ class DuckDBOfflineStore:
         as_of_created: bool = False,
     ) -> RetrievalJob:
         sources = [r.view.source for r in requests]
-        types = self.column_types(sources)
-        requests = [replace(r, column_types=t) for r, t in zip(requests, types, strict=True)]
+        types = {r.view.name: t for r, t in zip(requests, self.column_types(sources), strict=True)}
         ts_type = arrow_time_type(entity.schema.field(entity.timestamp_column).type)
         out_cols = [o for r in requests for o in r.out_names]
 
@@ -128,7 +126,8 @@ class DuckDBOfflineStore:
             return self.connect(sources)
 
         if entity.table is not None:
-            sql = pit_sql("__fs_entity", entity.timestamp_column, ts_type, None, requests, self.ctx, as_of_created)
+            sql = pit_sql("__fs_entity", entity.timestamp_column, ts_type, None, requests, self.ctx, types,
+                          as_of_created)
             return RetrievalJob(connect, sql, entity.table, out_cols)
         rel = (
             f"(SELECT *, file_row_number AS __fs_row FROM read_parquet({sql_string(str(entity.path))}, "
@@ -136,7 +135,7 @@ class DuckDBOfflineStore:
         )
         if entity.path is not None and entity.path.is_dir():
             raise InputError("entity_df path must be a single Parquet file", path=str(entity.path))
-        sql = pit_sql(rel, entity.timestamp_column, ts_type, list(entity.schema.names), requests, self.ctx,
+        sql = pit_sql(rel, entity.timestamp_column, ts_type, list(entity.schema.names), requests, self.ctx, types,
                       as_of_created)
         return RetrievalJob(connect, sql, None, out_cols)
 

@@ -13,6 +13,7 @@ keeping the best row per entity row is used instead.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -35,7 +36,6 @@ class ViewRequest:
     view: FeatureView
     features: tuple[str, ...]
     out_names: tuple[str, ...]
-    column_types: dict[str, str] | None = None  # the source's DESCRIBE, filled in by the offline store
 
 
 def _ttl_ok(view: FeatureView, ev: str, ts: str) -> str | None:
@@ -45,9 +45,8 @@ def _ttl_ok(view: FeatureView, ev: str, ts: str) -> str | None:
     return f"{ev} >= {ts} - {micros}"
 
 
-def _view_join(req: ViewRequest, ctx: SourceContext, as_of_created: bool) -> str:
-    """SELECT __fs_row and the view's output columns, one row per entity row."""
-    types = req.column_types or {}
+def _view_join(req: ViewRequest, ctx: SourceContext, types: dict[str, str], as_of_created: bool) -> str:
+    """SELECT __fs_row and the view's output columns, one row per entity row (``types``: the source's DESCRIBE)."""
     keys = req.view.join_keys
     on = " AND ".join(f"e.{quote(k)} = v.{quote(k)}" for k in keys)
     pairs = list(zip(req.features, req.out_names, strict=True))
@@ -97,12 +96,15 @@ def pit_sql(
     entity_columns: list[str] | None,
     requests: list[ViewRequest],
     ctx: SourceContext,
+    column_types: Mapping[str, dict[str, str]],
     as_of_created: bool = False,
 ) -> str:
     """SQL of a training set.
 
     ``entity_relation`` must have the entity columns plus ``__fs_row`` (0..n-1,
-    input order). The result has ``__fs_row`` (or ``entity_columns``, when given)
+    input order). ``column_types`` maps each requested view's name to its source's
+    column types (DuckDB ``DESCRIBE``: name -> type), which decide how times are read.
+    The result has ``__fs_row`` (or ``entity_columns``, when given)
     and every requested feature, ordered by ``__fs_row``.
     """
     keys = sorted({k for r in requests for k in r.view.join_keys})
@@ -112,7 +114,7 @@ def pit_sql(
         f"FROM {entity_relation})"
     ]
     for i, req in enumerate(requests):
-        ctes.append(f"__fs_r{i} AS ({_view_join(req, ctx, as_of_created)})")
+        ctes.append(f"__fs_r{i} AS ({_view_join(req, ctx, column_types.get(req.view.name, {}), as_of_created)})")
     outs = [f"r{i}.{quote(o)}" for i, r in enumerate(requests) for o in r.out_names]
     if entity_columns is None:
         # every view result has exactly one row per entity row: join them to each other, not to the entity
