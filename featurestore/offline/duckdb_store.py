@@ -126,18 +126,18 @@ class DuckDBOfflineStore:
             return self.connect(sources)
 
         if entity.table is not None:
-            sql = pit_sql("__fs_entity", entity.timestamp_column, ts_type, None, requests, self.ctx, types,
-                          as_of_created)
-            return RetrievalJob(connect, sql, entity.table, out_cols)
+            query = pit_sql("__fs_entity", entity.timestamp_column, ts_type, None, requests, self.ctx, types,
+                            as_of_created)
+            return RetrievalJob(connect, query.sql, entity.table, out_cols, query.setup)
         rel = (
             f"(SELECT *, file_row_number AS __fs_row FROM read_parquet({sql_string(str(entity.path))}, "
             "file_row_number=true))"
         )
         if entity.path is not None and entity.path.is_dir():
             raise InputError("entity_df path must be a single Parquet file", path=str(entity.path))
-        sql = pit_sql(rel, entity.timestamp_column, ts_type, list(entity.schema.names), requests, self.ctx, types,
-                      as_of_created)
-        return RetrievalJob(connect, sql, None, out_cols)
+        query = pit_sql(rel, entity.timestamp_column, ts_type, list(entity.schema.names), requests, self.ctx, types,
+                        as_of_created)
+        return RetrievalJob(connect, query.sql, None, out_cols, query.setup)
 
     def spine(self, views: list[FeatureView], start: datetime, end: datetime) -> pa.Table:
         """Every distinct (join keys, event time) of the views' sources in [start, end], as an entity frame."""

@@ -95,12 +95,12 @@ def _files_sql(reader: str, files: list[str], source: str, options: str = "") ->
     listing = "[" + ", ".join(sql_string(f) for f in files) + "]"
     if reader == "read_parquet":
         return (
-            f"SELECT * EXCLUDE (file_row_number), file_index * {FILE_SHIFT} + file_row_number AS __fs_ord "
-            f"FROM read_parquet({listing}, file_row_number=true, union_by_name=true)"
+            f"SELECT * EXCLUDE (file_row_number), CAST(file_index AS BIGINT) * {FILE_SHIFT} + file_row_number "
+            f"AS __fs_ord FROM read_parquet({listing}, file_row_number=true, union_by_name=true)"
         )
     # CSV has no file_row_number: a row number over the whole read (in file order) is unique too
     return (
-        f"SELECT *, file_index * {FILE_SHIFT} + row_number() OVER () AS __fs_ord "
+        f"SELECT *, CAST(file_index AS BIGINT) * {FILE_SHIFT} + row_number() OVER () AS __fs_ord "
         f"FROM read_csv({listing}, union_by_name=true{options})"
     )
 
