@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
-from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
@@ -32,8 +31,10 @@ from featurestore.utc import epoch_us, now
 
 
 def arrow_time_type(t: pa.DataType) -> str:
-    """The DuckDB type name an Arrow time column arrives as (for ``utc_us``)."""
+    """The DuckDB type name an Arrow time column arrives as (for ``utc_us``), for every unit and time zone."""
     if pa.types.is_timestamp(t):
+        if t.unit == "ns":
+            return "TIMESTAMPTZ_NS" if t.tz is not None else "TIMESTAMP_NS"
         if t.tz is not None:
             return "TIMESTAMP WITH TIME ZONE"
         return "TIMESTAMP" if t.unit == "us" else f"TIMESTAMP_{t.unit.upper()}"
@@ -86,7 +87,7 @@ class DuckDBOfflineStore:
         """The Arrow schema of a source's columns (reads metadata only where the format allows)."""
         con = self.connect([source])
         try:
-            sql = f"SELECT * EXCLUDE (__fs_ord) FROM ({raw_relation(source, self.ctx)}) LIMIT 0"
+            sql = f"SELECT * EXCLUDE (__fs_ord, __fs_rank) FROM ({raw_relation(source, self.ctx)}) LIMIT 0"
             return con.sql(sql).to_arrow_table().schema
         except duckdb.Error as err:
             raise DataSourceError(f"cannot read source {source!r}: {str(err).splitlines()[0]}") from None
@@ -113,8 +114,7 @@ class DuckDBOfflineStore:
         as_of_created: bool = False,
     ) -> DuckDBRetrievalJob:
         sources = [r.view.source for r in requests]
-        types = self.column_types(sources)
-        requests = [replace(r, column_types=t) for r, t in zip(requests, types, strict=True)]
+        types = {r.view.name: t for r, t in zip(requests, self.column_types(sources), strict=True)}
         ts_type = arrow_time_type(entity.schema.field(entity.timestamp_column).type)
         out_cols = [o for r in requests for o in r.out_names]
 
@@ -122,17 +122,18 @@ class DuckDBOfflineStore:
             return self.connect(sources)
 
         if entity.table is not None:
-            sql = pit_sql("__fs_entity", entity.timestamp_column, ts_type, None, requests, self.ctx, as_of_created)
-            return DuckDBRetrievalJob(connect, sql, entity.table, out_cols)
+            query = pit_sql("__fs_entity", entity.timestamp_column, ts_type, None, requests, self.ctx, types,
+                            as_of_created)
+            return DuckDBRetrievalJob(connect, query.sql, entity.table, out_cols, query.setup)
         rel = (
             f"(SELECT *, file_row_number AS __fs_row FROM read_parquet({sql_string(str(entity.path))}, "
             "file_row_number=true))"
         )
         if entity.path is not None and entity.path.is_dir():
             raise InputError("entity_df path must be a single Parquet file", path=str(entity.path))
-        sql = pit_sql(rel, entity.timestamp_column, ts_type, list(entity.schema.names), requests, self.ctx,
-                      as_of_created)
-        return DuckDBRetrievalJob(connect, sql, None, out_cols)
+        query = pit_sql(rel, entity.timestamp_column, ts_type, list(entity.schema.names), requests, self.ctx, types,
+                        as_of_created)
+        return DuckDBRetrievalJob(connect, query.sql, None, out_cols, query.setup)
 
     def spine(self, views: list[FeatureView], start: datetime, end: datetime) -> pa.Table:
         """Every distinct (join keys, event time) of the views' sources in [start, end], as an entity frame."""
@@ -175,14 +176,15 @@ class DuckDBOfflineStore:
             # (two scans, not a CTE: DuckDB would materialize a CTE read twice, i.e. the whole range)
             narrow = view_relation(view, self.ctx, types, ())
             sql = (
-                f"SELECT {cols} FROM ({rel}) r WHERE {' AND '.join(where)} AND r.__fs_ord IN ("
-                f"SELECT max({{'t': __fs_ev, 'c': __fs_cr, 'o': __fs_ord}}).o FROM ({narrow}) "
-                f"WHERE {' AND '.join(where)} GROUP BY {keys})"
+                f"SELECT {cols} FROM ({rel}) r WHERE {' AND '.join(where)} "
+                f"AND {{'r': r.__fs_rank, 'o': r.__fs_ord}} IN (SELECT {{'r': m.r, 'o': m.o}} FROM ("
+                f"SELECT max({{'t': __fs_ev, 'c': __fs_cr, 'r': __fs_rank, 'o': __fs_ord}}) AS m FROM ({narrow}) "
+                f"WHERE {' AND '.join(where)} GROUP BY {keys}))"
             )
         else:
             sql = (
                 f"SELECT {cols} FROM ({rel}) WHERE {' AND '.join(where)} QUALIFY row_number() OVER "
-                f"(PARTITION BY {keys} ORDER BY __fs_ev DESC, __fs_cr DESC, __fs_ord DESC) = 1"
+                f"(PARTITION BY {keys} ORDER BY __fs_ev DESC, __fs_cr DESC, __fs_rank DESC, __fs_ord DESC) = 1"
             )
         con = self.connect([view.source])
         try:

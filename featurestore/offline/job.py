@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -35,9 +35,11 @@ class DuckDBRetrievalJob:
         sql: str,
         entity: pa.Table | None,
         feature_columns: list[str],
+        setup: Sequence[str] = (),
     ) -> None:
         self._connect = connect
         self._sql = sql
+        self._setup = tuple(setup)  # statements run before ``sql`` in the same connection (e.g. temp tables)
         self._entity = entity
         self.feature_columns = feature_columns
 
@@ -50,6 +52,12 @@ class DuckDBRetrievalJob:
         if self._entity is not None:
             rows = pa.array(range(self._entity.num_rows), pa.int64())
             con.register("__fs_entity", self._entity.append_column("__fs_row", rows))
+        try:
+            for statement in self._setup:
+                con.execute(statement)
+        except duckdb.Error as err:
+            con.close()
+            raise run_errors(err) from None
         return con
 
     def to_batches(self, batch_rows: int = BATCH_ROWS) -> Iterator[pa.RecordBatch]:

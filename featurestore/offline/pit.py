@@ -13,6 +13,7 @@ keeping the best row per entity row is used instead.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -23,9 +24,9 @@ from featurestore.offline.relations import SourceContext, stable_ordinal, utc_us
 # NULL (no match) when the entity time is null: a struct with a null field is not null and sorts last
 ENTITY_KEY = (
     "CASE WHEN __fs_ts IS NOT NULL THEN "
-    "{'t': __fs_ts, 'c': 9223372036854775807::BIGINT, 'o': 9223372036854775807::BIGINT} END"
+    "{'t': __fs_ts, 'c': 9223372036854775807::BIGINT, 'r': 255::UTINYINT, 'o': 9223372036854775807::BIGINT} END"
 )
-SOURCE_KEY = "{'t': __fs_ev, 'c': __fs_cr, 'o': __fs_ord}"
+SOURCE_KEY = "{'t': __fs_ev, 'c': __fs_cr, 'r': __fs_rank, 'o': __fs_ord}"
 
 
 @dataclass(frozen=True)
@@ -35,7 +36,6 @@ class ViewRequest:
     view: FeatureView
     features: tuple[str, ...]
     out_names: tuple[str, ...]
-    column_types: dict[str, str] | None = None  # the source's DESCRIBE, filled in by the offline store
 
 
 def _ttl_ok(view: FeatureView, ev: str, ts: str) -> str | None:
@@ -45,9 +45,12 @@ def _ttl_ok(view: FeatureView, ev: str, ts: str) -> str | None:
     return f"{ev} >= {ts} - {micros}"
 
 
-def _view_join(req: ViewRequest, ctx: SourceContext, as_of_created: bool) -> str:
-    """SELECT __fs_row and the view's output columns, one row per entity row."""
-    types = req.column_types or {}
+def _view_join(req: ViewRequest, ctx: SourceContext, types: dict[str, str], as_of_created: bool,
+               entity_cte: str, index: int, setup: list[str]) -> str:
+    """SELECT __fs_row and the view's output columns, one row per entity row (``types``: the source's DESCRIBE).
+
+    May append statements to ``setup`` that must run first (in the same connection).
+    """
     keys = req.view.join_keys
     on = " AND ".join(f"e.{quote(k)} = v.{quote(k)}" for k in keys)
     pairs = list(zip(req.features, req.out_names, strict=True))
@@ -73,18 +76,34 @@ def _view_join(req: ViewRequest, ctx: SourceContext, as_of_created: bool) -> str
             f"SELECT e.__fs_row, {cols} FROM {entity} ASOF LEFT JOIN (SELECT {narrow}, {SOURCE_KEY} AS "
             f"__fs_k FROM ({rel})) v ON {on} AND e.__fs_k >= v.__fs_k"
         )
-    # Two phases: the ASOF join sorts only (keys, time key) and yields the matching row's ordinal;
-    # a hash join on the ordinals (one per entity row) then streams the feature values from the source.
-    match = f"CASE WHEN {ttl} THEN v.__fs_k.o END" if ttl else "v.__fs_k.o"
+    # Two phases, two statements: the ASOF join sorts only (keys, time key) and stores the matching row's
+    # (rank, ordinal) per entity row in a temp table; a hash join on them then streams the feature values
+    # from the source. As one statement DuckDB would keep the ASOF join's sorted source alive during the
+    # second scan (peak memory = both); as two, the ASOF join's memory is free before the values are read.
+    match = f"CASE WHEN {ttl} THEN v.__fs_k END" if ttl else "v.__fs_k"
     narrow = ", ".join(quote(k) for k in keys)
-    find = (
-        f"SELECT e.__fs_row, {match} AS __fs_o FROM {entity} ASOF LEFT JOIN (SELECT {narrow}, {SOURCE_KEY} "
-        f"AS __fs_k FROM ({view_relation(req.view, ctx, types, ())})) v ON {on} AND e.__fs_k >= v.__fs_k"
+    table = f"__fs_m{index}"
+    setup.append(
+        f"CREATE OR REPLACE TEMP TABLE {table} AS WITH {entity_cte} "
+        f"SELECT e.__fs_row, {match}.r AS __fs_r, {match}.o AS __fs_o FROM {entity} ASOF LEFT JOIN "
+        f"(SELECT {narrow}, {SOURCE_KEY} AS __fs_k FROM ({view_relation(req.view, ctx, types, ())})) v "
+        f"ON {on} AND e.__fs_k >= v.__fs_k"
     )
     cols = ", ".join(f"s.{quote(f)} AS {quote(o)}" for f, o in pairs)
     rel = view_relation(req.view, ctx, types, req.features)
-    values = f"SELECT __fs_ord, {', '.join(quote(f) for f in req.features)} FROM ({rel})"
-    return f"SELECT m.__fs_row, {cols} FROM ({find}) m LEFT JOIN ({values}) s ON s.__fs_ord = m.__fs_o"
+    values = f"SELECT __fs_rank, __fs_ord, {', '.join(quote(f) for f in req.features)} FROM ({rel})"
+    return (
+        f"SELECT m.__fs_row, {cols} FROM {table} m LEFT JOIN ({values}) s "
+        "ON s.__fs_ord = m.__fs_o AND s.__fs_rank = m.__fs_r"
+    )
+
+
+@dataclass(frozen=True)
+class PitQuery:
+    """A training-set query: ``setup`` statements to run first, in order and in the same connection, then ``sql``."""
+
+    setup: tuple[str, ...]
+    sql: str
 
 
 def pit_sql(
@@ -94,31 +113,37 @@ def pit_sql(
     entity_columns: list[str] | None,
     requests: list[ViewRequest],
     ctx: SourceContext,
+    column_types: Mapping[str, dict[str, str]],
     as_of_created: bool = False,
-) -> str:
+) -> PitQuery:
     """SQL of a training set.
 
     ``entity_relation`` must have the entity columns plus ``__fs_row`` (0..n-1,
-    input order). The result has ``__fs_row`` (or ``entity_columns``, when given)
+    input order). ``column_types`` maps each requested view's name to its source's
+    column types (DuckDB ``DESCRIBE``: name -> type), which decide how times are read.
+    The result has ``__fs_row`` (or ``entity_columns``, when given)
     and every requested feature, ordered by ``__fs_row``.
     """
     keys = sorted({k for r in requests for k in r.view.join_keys})
     key_cols = "".join(f"{quote(k)}, " for k in keys)
-    ctes = [
+    entity_cte = (
         f"__fs_e AS (SELECT {key_cols}__fs_row, {utc_us(quote(timestamp_column), timestamp_type)} AS __fs_ts "
         f"FROM {entity_relation})"
-    ]
+    )
+    ctes = [entity_cte]
+    setup: list[str] = []
     for i, req in enumerate(requests):
-        ctes.append(f"__fs_r{i} AS ({_view_join(req, ctx, as_of_created)})")
+        types = column_types.get(req.view.name, {})
+        ctes.append(f"__fs_r{i} AS ({_view_join(req, ctx, types, as_of_created, entity_cte, i, setup)})")
     outs = [f"r{i}.{quote(o)}" for i, r in enumerate(requests) for o in r.out_names]
     if entity_columns is None:
         # every view result has exactly one row per entity row: join them to each other, not to the entity
         joins = " ".join(f"JOIN __fs_r{i} r{i} ON r{i}.__fs_row = r0.__fs_row" for i in range(1, len(requests)))
-        return (
+        return PitQuery(tuple(setup), (
             f"WITH {', '.join(ctes)} SELECT r0.__fs_row, {', '.join(outs)} FROM __fs_r0 r0 {joins} ORDER BY r0.__fs_row"
-        )
+        ))
     head = [f"e.{quote(c)}" for c in entity_columns]
     joins = " ".join(f"LEFT JOIN __fs_r{i} r{i} ON r{i}.__fs_row = e.__fs_row" for i in range(len(requests)))
-    return (
+    return PitQuery(tuple(setup), (
         f"WITH {', '.join(ctes)} SELECT {', '.join(head + outs)} FROM {entity_relation} e {joins} ORDER BY e.__fs_row"
-    )
+    ))

@@ -3,11 +3,11 @@
 ``view_relation`` gives, for one feature view, a SELECT with columns: the join
 keys and features (after ``field_mapping``, features cast to their declared
 types), ``__fs_ev`` (event time, UTC microseconds since the epoch, BIGINT),
-``__fs_cr`` (created time, the smallest BIGINT when unknown) and ``__fs_ord``
-(the row's position: later
-rows, and pushed rows after batch rows, have larger values). The three make the
-tie-break key ``__fs_k``: latest event time, then latest created time, then the
-row read last.
+``__fs_cr`` (created time, the smallest BIGINT when unknown), ``__fs_rank`` (0 for
+batch rows, 1 for pushed rows) and ``__fs_ord`` (the row's position within its
+rank: later files and later rows have larger values; unique per rank). The four
+make the tie-break key: latest event time, then latest created time, then pushed
+over batch, then the row read last.
 """
 
 from __future__ import annotations
@@ -23,7 +23,11 @@ from featurestore.feature_view import FeatureView
 from featurestore.naming import quote, sql_string
 from featurestore.sources import BatchSource, CsvSource, DuckDBSource, ParquetSource, PushSource, batch_of
 
-FILE_SHIFT = 1 << 40  # ordinal = file index * FILE_SHIFT + row number in that file
+# ordinal = file index * FILE_SHIFT + row number in that file: unique and below 2**63 for fewer than
+# MAX_FILES files of fewer than 2**40 (10**12) rows each
+FILE_SHIFT = 1 << 40
+MAX_FILES = 1 << 22
+BATCH_RANK, PUSHED_RANK = 0, 1  # __fs_rank: pushed rows come after batch rows in the tie-break
 
 
 @dataclass(frozen=True)
@@ -44,14 +48,21 @@ NO_TIME = -9223372036854775808  # BIGINT minimum: an unknown created time sorts 
 def utc_us(expr: str, column_type: str) -> str:
     """SQL for a time value as UTC epoch microseconds: naive values are UTC, aware ones instants.
 
-    Integer arithmetic only for timestamp columns (ICU time-zone conversion per row
-    costs more than the join itself); text is parsed as TIMESTAMPTZ.
+    ``column_type`` is the DuckDB type name (``DESCRIBE``). Integer arithmetic only for
+    timestamps and dates of every unit, naive or aware (ICU time-zone conversion per row costs
+    more than the join itself: casting an aware value to a naive TIMESTAMP would do that):
+    nanoseconds are floored to the microsecond, seconds and milliseconds widened exactly.
+    Anything else (text) is parsed as TIMESTAMPTZ.
     """
     t = column_type.upper()
-    if t in ("TIMESTAMP", "TIMESTAMP WITH TIME ZONE", "TIMESTAMPTZ"):
-        return f"epoch_us({expr})"
-    if t.startswith("TIMESTAMP") or t == "DATE":
-        return f"epoch_us(CAST({expr} AS TIMESTAMP))"
+    if t in ("TIMESTAMP", "TIMESTAMP WITH TIME ZONE", "TIMESTAMPTZ", "DATE", "TIMESTAMP_NS"):
+        return f"epoch_us({expr})"  # floors nanoseconds
+    if t in ("TIMESTAMP_S", "TIMESTAMP_MS"):
+        return f"epoch_us(CAST({expr} AS TIMESTAMP))"  # naive to naive: an exact multiplication
+    if t in ("TIMESTAMPTZ_NS", "TIMESTAMP_NS WITH TIME ZONE"):
+        # no epoch_us for it, and a cast to TIMESTAMP would go through ICU: floor epoch_ns / 1000
+        # (DuckDB's integer division truncates toward zero)
+        return f"(epoch_ns({expr}) // 1000 - (epoch_ns({expr}) % 1000 < 0)::BIGINT)"
     return f"epoch_us(CAST({expr} AS TIMESTAMPTZ))"
 
 
@@ -77,43 +88,48 @@ def _expand(path: Path, suffix: str) -> list[str]:
     return files
 
 
-def _files_sql(reader: str, files: list[str], extra: str = "") -> str:
+def _files_sql(reader: str, files: list[str], source: str, options: str = "") -> str:
+    """Every column of ``files`` plus ``__fs_ord``: file index (in ``files``) * FILE_SHIFT + row in that file."""
+    if len(files) >= MAX_FILES:
+        raise DataSourceError(f"source {source!r} has {len(files):,} files, more than {MAX_FILES:,}", source=source)
     listing = "[" + ", ".join(sql_string(f) for f in files) + "]"
-    ordinal = f"(list_position({listing}, __fs_file) - 1) * {FILE_SHIFT} + file_row_number"
+    if reader == "read_parquet":
+        return (
+            f"SELECT * EXCLUDE (file_row_number), CAST(file_index AS BIGINT) * {FILE_SHIFT} + file_row_number "
+            f"AS __fs_ord FROM read_parquet({listing}, file_row_number=true, union_by_name=true)"
+        )
+    # CSV has no file_row_number: a row number over the whole read (in file order) is unique too
     return (
-        f"SELECT * EXCLUDE (__fs_file, file_row_number), {ordinal} AS __fs_ord FROM "
-        f"{reader}({listing}, filename='__fs_file', file_row_number=true, union_by_name=true{extra})"
+        f"SELECT *, CAST(file_index AS BIGINT) * {FILE_SHIFT} + row_number() OVER () AS __fs_ord "
+        f"FROM read_csv({listing}, union_by_name=true{options})"
     )
 
 
 def raw_relation(source: BatchSource | PushSource, ctx: SourceContext) -> str:
-    """SELECT of every source column plus ``__fs_ord``; pushed rows are appended for push sources."""
+    """SELECT of every source column plus ``__fs_ord`` and ``__fs_rank``; pushed rows are appended for push sources.
+
+    ``__fs_rank`` is 0 for batch rows and 1 for pushed rows: it ranks above ``__fs_ord`` in the
+    tie-break, so pushed rows win ties against batch rows whatever their ordinals.
+    """
     batch = batch_of(source)
     if isinstance(batch, ParquetSource):
         files = _expand(ctx.path(batch.path), ".parquet")
         if not files:
             raise DataSourceError(f"parquet source {batch.path!r}: no such file", source=batch.path)
-        sql = _files_sql("read_parquet", files)
+        sql = _files_sql("read_parquet", files, batch.path)
     elif isinstance(batch, CsvSource):
         files = _expand(ctx.path(batch.path), ".csv")
         if not files:
             raise DataSourceError(f"csv source {batch.path!r}: no such file", source=batch.path)
-        sql = (
-            "SELECT * EXCLUDE (__fs_file), "
-            f"(list_position([{', '.join(sql_string(f) for f in files)}], __fs_file) - 1) * {FILE_SHIFT}"
-            " + row_number() OVER () AS __fs_ord FROM read_csv(["
-            + ", ".join(sql_string(f) for f in files)
-            + f"], header=true, delim={sql_string(batch.delimiter)}, filename='__fs_file', union_by_name=true)"
-        )
+        sql = _files_sql("read_csv", files, batch.path, f", header=true, delim={sql_string(batch.delimiter)}")
     else:
         sql = _duckdb_relation(batch, ctx)
+    sql = f"SELECT *, {BATCH_RANK}::UTINYINT AS __fs_rank FROM ({sql})"
     if isinstance(source, PushSource):
         pushed = sorted(glob.glob(str(push_dir(source, ctx) / "*.parquet")))
         if pushed:
-            shifted = _files_sql("read_parquet", pushed).replace(
-                "AS __fs_ord", f"+ {FILE_SHIFT * 1024} AS __fs_ord", 1
-            )
-            sql = f"SELECT * FROM ({sql}) UNION ALL BY NAME SELECT * FROM ({shifted})"
+            rows = _files_sql("read_parquet", pushed, source.name)
+            sql = f"{sql} UNION ALL BY NAME SELECT *, {PUSHED_RANK}::UTINYINT AS __fs_rank FROM ({rows})"
     return sql
 
 
@@ -175,5 +191,5 @@ def view_relation(view: FeatureView, ctx: SourceContext, column_types: dict[str,
     cr = (f"coalesce({utc_us(quote(created), column_types.get(created, ''))}, {NO_TIME})" if created
           else str(NO_TIME))
     cols.append(f"{cr} AS __fs_cr")
-    cols.append("__fs_ord")
+    cols += ["__fs_rank", "__fs_ord"]
     return f"SELECT {', '.join(cols)} FROM ({raw_relation(view.source, ctx)}) WHERE __fs_ev IS NOT NULL"
