@@ -11,13 +11,13 @@ from __future__ import annotations
 import threading
 import weakref
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from featurestore import types
 from featurestore.errors import InputError, NotFoundError
 from featurestore.feature_service import FeatureService
-from featurestore.feature_view import FeatureView
+from featurestore.feature_view import FeatureView, FeatureViewProjection
 from featurestore.offline.pit import ViewRequest
 from featurestore.registry import RegistryState
 
@@ -27,18 +27,24 @@ MAX_CACHED = 1024
 
 @dataclass(frozen=True)
 class ResolvedView:
-    """The part of a request served by one feature view."""
+    """The part of a request served by one feature view (or one projection of it)."""
 
     view: FeatureView
     features: tuple[str, ...]
     out_names: tuple[str, ...]
-    """One output name per feature: ``feature`` or ``view__feature``."""
+    """One output name per feature: ``feature`` or ``name__feature``."""
     join_keys: tuple[str, ...]
     key_types: tuple[types.ValueType, ...]
+    name: str = ""
+    """The projection's name (``with_name``), else the view's: it names the statuses and full names."""
+    entity_keys: tuple[str, ...] = ()
+    """Per join key, the entity column holding its values (``with_join_key_map``), else the key itself."""
 
-    @property
-    def name(self) -> str:
-        return self.view.name
+    def __post_init__(self) -> None:
+        if not self.name:
+            object.__setattr__(self, "name", self.view.name)
+        if not self.entity_keys:
+            object.__setattr__(self, "entity_keys", self.join_keys)
 
 
 @dataclass(frozen=True)
@@ -52,8 +58,8 @@ class ResolvedRequest:
 
     @property
     def join_keys(self) -> tuple[str, ...]:
-        """Every join key of the views, in first-seen order."""
-        return tuple(dict.fromkeys(k for v in self.views for k in v.join_keys))
+        """Every entity column the views read their join keys from, in first-seen order."""
+        return tuple(dict.fromkeys(k for v in self.views for k in v.entity_keys))
 
     def check_names(self, taken: Iterable[str], owner: str) -> None:
         """Raise :class:`InputError` when an output name is in ``taken`` (names owned by ``owner``)."""
@@ -71,7 +77,7 @@ class ResolvedRequest:
         The online answer holds the requested views' join keys beside the features, so such a
         feature would hide the key (offline, the same request collides with the entity columns).
         """
-        owners = {k: v.name for v in self.views for k in v.join_keys}
+        owners = {k: v.name for v in self.views for k in v.entity_keys}
         for v in self.views:
             for out in v.out_names:
                 if out in owners:
@@ -106,27 +112,58 @@ def parse_refs(features: Any, state: RegistryState) -> list[str]:
     return out
 
 
+def _projections(features: Any, state: RegistryState) -> list[tuple[FeatureViewProjection, FeatureView]]:
+    """The requested projections with their views: a service's own, or one per view of a reference list."""
+    if not isinstance(features, FeatureService):
+        by_view: dict[str, list[str]] = {}
+        for ref in parse_refs(features, state):
+            view_name, feat = ref.split(":")
+            feats = by_view.setdefault(view_name, [])
+            if feat not in feats:
+                feats.append(feat)
+        return [(FeatureViewProjection(name, tuple(feats)), state.feature_view(name))
+                for name, feats in by_view.items()]
+    out: list[tuple[FeatureViewProjection, FeatureView]] = []
+    for p in features.features:
+        if p.view not in state.objects["feature_views"]:
+            raise NotFoundError(f"unknown feature view {p.view!r} (in feature service {features.name!r})",
+                                kind="feature_view", name=p.view)
+        view = state.feature_view(p.view)
+        for feat in p.features:
+            if feat not in view.feature_names:
+                raise NotFoundError(f"feature view {p.view!r} has no feature {feat!r}", kind="feature",
+                                    name=f"{p.name}:{feat}")
+        for key in p.join_key_map:
+            if key not in view.join_keys:
+                raise NotFoundError(f"feature view {p.view!r} has no join key {key!r} (join_key_map of "
+                                    f"{p.name!r} in feature service {features.name!r})", kind="join_key", name=key)
+        wanted = p.features or view.feature_names
+        earlier = next((i for i, (q, _) in enumerate(out) if q.name == p.name), None)
+        if earlier is None:
+            out.append((replace(p, features=wanted), view))
+        else:  # the same projection listed twice (``view[["a"]]``, ``view[["b"]]``): one request
+            q = out[earlier][0]
+            out[earlier] = (replace(q, features=tuple(dict.fromkeys(q.features + wanted))), view)
+    if not out:
+        raise InputError("no features requested")
+    return out
+
+
 def _resolve(features: Any, state: RegistryState, full: bool) -> ResolvedRequest:
-    by_view: dict[str, list[str]] = {}
-    for ref in parse_refs(features, state):
-        view_name, feat = ref.split(":")
-        feats = by_view.setdefault(view_name, [])
-        if feat not in feats:
-            feats.append(feat)
     owners: dict[str, str] = {}
     views = []
-    for view_name, feats in by_view.items():
-        view = state.feature_view(view_name)
-        outs = tuple(f"{view_name}__{f}" if full else f for f in feats)
+    for p, view in _projections(features, state):
+        outs = tuple(f"{p.name}__{f}" if full else f for f in p.features)
         for out in outs:
             if out in owners:
                 hint = "" if full else "; use full_feature_names=True"
-                raise InputError(f"feature name {out!r} of view {view_name!r} collides with {owners[out]}{hint}",
-                                 feature=out)
-            owners[out] = f"feature view {view_name!r}"
+                raise InputError(f"feature name {out!r} of view {p.name!r} collides with {owners[out]}{hint}",
+                                 feature=out, view=p.name)
+            owners[out] = f"feature view {p.name!r}"
         key_types = {f.name: f.dtype for f in view.key_fields}
-        views.append(ResolvedView(view, tuple(feats), outs, view.join_keys,
-                                  tuple(key_types.get(k, types.Int64) for k in view.join_keys)))
+        views.append(ResolvedView(view, p.features, outs, view.join_keys,
+                                  tuple(key_types.get(k, types.Int64) for k in view.join_keys), p.name,
+                                  tuple(p.entity_column(k) for k in view.join_keys)))
     return ResolvedRequest(tuple(views), full)
 
 
@@ -183,4 +220,4 @@ def view_requests(features: Any, state: RegistryState, full_feature_names: bool,
         parse_refs(features, state)  # refused: offline takes a list or a FeatureService object
     resolved = resolve(features, state, full_feature_names)
     resolved.check_names(taken, "the entity columns")
-    return [ViewRequest(v.view, v.features, v.out_names) for v in resolved.views]
+    return [ViewRequest(v.view, v.features, v.out_names, v.name, v.entity_keys) for v in resolved.views]

@@ -40,11 +40,13 @@ class FeatureService:
                 )
         if not projections:
             raise DefinitionError(f"feature service {self.name!r} has no features", name=self.name)
-        names = [p.name for p in projections]
-        twice = sorted({n for n in names if names.count(n) > 1})
-        if twice:
-            raise DefinitionError(f"feature service {self.name!r} uses {twice[0]!r} twice: give one of them "
-                                  "another name with .with_name(...)", name=self.name, feature=twice[0])
+        seen: dict[str, FeatureViewProjection] = {}
+        for p in projections:
+            first = seen.setdefault(p.name, p)
+            if (first.view, first.join_key_map) != (p.view, p.join_key_map):
+                raise DefinitionError(f"feature service {self.name!r} uses the name {p.name!r} for two different "
+                                      "projections: give one of them another name with .with_name(...)",
+                                      name=self.name, feature=p.name)
         object.__setattr__(self, "features", tuple(projections))
         object.__setattr__(self, "tags", dict(self.tags or {}))
 

@@ -64,7 +64,7 @@ def write_batch(online: OnlineStore, view: FeatureView, batch: pa.RecordBatch | 
     values = python_columns(batch, view.feature_names)
     online.write(
         spec,
-        list(zip(*keys, strict=True)),
+        list(zip(*keys, strict=True)) if keys else [()] * batch.num_rows,  # () for a view without entities
         batch.column("__fs_ev").to_pylist(),
         batch.column("__fs_cr").to_pylist(),
         list(zip(*values, strict=True)),

@@ -19,7 +19,7 @@ import pyarrow as pa
 
 from featurestore import types
 from featurestore.errors import InputError
-from featurestore.feature_refs import ResolvedRequest, resolve
+from featurestore.feature_refs import ResolvedRequest, ResolvedView, resolve
 from featurestore.feature_view import FeatureView
 from featurestore.online.protocol import OnlineStore, ViewSpec
 from featurestore.online_response import NOT_FOUND, OUTSIDE_MAX_AGE, PRESENT, OnlineResponse, ViewResult
@@ -52,16 +52,18 @@ def spec_of(view: FeatureView) -> ViewSpec:
 
 
 class _ViewPlan:
-    __slots__ = ("arrow_types", "key_checks", "keys", "name", "outs", "positions", "spec", "ttl_us")
+    __slots__ = ("arrow_types", "key_checks", "keys", "name", "outs", "positions", "spec", "ttl_us", "view_name")
 
-    def __init__(self, view: FeatureView, features: tuple[str, ...], outs: tuple[str, ...]) -> None:
+    def __init__(self, resolved: ResolvedView) -> None:
+        view = resolved.view
         self.spec = spec_of(view)
-        self.name = view.name
-        self.keys = view.join_keys
-        self.key_checks = tuple((k, t.name, _CHECKS.get(t.name)) for k, t in zip(self.keys, self.spec.key_types,
-                                                                                 strict=True))
-        self.positions = tuple(self.spec.features.index(f) for f in features)
-        self.outs = outs
+        self.name = resolved.name
+        self.view_name = view.name
+        self.keys = resolved.entity_keys  # the entity columns holding the view's join keys
+        self.key_checks = tuple((k, j, t.name, _CHECKS.get(t.name)) for k, j, t in zip(
+            self.keys, view.join_keys, self.spec.key_types, strict=True))
+        self.positions = tuple(self.spec.features.index(f) for f in resolved.features)
+        self.outs = resolved.out_names
         self.arrow_types = tuple(self.spec.feature_types[p].to_arrow() for p in self.positions)
         self.ttl_us = int(view.ttl.total_seconds() * 1_000_000) if view.ttl else None
 
@@ -70,8 +72,7 @@ def _plans(resolved: ResolvedRequest) -> tuple[_ViewPlan, ...]:
     plans: tuple[_ViewPlan, ...] | None = resolved.derived.get("online")
     if plans is None:
         resolved.check_join_keys()
-        plans = resolved.derived["online"] = tuple(_ViewPlan(v.view, v.features, v.out_names)
-                                                   for v in resolved.views)
+        plans = resolved.derived["online"] = tuple(_ViewPlan(v) for v in resolved.views)
     return plans
 
 
@@ -95,10 +96,11 @@ def _columns(entity_rows: Any) -> dict[str, list[Any]]:
 
 
 def _check_keys(plan: _ViewPlan, cols: dict[str, list[Any]]) -> None:
-    for key, type_name, check in plan.key_checks:
+    for key, join_key, type_name, check in plan.key_checks:
         values = cols.get(key)
         if values is None:
-            raise InputError(f"entity_rows is missing join key {key!r} of feature view {plan.name!r}",
+            mapped = f" (mapped to join key {join_key!r} of feature view {plan.view_name!r})" if key != join_key else ""
+            raise InputError(f"entity_rows is missing join key {key!r} of feature view {plan.name!r}{mapped}",
                              join_key=key, view=plan.name)
         if check is not None:
             if type_name in _INT:
@@ -136,7 +138,7 @@ class OnlineReader:
         resolved = features if isinstance(features, ResolvedRequest) else resolve(features, state, full_feature_names)
         plans = _plans(resolved)
         cols = _columns(entity_rows)
-        n = len(next(iter(cols.values()))) if cols else 0
+        n = len(next(iter(cols.values()))) if cols else len(entity_rows) if isinstance(entity_rows, list) else 0
         requests: StoreRequests = []
         key_out: dict[str, list[Any]] = {}
         for plan in plans:
@@ -144,6 +146,9 @@ class OnlineReader:
             key_cols = [cols[k] for k in plan.keys]
             for k, values in zip(plan.keys, key_cols, strict=True):
                 key_out[k] = values
+            if not key_cols:  # a view without entities: its one row for every entity row
+                requests.append((plan.spec, [()] * n))
+                continue
             requests.append((plan.spec, list(zip(*key_cols, strict=True)) if len(key_cols) > 1
                              else [(v,) for v in key_cols[0]]))
         return PreparedLookup(plans, key_out, requests, n)

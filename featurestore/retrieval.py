@@ -26,15 +26,17 @@ def key_compatible(expected: types.ValueType, actual: pa.DataType) -> bool:
 def check_keys(requests: list[ViewRequest], schema: pa.Schema, what: str = "entity_df") -> None:
     for req in requests:
         key_types = {f.name: f.dtype for f in req.view.key_fields}
-        for key in req.view.join_keys:
-            if key not in schema.names:
-                raise InputError(f"{what} is missing join key {key!r} of feature view {req.view.name!r}",
-                                 join_key=key, view=req.view.name)
+        name = req.name or req.view.name
+        for column, key in req.keys:
+            mapped = f" (mapped to join key {key!r} of feature view {req.view.name!r})" if column != key else ""
+            if column not in schema.names:
+                raise InputError(f"{what} is missing join key {column!r} of feature view {name!r}{mapped}",
+                                 join_key=column, view=name)
             expected = key_types.get(key)
-            actual = schema.field(key).type
+            actual = schema.field(column).type
             if expected is not None and not key_compatible(expected, actual):
-                raise InputError(f"{what} join key {key!r} has type {actual} but feature view "
-                                 f"{req.view.name!r} keys it by {expected.name}", join_key=key, view=req.view.name)
+                raise InputError(f"{what} join key {column!r} has type {actual} but feature view "
+                                 f"{name!r} keys it by {expected.name}{mapped}", join_key=column, view=name)
 
 
 def get_historical_features(
@@ -54,11 +56,12 @@ def get_historical_features(
         if start_date > end_date:
             raise InputError(f"start_date {start_date} is after end_date {end_date}")
         requests = view_requests(features, state, full_feature_names, ("event_timestamp",))
-        keys = {r.view.join_keys for r in requests}
-        if len(keys) != 1:
-            raise InputError("without entity_df, every requested feature view must have the same join keys; "
-                             f"got {sorted(list(k) for k in keys)}")
-        spine = offline.spine([r.view for r in requests], start_date, end_date)
+        keyed = [r for r in requests if r.keys]  # views without entities join any spine by time
+        keys = {tuple(col for col, _ in r.keys) for r in keyed}
+        if len(keys) > 1 or any(col != key for r in keyed for col, key in r.keys):
+            raise InputError("without entity_df, every requested feature view must have the same join keys "
+                             f"(and no join_key_map); got {sorted(list(k) for k in keys)}")
+        spine = offline.spine([r.view for r in keyed or requests], start_date, end_date)
         entity = EntityInput(schema=spine.schema, timestamp_column="event_timestamp", table=spine)
     else:
         if start_date is not None or end_date is not None:

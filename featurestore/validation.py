@@ -123,6 +123,11 @@ def _check_service(svc: FeatureService, views: dict[str, FeatureView]) -> None:
             if f not in view.feature_names:
                 raise DefinitionError(f"feature service {svc.name!r}: feature view {p.view!r} has no feature "
                                       f"{f!r}", name=svc.name, feature=f"{p.view}:{f}")
+        for key in p.join_key_map:
+            if key not in view.join_keys:
+                raise DefinitionError(f"feature service {svc.name!r}: feature view {p.view!r} has no join key "
+                                      f"{key!r} (join_key_map of {p.name!r}); its join keys are "
+                                      f"{list(view.join_keys)}", name=svc.name, field=key)
 
 
 def validate(objects: list[Any], state: RegistryState, reader: SchemaReader,

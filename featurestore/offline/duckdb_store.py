@@ -137,17 +137,16 @@ class DuckDBOfflineStore:
 
     def spine(self, views: list[FeatureView], start: datetime, end: datetime) -> pa.Table:
         """Every distinct (join keys, event time) of the views' sources in [start, end], as an entity frame."""
-        keys = views[0].join_keys
+        cols = "".join(f"{quote(k)}, " for k in views[0].join_keys)  # none for views without entities
         types = self.column_types([v.source for v in views])
         parts = [
-            f"SELECT {', '.join(quote(k) for k in keys)}, __fs_ev FROM ({view_relation(v, self.ctx, t, ())}) "
+            f"SELECT {cols}__fs_ev FROM ({view_relation(v, self.ctx, t, ())}) "
             f"WHERE __fs_ev BETWEEN {epoch_us(start)} AND {epoch_us(end)}"
             for v, t in zip(views, types, strict=True)
         ]
-        cols = ", ".join(quote(k) for k in keys)
         sql = (
-            f"SELECT {cols}, CAST(make_timestamp(__fs_ev) AS TIMESTAMPTZ) AS event_timestamp FROM "
-            f"(SELECT DISTINCT {cols}, __fs_ev FROM ({' UNION ALL '.join(parts)})) ORDER BY __fs_ev, {cols}"
+            f"SELECT {cols}CAST(make_timestamp(__fs_ev) AS TIMESTAMPTZ) AS event_timestamp FROM "
+            f"(SELECT DISTINCT {cols}__fs_ev FROM ({' UNION ALL '.join(parts)})) ORDER BY __fs_ev, {cols}1"
         )
         con = self.connect([v.source for v in views])
         try:
@@ -164,7 +163,7 @@ class DuckDBOfflineStore:
 
         ``__fs_ev`` and ``__fs_cr`` are UTC epoch microseconds (``__fs_cr`` is the smallest BIGINT when unknown).
         """
-        keys = ", ".join(quote(k) for k in view.join_keys)
+        keys = ", ".join(quote(k) for k in view.join_keys) or "()"  # a view without entities: one row
         where = [f"__fs_ev <= {epoch_us(end)}"] + ([f"__fs_ev >= {epoch_us(start)}"] if start else [])
         where += [f"{quote(k)} IS NOT NULL" for k in view.join_keys]  # rows without an entity are skipped
         types = self.column_types([view.source])[0]
@@ -182,9 +181,10 @@ class DuckDBOfflineStore:
                 f"WHERE {' AND '.join(where)} GROUP BY {keys}))"
             )
         else:
+            partition = "" if keys == "()" else f"PARTITION BY {keys} "
             sql = (
                 f"SELECT {cols} FROM ({rel}) WHERE {' AND '.join(where)} QUALIFY row_number() OVER "
-                f"(PARTITION BY {keys} ORDER BY __fs_ev DESC, __fs_cr DESC, __fs_rank DESC, __fs_ord DESC) = 1"
+                f"({partition}ORDER BY __fs_ev DESC, __fs_cr DESC, __fs_rank DESC, __fs_ord DESC) = 1"
             )
         con = self.connect([view.source])
         try:

@@ -31,11 +31,23 @@ SOURCE_KEY = "{'t': __fs_ev, 'c': __fs_cr, 'r': __fs_rank, 'o': __fs_ord}"
 
 @dataclass(frozen=True)
 class ViewRequest:
-    """Features of one view in a query, and the output column name of each."""
+    """Features of one view in a query, the output column name of each, and where its join keys come from.
+
+    ``entity_keys``: per join key of the view, the entity column holding its values (a projection's
+    ``join_key_map``; default: the key itself). A view without entities has none and is joined by time only.
+    """
 
     view: FeatureView
     features: tuple[str, ...]
     out_names: tuple[str, ...]
+    name: str = ""
+    entity_keys: tuple[str, ...] | None = None
+
+    @property
+    def keys(self) -> tuple[tuple[str, str], ...]:
+        """``(entity column, join key)`` pairs."""
+        cols = self.view.join_keys if self.entity_keys is None else self.entity_keys
+        return tuple(zip(cols, self.view.join_keys, strict=True))
 
 
 def _ttl_ok(view: FeatureView, ev: str, ts: str) -> str | None:
@@ -52,11 +64,12 @@ def _view_join(req: ViewRequest, ctx: SourceContext, types: dict[str, str], as_o
     May append statements to ``setup`` that must run first (in the same connection).
     """
     keys = req.view.join_keys
-    on = " AND ".join(f"e.{quote(k)} = v.{quote(k)}" for k in keys)
+    equal = [f"e.{quote(col)} = v.{quote(k)}" for col, k in req.keys]  # none for a view without entities
+    on = "".join(f"{c} AND " for c in equal)
     pairs = list(zip(req.features, req.out_names, strict=True))
     if as_of_created:
         ttl = _ttl_ok(req.view, "v.__fs_ev", "e.__fs_ts")
-        cond = [on, "v.__fs_ev <= e.__fs_ts", "v.__fs_cr <= e.__fs_ts"] + ([ttl] if ttl else [])
+        cond = [*equal, "v.__fs_ev <= e.__fs_ts", "v.__fs_cr <= e.__fs_ts"] + ([ttl] if ttl else [])
         cols = ", ".join(f"v.{quote(f)} AS {quote(o)}" for f, o in pairs)
         rel = view_relation(req.view, ctx, types, req.features)
         return (
@@ -74,20 +87,20 @@ def _view_join(req: ViewRequest, ctx: SourceContext, types: dict[str, str], as_o
         rel = view_relation(req.view, ctx, types, req.features)
         return (
             f"SELECT e.__fs_row, {cols} FROM {entity} ASOF LEFT JOIN (SELECT {narrow}, {SOURCE_KEY} AS "
-            f"__fs_k FROM ({rel})) v ON {on} AND e.__fs_k >= v.__fs_k"
+            f"__fs_k FROM ({rel})) v ON {on}e.__fs_k >= v.__fs_k"
         )
     # Two phases, two statements: the ASOF join sorts only (keys, time key) and stores the matching row's
     # (rank, ordinal) per entity row in a temp table; a hash join on them then streams the feature values
     # from the source. As one statement DuckDB would keep the ASOF join's sorted source alive during the
     # second scan (peak memory = both); as two, the ASOF join's memory is free before the values are read.
     match = f"CASE WHEN {ttl} THEN v.__fs_k END" if ttl else "v.__fs_k"
-    narrow = ", ".join(quote(k) for k in keys)
+    narrow = "".join(f"{quote(k)}, " for k in keys)
     table = f"__fs_m{index}"
     setup.append(
         f"CREATE OR REPLACE TEMP TABLE {table} AS WITH {entity_cte} "
         f"SELECT e.__fs_row, {match}.r AS __fs_r, {match}.o AS __fs_o FROM {entity} ASOF LEFT JOIN "
-        f"(SELECT {narrow}, {SOURCE_KEY} AS __fs_k FROM ({view_relation(req.view, ctx, types, ())})) v "
-        f"ON {on} AND e.__fs_k >= v.__fs_k"
+        f"(SELECT {narrow}{SOURCE_KEY} AS __fs_k FROM ({view_relation(req.view, ctx, types, ())})) v "
+        f"ON {on}e.__fs_k >= v.__fs_k"
     )
     cols = ", ".join(f"s.{quote(f)} AS {quote(o)}" for f, o in pairs)
     rel = view_relation(req.view, ctx, types, req.features)
@@ -124,7 +137,7 @@ def pit_sql(
     The result has ``__fs_row`` (or ``entity_columns``, when given)
     and every requested feature, ordered by ``__fs_row``.
     """
-    keys = sorted({k for r in requests for k in r.view.join_keys})
+    keys = sorted({col for r in requests for col, _ in r.keys})
     key_cols = "".join(f"{quote(k)}, " for k in keys)
     entity_cte = (
         f"__fs_e AS (SELECT {key_cols}__fs_row, {utc_us(quote(timestamp_column), timestamp_type)} AS __fs_ts "

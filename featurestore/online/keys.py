@@ -149,8 +149,16 @@ def _encoder(view: ViewSpec, vt: ValueType) -> Callable[[Any], str]:
 def key_builder(prefix: str, view: ViewSpec) -> KeyBuilder:
     """A function ``key tuple -> prefix + "k1=v1,k2=v2"``; raises TypeError/ValueError on a bad key."""
     names = [_name(k, "join key") for k in view.join_keys]
-    if len(names) != len(view.key_types) or not names:
+    if len(names) != len(view.key_types):
         raise InputError(f"feature view {view.name!r} needs one type per join key", view=view.name)
+    if not names:  # a view without entities: one row, under the view's prefix itself
+
+        def none(key: Sequence[Any]) -> str:
+            if len(key):
+                raise ValueError(f"a view without entities takes no join key values, got {len(key)}")
+            return prefix
+
+        return none
     encs = [_encoder(view, t) for t in view.key_types]
     if len(names) == 1:
         head, enc = f"{prefix}{names[0]}=", encs[0]

@@ -408,3 +408,16 @@ def test_identity_names_the_database_not_the_object(backend) -> None:  # type: i
     assert isinstance(first.identity, str) and first.identity
     assert first.identity == second.identity
     assert "***" not in first.identity and "@" not in first.identity
+
+
+GLOBAL = ViewSpec("platform", (), (), ("rate",), (Float64,), None)
+
+
+def test_a_view_without_entities_holds_one_row(store: OnlineStore) -> None:
+    """Every entity row reads the one row of a view without entities; the newest write wins."""
+    assert store.read([(GLOBAL, [(), ()])]) == [[None, None]]
+    assert store.write(GLOBAL, [(), (), ()], [5, 9, 7], [0, 0, 0], [(0.5,), (0.9,), (0.7,)]) == 1
+    store.write(GLOBAL, [()], [8], [0], [(0.8,)])  # older than the stored row: ignored
+    assert store.read([(GLOBAL, [(), (), ()]), (STATS, [(1,)])]) == [[(9, (0.9,))] * 3, [None]]
+    store.delete_view("platform")
+    assert store.read([(GLOBAL, [()])]) == [[None]]
