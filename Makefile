@@ -34,15 +34,19 @@ lint: $(STAMP)
 	$(BIN)/ruff check featurestore server tests bench definitions
 	$(BIN)/mypy
 
+# the HTTP cases use wrk (a C load generator; bench/wrk.py) when it is installed: install it when missing
 bench: $(STAMP)
+	@command -v wrk >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; } \
+		|| echo "could not install wrk: the HTTP cases use bench/loadgen.py (a Python client, slower)"
 	$(BIN)/python -m bench.run
 
-# Feast's current release in its own venv; `make bench` then runs the same workloads on Feast
+# Feast's current release in its own venv, with its Redis online store and its DuckDB offline store (ibis);
+# `make bench` then runs the same workloads on Feast (training sets on both its dask and DuckDB stores)
 bench-feast:
 	$(PYTHON) -m venv .venv-feast
 	.venv-feast/bin/python -m pip install --quiet --upgrade pip
-	.venv-feast/bin/pip install --quiet --upgrade 'feast[redis]'
-	.venv-feast/bin/python -c "import feast; print('Feast', feast.__version__, 'in .venv-feast')"
+	.venv-feast/bin/pip install --quiet --upgrade 'feast[redis,duckdb]'
+	.venv-feast/bin/python -c "import feast, ibis, duckdb; print('Feast', feast.__version__, 'ibis', ibis.__version__, 'duckdb', duckdb.__version__, 'in .venv-feast')"
 
 serve: $(STAMP)
 	$(BIN)/featurestore serve --repo definitions

@@ -108,7 +108,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, object]:
             "connections": args.connections, "rps": len(ordered) / elapsed if elapsed else 0.0,
             "p50_ms": ordered[len(ordered) // 2] * 1000,
             "p99_ms": ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1000,
-            "answer_bytes": len(run.answer)}
+            "answer_bytes": len(run.answer), "client": "loadgen"}
 
 
 def main(argv: list[str] | None = None) -> None:

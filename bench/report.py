@@ -1,12 +1,17 @@
 """Render bench results as Markdown tables and put them into ``bench/RESULTS.md``.
 
 Only the part between the ``bench:begin`` and ``bench:end`` markers is generated; the notes
-around it are written by hand and kept.
+around it are written by hand and kept. Per scale: the training-set table (featurestore, Feast on
+each of its offline stores, the bare ASOF join), the table of the other workloads (featurestore,
+Feast, the floors and featurestore's ratio to them) and the targets of issue 9, each with its
+measured ratio and whether it is met.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +31,8 @@ def _values_per_s(found: dict[str, Any]) -> float | None:
 
 
 def _rows_kept(found: dict[str, Any]) -> str:
+    if "rows_in" not in found:  # the bare join: its row count only
+        return f"{found['rows']:,}"
     return f"{found['rows']:,} of {found['rows_in']:,}, {'in' if found.get('order_kept') else 'not in'} input order"
 
 
@@ -33,47 +40,57 @@ def _ttl_online(found: dict[str, Any]) -> str:
     return f"{found['values_served']} of {found['asked']}"
 
 
-ROWS: list[Row] = [
-    ("training set: entity rows returned", "training_set", _rows_kept, "{}", None),
-    ("online lookup of values older than the ttl: values served", "online_ttl", _ttl_online, "{}", None),
-    ("training set: seconds", "training_set", _key("seconds"), "{:.2f}", False),
-    ("training set: peak RSS MB", "training_set", _key("peak_rss_mb"), "{:,.0f}", False),
-    ("materialize into Redis: seconds", "materialize", _key("seconds"), "{:.2f}", False),
-    ("materialize: feature values/s", "materialize", _values_per_s, "{:,.0f}", True),
-    ("materialize: peak RSS MB", "materialize", _key("peak_rss_mb"), "{:,.0f}", False),
-]
-for _n in (1, 100):
-    _what = "1 entity" if _n == 1 else f"{_n} entities"
-    ROWS += [
-        (f"SDK lookup, {_what} × 10: p50 ms", f"lookup_{_n}", _key("p50_ms"), "{:.3f}", False),
-        (f"SDK lookup, {_what} × 10: p99 ms", f"lookup_{_n}", _key("p99_ms"), "{:.3f}", False),
-    ]
-for _n in (1, 100):
-    _what = "1 entity" if _n == 1 else f"{_n} entities"
-    ROWS += [
-        (f"HTTP, {_what} × 10, sequential: p50 ms", f"http_{_n}_seq", _key("p50_ms"), "{:.2f}", False),
-        (f"HTTP, {_what} × 10, sequential: p99 ms", f"http_{_n}_seq", _key("p99_ms"), "{:.2f}", False),
-        (f"HTTP, {_what} × 10, loaded: requests/s", f"http_{_n}_load", _key("rps"), "{:,.0f}", True),
-        (f"HTTP, {_what} × 10, loaded: p50 ms", f"http_{_n}_load", _key("p50_ms"), "{:.2f}", False),
-        (f"HTTP, {_what} × 10, loaded: p99 ms", f"http_{_n}_load", _key("p99_ms"), "{:.2f}", False),
-    ]
+def _entities(n: int) -> str:
+    return "1 entity" if n == 1 else f"{n} entities"
 
 
-def _floor(label: str, floors: dict[str, Any]) -> str:
-    def fmt(case: str, key: str, form: str, what: str) -> str:
-        found = floors.get(case) or {}
-        return "" if key not in found else f"{form.format(found[key])} ({what})"
-    if label.startswith("training set") and label.endswith(("seconds", "MB")):
-        key = "seconds" if label.endswith("seconds") else "peak_rss_mb"
-        return fmt("raw_asof", key, "{:.2f}" if key == "seconds" else "{:,.0f}", "bare DuckDB ASOF join")
-    n = "100" if "100 entities" in label else "1"
-    stat = "p50_ms" if "p50" in label else "p99_ms" if "p99" in label else "rps"
-    if label.startswith("SDK"):
-        return fmt(f"mget_{n}", stat, "{:.3f}", f"bare redis-py MGET of {n} key{'s' if n == '100' else ''}")
-    if label.startswith("HTTP"):
-        case = f"hello_{n}_{'seq' if 'sequential' in label else 'load'}"
-        return fmt(case, stat, "{:,.0f}" if stat == "rps" else "{:.2f}", "FastAPI hello world")
-    return ""
+def http_cases(per: dict[str, Any]) -> list[str]:
+    """The HTTP case suffixes measured at this scale: ``seq``, then ``c<connections>`` by connections."""
+    found = {m.group(1) for system in per.values() if isinstance(system, dict) for key in system
+             if (m := re.fullmatch(r"(?:http|hello)_\d+_(seq|load|c\d+)", key))}
+    return sorted(found, key=lambda case: (case != "seq", int(case[1:]) if case.startswith("c") else 0))
+
+
+def _case_words(case: str) -> str:
+    return {"seq": "sequential", "load": "loaded"}.get(case, f"{case[1:]} connections")
+
+
+def rows(per: dict[str, Any]) -> list[Row]:
+    """The rows of the main table (every workload but the training set, which has a table of its own)."""
+    out: list[Row] = [
+        ("online lookup of values older than the ttl: values served", "online_ttl", _ttl_online, "{}", None),
+        ("materialize into Redis: seconds", "materialize", _key("seconds"), "{:.2f}", False),
+        ("materialize: feature values/s", "materialize", _values_per_s, "{:,.0f}", True),
+        ("materialize: peak RSS MB", "materialize", _key("peak_rss_mb"), "{:,.0f}", False),
+    ]
+    for n in (1, 100):
+        out += [(f"SDK lookup, {_entities(n)} × 10: p50 ms", f"lookup_{n}", _key("p50_ms"), "{:.3f}", False),
+                (f"SDK lookup, {_entities(n)} × 10: p99 ms", f"lookup_{n}", _key("p99_ms"), "{:.3f}", False)]
+    for n in (1, 100):
+        for case in http_cases(per):
+            what = f"HTTP, {_entities(n)} × 10, {_case_words(case)}"
+            if case != "seq":
+                out.append((f"{what}: requests/s", f"http_{n}_{case}", _key("rps"), "{:,.0f}", True))
+            out += [(f"{what}: p50 ms", f"http_{n}_{case}", _key("p50_ms"), "{:.2f}", False),
+                    (f"{what}: p99 ms", f"http_{n}_{case}", _key("p99_ms"), "{:.2f}", False)]
+    return out
+
+
+def _floor_case(case: str, key: str) -> tuple[str, str, str] | None:
+    """The floor's case for ``case``, its format and its name."""
+    if case.startswith("lookup_"):
+        n = case.split("_")[1]
+        return f"mget_{n}", "{:.3f}", f"bare redis-py MGET of {n} key{'s' if n != '1' else ''}"
+    if case.startswith("http_"):
+        return "hello_" + case.removeprefix("http_"), "{:,.0f}" if key == "rps" else "{:.2f}", "FastAPI hello world"
+    return None
+
+
+def _vs_floor(ours: float | None, floor: float | None, higher: bool | None) -> str:
+    """featurestore's number against the floor's: a share of its rate, or a multiple of its time or size."""
+    if not ours or not floor:
+        return ""
+    return f"{ours / floor:.0%} of floor" if higher else f"{ours / floor:.2f}x floor"
 
 
 def _value(system: dict[str, Any], case: str, get: Callable[[dict[str, Any]], Any], form: str) -> tuple[Any, str]:
@@ -88,22 +105,137 @@ def _value(system: dict[str, Any], case: str, get: Callable[[dict[str, Any]], An
     return value, "—" if value is None else form.format(value)
 
 
+def _advantage(ours: Any, theirs: Any, higher: bool | None) -> str:
+    if higher is None or not ours or not theirs:
+        return ""
+    return f"{ours / theirs if higher else theirs / ours:.1f}x"
+
+
 def scale_table(per: dict[str, Any]) -> str:
+    """Every workload but the training set: featurestore, Feast, the floor and featurestore's ratio to it."""
     fs, feast, floors = per.get("featurestore", {}), per.get("feast"), per.get("floors", {})
-    head = ["workload", "featurestore"] + ([feast["label"], "featurestore advantage"] if feast else []) + ["floor"]
-    lines = ["| " + " | ".join(head) + " |", "|" + "|".join(["---"] + ["---:"] * (len(head) - 2) + ["---"]) + "|"]
-    for label, case, get, form, higher in ROWS:
+    head = ["workload", "featurestore"] + ([feast["label"], "featurestore advantage"] if feast else [])
+    head += ["floor", "featurestore vs floor"]
+    lines = ["| " + " | ".join(head) + " |",
+             "|" + "|".join(["---"] + ["---:"] * (len(head) - 3) + ["---", "---:"]) + "|"]
+    for label, case, get, form, higher in rows(per):
         ours, cell = _value(fs, case, get, form)
         cells = [label, cell]
         if feast:
             theirs, cell = _value(feast, case, get, form)
-            cells.append(cell)
-            numbers = higher is not None and ours and theirs
-            ratio = "" if not numbers else (ours / theirs if higher else theirs / ours)
-            cells.append(f"{ratio:.1f}x" if ratio else "")
-        cells.append(_floor(label, floors))
+            cells += [cell, _advantage(ours, theirs, higher)]
+        key = next((k for k in ("rps", "p50_ms", "p99_ms") if label.endswith({"rps": "requests/s", "p50_ms": "p50 ms",
+                                                                             "p99_ms": "p99 ms"}[k])), "")
+        floor = _floor_case(case, key)
+        floor_value = (floors.get(floor[0]) or {}).get(key) if floor else None
+        if floor and floor_value is not None:
+            cells += [f"{floor[1].format(floor_value)} ({floor[2]})", _vs_floor(ours, floor_value, higher)]
+        else:
+            cells += ["", ""]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def training_table(per: dict[str, Any]) -> str:
+    """The training set on featurestore, on Feast's offline stores (dask, duckdb) and as a bare ASOF join."""
+    fs, feast, floors = per.get("featurestore", {}), per.get("feast"), per.get("floors", {})
+    columns: list[tuple[str, dict[str, Any], str]] = [("featurestore", fs, "training_set")]
+    if feast:
+        store = feast.get("offline_store", "dask")
+        columns.append((f"{feast['label']} `{store}`", feast, "training_set"))
+        if "training_set_duckdb" in feast:
+            columns.append((f"{feast['label']} `duckdb`", feast, "training_set_duckdb"))
+    columns.append(("floor: bare DuckDB ASOF join", floors, "raw_asof"))
+    head = ["training set"] + [name for name, _, _ in columns]
+    lines = ["| " + " | ".join(head) + " |", "|" + "|".join(["---"] + ["---:"] * (len(head) - 1)) + "|"]
+    table_rows: list[tuple[str, Callable[[dict[str, Any]], Any], str, bool | None]] = [
+        ("entity rows returned", _rows_kept, "{}", None),
+        ("seconds, first call in the process", _key("seconds"), "{:.2f}", False),
+        ("seconds, second call (warm)", _key("warm_seconds"), "{:.2f}", False),
+        ("peak RSS MB (first call)", _key("peak_rss_mb"), "{:,.0f}", False),
+    ]
+    for label, get, form, higher in table_rows:
+        ours, ours_cell = _value(fs, "training_set", get, form)
+        cells = [label, ours_cell]
+        for name, system, case in columns[1:]:
+            value, cell = _value(system, case, get, form)
+            if name.startswith("floor"):
+                ratio = f"featurestore at {ours / value:.2f}x" if ours and value and higher is not None else ""
+            else:
+                ratio = _advantage(ours, value, higher)
+            cells.append(f"{cell} ({ratio})" if ratio else cell)
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join([*lines, "", "In parentheses: featurestore's advantage over that column (how many times "
+                               "faster or smaller featurestore is; below 1.0x that column is better); in the floor "
+                               "column, featurestore's multiple of the bare join."])
+
+
+@dataclass(frozen=True)
+class Target:
+    """One target of issue 9: featurestore's ``key`` of ``case`` against ``limit`` (a ratio to the floor's
+    ``floor_case`` when it has one, else an absolute number), at scales of at least ``min_scale``."""
+
+    label: str
+    case: str
+    key: str
+    limit: float
+    higher: bool  # True: at least the limit; False: at most
+    floor_case: str | None = None
+    min_scale: int = 1
+    unit: str = ""
+
+
+def targets(per: dict[str, Any]) -> list[Target]:
+    """The training-set and HTTP targets, the HTTP ones for every case measured at this scale."""
+    out = [Target("training set ≤ 1.2x the bare ASOF join's seconds", "training_set", "seconds", 1.2, False,
+                  "raw_asof"),
+           Target("training set peak RSS ≤ 1,300 MB (10x)", "training_set", "peak_rss_mb", 1300, False, None, 10,
+                  " MB")]
+    loaded = [c for c in http_cases(per) if c != "seq"]
+    for n, share in ((1, 0.70), (100, 0.45)):
+        out += [Target(f"HTTP {_entities(n)}, {_case_words(c)}: ≥ {share:.0%} of the hello world's requests/s",
+                       f"http_{n}_{c}", "rps", share, True, f"hello_{n}_{c}") for c in loaded]
+    out += [Target(f"HTTP {_entities(n)}, sequential: p50 ≤ 1.5x the hello world's p50", f"http_{n}_seq", "p50_ms",
+                   1.5, False, f"hello_{n}_seq") for n in (1, 100) if "seq" in http_cases(per)]
+    return out
+
+
+def targets_table(per: dict[str, Any], scale: int) -> str:
+    """Each target with featurestore's measured number or ratio and whether it is met."""
+    fs, floors = per.get("featurestore", {}), per.get("floors", {})
+    lines = ["| target (issue 9) | measured | met |", "|---|---:|---|"]
+    for t in targets(per):
+        if scale < t.min_scale:
+            continue
+        ours = (fs.get(t.case) or {}).get(t.key)
+        floor = (floors.get(t.floor_case) or {}).get(t.key) if t.floor_case else 1.0
+        if not ours or not floor:
+            lines.append(f"| {t.label} | not measured | — |")
+            continue
+        ratio = ours / floor
+        met = ratio >= t.limit if t.higher else ratio <= t.limit
+        if t.floor_case is None:
+            measured = f"{ours:,.0f}{t.unit}"
+        elif t.higher:
+            measured = f"{ratio:.0%} ({ours:,.0f} of {floor:,.0f})"
+        else:
+            measured = f"{ratio:.2f}x ({ours:.2f} vs {floor:.2f})"
+        lines.append(f"| {t.label} | {measured} | {'yes' if met else '**no**'} |")
+    return "\n".join(lines)
+
+
+def client_check(per: dict[str, Any]) -> str:
+    """A line comparing bench.loadgen with wrk on the hello world, when both measured it."""
+    floors = per.get("floors", {})
+    for key, found in floors.items():
+        m = re.fullmatch(r"hello_1_(c\d+)_loadgen", key)
+        other = floors.get(f"hello_1_{m.group(1)}") if m else None
+        if m and other and "rps" in found and "rps" in other:
+            return (f"HTTP client check: on the hello world (1 entity's body, {m.group(1)[1:]} connections) "
+                    f"`bench/loadgen.py` reached {found['rps']:,.0f} requests/s where "
+                    f"{other.get('client', 'wrk')} reached {other['rps']:,.0f} "
+                    f"({found['rps'] / other['rps']:.0%}).")
+    return ""
 
 
 def extras_table(extras: dict[str, Any]) -> str:
@@ -115,7 +247,7 @@ def extras_table(extras: dict[str, Any]) -> str:
     wide = extras.get("materialize_wide") or {}
     rate = f"{wide['entities'] / wide['seconds']:,.0f} entities/s" if wide.get("seconds") else pick(
         "materialize_wide", "{}", "error")
-    rows = [
+    table_rows = [
         ("training set, entity Parquet path → `to_parquet` (streamed): seconds / peak RSS MB",
          pick("training_set_parquet", "{:.2f}", "seconds") + " / " + pick("training_set_parquet", "{:,.0f}",
                                                                           "peak_rss_mb")),
@@ -126,7 +258,7 @@ def extras_table(extras: dict[str, Any]) -> str:
         ("SDK lookup from SQLite, 100 entities × 10: p50 / p99 ms",
          pick("lookup_sqlite_100", "{:.3f}", "p50_ms", "p99_ms")),
     ]
-    return "\n".join(["| featurestore only (1x) | result |", "|---|---|"] + [f"| {a} | {b} |" for a, b in rows])
+    return "\n".join(["| featurestore only (1x) | result |", "|---|---|"] + [f"| {a} | {b} |" for a, b in table_rows])
 
 
 def render(results: dict[str, Any]) -> str:
@@ -135,6 +267,9 @@ def render(results: dict[str, Any]) -> str:
     out = [f"Run {results['date']} at commit `{m['git']}`, {results.get('minutes', '?')} minutes in all.",
            f"Machine: {m['cpu']}, {m['memory']}, {m['os']}; Python {m['python']}, DuckDB {m['duckdb']}, "
            f"pyarrow {m['pyarrow']}, {m['redis']}."]
+    if results.get("http_client"):
+        client = m.get("wrk", "wrk") if results["http_client"] == "wrk" else "`bench/loadgen.py`"
+        out.append(f"HTTP client: {client}.")
     if results.get("settings"):
         out.append("Settings: " + ", ".join(f"`{k}={v}`" for k, v in sorted(results["settings"].items())) + ".")
     for scale, per in results["scales"].items():
@@ -143,9 +278,14 @@ def render(results: dict[str, Any]) -> str:
                 f"{sizes['entity_rows'] * n:,} entity rows", ""]
         feast = per.get("feast")
         if feast:
-            out += [f"Feast: {feast['label']}, offline store `{feast.get('offline_store', '?')}`, "
+            stores = " and ".join(f"`{s}`" for s in feast.get("offline_stores", [feast.get("offline_store", "?")]))
+            out += [f"Feast: {feast['label']}, offline stores {stores} for the training set, "
+                    f"`{feast.get('offline_store', '?')}` (its default) for the rest, "
                     f"online store `{feast.get('online_store', '?')}`.", ""]
-        out.append(scale_table(per))
+        out += [training_table(per), "", scale_table(per), "", targets_table(per, n)]
+        check = client_check(per)
+        if check:
+            out += ["", check]
     if results.get("extras"):
         out += ["", extras_table(results["extras"])]
     return "\n".join(out)

@@ -8,19 +8,22 @@ Settings (environment variables; sizes are in ``bench/data.py``):
 ``BENCH_LOOKUPS``          1000     SDK lookups per case (after 100 unmeasured)
 ``BENCH_HTTP_SECONDS``     5        seconds per HTTP case (after 1 s of warmup)
 ``BENCH_HTTP_WARMUP``      1        unmeasured seconds before each HTTP case
-``BENCH_CONNECTIONS``      8        concurrent connections of the loaded HTTP cases
+``BENCH_CONNECTIONS``      8,16     concurrent connections of the loaded HTTP cases (one case each)
+``BENCH_HTTP_CLIENT``      wrk      ``wrk`` (when installed; ``make bench`` installs it) or ``loadgen``
 ``BENCH_TIMEOUT``          1200     seconds before a workload counts as failed
 ``BENCH_FEAST``            1        0: skip Feast even if ``.venv-feast`` exists
 ``BENCH_EXTRAS``           1        0: skip the featurestore-only cases
 ``BENCH_OUT``              bench/   folder of results.json and RESULTS.md
 =========================  =======  ======================================================
 
-Per scale and system: the training set (time, peak RSS), materialization into Redis (time,
-values/s, peak RSS; Redis flushed before each run), SDK lookups of 1 and 100 entities (p50/p99),
-and HTTP lookups of 1 and 100 entities through ``bench.loadgen`` in another process, sequential
-(1 connection) and loaded (N connections). Then the floors: DuckDB's bare ASOF join, a bare Redis
-``MGET``, and a FastAPI hello world. Results: ``bench/results.json`` and the generated part of
-``bench/RESULTS.md``. ``python -m bench.run --report`` re-renders RESULTS.md from results.json.
+Per scale and system: the training set (time cold and warm, peak RSS; Feast on both its default
+``dask`` offline store and its DuckDB store), materialization into Redis (time, values/s, peak RSS;
+Redis flushed before each run), SDK lookups of 1 and 100 entities (p50/p99), and HTTP lookups of 1
+and 100 entities through ``wrk`` (``bench/wrk.py``) or ``bench.loadgen`` in another process,
+sequential (1 connection) and loaded (8 and 16 connections). Then the floors: DuckDB's bare ASOF
+join, a bare Redis ``MGET``, and a FastAPI hello world (with wrk, also through ``bench.loadgen`` at
+16 connections, to show what the Python client can drive). Results: ``bench/results.json`` and the
+generated part of ``bench/RESULTS.md``. ``python -m bench.run --report`` re-renders RESULTS.md.
 """
 
 from __future__ import annotations
@@ -30,11 +33,13 @@ import os
 import sys
 import tempfile
 import time
+import urllib.request
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from bench import data as bench_data
+from bench import wrk
 from bench.harness import ROOT, best_of, free_port, machine, run_json, server
 from bench.report import write_results
 from bench.systems import System, feast, featurestore, prepare
@@ -47,34 +52,83 @@ def setting(name: str, default: int) -> int:
     return int(os.environ.get(f"BENCH_{name}", default))
 
 
+def connections() -> list[int]:
+    """The loaded HTTP cases' connection counts (``BENCH_CONNECTIONS``, default 8 and 16)."""
+    return [int(c) for c in os.environ.get("BENCH_CONNECTIONS", "8,16").split(",") if c.strip()]
+
+
+def http_client() -> str:
+    """``wrk`` when installed (unless ``BENCH_HTTP_CLIENT=loadgen``), else ``loadgen``."""
+    wanted = os.environ.get("BENCH_HTTP_CLIENT", "wrk")
+    if wanted not in ("wrk", "loadgen"):
+        raise SystemExit(f"BENCH_HTTP_CLIENT must be wrk or loadgen, not {wanted!r}")
+    if wanted == "wrk" and not wrk.available():
+        log("wrk is not installed (make bench installs it): HTTP cases use bench/loadgen.py")
+        return "loadgen"
+    return wanted
+
+
+def check_answer(answer: bytes) -> str | None:
+    """Why a lookup answer holds no values (not all PRESENT), or None."""
+    try:
+        results = json.loads(answer).get("results", [])
+    except ValueError:
+        return f"answer is not JSON: {answer[:100]!r}"
+    statuses = {s for row in results[1:] for s in row.get("statuses", [])}
+    return None if statuses == {"PRESENT"} else f"answer without values: statuses {sorted(statuses)}"
+
+
 def log(text: str) -> None:
     print(text, file=sys.stderr, flush=True)
 
 
-def loadgen(url: str, body: dict[str, Any], connections: int, folder: Path, lookup: bool) -> dict[str, Any]:
-    """Drive ``url`` from another process; a ``lookup`` answer must hold values (all PRESENT), not errors."""
+def loadgen(url: str, body: dict[str, Any], connections: int, folder: Path, lookup: bool,
+            client: str = "loadgen") -> dict[str, Any]:
+    """Drive ``url`` from another process (``client``: wrk or bench.loadgen); a ``lookup`` answer must hold
+    values (all PRESENT), not errors."""
     body_file, answer_file = folder / "body.json", folder / "answer.json"
     body_file.write_text(json.dumps(body))
     seconds, warmup = os.environ.get("BENCH_HTTP_SECONDS", "5"), os.environ.get("BENCH_HTTP_WARMUP", "1")
-    result = run_json([sys.executable, "-m", "bench.loadgen", url, "--body", str(body_file), "--connections",
-                       str(connections), "--seconds", seconds, "--warmup", warmup, "--save-answer", str(answer_file)],
-                      timeout=float(seconds) + float(warmup) + 120)
+    if client == "wrk":
+        request = urllib.request.Request(url, data=body_file.read_bytes(), method="POST",
+                                         headers={"Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(request, timeout=60) as answer:
+                answer_file.write_bytes(answer.read())
+        except OSError as err:
+            return {"error": f"first request failed: {err}"}
+        result = wrk.run(url, body_file, connections, float(seconds), float(warmup))
+    else:
+        result = run_json([sys.executable, "-m", "bench.loadgen", url, "--body", str(body_file), "--connections",
+                           str(connections), "--seconds", seconds, "--warmup", warmup, "--save-answer",
+                           str(answer_file)], timeout=float(seconds) + float(warmup) + 120)
     if lookup and "error" not in result:
-        answer = json.loads(answer_file.read_text())
-        statuses = {s for row in answer.get("results", [])[1:] for s in row.get("statuses", [])}
-        if statuses != {"PRESENT"}:
-            result = {"error": f"answer without values: statuses {sorted(statuses)}"}
+        why = check_answer(answer_file.read_bytes())
+        if why:
+            result = {"error": why}
     return result
 
 
 def http_cases(url: str, folder: Path, prefix: str) -> dict[str, Any]:
-    """Sequential and loaded lookups of 1 and 100 entities: ``<prefix>_<n>_seq`` and ``<prefix>_<n>_load``."""
+    """Sequential and loaded lookups of 1 and 100 entities: ``<prefix>_<n>_seq`` and ``<prefix>_<n>_c<conns>``."""
     out: dict[str, Any] = {}
+    client = http_client()
     for n in (1, 100):
         body = {"features": FEATURES, "entities": {"driver_id": list(range(n))}}
-        for case, conns in (("seq", 1), ("load", setting("CONNECTIONS", 8))):
-            out[f"{prefix}_{n}_{case}"] = loadgen(f"{url}/get-online-features", body, conns, folder, prefix != "hello")
-        log(f"  {prefix} {n}: {out[f'{prefix}_{n}_seq']} / {out[f'{prefix}_{n}_load']}")
+        for case, conns in (("seq", 1), *((f"c{c}", c) for c in connections())):
+            out[f"{prefix}_{n}_{case}"] = loadgen(f"{url}/get-online-features", body, conns, folder,
+                                                  prefix != "hello", client)
+            log(f"  {prefix} {n} {case}: {out[f'{prefix}_{n}_{case}']}")
+    return out
+
+
+def training_sets(system: System, data: Path, repeat: int) -> dict[str, Any]:
+    """``training_set`` (cold, and warm except on Feast's slow dask store), plus Feast's DuckDB store."""
+    out = {"training_set": best_of([system.run("training-set", data, warm=system.key != "feast")
+                                    for _ in range(repeat)])}
+    if system.key == "feast":
+        out["training_set_duckdb"] = best_of([system.run("training-set", data, offline_store="duckdb", warm=True)
+                                              for _ in range(repeat)])
     return out
 
 
@@ -87,8 +141,8 @@ def flush(redis_url: str) -> None:
 def measure(system: System, data: Path, redis_url: str, repeat: int, folder: Path) -> dict[str, Any]:
     """The shared workloads on one system, in order: batch, materialize, SDK lookups, HTTP."""
     out: dict[str, Any] = {"label": system.label, **system.info}
-    out["training_set"] = best_of([system.run("training-set", data) for _ in range(repeat)])
-    log(f"  {system.label} training set: {out['training_set']}")
+    out.update(training_sets(system, data, repeat))
+    log(f"  {system.label} training set: {out['training_set']} {out.get('training_set_duckdb', '')}")
     runs = []
     for _ in range(repeat):
         flush(redis_url)
@@ -121,6 +175,10 @@ def floors(fs: System, data: Path, redis_url: str, repeat: int, folder: Path) ->
             "--http", "httptools", "--loop", "uvloop", "--no-access-log", "--log-level", "warning"]
     with server(argv, port) as url:
         out.update(http_cases(url, folder, "hello"))
+        if http_client() == "wrk":  # what the Python client drives on the same server: is it the bottleneck?
+            conns = max(connections(), default=16)
+            body = {"features": FEATURES, "entities": {"driver_id": [0]}}
+            out[f"hello_1_c{conns}_loadgen"] = loadgen(f"{url}/get-online-features", body, conns, folder, False)
     log(f"  floors: {out}")
     return out
 
@@ -154,7 +212,8 @@ def main(argv: list[str]) -> None:
         log("Feast is not installed (make bench-feast): measuring featurestore and the floors only")
     results: dict[str, Any] = {"date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"), "machine": machine(),
                                "sizes": sizes.__dict__, "settings": {k: v for k, v in os.environ.items()
-                                                                     if k.startswith("BENCH_")}, "scales": {}}
+                                                                     if k.startswith("BENCH_")},
+                               "http_client": http_client(), "connections": connections(), "scales": {}}
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="fs-bench-") as tmp:
         redis = start_redis(Path(tmp) / "redis")

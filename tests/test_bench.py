@@ -11,13 +11,13 @@ from typing import Any
 
 import pytest
 
-from bench import report
+from bench import report, wrk
 from bench.harness import free_port, server
 from bench.systems import FEAST_PYTHON
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = {"BENCH_ENTITIES": "300", "BENCH_ROWS": "6000", "BENCH_ENTITY_ROWS": "500", "BENCH_SCALES": "1",
-        "BENCH_REPEAT": "1", "BENCH_LOOKUPS": "50", "BENCH_HTTP_SECONDS": "0.3", "BENCH_HTTP_WARMUP": "0.1",
+        "BENCH_REPEAT": "1", "BENCH_LOOKUPS": "50", "BENCH_HTTP_SECONDS": "0.3", "BENCH_HTTP_WARMUP": "0",
         "BENCH_FEAST": "0"}
 
 
@@ -36,32 +36,76 @@ def test_make_bench_runs_every_workload_and_writes_results(tmp_path: Path) -> No
               if isinstance(found, dict) and "error" in found}
     assert errors == {}
     assert fs["training_set"]["rows"] == fs["training_set"]["rows_in"] == 500
-    assert fs["training_set"]["order_kept"] is True
+    assert fs["training_set"]["order_kept"] is True and fs["training_set"]["warm_seconds"] > 0
     assert fs["materialize"]["entities"] == 300
     assert fs["online_ttl"] == {"asked": 100, "values_served": 0}
-    assert fs["http_100_load"]["requests"] > 0 and fs["http_100_load"]["errors"] == 0
+    client = "wrk" if wrk.available() else "loadgen"
+    assert results["http_client"] == client and results["connections"] == [8, 16]
+    for n in (1, 100):  # sequential, 8 and 16 connections, on featurestore and on the hello-world floor
+        for case in ("seq", "c8", "c16"):
+            for found in (fs[f"http_{n}_{case}"], per["floors"][f"hello_{n}_{case}"]):
+                assert found["requests"] > 0 and found["errors"] == 0 and found["client"] == client, (case, found)
+        assert fs[f"http_{n}_c16"]["connections"] == 16
+    if client == "wrk":  # the Python client measured beside wrk on the floor, to show which one is the bottleneck
+        assert per["floors"]["hello_1_c16_loadgen"]["client"] == "loadgen"
     assert per["floors"]["raw_asof"]["rows"] == 500
     assert results["extras"]["materialize_wide"]["entities"] == 6000
     text = (tmp_path / "RESULTS.md").read_text()
     assert "notes kept" in text and "more notes" in text and "\nold\n" not in text
-    assert "| training set: seconds |" in text and results["machine"]["cpu"] in text
+    assert "| seconds, first call in the process |" in text and results["machine"]["cpu"] in text
+    assert "| HTTP, 100 entities × 10, 16 connections: requests/s |" in text
+    assert "| HTTP 1 entity, 16 connections: ≥ 70% of the hello world's requests/s |" in text
+    assert "| training set ≤ 1.2x the bare ASOF join's seconds |" in text
+
+
+def _training(seconds: float, rows: int, order_kept: bool, rss: float = 100.0, **more: Any) -> dict[str, Any]:
+    return {"seconds": seconds, "peak_rss_mb": rss, "rows": rows, "rows_in": 10, "order_kept": order_kept, **more}
 
 
 def test_report_shows_ratio_floor_and_failures() -> None:
     def system(label: str, seconds: float, **more: Any) -> dict[str, Any]:
-        return {"label": label, "training_set": {"seconds": seconds, "peak_rss_mb": 100.0, "rows": 9, "rows_in": 10,
-                                                 "order_kept": label == "featurestore"},
+        return {"label": label, "training_set": _training(seconds, 9, label == "featurestore"),
                 "materialize": {"seconds": 2.0, "entities": 1000, "peak_rss_mb": 50.0}, **more}
 
-    per = {"featurestore": system("featurestore", 0.5),
-           "feast": system("Feast 9.9", 2.0, lookup_1={"error": "timed out after 5 s"}, offline_store="dask"),
-           "floors": {"raw_asof": {"seconds": 0.25, "peak_rss_mb": 90.0}}}
+    http = {"http_1_seq": {"p50_ms": 0.6, "p99_ms": 1.0}, "http_1_c16": {"rps": 3000.0, "p50_ms": 4.0, "p99_ms": 8.0}}
+    per = {"featurestore": system("featurestore", 0.5, **http),
+           "feast": system("Feast 9.9", 2.0, lookup_1={"error": "timed out after 5 s"}, offline_store="dask",
+                           training_set_duckdb=_training(1.0, 10, False, 50.0)),
+           "floors": {"raw_asof": {"seconds": 0.25, "peak_rss_mb": 90.0, "rows": 10},
+                      "hello_1_seq": {"p50_ms": 0.3, "p99_ms": 0.5},
+                      "hello_1_c16": {"rps": 4000.0, "p50_ms": 2.0, "p99_ms": 4.0}}}
+    training = report.training_table(per)
+    assert "| training set | featurestore | Feast 9.9 `dask` | Feast 9.9 `duckdb` | floor: bare DuckDB ASOF join |" \
+        in training
+    assert "| seconds, first call in the process | 0.50 | 2.00 (4.0x) | 1.00 (2.0x) | 0.25 (featurestore at 2.00x) |" \
+        in training
+    assert "| peak RSS MB (first call) | 100 | 100 (1.0x) | 50 (0.5x) | 90 (featurestore at 1.11x) |" in training
+    assert ("| entity rows returned | 9 of 10, in input order | 9 of 10, not in input order | "
+            "10 of 10, not in input order | 10 |") in training
     table = report.scale_table(per)
-    assert "| training set: seconds | 0.50 | 2.00 | 4.0x | 0.25 (bare DuckDB ASOF join) |" in table
-    assert "| materialize: feature values/s | 5,000 | 5,000 | 1.0x |" in table
+    assert "| materialize: feature values/s | 5,000 | 5,000 | 1.0x |  |  |" in table
     assert "failed: timed out after 5 s" in table
-    assert "| HTTP, 1 entity × 10, sequential: p50 ms | — | — |  |" in table
-    assert "| training set: entity rows returned | 9 of 10, in input order | 9 of 10, not in input order |  |" in table
+    assert ("| HTTP, 1 entity × 10, sequential: p50 ms | 0.60 | — |  | 0.30 (FastAPI hello world) | "
+            "2.00x floor |") in table
+    assert ("| HTTP, 1 entity × 10, 16 connections: requests/s | 3,000 | — |  | 4,000 (FastAPI hello world) | "
+            "75% of floor |") in table
+    assert "| HTTP, 100 entities × 10, 16 connections: requests/s | — | — |  |  |  |" in table  # did not run
+    assert "8 connections" not in table  # no system ran it
+    targets = report.targets_table(per, 1)
+    assert "| training set ≤ 1.2x the bare ASOF join's seconds | 2.00x (0.50 vs 0.25) | **no** |" in targets
+    assert "| HTTP 1 entity, 16 connections: ≥ 70% of the hello world's requests/s | 75% (3,000 of 4,000) | yes |" \
+        in targets
+    assert "| HTTP 1 entity, sequential: p50 ≤ 1.5x the hello world's p50 | 2.00x (0.60 vs 0.30) | **no** |" in targets
+    assert "| HTTP 100 entities, 16 connections: ≥ 45% of the hello world's requests/s | not measured | — |" in targets
+    assert "peak RSS ≤ 1,300 MB" not in targets  # a 10x target
+    assert "| training set peak RSS ≤ 1,300 MB (10x) | 100 MB | yes |" in report.targets_table(per, 10)
+
+
+def test_report_compares_the_python_client_with_wrk_on_the_floor() -> None:
+    per = {"floors": {"hello_1_c16": {"rps": 8000.0, "client": "wrk"}, "hello_1_c16_loadgen": {"rps": 6000.0}}}
+    assert report.client_check(per) == ("HTTP client check: on the hello world (1 entity's body, 16 connections) "
+                                        "`bench/loadgen.py` reached 6,000 requests/s where wrk reached 8,000 (75%).")
+    assert report.client_check({"floors": {"hello_1_c16": {"rps": 8000.0}}}) == ""
 
 
 def test_loadgen_counts_answers_from_another_process(tmp_path: Path) -> None:
@@ -81,9 +125,25 @@ def test_loadgen_counts_answers_from_another_process(tmp_path: Path) -> None:
     assert missing.returncode != 0 and "no successful answer" in missing.stderr and "404" in missing.stderr
 
 
-def test_make_bench_feast_installs_the_current_feast_release_in_its_own_venv() -> None:
+@pytest.mark.skipif(not wrk.available(), reason="wrk is not installed (make bench installs it)")
+def test_wrk_counts_answers_and_errors(tmp_path: Path) -> None:
+    port = free_port()
+    argv = [sys.executable, "-m", "uvicorn", "bench.hello_app:app", "--port", str(port), "--log-level", "warning"]
+    body = tmp_path / "body.json"
+    body.write_text('{"quote": "\\"}')  # a body the Lua script must carry byte for byte
+    with server(argv, port) as url:
+        ok = wrk.run(f"{url}/get-online-features", body, connections=2, seconds=0.2, warmup=0)
+        missing = wrk.run(f"{url}/nowhere", body, connections=1, seconds=0.2, warmup=0)
+    assert ok["requests"] > 0 and ok["errors"] == 0 and ok["connections"] == 2 and ok["client"] == "wrk", ok
+    assert ok["rps"] > 0 and 0 < ok["p50_ms"] <= ok["p99_ms"] and 0.9 < ok["seconds"] < 5, ok
+    assert "no successful answer" in missing["error"], missing
+
+
+def test_make_bench_installs_wrk_when_missing_and_bench_feast_feast_with_both_offline_stores() -> None:
     dry = subprocess.run(["make", "-n", "bench-feast"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
-    assert "-m venv .venv-feast" in dry and "install --quiet --upgrade 'feast[redis]'" in dry
+    assert "-m venv .venv-feast" in dry and "install --quiet --upgrade 'feast[redis,duckdb]'" in dry
+    dry = subprocess.run(["make", "-n", "bench"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    assert "command -v wrk" in dry and "apt-get install -y -qq wrk" in dry
 
 
 @pytest.mark.skipif(not FEAST_PYTHON.exists(), reason="Feast is not installed (make bench-feast)")
@@ -104,7 +164,14 @@ def test_feast_side_runs_the_same_workloads(redis_url: str) -> None:
     info = prepare(system, data, url)
     assert info["online_store"] == "redis" and system.label.startswith("Feast ")
     training = system.run("training-set", data)
-    assert training["rows_in"] == 300 and 0 < training["rows"] <= 300
+    assert training["rows_in"] == 300 and 0 < training["rows"] <= 300 and training["offline_store"] == "dask"
+    # the runner's training sets: dask (cold only) and Feast's DuckDB store (cold and warm), which keeps every row
+    from bench.run import training_sets
+
+    both = training_sets(system, data, repeat=1)
+    assert "warm_seconds" not in both["training_set"] and both["training_set"]["offline_store"] == "dask", both
+    duck = both["training_set_duckdb"]
+    assert duck["offline_store"] == "duckdb" and duck["rows"] == duck["rows_in"] == 300 and duck["warm_seconds"] > 0
     materialized = system.run("materialize", data, redis_url=url)
     assert materialized["entities"] == 200, materialized
     lookup = system.run("lookup", data, redis_url=url, entities=100, iterations=20, warmup=2)
