@@ -5,6 +5,7 @@
 ('driver_id',)
 """
 
+from featurestore.config import RepoConfig
 from featurestore.entity import Entity
 from featurestore.errors import (
     BusyError,
@@ -21,14 +22,19 @@ from featurestore.errors import (
 )
 from featurestore.feature_refs import ResolvedRequest, ResolvedView, resolve
 from featurestore.feature_service import FeatureService
-from featurestore.feature_view import FeatureView
+from featurestore.feature_view import FeatureView, FeatureViewProjection
 from featurestore.field import Field
+from featurestore.materialize import Progress, ProgressCallback, ViewMaterialization
+from featurestore.offline.entity_input import EntityInput
+from featurestore.offline.pit import ViewRequest
 from featurestore.offline.protocol import OfflineStore, RetrievalJob
-from featurestore.online.protocol import OnlineStore
-from featurestore.online_lookup import OnlineReader
+from featurestore.online.protocol import OnlineStore, ViewSpec
+from featurestore.online_lookup import OnlineReader, PreparedLookup, StoreRequests, StoreRows
 from featurestore.online_response import NOT_FOUND, OUTSIDE_MAX_AGE, PRESENT, OnlineResponse, ViewResult
-from featurestore.plan import Plan
-from featurestore.sources import CsvSource, DuckDBSource, ParquetSource, PushSource
+from featurestore.plan import Plan, PlanChange
+from featurestore.registry import RegistryState
+from featurestore.sources import BatchSource, CsvSource, DuckDBSource, ParquetSource, PushSource
+from featurestore.state import Record, StateStore
 from featurestore.store import FeatureStore
 
 __version__ = "0.1.0"
@@ -37,6 +43,7 @@ __all__ = [
     "NOT_FOUND",
     "OUTSIDE_MAX_AGE",
     "PRESENT",
+    "BatchSource",
     "BusyError",
     "ConfigError",
     "CsvSource",
@@ -44,10 +51,12 @@ __all__ = [
     "DefinitionError",
     "DuckDBSource",
     "Entity",
+    "EntityInput",
     "FeatureService",
     "FeatureStore",
     "FeatureStoreError",
     "FeatureView",
+    "FeatureViewProjection",
     "Field",
     "InputError",
     "NotFoundError",
@@ -60,12 +69,25 @@ __all__ = [
     "OnlineStoreUnavailableError",
     "ParquetSource",
     "Plan",
+    "PlanChange",
+    "PreparedLookup",
+    "Progress",
+    "ProgressCallback",
     "PushSource",
+    "Record",
     "RegistryError",
+    "RegistryState",
+    "RepoConfig",
     "ResolvedRequest",
     "ResolvedView",
     "RetrievalJob",
+    "StateStore",
+    "StoreRequests",
+    "StoreRows",
+    "ViewMaterialization",
+    "ViewRequest",
     "ViewResult",
+    "ViewSpec",
     "__version__",
     "resolve",
 ]

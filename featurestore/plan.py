@@ -13,7 +13,7 @@ from featurestore.validation import check_push_sources
 
 
 @dataclass(frozen=True)
-class Change:
+class PlanChange:
     kind: str
     name: str
     fields: tuple[str, ...] = ()
@@ -30,9 +30,9 @@ class Plan:
     ``str(plan)`` is what ``featurestore plan`` prints.
     """
 
-    added: tuple[Change, ...] = ()
-    changed: tuple[Change, ...] = ()
-    removed: tuple[Change, ...] = ()
+    added: tuple[PlanChange, ...] = ()
+    changed: tuple[PlanChange, ...] = ()
+    removed: tuple[PlanChange, ...] = ()
     desired: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict, compare=False, repr=False)
 
     @property
@@ -73,13 +73,13 @@ def make_plan(state: RegistryState, desired: dict[str, dict[str, dict[str, Any]]
         wanted = desired.get(kind, {})
         for name in sorted(wanted):
             if name not in current:
-                added.append(Change(kind, name))
+                added.append(PlanChange(kind, name))
             elif current[name] != wanted[name]:
-                changed.append(Change(kind, name, tuple(_diff_fields(current[name], wanted[name]))))
+                changed.append(PlanChange(kind, name, tuple(_diff_fields(current[name], wanted[name]))))
         if remove_missing:
-            removed += [Change(kind, name) for name in sorted(current) if name not in wanted]
+            removed += [PlanChange(kind, name) for name in sorted(current) if name not in wanted]
         else:
-            removed += [Change(kind, name) for k, name in to_delete if k == kind and name in current]
+            removed += [PlanChange(kind, name) for k, name in to_delete if k == kind and name in current]
     gone = {c.name for c in removed if c.kind == "feature_views"}
     views = {n: v for n, v in state.objects["feature_views"].items() if n not in gone and not remove_missing}
     views.update(desired.get("feature_views", {}))

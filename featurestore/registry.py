@@ -103,7 +103,7 @@ class RegistryState:
         )
 
 
-Change: TypeAlias = RegistryState | tuple[RegistryState, dict[str, Any]] | None
+RegistryUpdate: TypeAlias = RegistryState | tuple[RegistryState, dict[str, Any]] | None
 """What an update function returns: a new state, a new state and its history entry, or None."""
 
 
@@ -180,7 +180,7 @@ class Registry:
             Path(tmp).unlink(missing_ok=True)
             raise
 
-    def update(self, change: Callable[[RegistryState], Change]) -> RegistryState:
+    def update(self, change: Callable[[RegistryState], RegistryUpdate]) -> RegistryState:
         """Read-modify-write under the lock.
 
         ``change`` returns the new state, or ``(state, history entry)`` for a new applied version,

@@ -21,7 +21,7 @@ from featurestore.online.protocol import OnlineStore
 from featurestore.online_lookup import OnlineReader, spec_of
 from featurestore.online_response import OnlineResponse
 from featurestore.plan import Plan, applied, make_plan
-from featurestore.registry import Change, Registry, RegistryState
+from featurestore.registry import Registry, RegistryState, RegistryUpdate
 from featurestore.repo_loader import load_definitions
 from featurestore.state import StateStore, open_state_store
 from featurestore.validation import validate
@@ -122,7 +122,7 @@ class FeatureStore:
         to_delete = tuple((kinds.key_of(o), o.name) for o in objects_to_delete or ())
         result: dict[str, Any] = {}
 
-        def change(state: RegistryState) -> Change:
+        def change(state: RegistryState) -> RegistryUpdate:
             plan = make_plan(state, desired, remove_missing=not partial, to_delete=to_delete)
             if partial:
                 _check_references(state, plan)

@@ -6,7 +6,7 @@ import pytest
 
 from featurestore import DefinitionError, Entity, FeatureService, FeatureView, kinds
 from featurestore.cli.repo_commands import DESCRIBE_KINDS, LIST_KINDS
-from featurestore.plan import Change
+from featurestore.plan import PlanChange
 from featurestore.registry import RegistryState
 from featurestore.repo_loader import DEFINITION_TYPES
 
@@ -26,4 +26,4 @@ def test_the_registry_plans_loader_and_cli_read_the_table() -> None:
     assert tuple(k.cls for k in kinds.KINDS) == DEFINITION_TYPES
     assert LIST_KINDS == ("entities", "feature-views", "feature-services")
     assert DESCRIBE_KINDS == ("entity", "feature-view", "feature-service")
-    assert Change("feature_services", "svc").label == "feature_service svc"
+    assert PlanChange("feature_services", "svc").label == "feature_service svc"
