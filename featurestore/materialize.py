@@ -69,7 +69,7 @@ def write_batch(online: OnlineStore, view: FeatureView, batch: pa.RecordBatch | 
         batch.column("__fs_cr").to_pylist(),
         list(zip(*values, strict=True)),
     )
-    return batch.num_rows
+    return int(batch.num_rows)
 
 
 def materialize_view(

@@ -169,8 +169,8 @@ class OnlineReader:
             vals: list[tuple[Any, ...] | None] = []
             if oldest is None and None not in rows:  # the common case: every row found, no ttl
                 status = [PRESENT] * len(rows)
-                ts = [row[0] for row in rows]  # type: ignore[index]
-                vals = [row[1] for row in rows]  # type: ignore[index]
+                ts = [row[0] for row in rows]
+                vals = [row[1] for row in rows]
             else:
                 for row in rows:
                     if row is None:

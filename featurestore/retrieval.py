@@ -19,7 +19,7 @@ from featurestore.utc import to_utc
 
 def key_compatible(expected: types.ValueType, actual: pa.DataType) -> bool:
     if expected.name in ("Int32", "Int64"):
-        return pa.types.is_integer(actual) or actual == pa.null()
+        return bool(pa.types.is_integer(actual)) or actual == pa.null()
     return expected.accepts(actual) or actual == pa.null()
 
 

@@ -112,4 +112,4 @@ def push(online: OnlineStore, offline: OfflineStore, state: RegistryState, push_
         for view, batch in batches:
             if view.online:
                 write_batch(online, view, batch)
-    return table.num_rows
+    return int(table.num_rows)

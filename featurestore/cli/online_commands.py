@@ -23,7 +23,7 @@ REDRAW_EVERY_SECONDS = 0.1
 
 
 # -- arguments ---------------------------------------------------------------------------------------
-class DateTimeParam(click.ParamType):
+class DateTimeParam(click.ParamType):  # type: ignore[type-arg]  # generic only in click >= 8.2
     """``2024-01-31``, ``2024-01-31T12:00``, ``2024-01-31T12:00:00+02:00``, ``...Z`` or ``now``; always UTC.
 
     >>> DateTimeParam().convert("2024-01-31T12:00:00+02:00", None, None).isoformat()

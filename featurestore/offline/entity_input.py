@@ -50,7 +50,8 @@ def to_arrow(data: Any, what: str = "entity_df", path_ok: bool = False) -> pa.Ta
     if module == "pandas":
         return _from_pandas(data)
     if module == "polars":
-        return data.to_arrow()  # type: ignore[no-any-return]
+        table: pa.Table = data.to_arrow()
+        return table
     if isinstance(data, dict):
         try:
             return pa.table(data)
@@ -72,7 +73,7 @@ def timestamp_column(schema: pa.Schema) -> str:
         return TIMESTAMP_COLUMN
     found = [f.name for f in schema if pa.types.is_timestamp(f.type)]
     if len(found) == 1:
-        return found[0]
+        return str(found[0])
     if not found:
         raise InputError("entity_df has no timestamp column: add 'event_timestamp'", column=TIMESTAMP_COLUMN)
     raise InputError(f"entity_df has several timestamp columns {found}: name the one to use 'event_timestamp'",
