@@ -5,7 +5,8 @@ keys and features (after ``field_mapping``, features cast to their declared
 types), ``__fs_ev`` (event time, UTC microseconds since the epoch, BIGINT),
 ``__fs_cr`` (created time, the smallest BIGINT when unknown), ``__fs_rank`` (0 for
 batch rows, 1 for pushed rows) and ``__fs_ord`` (the row's position within its
-rank: later files and later rows have larger values; unique per rank). The four
+rank: later files and later rows have larger values; unique per rank, ``>= 0`` and
+``< 2**62``, so pit.py can pack rank and ordinal into one BIGINT). The four
 make the tie-break key: latest event time, then latest created time, then pushed
 over batch, then the row read last.
 """
