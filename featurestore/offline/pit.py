@@ -39,9 +39,12 @@ ENTITY_KEY = (
 SOURCE_RO = "__fs_rank::BIGINT * 4611686018427387904 + __fs_ord"
 
 
-def _key_event(key: str) -> str:
-    """The event time (BIGINT) of a SOURCE_KEY: floor(tc / 2**64), exactly (HUGEINT division truncates)."""
-    return f"CAST(({key}.tc - ((({key}.tc % {TWO_64}) + {TWO_64}) % {TWO_64})) // {TWO_64} AS BIGINT)"
+def _key_ttl_ok(view: FeatureView, key: str, ts: str) -> str | None:
+    """The ttl check on a SOURCE_KEY: event >= T - ttl exactly when tc >= (T - ttl) * 2**64 (no division)."""
+    if view.ttl is None:
+        return None
+    micros = view.ttl // timedelta(microseconds=1)
+    return f"{key}.tc >= ({ts} - {micros})::HUGEINT * {TWO_64}"
 
 
 @dataclass(frozen=True)
@@ -79,7 +82,7 @@ def _view_join(req: ViewRequest, ctx: SourceContext, types: dict[str, str], as_o
             "QUALIFY row_number() OVER (PARTITION BY e.__fs_row ORDER BY "
             "v.__fs_ev DESC NULLS LAST, v.__fs_cr DESC, v.__fs_rank DESC, v.__fs_ord DESC) = 1"
         )
-    ttl = _ttl_ok(req.view, _key_event("v.__fs_k"), "e.__fs_ts")
+    ttl = _key_ttl_ok(req.view, "v.__fs_k", "e.__fs_ts")
     entity = f"(SELECT *, {ENTITY_KEY} AS __fs_k FROM __fs_e) e"
     if not stable_ordinal(req.view):
         narrow = ", ".join([quote(k) for k in keys] + [quote(f) for f in req.features])
