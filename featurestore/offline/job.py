@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -50,7 +51,7 @@ class DuckDBRetrievalJob:
     def _con(self) -> duckdb.DuckDBPyConnection:
         con = self._connect()
         if self._entity is not None:
-            rows = pa.array(range(self._entity.num_rows), pa.int64())
+            rows = pa.array(np.arange(self._entity.num_rows, dtype=np.int64))  # pa.array(range(n)): 0.4 s per 1M
             con.register("__fs_entity", self._entity.append_column("__fs_row", rows))
         try:
             for statement in self._setup:

@@ -5,7 +5,8 @@ keys and features (after ``field_mapping``, features cast to their declared
 types), ``__fs_ev`` (event time, UTC microseconds since the epoch, BIGINT),
 ``__fs_cr`` (created time, the smallest BIGINT when unknown), ``__fs_rank`` (0 for
 batch rows, 1 for pushed rows) and ``__fs_ord`` (the row's position within its
-rank: later files and later rows have larger values; unique per rank). The four
+rank: later files and later rows have larger values; unique per rank, ``>= 0`` and
+``< 2**62``, so pit.py can pack rank and ordinal into one BIGINT). The four
 make the tie-break key: latest event time, then latest created time, then pushed
 over batch, then the row read last.
 """
@@ -22,6 +23,7 @@ from featurestore.errors import DataSourceError
 from featurestore.feature_view import FeatureView
 from featurestore.naming import quote, sql_string
 from featurestore.sources import BatchSource, CsvSource, DuckDBSource, ParquetSource, PushSource, batch_of
+from featurestore.utc import MIN_US
 
 # ordinal = file index * FILE_SHIFT + row number in that file: unique and below 2**63 for fewer than
 # MAX_FILES files of fewer than 2**40 (10**12) rows each
@@ -42,7 +44,7 @@ class SourceContext:
         return q if q.is_absolute() else self.repo_path / q
 
 
-NO_TIME = -9223372036854775808  # BIGINT minimum: an unknown created time sorts lowest
+NO_TIME = MIN_US  # BIGINT minimum: an unknown created time sorts lowest
 
 
 def utc_us(expr: str, column_type: str) -> str:

@@ -28,11 +28,11 @@ TTL = timedelta(seconds=40)
 driver = Entity(name="driver", join_keys=["driver_id"])
 
 
-def _ns_times(rng: random.Random, n: int, unit: str) -> list[int | None]:
+def _ns_times(rng: random.Random, n: int, unit: str, base: int = BASE_NS) -> list[int | None]:
     """Epoch ns on a small grid (seconds, plus sub-second and sub-microsecond parts), exact in ``unit``."""
     out: list[int | None] = []
     for _ in range(n):
-        ns = BASE_NS + rng.randint(0, 90) * 10**9 + rng.choice([0, 0, 1, 999_999, 10**6, 1500, 500]) * 1000
+        ns = base + rng.randint(0, 90) * 10**9 + rng.choice([0, 0, 1, 999_999, 10**6, 1500, 500]) * 1000
         ns += rng.choice([0, 0, 1, 499, 999])  # below a microsecond
         out.append(None if rng.random() < 0.05 else ns // NS[unit] * NS[unit])
     return out
@@ -55,9 +55,10 @@ def _view(created: bool = True) -> FeatureView:
                        source=ParquetSource(path="s.parquet", created_timestamp_field="created" if created else None))
 
 
-def _source(tmp_path, rng: random.Random, unit: str = "us", tz: str | None = "UTC"):  # type: ignore[no-untyped-def]
+def _source(tmp_path, rng: random.Random, unit: str = "us", tz: str | None = "UTC",  # type: ignore[no-untyped-def]
+            base: int = BASE_NS):
     n = rng.randint(20, 60)
-    ev = _ns_times(rng, n, unit)
+    ev = _ns_times(rng, n, unit, base)
     cr = [None if e is None or rng.random() < 0.2 else e + rng.choice([0, 0, 1, 1000, 10**9]) // NS[unit] * NS[unit]
           for e in ev]
     ids = [rng.randint(1, 4) for _ in range(n)]
@@ -68,9 +69,9 @@ def _source(tmp_path, rng: random.Random, unit: str = "us", tz: str | None = "UT
             for i, e, c, v in zip(ids, ev, cr, vals, strict=True)]
 
 
-def _entity_ns(rng: random.Random, unit: str) -> tuple[list[int], list[int | None]]:
+def _entity_ns(rng: random.Random, unit: str, base: int = BASE_NS) -> tuple[list[int], list[int | None]]:
     n = rng.randint(20, 60)
-    return [rng.randint(0, 5) for _ in range(n)], _ns_times(rng, n, unit)
+    return [rng.randint(0, 5) for _ in range(n)], _ns_times(rng, n, unit, base)
 
 
 def _as_input(table: pa.Table, kind: str, tmp_path):  # type: ignore[no-untyped-def]
@@ -132,6 +133,20 @@ def test_source_timestamps_in_every_unit(make_store, tmp_path, unit: str, tz: st
     store.apply([driver, _view()])
     ids, ns = _entity_ns(rng, "us")
     table = pa.table({"driver_id": pa.array(ids, pa.int64()), "event_timestamp": _arrow_times(ns, "us", "UTC")})
+    for as_of_created in (False, True):
+        _check(store, table, ids, [_us(v) for v in ns], rows, as_of_created)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_times_around_and_before_1970(make_store, tmp_path, seed: int) -> None:
+    """Negative epoch times: flooring, ttl and ties work the same way (the key packs times as integers)."""
+    rng = random.Random(seed)
+    base = -45 * 10**9
+    rows = _source(tmp_path, rng, "ns", "UTC", base)
+    store = make_store()
+    store.apply([driver, _view()])
+    ids, ns = _entity_ns(rng, "ns", base)
+    table = pa.table({"driver_id": pa.array(ids, pa.int64()), "event_timestamp": _arrow_times(ns, "ns", None)})
     for as_of_created in (False, True):
         _check(store, table, ids, [_us(v) for v in ns], rows, as_of_created)
 
