@@ -26,7 +26,6 @@ from featurestore.feature_view import FeatureView, FeatureViewProjection
 from featurestore.field import Field
 from featurestore.materialize import Progress, ProgressCallback, ViewMaterialization
 from featurestore.offline.entity_input import EntityInput
-from featurestore.offline.pit import ViewRequest
 from featurestore.offline.protocol import OfflineStore, RetrievalJob
 from featurestore.online.protocol import OnlineStore, ViewSpec
 from featurestore.online_lookup import OnlineReader, PreparedLookup, StoreRequests, StoreRows
@@ -85,7 +84,6 @@ __all__ = [
     "StoreRequests",
     "StoreRows",
     "ViewMaterialization",
-    "ViewRequest",
     "ViewResult",
     "ViewSpec",
     "__version__",

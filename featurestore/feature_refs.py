@@ -2,7 +2,7 @@
 
 One resolution serves both paths: :func:`resolve` answers a :class:`ResolvedRequest` (per view: the view,
 its features, their output names, its join keys and key types), cached per registry snapshot, feature
-list (or service) and ``full_feature_names``. The offline path turns it into ``ViewRequest`` s
+list (or service) and ``full_feature_names``. The offline path hands its views to the engine
 (:func:`view_requests`); the online path (``featurestore.online_lookup``) into store reads.
 """
 
@@ -18,7 +18,6 @@ from featurestore import types
 from featurestore.errors import InputError, NotFoundError
 from featurestore.feature_service import FeatureService
 from featurestore.feature_view import FeatureView, FeatureViewProjection
-from featurestore.offline.pit import ViewRequest
 from featurestore.registry import RegistryState
 
 MAX_CACHED = 1024
@@ -45,6 +44,11 @@ class ResolvedView:
             object.__setattr__(self, "name", self.view.name)
         if not self.entity_keys:
             object.__setattr__(self, "entity_keys", self.join_keys)
+
+    @property
+    def keys(self) -> tuple[tuple[str, str], ...]:
+        """``(entity column, join key)`` pairs (none for a view without entities)."""
+        return tuple(zip(self.entity_keys, self.join_keys, strict=True))
 
 
 @dataclass(frozen=True)
@@ -214,10 +218,10 @@ def resolve(features: Any, state: RegistryState, full_feature_names: bool = Fals
 
 
 def view_requests(features: Any, state: RegistryState, full_feature_names: bool,
-                  taken: list[str] | tuple[str, ...] = ()) -> list[ViewRequest]:
+                  taken: list[str] | tuple[str, ...] = ()) -> list[ResolvedView]:
     """Per-view offline requests (first-seen order); output names must not collide with ``taken`` columns."""
     if isinstance(features, str):
         parse_refs(features, state)  # refused: offline takes a list or a FeatureService object
     resolved = resolve(features, state, full_feature_names)
     resolved.check_names(taken, "the entity columns")
-    return [ViewRequest(v.view, v.features, v.out_names, v.name, v.entity_keys) for v in resolved.views]
+    return list(resolved.views)

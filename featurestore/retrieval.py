@@ -9,9 +9,8 @@ import pyarrow as pa
 
 from featurestore import types
 from featurestore.errors import InputError
-from featurestore.feature_refs import view_requests
+from featurestore.feature_refs import ResolvedView, view_requests
 from featurestore.offline.entity_input import EntityInput, load
-from featurestore.offline.pit import ViewRequest
 from featurestore.offline.protocol import OfflineStore, RetrievalJob
 from featurestore.registry import RegistryState
 from featurestore.utc import to_utc
@@ -23,10 +22,10 @@ def key_compatible(expected: types.ValueType, actual: pa.DataType) -> bool:
     return expected.accepts(actual) or actual == pa.null()
 
 
-def check_keys(requests: list[ViewRequest], schema: pa.Schema, what: str = "entity_df") -> None:
+def check_keys(requests: list[ResolvedView], schema: pa.Schema, what: str = "entity_df") -> None:
     for req in requests:
         key_types = {f.name: f.dtype for f in req.view.key_fields}
-        name = req.name or req.view.name
+        name = req.name
         for column, key in req.keys:
             mapped = f" (mapped to join key {key!r} of feature view {req.view.name!r})" if column != key else ""
             if column not in schema.names:

@@ -12,11 +12,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from featurestore.errors import DataSourceError, InputError
+from featurestore.feature_refs import ResolvedView
 from featurestore.feature_view import FeatureView
 from featurestore.naming import quote, sql_string
 from featurestore.offline.entity_input import EntityInput
 from featurestore.offline.job import DuckDBRetrievalJob, run_errors
-from featurestore.offline.pit import ViewRequest, pit_sql
+from featurestore.offline.pit import pit_sql
 from featurestore.offline.relations import (
     SourceContext,
     attach_alias,
@@ -110,7 +111,7 @@ class DuckDBOfflineStore:
     def historical(
         self,
         entity: EntityInput,
-        requests: list[ViewRequest],
+        requests: list[ResolvedView],
         as_of_created: bool = False,
     ) -> DuckDBRetrievalJob:
         sources = [r.view.source for r in requests]

@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 
+from featurestore.feature_refs import ResolvedView
 from featurestore.feature_view import FeatureView
 from featurestore.naming import quote
 from featurestore.offline.relations import SourceContext, stable_ordinal, utc_us, view_relation
@@ -47,27 +48,6 @@ def _key_ttl_ok(view: FeatureView, key: str, ts: str) -> str | None:
     return f"{key}.tc >= ({ts} - {micros})::HUGEINT * {TWO_64}"
 
 
-@dataclass(frozen=True)
-class ViewRequest:
-    """Features of one view in a query, the output column name of each, and where its join keys come from.
-
-    ``entity_keys``: per join key of the view, the entity column holding its values (a projection's
-    ``join_key_map``; default: the key itself). A view without entities has none and is joined by time only.
-    """
-
-    view: FeatureView
-    features: tuple[str, ...]
-    out_names: tuple[str, ...]
-    name: str = ""
-    entity_keys: tuple[str, ...] | None = None
-
-    @property
-    def keys(self) -> tuple[tuple[str, str], ...]:
-        """``(entity column, join key)`` pairs."""
-        cols = self.view.join_keys if self.entity_keys is None else self.entity_keys
-        return tuple(zip(cols, self.view.join_keys, strict=True))
-
-
 def _ttl_ok(view: FeatureView, ev: str, ts: str) -> str | None:
     if view.ttl is None:
         return None
@@ -75,7 +55,7 @@ def _ttl_ok(view: FeatureView, ev: str, ts: str) -> str | None:
     return f"{ev} >= {ts} - {micros}"
 
 
-def _view_join(req: ViewRequest, ctx: SourceContext, types: dict[str, str], as_of_created: bool,
+def _view_join(req: ResolvedView, ctx: SourceContext, types: dict[str, str], as_of_created: bool,
                entity_cte: str, index: int, setup: list[str]) -> str:
     """SELECT __fs_row and the view's output columns, one row per entity row (``types``: the source's DESCRIBE).
 
@@ -139,7 +119,7 @@ def pit_sql(
     timestamp_column: str,
     timestamp_type: str,
     entity_columns: list[str] | None,
-    requests: list[ViewRequest],
+    requests: list[ResolvedView],
     ctx: SourceContext,
     column_types: Mapping[str, dict[str, str]],
     as_of_created: bool = False,

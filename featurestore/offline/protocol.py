@@ -1,7 +1,7 @@
 """The narrow interface an offline engine implements, and the job a training-set query returns.
 
 Everything crossing it is engine-neutral: definitions (:class:`FeatureView`, sources),
-:class:`ViewRequest`, :class:`EntityInput`, datetimes and Arrow tables / record batches. Times
+:class:`ResolvedView`, :class:`EntityInput`, datetimes and Arrow tables / record batches. Times
 inside record batches are UTC epoch microseconds (:mod:`featurestore.utc`). DuckDB implements it
 in :class:`~featurestore.offline.duckdb_store.DuckDBOfflineStore`; an engine is built from the
 config by :func:`featurestore.offline.factory.open_offline_store`.
@@ -16,9 +16,9 @@ from typing import Any, Protocol, runtime_checkable
 
 import pyarrow as pa
 
+from featurestore.feature_refs import ResolvedView
 from featurestore.feature_view import FeatureView
 from featurestore.offline.entity_input import EntityInput
-from featurestore.offline.pit import ViewRequest
 from featurestore.sources import BatchSource, PushSource
 
 BATCH_ROWS = 256 * 1024
@@ -67,7 +67,8 @@ class OfflineStore(Protocol):
         """The Arrow schema of a source's columns, as stored (before ``field_mapping``)."""
         ...
 
-    def historical(self, entity: EntityInput, requests: list[ViewRequest], as_of_created: bool = False) -> RetrievalJob:
+    def historical(self, entity: EntityInput, requests: list[ResolvedView],
+                   as_of_created: bool = False) -> RetrievalJob:
         """The point-in-time join of ``requests`` onto the entity rows (rules: see the README), lazily."""
         ...
 
