@@ -6,7 +6,11 @@
 """
 
 from featurestore.config import RepoConfig
-from featurestore.entity import Entity
+from featurestore.definitions.entity import Entity
+from featurestore.definitions.feature_service import FeatureService
+from featurestore.definitions.feature_view import FeatureView, FeatureViewProjection
+from featurestore.definitions.field import Field
+from featurestore.definitions.sources import BatchSource, CsvSource, DuckDBSource, ParquetSource, PushSource
 from featurestore.errors import (
     BusyError,
     ConfigError,
@@ -20,19 +24,15 @@ from featurestore.errors import (
     OnlineStoreUnavailableError,
     RegistryError,
 )
-from featurestore.feature_refs import ResolvedRequest, ResolvedView, resolve
-from featurestore.feature_service import FeatureService
-from featurestore.feature_view import FeatureView, FeatureViewProjection
-from featurestore.field import Field
-from featurestore.materialize import Progress, ProgressCallback, ViewMaterialization
+from featurestore.materialize.run import Progress, ProgressCallback, ViewMaterialization
 from featurestore.offline.entity_input import EntityInput
 from featurestore.offline.protocol import OfflineStore, RetrievalJob
+from featurestore.online.lookup import OnlineReader, PreparedLookup, StoreRequests, StoreRows
 from featurestore.online.protocol import OnlineStore, ViewSpec
-from featurestore.online_lookup import OnlineReader, PreparedLookup, StoreRequests, StoreRows
-from featurestore.online_response import NOT_FOUND, OUTSIDE_MAX_AGE, PRESENT, OnlineResponse, ViewResult
-from featurestore.plan import Plan, PlanChange
-from featurestore.registry import RegistryState
-from featurestore.sources import BatchSource, CsvSource, DuckDBSource, ParquetSource, PushSource
+from featurestore.online.response import NOT_FOUND, OUTSIDE_MAX_AGE, PRESENT, OnlineResponse, ViewResult
+from featurestore.registry.file import RegistryState
+from featurestore.registry.plan import Plan, PlanChange
+from featurestore.resolution import ResolvedRequest, ResolvedView, resolve
 from featurestore.state import Record, StateStore
 from featurestore.store import FeatureStore
 

@@ -7,24 +7,26 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from featurestore import kinds, retrieval, writes
-from featurestore import materialize as mat
 from featurestore.config import RepoConfig, load_config, resolve
-from featurestore.entity import Entity
+from featurestore.definitions import kinds
+from featurestore.definitions.entity import Entity
+from featurestore.definitions.feature_service import FeatureService
+from featurestore.definitions.feature_view import FeatureView
 from featurestore.errors import DefinitionError, OnlineStoreError
-from featurestore.feature_service import FeatureService
-from featurestore.feature_view import FeatureView
+from featurestore.materialize import run as mat
+from featurestore.materialize import writes
+from featurestore.offline import retrieval
 from featurestore.offline.factory import open_offline_store
 from featurestore.offline.protocol import OfflineStore, RetrievalJob
 from featurestore.online.factory import online_store_created, open_online_store
+from featurestore.online.lookup import OnlineReader, spec_of
 from featurestore.online.protocol import OnlineStore
-from featurestore.online_lookup import OnlineReader, spec_of
-from featurestore.online_response import OnlineResponse
-from featurestore.plan import Plan, applied, make_plan
-from featurestore.registry import Registry, RegistryState, RegistryUpdate
-from featurestore.repo_loader import load_definitions
+from featurestore.online.response import OnlineResponse
+from featurestore.registry.checks import validate
+from featurestore.registry.file import Registry, RegistryState, RegistryUpdate
+from featurestore.registry.loader import load_definitions
+from featurestore.registry.plan import Plan, applied, make_plan
 from featurestore.state import StateStore, open_state_store
-from featurestore.validation import validate
 
 
 class FeatureStore:

@@ -16,8 +16,8 @@ import pytest
 from click.testing import CliRunner, Result
 
 from featurestore.cli import COMMAND_MODULES, lookup_commands, main
-from featurestore.cli.online_commands import ProgressReporter
-from featurestore.materialize import Progress
+from featurestore.cli.materialize_commands import ProgressReporter
+from featurestore.materialize.run import Progress
 from featurestore.store import FeatureStore
 from tests.cli_helpers import failed, ok
 
@@ -90,7 +90,7 @@ def summary(out: str) -> dict[str, list[str]]:
 
 # -- materialize ------------------------------------------------------------------------------------
 def test_help_lists_online_commands(runner: CliRunner) -> None:
-    assert {"online_commands", "lookup_commands"} <= set(COMMAND_MODULES)
+    assert {"materialize_commands", "lookup_commands"} <= set(COMMAND_MODULES)
     out = ok(runner.invoke(main, ["--help"]))
     for command in ("materialize", "materialize-incremental", "get-online", "teardown"):
         assert command in out

@@ -18,8 +18,9 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import pytest
 
-from featurestore import FeatureStore, demo
-from featurestore.demo_server import serving
+from featurestore import FeatureStore
+from featurestore.demo import run as demo
+from featurestore.demo.client import serving
 from tests.conftest import _free_port
 from tests.offline.reference import point_in_time
 

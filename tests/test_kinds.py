@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from featurestore import DefinitionError, Entity, FeatureService, FeatureView, kinds
+from featurestore import DefinitionError, Entity, FeatureService, FeatureView
 from featurestore.cli.repo_commands import DESCRIBE_KINDS, LIST_KINDS
-from featurestore.plan import PlanChange
-from featurestore.registry import RegistryState
-from featurestore.repo_loader import DEFINITION_TYPES
+from featurestore.definitions import kinds
+from featurestore.registry.file import RegistryState
+from featurestore.registry.loader import DEFINITION_TYPES
+from featurestore.registry.plan import PlanChange
 
 
 def test_each_kind_is_found_by_key_and_by_class() -> None:

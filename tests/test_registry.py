@@ -23,7 +23,7 @@ from featurestore import (
     PushSource,
 )
 from featurestore.config import parse_config
-from featurestore.registry import Registry
+from featurestore.registry.file import Registry
 from featurestore.types import Float64, Int64, String
 
 driver = Entity(name="driver", join_keys=["driver_id"])

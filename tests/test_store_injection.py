@@ -22,7 +22,7 @@ from featurestore import (
 )
 from featurestore.config import DuckDBOfflineConfig, RedisOnlineConfig, RepoConfig, SqliteOnlineConfig, parse_config
 from featurestore.errors import ConfigError, DataSourceError
-from featurestore.offline.duckdb_store import DuckDBOfflineStore
+from featurestore.offline.duckdb.store import DuckDBOfflineStore
 from featurestore.offline.factory import open_offline_store
 from featurestore.online.factory import (
     describe_online_store,
@@ -94,7 +94,7 @@ def test_injected_stores_are_used_end_to_end_and_the_configured_ones_untouched(r
 
 
 def _spec(store: FeatureStore):  # type: ignore[no-untyped-def]
-    from featurestore.online_lookup import spec_of
+    from featurestore.online.lookup import spec_of
 
     return spec_of(store.get_feature_view("s"))
 

@@ -4,7 +4,7 @@ How commands are registered: the group :data:`main` lives in
 ``featurestore/cli/_group.py``; each command module of this package defines its
 commands on it (``@main.command()``). Every module named ``*_command.py`` or
 ``*_commands.py`` here is imported below, sorted by name, so adding e.g.
-``online_commands.py`` (materialize) or ``serve_command.py`` needs no change to
+``materialize_commands.py`` or ``serve_command.py`` needs no change to
 this file. Shared helpers (``get_store``, ``table``, ``echo_json``...) are in
 ``_group.py``.
 """

@@ -9,11 +9,11 @@ from typing import Any
 import click
 
 from featurestore.cli._group import echo_json, get_store, main, repo_option, table
-from featurestore.cli.online_commands import split_names
+from featurestore.cli.materialize_commands import split_names
 from featurestore.online.factory import describe_online_store
-from featurestore.online_lookup import spec_of
-from featurestore.online_response import OnlineResponse
-from featurestore.registry import RegistryState
+from featurestore.online.lookup import spec_of
+from featurestore.online.response import OnlineResponse
+from featurestore.registry.file import RegistryState
 
 
 def _stdin_is_terminal() -> bool:

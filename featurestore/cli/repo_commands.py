@@ -10,13 +10,14 @@ from typing import Any
 import click
 import yaml
 
-from featurestore import kinds, sample_data
 from featurestore.cli._group import echo_json, format_tags, format_ttl, get_state, get_store, main, repo_option, table
 from featurestore.config import CONFIG_FILE, load_config
+from featurestore.definitions import kinds
+from featurestore.definitions.feature_view import FeatureView
+from featurestore.definitions.sources import PushSource
+from featurestore.demo import sample_data
 from featurestore.errors import NotFoundError
-from featurestore.feature_view import FeatureView
-from featurestore.registry import RegistryState
-from featurestore.sources import PushSource
+from featurestore.registry.file import RegistryState
 from featurestore.utc import to_utc
 
 CONFIG_TEMPLATE = """\

@@ -20,7 +20,7 @@ from featurestore.offline.protocol import OfflineStore
 
 
 def _duckdb(config: DuckDBOfflineConfig, repo_path: Path) -> OfflineStore:
-    from featurestore.offline.duckdb_store import DuckDBOfflineStore
+    from featurestore.offline.duckdb.store import DuckDBOfflineStore
 
     return DuckDBOfflineStore(
         repo_path,

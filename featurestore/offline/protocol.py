@@ -3,7 +3,7 @@
 Everything crossing it is engine-neutral: definitions (:class:`FeatureView`, sources),
 :class:`ResolvedView`, :class:`EntityInput`, datetimes and Arrow tables / record batches. Times
 inside record batches are UTC epoch microseconds (:mod:`featurestore.utc`). DuckDB implements it
-in :class:`~featurestore.offline.duckdb_store.DuckDBOfflineStore`; an engine is built from the
+in :class:`~featurestore.offline.duckdb.store.DuckDBOfflineStore`; an engine is built from the
 config by :func:`featurestore.offline.factory.open_offline_store`.
 """
 
@@ -16,10 +16,10 @@ from typing import Any, Protocol, runtime_checkable
 
 import pyarrow as pa
 
-from featurestore.feature_refs import ResolvedView
-from featurestore.feature_view import FeatureView
+from featurestore.definitions.feature_view import FeatureView
+from featurestore.definitions.sources import BatchSource, PushSource
 from featurestore.offline.entity_input import EntityInput
-from featurestore.sources import BatchSource, PushSource
+from featurestore.resolution import ResolvedView
 
 BATCH_ROWS = 256 * 1024
 """Default rows per record batch of :meth:`RetrievalJob.to_batches`."""

@@ -7,7 +7,7 @@ import pytest
 
 from featurestore import FeatureStore
 from featurestore.config import parse_config
-from featurestore.offline.duckdb_store import DuckDBOfflineStore
+from featurestore.offline.duckdb.store import DuckDBOfflineStore
 
 
 def _setting(store: FeatureStore, name: str) -> str:

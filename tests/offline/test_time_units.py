@@ -185,8 +185,8 @@ def test_time_sql_is_integer_arithmetic_for_every_unit(unit: str, tz: str | None
     """``utc_us`` floors to the microsecond without a per-row time-zone conversion (aware never cast to naive)."""
     import duckdb
 
-    from featurestore.offline.duckdb_store import arrow_time_type
-    from featurestore.offline.relations import utc_us
+    from featurestore.offline.duckdb.relations import utc_us
+    from featurestore.offline.duckdb.store import arrow_time_type
 
     ns = [BASE_NS - 10**9 * 86400 * 365 * 60 + 1501, BASE_NS + 999, None]  # one before 1970: floor, not truncation
     table = pa.table({"t": _arrow_times([None if v is None else v // NS[unit] * NS[unit] for v in ns], unit, tz)})

@@ -21,7 +21,7 @@ import asyncio, sys
 import redis
 assert redis.__version__ == sys.argv[2], (redis.__file__, redis.__version__)
 from featurestore.online import RedisOnlineStore, ViewSpec
-from featurestore.online_lookup import OnlineReader
+from featurestore.online.lookup import OnlineReader
 from featurestore.types import Float64, Int64
 view = ViewSpec("v", ("id",), (Int64,), ("x",), (Float64,), None)
 store = RedisOnlineStore(sys.argv[1], "floor", write_batch_size=2)

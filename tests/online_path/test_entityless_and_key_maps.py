@@ -233,7 +233,7 @@ def test_http_answers_equal_the_sdk(make_fs, tmp_path: Path) -> None:
 
 
 def test_apply_refuses_a_map_of_a_key_the_registered_view_lacks(make_store, tmp_path: Path) -> None:
-    from featurestore.feature_view import FeatureViewProjection
+    from featurestore.definitions.feature_view import FeatureViewProjection
 
     _write(tmp_path, random.Random(1), datetime(2026, 5, 1, tzinfo=UTC))
     store = make_store()

@@ -11,7 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from featurestore import Entity, FeatureView, Field, InputError, NotFoundError, ParquetSource
-from featurestore.online_lookup import OnlineReader
+from featurestore.online.lookup import OnlineReader
 from featurestore.types import Float64, String
 
 T = datetime(2026, 6, 1, 12, tzinfo=UTC)

@@ -13,7 +13,7 @@ import redis
 
 from featurestore import Entity, FeatureStore, FeatureView, Field, OnlineStoreUnavailableError, ParquetSource
 from featurestore.config import parse_config
-from featurestore.materialize import Progress
+from featurestore.materialize.run import Progress
 from featurestore.types import Float64
 
 T = datetime(2026, 6, 1, 12, tzinfo=UTC)

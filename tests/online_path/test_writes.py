@@ -12,7 +12,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from featurestore import Entity, FeatureView, Field, InputError, NotFoundError, ParquetSource, PushSource
-from featurestore.online_lookup import OnlineReader
+from featurestore.online.lookup import OnlineReader
 from featurestore.types import Array, Bool, Bytes, Float32, Float64, Int32, Int64, String, Timestamp
 
 T = datetime(2026, 6, 1, 12, tzinfo=UTC)

@@ -60,7 +60,7 @@ def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 @pytest.fixture
 def applied(repo: Path) -> Path:
-    from featurestore import sample_data
+    from featurestore.demo import sample_data
 
     sample_data.write(repo)
     store = FeatureStore(repo)
@@ -124,7 +124,7 @@ def test_not_ready_until_applied_then_ready(repo: Path) -> None:
         r = c.get("/ready")
         assert r.status_code == 503 and "apply" in r.json()["detail"]
         assert c.get("/health").status_code == 200
-        from featurestore import sample_data
+        from featurestore.demo import sample_data
 
         sample_data.write(repo)
         FeatureStore(repo).apply()

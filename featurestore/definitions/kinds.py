@@ -9,10 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from featurestore.entity import Entity
+from featurestore.definitions.entity import Entity
+from featurestore.definitions.feature_service import FeatureService
+from featurestore.definitions.feature_view import FeatureView
 from featurestore.errors import DefinitionError
-from featurestore.feature_service import FeatureService
-from featurestore.feature_view import FeatureView
 
 
 @dataclass(frozen=True)

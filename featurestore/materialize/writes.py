@@ -11,15 +11,14 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from featurestore.definitions.feature_view import FeatureView
+from featurestore.definitions.sources import PushSource, batch_of
 from featurestore.errors import InputError, NotFoundError
-from featurestore.feature_view import FeatureView
-from featurestore.materialize import write_batch
+from featurestore.materialize.run import write_batch
 from featurestore.offline.entity_input import to_arrow
 from featurestore.offline.protocol import OfflineStore
-from featurestore.offline.relations import source_column
 from featurestore.online.protocol import OnlineStore
-from featurestore.registry import RegistryState
-from featurestore.sources import PushSource, batch_of
+from featurestore.registry.file import RegistryState
 from featurestore.utc import MIN_US, arrow_epoch_us
 
 PUSH_TARGETS = ("online", "offline", "online_and_offline")
@@ -43,7 +42,7 @@ def online_batch(view: FeatureView, table: pa.Table, mapped: bool) -> pa.Table:
     batch = batch_of(view.source)
 
     def col(name: str) -> str:
-        return source_column(view, name) if not mapped else name
+        return view.source_column(name) if not mapped else name
 
     where = f"rows for feature view {view.name!r}"
     ts = next((c for c in (batch.timestamp_field, "event_timestamp") if c in table.column_names), None)

@@ -12,15 +12,15 @@ from typing import Any, Protocol
 
 import pyarrow as pa
 
-from featurestore import kinds, types
-from featurestore.entity import Entity
+from featurestore import types
+from featurestore.definitions import kinds
+from featurestore.definitions.entity import Entity
+from featurestore.definitions.feature_service import FeatureService
+from featurestore.definitions.feature_view import FeatureView
+from featurestore.definitions.field import Field
+from featurestore.definitions.sources import PushSource, batch_of
 from featurestore.errors import DefinitionError
-from featurestore.feature_service import FeatureService
-from featurestore.feature_view import FeatureView
-from featurestore.field import Field
-from featurestore.offline.relations import source_column
-from featurestore.registry import RegistryState
-from featurestore.sources import PushSource, batch_of
+from featurestore.registry.file import RegistryState
 
 
 class SchemaReader(Protocol):
@@ -90,15 +90,15 @@ def _check_view(view: FeatureView, entities: dict[str, Entity], reader: SchemaRe
             raise DefinitionError(f"{where}: {what} column {time_col!r} has type {t}, not a timestamp",
                                   name=view.name, column=time_col)
     for f in view.features:
-        t = column(source_column(view, f.name), f"feature {f.name!r}")
+        t = column(view.source_column(f.name), f"feature {f.name!r}")
         if not f.dtype.accepts(t):
             raise DefinitionError(
                 f"{where}: feature {f.name!r} is declared {f.dtype.name} but source column "
-                f"{source_column(view, f.name)!r} holds {t}", name=view.name, column=f.name)
+                f"{view.source_column(f.name)!r} holds {t}", name=view.name, column=f.name)
     declared = {f.name: f for f in view.key_fields}
     keys: list[Field] = []
     for key in view.join_keys:
-        t = column(source_column(view, key), f"join key {key!r}")
+        t = column(view.source_column(key), f"join key {key!r}")
         if key in declared:
             if not declared[key].dtype.accepts(t):
                 raise DefinitionError(f"{where}: join key {key!r} is declared {declared[key].dtype.name} but the "

@@ -6,11 +6,18 @@ from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import Any
 
-from featurestore.entity import Entity
+from featurestore.definitions.entity import Entity
+from featurestore.definitions.field import Field
+from featurestore.definitions.sources import (
+    BatchSource,
+    CsvSource,
+    DuckDBSource,
+    ParquetSource,
+    PushSource,
+    source_from_dict,
+)
 from featurestore.errors import DefinitionError
-from featurestore.field import Field
 from featurestore.naming import check_name
-from featurestore.sources import BatchSource, CsvSource, DuckDBSource, ParquetSource, PushSource, source_from_dict
 
 
 @dataclass(frozen=True)
@@ -95,6 +102,14 @@ class FeatureView:
         """Join keys declared in the schema (the registry fills in the rest from the source)."""
         keys = set(self.join_keys)
         return tuple(f for f in self.schema if f.name in keys)
+
+    def source_column(self, name: str) -> str:
+        """The source column that feeds feature or join key ``name`` (the inverse of ``field_mapping``)."""
+        batch = self.source.batch_source if isinstance(self.source, PushSource) else self.source
+        for col, mapped in batch.field_mapping.items():
+            if mapped == name:
+                return col
+        return name
 
     def feature(self, name: str) -> Field:
         for f in self.features:

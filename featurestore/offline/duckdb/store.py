@@ -11,14 +11,13 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from featurestore.definitions.feature_view import FeatureView
+from featurestore.definitions.sources import BatchSource, PushSource
 from featurestore.errors import DataSourceError, InputError
-from featurestore.feature_refs import ResolvedView
-from featurestore.feature_view import FeatureView
 from featurestore.naming import quote, sql_string
-from featurestore.offline.entity_input import EntityInput
-from featurestore.offline.job import DuckDBRetrievalJob, run_errors
-from featurestore.offline.pit import pit_sql
-from featurestore.offline.relations import (
+from featurestore.offline.duckdb.job import DuckDBRetrievalJob, run_errors
+from featurestore.offline.duckdb.pit import pit_sql
+from featurestore.offline.duckdb.relations import (
     SourceContext,
     attach_alias,
     databases,
@@ -27,7 +26,8 @@ from featurestore.offline.relations import (
     stable_ordinal,
     view_relation,
 )
-from featurestore.sources import BatchSource, PushSource
+from featurestore.offline.entity_input import EntityInput
+from featurestore.resolution import ResolvedView
 from featurestore.utc import epoch_us, now
 
 

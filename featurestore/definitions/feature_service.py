@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from featurestore.definitions.feature_view import FeatureView, FeatureViewProjection
 from featurestore.errors import DefinitionError
-from featurestore.feature_view import FeatureView, FeatureViewProjection
 from featurestore.naming import check_name
 
 
@@ -14,7 +14,7 @@ from featurestore.naming import check_name
 class FeatureService:
     """A named list of feature views or projections of them.
 
-    >>> from featurestore.feature_view import FeatureViewProjection
+    >>> from featurestore.definitions.feature_view import FeatureViewProjection
     >>> FeatureService(name="svc", features=[FeatureViewProjection("driver_stats", ("conv_rate",))]).refs()
     ['driver_stats:conv_rate']
     """

@@ -18,10 +18,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 
-from featurestore.feature_refs import ResolvedView
-from featurestore.feature_view import FeatureView
+from featurestore.definitions.feature_view import FeatureView
 from featurestore.naming import quote
-from featurestore.offline.relations import SourceContext, stable_ordinal, utc_us, view_relation
+from featurestore.offline.duckdb.relations import SourceContext, stable_ordinal, utc_us, view_relation
+from featurestore.resolution import ResolvedView
 
 # The tie-break key (event, created, rank, ordinal) as a struct of two integers, compared as a tuple:
 # 'tc' = event * 2**64 + (created + 2**63), exact in a HUGEINT for any two BIGINTs, ordered as

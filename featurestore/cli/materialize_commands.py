@@ -11,8 +11,8 @@ import click
 
 from featurestore.cli._group import get_store, main, repo_option, table
 from featurestore.errors import InputError, NotFoundError
-from featurestore.materialize import Progress, ViewMaterialization
-from featurestore.registry import RegistryState
+from featurestore.materialize.run import Progress, ViewMaterialization
+from featurestore.registry.file import RegistryState
 from featurestore.store import FeatureStore
 from featurestore.utc import now, parse_iso, to_utc
 

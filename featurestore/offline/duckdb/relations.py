@@ -19,10 +19,10 @@ import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
+from featurestore.definitions.feature_view import FeatureView
+from featurestore.definitions.sources import BatchSource, CsvSource, DuckDBSource, ParquetSource, PushSource, batch_of
 from featurestore.errors import DataSourceError
-from featurestore.feature_view import FeatureView
 from featurestore.naming import quote, sql_string
-from featurestore.sources import BatchSource, CsvSource, DuckDBSource, ParquetSource, PushSource, batch_of
 from featurestore.utc import MIN_US
 
 # ordinal = file index * FILE_SHIFT + row number in that file: unique and below 2**63 for fewer than
@@ -171,22 +171,14 @@ def stable_ordinal(view: FeatureView) -> bool:
     return not (isinstance(batch, DuckDBSource) and batch.query is not None)
 
 
-def source_column(view: FeatureView, name: str) -> str:
-    """The source column that feeds feature or join key ``name`` (inverse of field_mapping)."""
-    for col, mapped in batch_of(view.source).field_mapping.items():
-        if mapped == name:
-            return col
-    return name
-
-
 def view_relation(view: FeatureView, ctx: SourceContext, column_types: dict[str, str],
                   features: tuple[str, ...] | None = None) -> str:
     """The normalized relation of a view (see module docstring); ``column_types`` from ``DESCRIBE``."""
     batch = batch_of(view.source)
     feats = view.feature_names if features is None else features
     types = {f.name: f.dtype for f in view.features}
-    cols = [f"{quote(source_column(view, k))} AS {quote(k)}" for k in view.join_keys]
-    cols += [f"CAST({quote(source_column(view, f))} AS {types[f].to_duckdb()}) AS {quote(f)}" for f in feats]
+    cols = [f"{quote(view.source_column(k))} AS {quote(k)}" for k in view.join_keys]
+    cols += [f"CAST({quote(view.source_column(f))} AS {types[f].to_duckdb()}) AS {quote(f)}" for f in feats]
     ts = batch.timestamp_field
     cols.append(f"{utc_us(quote(ts), column_types.get(ts, ''))} AS __fs_ev")
     created = batch.created_timestamp_field

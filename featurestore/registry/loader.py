@@ -8,8 +8,8 @@ import traceback
 from pathlib import Path
 from typing import Any
 
+from featurestore.definitions.kinds import KINDS
 from featurestore.errors import DefinitionError
-from featurestore.kinds import KINDS
 
 DEFINITION_TYPES = tuple(k.cls for k in KINDS)
 _SKIP = {"data", "__pycache__", ".venv", "venv", "node_modules", ".git"}

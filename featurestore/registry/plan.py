@@ -5,11 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from featurestore import kinds
-from featurestore.kinds import KEYS
-from featurestore.registry import RegistryState
+from featurestore.definitions import kinds
+from featurestore.definitions.kinds import KEYS
+from featurestore.registry.checks import check_push_sources
+from featurestore.registry.file import RegistryState
 from featurestore.utc import now_iso
-from featurestore.validation import check_push_sources
 
 
 @dataclass(frozen=True)

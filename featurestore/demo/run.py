@@ -34,13 +34,13 @@ from typing import Any
 
 import pyarrow as pa
 
-from featurestore import sample_data
 from featurestore.config import RepoConfig, load_config
-from featurestore.demo_server import DemoError, curl_command, format_json, post_json, serving
+from featurestore.demo import sample_data
+from featurestore.demo.client import DemoError, curl_command, format_json, post_json, serving
 from featurestore.errors import FeatureStoreError
 from featurestore.online.factory import describe_online_store, online_store_env
-from featurestore.online_response import OnlineResponse
-from featurestore.plan import Plan
+from featurestore.online.response import OnlineResponse
+from featurestore.registry.plan import Plan
 from featurestore.store import FeatureStore
 
 SERVICE = "trip_model"

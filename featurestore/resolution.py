@@ -3,7 +3,7 @@
 One resolution serves both paths: :func:`resolve` answers a :class:`ResolvedRequest` (per view: the view,
 its features, their output names, its join keys and key types), cached per registry snapshot, feature
 list (or service) and ``full_feature_names``. The offline path hands its views to the engine
-(:func:`view_requests`); the online path (``featurestore.online_lookup``) into store reads.
+(:func:`view_requests`); the online path (``featurestore.online.lookup``) into store reads.
 """
 
 from __future__ import annotations
@@ -15,10 +15,10 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from featurestore import types
+from featurestore.definitions.feature_service import FeatureService
+from featurestore.definitions.feature_view import FeatureView, FeatureViewProjection
 from featurestore.errors import InputError, NotFoundError
-from featurestore.feature_service import FeatureService
-from featurestore.feature_view import FeatureView, FeatureViewProjection
-from featurestore.registry import RegistryState
+from featurestore.registry.file import RegistryState
 
 MAX_CACHED = 1024
 """Resolved requests kept per registry snapshot (the feature lists come from clients: bounded)."""

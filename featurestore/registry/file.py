@@ -26,12 +26,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeAlias
 
-from featurestore import kinds
-from featurestore.entity import Entity
+from featurestore.definitions import kinds
+from featurestore.definitions.entity import Entity
+from featurestore.definitions.feature_service import FeatureService
+from featurestore.definitions.feature_view import FeatureView
+from featurestore.definitions.kinds import KEYS
 from featurestore.errors import NotFoundError, RegistryError
-from featurestore.feature_service import FeatureService
-from featurestore.feature_view import FeatureView
-from featurestore.kinds import KEYS
 
 FORMAT = 2
 """The registry file format this version writes, and the newest it reads."""

@@ -18,12 +18,12 @@ from typing import Any
 
 import pyarrow as pa
 
+from featurestore.definitions.feature_view import FeatureView
 from featurestore.errors import FeatureStoreError, InputError
-from featurestore.feature_view import FeatureView
 from featurestore.offline.protocol import OfflineStore
+from featurestore.online.lookup import spec_of
 from featurestore.online.protocol import OnlineStore
-from featurestore.online_lookup import spec_of
-from featurestore.registry import RegistryState
+from featurestore.registry.file import RegistryState
 from featurestore.state import StateStore, repo_relative
 from featurestore.utc import now_iso, parse_iso, to_utc
 

@@ -1,6 +1,6 @@
 """``get_online_features``: entity rows in, one online-store read, values with statuses out.
 
-The request is resolved once per registry snapshot and feature list (``featurestore.feature_refs``);
+The request is resolved once per registry snapshot and feature list (``featurestore.resolution``);
 the read plan derived from it (store specs, positions, ttl) is kept with it, so a request costs one
 store round trip plus the decoding. A lookup runs in three steps, :meth:`OnlineReader.prepare`
 (check the entity rows), the store read, :meth:`OnlineReader.finish` (statuses and ttl), so an
@@ -18,12 +18,12 @@ from typing import Any
 import pyarrow as pa
 
 from featurestore import types
+from featurestore.definitions.feature_view import FeatureView
 from featurestore.errors import InputError
-from featurestore.feature_refs import ResolvedRequest, ResolvedView, resolve
-from featurestore.feature_view import FeatureView
 from featurestore.online.protocol import OnlineStore, ViewSpec
-from featurestore.online_response import NOT_FOUND, OUTSIDE_MAX_AGE, PRESENT, OnlineResponse, ViewResult
-from featurestore.registry import RegistryState
+from featurestore.online.response import NOT_FOUND, OUTSIDE_MAX_AGE, PRESENT, OnlineResponse, ViewResult
+from featurestore.registry.file import RegistryState
+from featurestore.resolution import ResolvedRequest, ResolvedView, resolve
 
 _CHECKS: dict[str, Callable[[Any], bool]] = {
     "Int32": lambda v: type(v) is int,

@@ -9,10 +9,10 @@ import pyarrow as pa
 
 from featurestore import types
 from featurestore.errors import InputError
-from featurestore.feature_refs import ResolvedView, view_requests
 from featurestore.offline.entity_input import EntityInput, load
 from featurestore.offline.protocol import OfflineStore, RetrievalJob
-from featurestore.registry import RegistryState
+from featurestore.registry.file import RegistryState
+from featurestore.resolution import ResolvedView, view_requests
 from featurestore.utc import to_utc
 
 

@@ -1,0 +1,1 @@
+"""``make demo``: sample data, the demo run, and a small HTTP client of the demo server."""
