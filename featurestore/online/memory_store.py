@@ -16,6 +16,7 @@ from typing import Any
 from featurestore.errors import OnlineStoreError
 from featurestore.online import codec
 from featurestore.online import keys as layout
+from featurestore.online.plans import ViewPlans
 from featurestore.online.protocol import ViewSpec
 
 
@@ -41,19 +42,9 @@ class MemoryOnlineStore:
     """
 
     def __init__(self, project: str, database: MemoryDatabase | None = None) -> None:
-        layout.project_prefix(project)  # validates the name
         self.project = project
         self.database = database if database is not None else MemoryDatabase()
-        self._plans: dict[ViewSpec, tuple[layout.KeyBuilder, codec.Decoder]] = {}
-
-    def _plan(self, view: ViewSpec) -> tuple[layout.KeyBuilder, codec.Decoder]:
-        plan = self._plans.get(view)
-        if plan is None:
-            if len(self._plans) > 1000:
-                self._plans.clear()
-            layout.view_prefix(self.project, view.name)  # validates the name
-            plan = self._plans[view] = (layout.key_builder("", view), codec.row_decoder(view))
-        return plan
+        self._plan = ViewPlans(project, full_keys=False)
 
     def _entities(self, view: ViewSpec, keys: Sequence[Any], rows: Sequence[int]) -> list[str]:
         build = self._plan(view)[0]

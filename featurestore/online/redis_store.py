@@ -19,6 +19,7 @@ from featurestore.config import redact_url, redis_identity
 from featurestore.errors import InputError, OnlineStoreError, OnlineStoreUnavailableError
 from featurestore.online import codec
 from featurestore.online import keys as layout
+from featurestore.online.plans import ViewPlans
 from featurestore.online.protocol import ViewSpec
 from featurestore.online.redis_async import AsyncConnection
 
@@ -83,7 +84,7 @@ class RedisOnlineStore:
         self._prefix = layout.project_prefix(project)
         self._where = f"Redis at {redact_url(url)}"
         self._batch = max(1, int(write_batch_size))
-        self._plans: dict[ViewSpec, tuple[layout.KeyBuilder, codec.Decoder]] = {}
+        self._plan = ViewPlans(project, full_keys=True)
         self._timeout = socket_timeout
         self._async: tuple[asyncio.AbstractEventLoop, Any] | None = None
         try:
@@ -106,15 +107,6 @@ class RedisOnlineStore:
             raise OnlineStoreUnavailableError(
                 f"{self._where} is unreachable (could not {action}): {exc}", url=redact_url(self.url)) from None
         raise OnlineStoreError(f"{self._where}: failed to {action}: {exc}", url=redact_url(self.url)) from None
-
-    def _plan(self, view: ViewSpec) -> tuple[layout.KeyBuilder, codec.Decoder]:
-        plan = self._plans.get(view)
-        if plan is None:
-            if len(self._plans) > 1000:
-                self._plans.clear()
-            plan = self._plans[view] = (layout.key_builder(layout.view_prefix(self.project, view.name), view),
-                                        codec.row_decoder(view))
-        return plan
 
     def write(self, view: ViewSpec, keys: list[tuple[Any, ...]], event_us: list[int], created_us: list[int],
               values: list[tuple[Any, ...]]) -> int:

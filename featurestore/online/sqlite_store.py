@@ -13,6 +13,7 @@ from typing import Any, NoReturn
 from featurestore.errors import OnlineStoreError, OnlineStoreUnavailableError
 from featurestore.online import codec
 from featurestore.online import keys as layout
+from featurestore.online.plans import ViewPlans
 from featurestore.online.protocol import ViewSpec
 
 TABLE = "fs_online_rows"
@@ -53,7 +54,7 @@ class SqliteOnlineStore:
         self._local = threading.local()
         self._lock = threading.Lock()
         self._conns: list[sqlite3.Connection] = []
-        self._plans: dict[ViewSpec, tuple[layout.KeyBuilder, codec.Decoder]] = {}
+        self._plan = ViewPlans(project, full_keys=False)
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -88,15 +89,6 @@ class SqliteOnlineStore:
         with self._lock:
             self._conns.append(conn)
         return conn
-
-    def _plan(self, view: ViewSpec) -> tuple[layout.KeyBuilder, codec.Decoder]:
-        plan = self._plans.get(view)
-        if plan is None:
-            if len(self._plans) > 1000:
-                self._plans.clear()
-            layout.view_prefix(self.project, view.name)  # validates the name
-            plan = self._plans[view] = (layout.key_builder("", view), codec.row_decoder(view))
-        return plan
 
     def write(self, view: ViewSpec, keys: list[tuple[Any, ...]], event_us: list[int], created_us: list[int],
               values: list[tuple[Any, ...]]) -> int:
