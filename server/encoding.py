@@ -120,11 +120,10 @@ def event_times_json(times_us: list[int | None]) -> bytes:
     each value (``"2026-01-02T03:04:05.123456Z"``, no fraction when it is zero), without building
     those datetimes; None is the epoch (``"1970-01-01T00:00:00Z"``), as Feast answers.
     """
-    if None in times_us:
-        times_us = [0 if t is None else t for t in times_us]
-    if times_us and (min(times_us) < _FIRST_US or max(times_us) > _LAST_US):
-        return orjson.dumps([_EPOCH + timedelta(microseconds=t) for t in times_us], option=JSON_OPTIONS)
-    return orjson.dumps(np.array(times_us, _US), option=_TIMES_OPTIONS)
+    times: list[int] = [0 if t is None else t for t in times_us] if None in times_us else times_us  # type: ignore[assignment]
+    if times and (min(times) < _FIRST_US or max(times) > _LAST_US):
+        return orjson.dumps([_EPOCH + timedelta(microseconds=t) for t in times], option=JSON_OPTIONS)
+    return orjson.dumps(np.array(times, _US), option=_TIMES_OPTIONS)
 
 
 @lru_cache(maxsize=64)
