@@ -83,7 +83,7 @@ class RedisOnlineStore:
         self._prefix = layout.project_prefix(project)
         self._where = f"Redis at {redact_url(url)}"
         self._batch = max(1, int(write_batch_size))
-        self._plans: dict[ViewSpec, tuple[layout.KeyBuilder, codec.Decoder]] = {}
+        self._plans: dict[ViewSpec, tuple[layout.KeyBuilder, codec.Decoder, layout.KeysBuilder]] = {}
         self._timeout = socket_timeout
         self._async: tuple[asyncio.AbstractEventLoop, Any] | None = None
         try:
@@ -107,13 +107,14 @@ class RedisOnlineStore:
                 f"{self._where} is unreachable (could not {action}): {exc}", url=redact_url(self.url)) from None
         raise OnlineStoreError(f"{self._where}: failed to {action}: {exc}", url=redact_url(self.url)) from None
 
-    def _plan(self, view: ViewSpec) -> tuple[layout.KeyBuilder, codec.Decoder]:
+    def _plan(self, view: ViewSpec) -> tuple[layout.KeyBuilder, codec.Decoder, layout.KeysBuilder]:
         plan = self._plans.get(view)
         if plan is None:
             if len(self._plans) > 1000:
                 self._plans.clear()
-            plan = self._plans[view] = (layout.key_builder(layout.view_prefix(self.project, view.name), view),
-                                        codec.row_decoder(view))
+            prefix = layout.view_prefix(self.project, view.name)
+            plan = self._plans[view] = (layout.key_builder(prefix, view), codec.row_decoder(view),
+                                        layout.keys_builder(prefix, view))
         return plan
 
     def write(self, view: ViewSpec, keys: list[tuple[Any, ...]], event_us: list[int], created_us: list[int],
@@ -199,9 +200,9 @@ class RedisOnlineStore:
         names: list[str] = []
         plans = []
         for view, entity_keys in requests:
-            build, decode = self._plan(view)
+            build, decode, build_many = self._plan(view)
             try:
-                names.extend([build(k) for k in entity_keys])
+                names.extend(build_many(entity_keys))
             except (TypeError, ValueError, OverflowError) as exc:
                 raise self._bad_key(view, entity_keys, range(len(entity_keys)), build, exc) from None
             plans.append((view, decode, len(entity_keys)))
