@@ -123,7 +123,7 @@ def event_times_json(times_us: list[int | None]) -> bytes:
     times: list[int] = [0 if t is None else t for t in times_us] if None in times_us else times_us  # type: ignore[assignment]
     if times and (min(times) < _FIRST_US or max(times) > _LAST_US):
         return orjson.dumps([_EPOCH + timedelta(microseconds=t) for t in times], option=JSON_OPTIONS)
-    return orjson.dumps(np.array(times, _US), option=_TIMES_OPTIONS)
+    return orjson.dumps(np.array(times, np.int64).view(_US), option=_TIMES_OPTIONS)
 
 
 @lru_cache(maxsize=64)
