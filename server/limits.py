@@ -19,7 +19,7 @@ class TooLarge(HTTPException):
 
 async def read_body(request: Request, max_bytes: int) -> bytes:
     """The request body, at most ``max_bytes`` long (413 beyond)."""
-    declared = request.headers.get("content-length")
+    declared = next((v for k, v in request.scope["headers"] if k == b"content-length"), None)  # names: lowercase
     if declared is not None:
         try:
             size = int(declared)

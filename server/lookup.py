@@ -79,8 +79,15 @@ class Lookups:
         return self._reader
 
     async def lookup(self, features: list[str] | str, entities: dict[str, list[Any]], full: bool) -> OnlineResponse:
-        """The library's answer; ``answer.views`` holds each view's statuses and event times."""
-        state = self.store.state()  # one stat while unchanged; a new version is parsed by the watcher's thread
+        """The library's answer; ``answer.views`` holds each view's statuses and event times.
+
+        Served from the registry watcher's snapshot, so new definitions are served within
+        ``server.registry_poll_seconds`` of an apply; while the watcher finds the registry
+        unreadable, the library reads it (and answers its error, 503).
+        """
+        state = self.watcher.state  # the poll thread's snapshot: no file access in the request
+        if state is None or self.watcher.error is not None:
+            state = self.store.state()  # never loaded, or unreadable now: the library's answer (or its error)
         resolved = resolve(features, state, full)
         answer = await self.reader.read_async(state, resolved, convert_keys(resolved, entities), full)
         observe = self.metrics.observe_lookup

@@ -63,6 +63,7 @@ _NEEDS_ESCAPE = re.compile(r"[\x00-\x1f\x7f%,=]")
 _GLOB = re.compile(r"([*?\[\]\\])")
 
 KeyBuilder = Callable[[Sequence[Any]], str]
+KeysBuilder = Callable[[Sequence[Sequence[Any]]], list[str]]
 
 
 def _name(name: str, what: str) -> str:
@@ -182,6 +183,28 @@ def key_builder(prefix: str, view: ViewSpec) -> KeyBuilder:
         if None in key:
             raise ValueError("join key value is null")
         return "".join([h + e(v) for (h, e), v in zip(parts, key, strict=True)])
+
+    return many
+
+
+def keys_builder(prefix: str, view: ViewSpec) -> KeysBuilder:
+    """A function ``[key tuple, ...] -> [key string, ...]``: :func:`key_builder` over a batch of keys.
+
+    With one join key the values are encoded in one comprehension (an int as ``str``); a key that
+    does not fit makes the batch go through :func:`key_builder` key by key, which raises its error.
+    """
+    one = key_builder(prefix, view)
+    if len(view.join_keys) != 1:
+        return lambda keys: [one(k) for k in keys]
+    head, enc = f"{prefix}{view.join_keys[0]}=", _encoder(view, view.key_types[0])
+
+    def many(keys: Sequence[Sequence[Any]]) -> list[str]:
+        try:
+            if enc is _int:
+                return [head + (str(v) if type(v) is int else enc(v)) for (v,) in keys]
+            return [head + enc(v) for (v,) in keys]
+        except (TypeError, ValueError, OverflowError):
+            return [one(k) for k in keys]  # raises the error of the first bad key
 
     return many
 

@@ -164,29 +164,32 @@ class OnlineReader:
         views = []
         for plan, rows in zip(prepared.plans, results, strict=True):
             oldest = now_us - plan.ttl_us if plan.ttl_us is not None else None
-            status: list[str] = []
-            ts: list[int | None] = []
-            vals: list[tuple[Any, ...] | None] = []
+            status: list[str]
+            ts: list[int | None]
+            vals: list[tuple[Any, ...]]
             if oldest is None and None not in rows:  # the common case: every row found, no ttl
                 status = [PRESENT] * len(rows)
                 ts = [row[0] for row in rows]
                 vals = [row[1] for row in rows]
             else:
+                status, ts, vals = [], [], []
+                nulls = (None,) * len(plan.spec.features)
                 for row in rows:
                     if row is None:
                         status.append(NOT_FOUND)
                         ts.append(None)
-                        vals.append(None)
+                        vals.append(nulls)
                     elif oldest is not None and row[0] < oldest:
                         status.append(OUTSIDE_MAX_AGE)
                         ts.append(row[0])
-                        vals.append(None)
+                        vals.append(nulls)
                     else:
                         status.append(PRESENT)
                         ts.append(row[0])
                         vals.append(row[1])
+            columns = list(zip(*vals, strict=False)) if vals else [() for _ in plan.spec.features]  # rows -> columns
             for pos, out, arrow_type in zip(plan.positions, plan.outs, plan.arrow_types, strict=True):
-                features_out[out] = [v[pos] if v is not None else None for v in vals]
+                features_out[out] = list(columns[pos])
                 statuses[out] = status
                 stamps[out] = ts
                 out_types[out] = arrow_type

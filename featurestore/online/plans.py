@@ -7,12 +7,14 @@ apart).
 >>> from featurestore.online.protocol import ViewSpec
 >>> from featurestore.types import Float64, Int64
 >>> plans = ViewPlans("demo", full_keys=True)
->>> build, decode = plans(ViewSpec("stats", ("driver_id",), (Int64,), ("conv",), (Float64,), None))
->>> build((7,))
-'fs:demo:stats:driver_id=7'
+>>> build, decode, build_many = plans(ViewSpec("stats", ("driver_id",), (Int64,), ("conv",), (Float64,), None))
+>>> build((7,)), build_many([(7,), (8,)])
+('fs:demo:stats:driver_id=7', ['fs:demo:stats:driver_id=7', 'fs:demo:stats:driver_id=8'])
 """
 
 from __future__ import annotations
+
+from typing import NamedTuple
 
 from featurestore.online import codec
 from featurestore.online import keys as layout
@@ -22,21 +24,32 @@ MAX_PLANS = 1000
 """Plans kept per store (views come from the registry, but reshaped views leave stale ones behind)."""
 
 
+class ViewPlan(NamedTuple):
+    """How a store names and decodes the rows of one view."""
+
+    key: layout.KeyBuilder
+    """One entity key tuple -> its key (raises TypeError/ValueError on a bad key)."""
+    decode: codec.Decoder
+    keys: layout.KeysBuilder
+    """A batch of entity key tuples -> their keys (faster for one join key)."""
+
+
 class ViewPlans:
-    """``plans(view) -> (key builder, row decoder)``; ``full_keys``: keys hold ``fs:<project>:<view>:``."""
+    """``plans(view) -> ViewPlan``; ``full_keys``: keys hold ``fs:<project>:<view>:``."""
 
     def __init__(self, project: str, full_keys: bool) -> None:
         layout.project_prefix(project)  # validates the name
         self.project = project
         self.full_keys = full_keys
-        self._plans: dict[ViewSpec, tuple[layout.KeyBuilder, codec.Decoder]] = {}
+        self._plans: dict[ViewSpec, ViewPlan] = {}
 
-    def __call__(self, view: ViewSpec) -> tuple[layout.KeyBuilder, codec.Decoder]:
+    def __call__(self, view: ViewSpec) -> ViewPlan:
         plan = self._plans.get(view)
         if plan is None:
             if len(self._plans) >= MAX_PLANS:
                 self._plans.clear()
             prefix = layout.view_prefix(self.project, view.name)  # validates the view name too
-            plan = self._plans[view] = (layout.key_builder(prefix if self.full_keys else "", view),
-                                        codec.row_decoder(view))
+            prefix = prefix if self.full_keys else ""
+            plan = self._plans[view] = ViewPlan(layout.key_builder(prefix, view), codec.row_decoder(view),
+                                                layout.keys_builder(prefix, view))
         return plan

@@ -1,9 +1,11 @@
 """A minimal asyncio Redis connection for the read path: one pipelined connection per event loop, hiredis parser.
 
 ``RedisOnlineStore.read_async`` sends its ``MGET`` here: concurrent lookups share one connection
-(their commands are pipelined, replies come back in order), so a read costs one write and one
-parse, no thread hop and no connection-pool checkout. Only plain TCP URLs (``redis://``, with an
-optional user, password and database) use it; other URLs (TLS, unix sockets) use redis.asyncio.
+(their commands are pipelined, replies come back in order), so a read costs one parse, no thread
+hop and no connection-pool checkout, and the commands of the lookups running in one event-loop
+iteration leave in one socket write (one system call, one read for Redis). Only plain TCP URLs
+(``redis://``, with an optional user, password and database) use it; other URLs (TLS, unix
+sockets) use redis.asyncio.
 A connection error, or a reply later than the socket timeout, closes the connection (replies in
 flight would be misattributed) and fails every command waiting on it; the next command reconnects.
 """
@@ -43,6 +45,18 @@ class _Protocol(asyncio.Protocol):
         self.waiters: deque[asyncio.Future[Any]] = deque()
         self.transport: Any = None  # asyncio's or uvloop's transport
         self.lost: Exception | None = None
+        self.pending: list[bytes] = []  # commands to send at the end of this loop iteration
+
+    def write(self, packed: bytes) -> None:
+        """Queue a command; the commands queued in one loop iteration leave in one socket write."""
+        if not self.pending:
+            asyncio.get_running_loop().call_soon(self.flush)
+        self.pending.append(packed)
+
+    def flush(self) -> None:
+        pending, self.pending = self.pending, []
+        if self.lost is None and self.transport is not None and pending:
+            self.transport.write(pending[0] if len(pending) == 1 else b"".join(pending))
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport
@@ -116,7 +130,7 @@ class AsyncConnection:
             raise proto.lost or redis.exceptions.ConnectionError("not connected")
         fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         proto.waiters.append(fut)
-        proto.transport.write(packed)
+        proto.write(packed)
         return await fut
 
     async def _protocol(self) -> _Protocol:

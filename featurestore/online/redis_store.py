@@ -191,9 +191,9 @@ class RedisOnlineStore:
         names: list[str] = []
         plans = []
         for view, entity_keys in requests:
-            build, decode = self._plan(view)
+            build, decode, build_many = self._plan(view)
             try:
-                names.extend([build(k) for k in entity_keys])
+                names.extend(build_many(entity_keys))
             except (TypeError, ValueError, OverflowError) as exc:
                 raise self._bad_key(view, entity_keys, range(len(entity_keys)), build, exc) from None
             plans.append((view, decode, len(entity_keys)))

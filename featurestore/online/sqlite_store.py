@@ -148,7 +148,7 @@ class SqliteOnlineStore:
 
     def _read_view(self, conn: sqlite3.Connection, view: ViewSpec, entity_keys: Sequence[Any]
                    ) -> list[tuple[int, tuple[Any, ...]] | None]:
-        build, decode = self._plan(view)
+        build, decode, _ = self._plan(view)
         entities = _entities(view, entity_keys, range(len(entity_keys)), build)
         if len(entities) == 1:
             found = conn.execute(_SELECT_ONE, (self.project, view.name, entities[0])).fetchone()

@@ -154,6 +154,31 @@ def test_corrupt_registry_keeps_the_last_good_version(client: TestClient, applie
     assert client.post("/get-online-features", json=LOOKUP).status_code == 200
 
 
+def test_lookups_serve_the_watchers_snapshot(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A lookup reads no file: it serves the snapshot the poll thread loaded, until the poll sees a change."""
+    from featurestore.demo import sample_data
+
+    for name in ("FEATURESTORE_REDIS_URL", "FEATURESTORE_ONLINE_STORE", "FEATURESTORE_REPO"):
+        monkeypatch.delenv(name, raising=False)
+    repo = sqlite_repo(tmp_path / "repo", registry_poll_seconds=3600)
+    sample_data.write(repo)
+    with FeatureStore(repo) as store:
+        store.apply()
+        store.materialize_incremental(datetime.now(UTC))
+    with TestClient(create_app(repo), raise_server_exceptions=False) as c:
+        expected = c.post("/get-online-features", json=LOOKUP).json()
+        registry = repo / "data" / "registry.json"
+        good = registry.read_text()
+        registry.write_text("{ not json")
+        assert c.post("/get-online-features", json=LOOKUP).json() == expected  # not polled yet
+        watcher = c.app.state.featurestore.watcher  # type: ignore[attr-defined]
+        watcher.refresh()
+        assert c.post("/get-online-features", json=LOOKUP).status_code == 503  # the poll saw it
+        registry.write_text(good)
+        watcher.refresh()
+        assert c.post("/get-online-features", json=LOOKUP).json() == expected
+
+
 def test_api_keys_compare_every_key() -> None:
     keys = ApiKeys(read=["r1", "", "shared"], write=["w1", "shared"])
     assert keys.enabled
