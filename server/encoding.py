@@ -12,7 +12,7 @@ from __future__ import annotations
 import base64
 import math
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any, Protocol
 
@@ -21,12 +21,13 @@ import numpy as np
 import orjson
 import pyarrow as pa
 
+from featurestore import utc
+
 JSON_OPTIONS = orjson.OPT_UTC_Z | orjson.OPT_NAIVE_UTC
 _TIMES_OPTIONS = JSON_OPTIONS | orjson.OPT_SERIALIZE_NUMPY
 _US = np.dtype("datetime64[us]")
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_FIRST_US = (datetime(1, 1, 1, tzinfo=UTC) - _EPOCH) // timedelta(microseconds=1)
-_LAST_US = (datetime(9999, 12, 30, tzinfo=UTC) - _EPOCH) // timedelta(microseconds=1)
+_FIRST_US = utc.epoch_us(datetime(1, 1, 1, tzinfo=UTC))
+_LAST_US = utc.epoch_us(datetime(9999, 12, 30, tzinfo=UTC))  # orjson writes datetime64 values up to here
 """orjson formats datetime64 values up to 9999-12-30T22:00 only; later times take the datetime road."""
 PRESENT = "PRESENT"
 NOT_FOUND = "NOT_FOUND"
@@ -122,7 +123,7 @@ def event_times_json(times_us: list[int | None]) -> bytes:
     """
     times: list[int] = [0 if t is None else t for t in times_us] if None in times_us else times_us  # type: ignore[assignment]
     if times and (min(times) < _FIRST_US or max(times) > _LAST_US):
-        return orjson.dumps([_EPOCH + timedelta(microseconds=t) for t in times], option=JSON_OPTIONS)
+        return orjson.dumps([utc.from_epoch_us(t) for t in times], option=JSON_OPTIONS)
     return orjson.dumps(np.array(times, np.int64).view(_US), option=_TIMES_OPTIONS)
 
 

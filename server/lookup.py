@@ -12,10 +12,10 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
-from featurestore import FeatureStore, InputError, OnlineReader, OnlineResponse, ResolvedRequest, resolve
+from featurestore import FeatureStore, InputError, OnlineReader, OnlineResponse, ResolvedRequest, resolve, utc
 
 from .encoding import NOT_FOUND, OUTSIDE_MAX_AGE
 from .metrics import Metrics
@@ -39,9 +39,8 @@ def _b64(text: str) -> bytes:
 
 
 def parse_time(text: str) -> datetime:
-    """An ISO 8601 timestamp; naive means UTC."""
-    value = datetime.fromisoformat(text)
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    """An ISO 8601 timestamp as aware UTC (naive means UTC); ValueError when the text is not one."""
+    return utc.to_utc(datetime.fromisoformat(text))
 
 
 _CONVERSIONS: dict[str, tuple[Callable[[str], Any], str]] = {

@@ -30,13 +30,15 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from featurestore import utc
+
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 
 
 def _seconds(iso: Any) -> float | None:
     try:
-        return datetime.fromisoformat(str(iso)).timestamp()
+        return utc.to_utc(datetime.fromisoformat(str(iso))).timestamp()
     except ValueError:
         return None
 

@@ -13,7 +13,7 @@ from featurestore.cli import COMMAND_MODULES, main
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVER = ROOT / "server"
-ALLOWED = {"featurestore", "featurestore.types"}
+ALLOWED = {"featurestore", "featurestore.types", "featurestore.utc"}
 
 
 def test_library_and_cli_do_not_import_the_server_stack() -> None:
