@@ -23,6 +23,16 @@ def run_errors(err: duckdb.Error) -> FeatureStoreError:
     return OfflineStoreError(f"offline query failed: {text}")
 
 
+def in_row_order(table: pa.Table, rows: int) -> pa.Table:
+    """``table`` sorted by its first column, which holds each of 0 .. ``rows`` - 1 exactly once (a scatter, no sort)."""
+    if table.num_rows != rows:
+        raise OfflineStoreError(f"offline query returned {table.num_rows:,} rows for {rows:,} entity rows")
+    position = table.column(0).to_numpy()
+    take = np.empty(rows, dtype=np.int64)
+    take[position] = np.arange(rows, dtype=np.int64)  # take[row] = where that row is in ``table``
+    return table.take(take)
+
+
 class DuckDBRetrievalJob:
     """The DuckDB :class:`~featurestore.offline.protocol.RetrievalJob`; nothing runs until you ask for data.
 
@@ -37,9 +47,11 @@ class DuckDBRetrievalJob:
         entity: pa.Table | None,
         feature_columns: list[str],
         setup: Sequence[str] = (),
+        unordered: str | None = None,
     ) -> None:
         self._connect = connect
         self._sql = sql
+        self._unordered = unordered  # ``sql`` without ORDER BY, its first column ``__fs_row`` (see to_arrow)
         self._setup = tuple(setup)  # statements run before ``sql`` in the same connection (e.g. temp tables)
         self._entity = entity
         self.feature_columns = feature_columns
@@ -86,7 +98,11 @@ class DuckDBRetrievalJob:
         """The training set as a ``pyarrow.Table``."""
         con = self._con()
         try:
-            result = con.sql(self._sql).to_arrow_table()
+            if self._entity is not None and self._unordered is not None:
+                # input order restored here by a positional take, not by a sort in DuckDB
+                result = in_row_order(con.sql(self._unordered).to_arrow_table(), self._entity.num_rows)
+            else:
+                result = con.sql(self._sql).to_arrow_table()
         except duckdb.Error as err:
             raise run_errors(err) from None
         finally:

@@ -108,10 +108,20 @@ def _view_join(req: ResolvedView, ctx: SourceContext, types: dict[str, str], as_
 
 @dataclass(frozen=True)
 class PitQuery:
-    """A training-set query: ``setup`` statements to run first, in order and in the same connection, then ``sql``."""
+    """A training-set query: ``setup`` statements to run first, in order and in the same connection, then ``sql``.
+
+    ``unordered`` is ``sql`` without its final ``ORDER BY`` (rows in any order), for callers that put the
+    rows back in input order themselves from the ``__fs_row`` column (only without entity columns).
+    """
 
     setup: tuple[str, ...]
-    sql: str
+    unordered: str
+    order_by: str
+
+    @property
+    def sql(self) -> str:
+        """The query, rows in input order."""
+        return f"{self.unordered} ORDER BY {self.order_by}"
 
 
 def pit_sql(
@@ -130,7 +140,7 @@ def pit_sql(
     input order). ``column_types`` maps each requested view's name to its source's
     column types (DuckDB ``DESCRIBE``: name -> type), which decide how times are read.
     The result has ``__fs_row`` (or ``entity_columns``, when given)
-    and every requested feature, ordered by ``__fs_row``.
+    and every requested feature: ``sql`` ordered by ``__fs_row``, ``unordered`` in any order.
     """
     keys = sorted({col for r in requests for col, _ in r.keys})
     key_cols = "".join(f"{quote(k)}, " for k in keys)
@@ -147,11 +157,9 @@ def pit_sql(
     if entity_columns is None:
         # every view result has exactly one row per entity row: join them to each other, not to the entity
         joins = " ".join(f"JOIN __fs_r{i} r{i} ON r{i}.__fs_row = r0.__fs_row" for i in range(1, len(requests)))
-        return PitQuery(tuple(setup), (
-            f"WITH {', '.join(ctes)} SELECT r0.__fs_row, {', '.join(outs)} FROM __fs_r0 r0 {joins} ORDER BY r0.__fs_row"
-        ))
+        select = f"WITH {', '.join(ctes)} SELECT r0.__fs_row, {', '.join(outs)} FROM __fs_r0 r0 {joins}"
+        return PitQuery(tuple(setup), select, "r0.__fs_row")
     head = [f"e.{quote(c)}" for c in entity_columns]
     joins = " ".join(f"LEFT JOIN __fs_r{i} r{i} ON r{i}.__fs_row = e.__fs_row" for i in range(len(requests)))
-    return PitQuery(tuple(setup), (
-        f"WITH {', '.join(ctes)} SELECT {', '.join(head + outs)} FROM {entity_relation} e {joins} ORDER BY e.__fs_row"
-    ))
+    select = f"WITH {', '.join(ctes)} SELECT {', '.join(head + outs)} FROM {entity_relation} e {joins}"
+    return PitQuery(tuple(setup), select, "e.__fs_row")

@@ -1,0 +1,121 @@
+"""DuckDB engine mechanics: the shared instance's cursors, the positional reorder of results."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime, timedelta
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from featurestore import DuckDBSource, Entity, FeatureView, Field, ParquetSource
+from featurestore.errors import OfflineStoreError
+from featurestore.offline.duckdb.job import in_row_order
+from featurestore.offline.duckdb.store import DuckDBOfflineStore
+from featurestore.types import Float64, Int64
+from tests.offline.reference import point_in_time
+
+T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+driver = Entity(name="driver", join_keys=["driver_id"])
+SCHEMA = pa.schema([("driver_id", pa.int64()), ("event_timestamp", pa.timestamp("us", tz="UTC")),
+                    ("created", pa.timestamp("us", tz="UTC")), ("v", pa.float64())])
+
+
+def test_in_row_order_puts_every_row_at_its_position() -> None:
+    n = 5000
+    perm = np.random.default_rng(3).permutation(n)
+    shuffled = pa.table({"__fs_row": pa.array(perm), "x": pa.array(perm * 10), "s": pa.array([str(p) for p in perm])})
+    out = in_row_order(shuffled, n)
+    assert out.column("__fs_row").to_pylist() == list(range(n))
+    assert out.column("x").to_pylist() == [i * 10 for i in range(n)]
+    assert out.column("s").to_pylist() == [str(i) for i in range(n)]
+
+
+def test_in_row_order_refuses_a_result_of_the_wrong_length() -> None:
+    with pytest.raises(OfflineStoreError, match="3 rows for 4 entity rows"):
+        in_row_order(pa.table({"__fs_row": pa.array([2, 0, 1], pa.int64())}), 4)
+
+
+def _expected(rows: list[dict[str, object]], entities: list[dict[str, object]]) -> list[object]:
+    """The reference, per driver (its rows keep their read order, so positions compare the same)."""
+    by_driver: dict[object, list[dict[str, object]]] = {}
+    for row in rows:
+        by_driver.setdefault(row["driver_id"], []).append(row)
+    return [point_in_time(by_driver.get(e["driver_id"], []), ["driver_id"], ["v"], [e], ttl=timedelta(minutes=90),
+                          created_col="created")[0]["v"] for e in entities]
+
+
+def _store_with_rows(make_store, tmp_path, n_rows: int, seed: int):  # type: ignore[no-untyped-def]
+    rng = random.Random(seed)
+    rows = [{"driver_id": rng.randint(0, 40), "event_timestamp": T0 + timedelta(minutes=rng.randint(0, 500)),
+             "created": rng.choice([None, T0]), "v": float(i)} for i in range(n_rows)]
+    pq.write_table(pa.Table.from_pylist(rows, schema=SCHEMA), tmp_path / "s.parquet")
+    view = FeatureView(name="s", entities=[driver], ttl=timedelta(minutes=90), schema=[Field(name="v", dtype=Float64)],
+                       source=ParquetSource(path="s.parquet", created_timestamp_field="created"))
+    store = make_store()
+    store.apply([driver, view])
+    return store, rows
+
+
+def _entities(seed: int, n: int) -> list[dict[str, object]]:
+    rng = random.Random(seed)
+    return [{"driver_id": rng.randint(0, 45), "event_timestamp": T0 + timedelta(minutes=rng.randint(-20, 600))}
+            for _ in range(n)]
+
+
+def _frame(entities: list[dict[str, object]]) -> pa.Table:
+    return pa.Table.from_pylist(entities, schema=pa.schema([("driver_id", pa.int64()),
+                                                            ("event_timestamp", pa.timestamp("us", tz="UTC"))]))
+
+
+def test_large_frame_in_input_order_by_arrow_and_by_batches(make_store, tmp_path) -> None:
+    """Enough rows for DuckDB to return them out of order: to_arrow reorders, to_batches streams sorted."""
+    store, rows = _store_with_rows(make_store, tmp_path, 4000, seed=5)
+    entities = _entities(6, 30_000)
+    job = store.get_historical_features(_frame(entities), ["s:v"])
+    want = _expected(rows, entities)
+    assert job.to_arrow().column("v").to_pylist() == want
+    assert pa.Table.from_batches(list(job.to_batches(batch_rows=7000))).column("v").to_pylist() == want
+
+
+def test_two_jobs_at_once_share_the_instance_but_not_their_temp_tables(make_store, tmp_path) -> None:
+    store, rows = _store_with_rows(make_store, tmp_path, 3000, seed=8)
+    first, second = _entities(1, 5000), _entities(2, 4000)
+    want = [_expected(rows, e) for e in (first, second)]
+    streaming = store.get_historical_features(_frame(first), ["s:v"]).to_batches(batch_rows=1000)
+    head = next(streaming)  # the first job's connection (and its temp table) is open from here on
+    got_second = store.get_historical_features(_frame(second), ["s:v"]).to_arrow().column("v").to_pylist()
+    got_first = pa.Table.from_batches([head, *streaming]).column("v").to_pylist()
+    assert (got_first, got_second) == (want[0], want[1])
+
+
+def test_store_reopens_its_instance_after_close(tmp_path) -> None:
+    store = DuckDBOfflineStore(tmp_path)
+    for _ in range(2):
+        con = store.connect()
+        assert con.sql("SELECT current_setting('TimeZone')").fetchall() == [("UTC",)]
+        con.close()
+        store.close()
+
+
+def test_duckdb_database_rewritten_between_calls_is_read_afresh(make_store, tmp_path) -> None:
+    db = tmp_path / "w.duckdb"
+
+    def write(trips: int) -> None:
+        db.unlink(missing_ok=True)
+        with duckdb.connect(str(db)) as con:
+            con.execute("CREATE TABLE stats (driver_id BIGINT, event_timestamp TIMESTAMP, trips BIGINT)")
+            con.execute(f"INSERT INTO stats VALUES (1, '2026-03-01 11:00:00', {trips})")
+
+    write(5)
+    view = FeatureView(name="t", entities=[driver], schema=[Field(name="trips", dtype=Int64)],
+                       source=DuckDBSource(table="stats", database="w.duckdb"))
+    store = make_store()
+    store.apply([driver, view])
+    ent = pa.table({"driver_id": [1], "event_timestamp": pa.array([datetime(2026, 3, 1, 11, 15)], pa.timestamp("us"))})
+    assert store.get_historical_features(ent, ["t:trips"]).to_arrow().column("trips").to_pylist() == [5]
+    write(6)
+    assert store.get_historical_features(ent, ["t:trips"]).to_arrow().column("trips").to_pylist() == [6]
