@@ -13,7 +13,7 @@ import pytest
 
 from featurestore import DuckDBSource, Entity, FeatureView, Field, ParquetSource
 from featurestore.errors import OfflineStoreError
-from featurestore.offline.duckdb.job import in_row_order
+from featurestore.offline.duckdb.job import best_of_ties, in_row_order
 from featurestore.offline.duckdb.store import DuckDBOfflineStore
 from featurestore.types import Float64, Int64
 from tests.offline.reference import point_in_time
@@ -119,3 +119,44 @@ def test_duckdb_database_rewritten_between_calls_is_read_afresh(make_store, tmp_
     assert store.get_historical_features(ent, ["t:trips"]).to_arrow().column("trips").to_pylist() == [5]
     write(6)
     assert store.get_historical_features(ent, ["t:trips"]).to_arrow().column("trips").to_pylist() == [6]
+
+
+def test_best_of_ties_keeps_the_greatest_created_then_rank_and_ordinal() -> None:
+    rng = random.Random(17)
+    n, low = 300, -(2**63)
+    rows: list[tuple[int, int | None, int | None]] = []
+    for r in range(n):
+        if r % 7 == 0:
+            rows.append((r, None, None))  # no match: alone, both null
+        else:  # 1-4 tied rows: created unknown (lowest) or not, (rank, ordinal) distinct
+            rows += [(r, rng.choice([low, 1, 2]), o) for o in rng.sample(range(10), rng.randint(1, 4))]
+    rng.shuffle(rows)
+    table = pa.table({"__fs_row": pa.array([r for r, _, _ in rows], pa.int64()),
+                      "__fs_cr": pa.array([c for _, c, _ in rows], pa.int64()),
+                      "__fs_ro": pa.array([o for _, _, o in rows], pa.int64()),
+                      "v": pa.array([f"{r}/{c}/{o}" for r, c, o in rows])})
+    got = in_row_order(best_of_ties(table, n), n)
+    want = [max((x for x in rows if x[0] == r), key=lambda x: (x[1] or 0, x[2] or 0)) for r in range(n)]
+    assert got.column_names == ["__fs_row", "v"]
+    assert got.column("v").to_pylist() == [f"{r}/{c}/{o}" for r, c, o in want]
+
+
+def test_many_ties_same_answer_by_arrow_batches_and_parquet(make_store, tmp_path) -> None:
+    """Rows tied on event time (and often on created time) for every path: Arrow, streamed batches, Parquet in."""
+    rng = random.Random(23)
+    rows = [{"driver_id": rng.randint(0, 4), "event_timestamp": T0 + timedelta(minutes=rng.randint(0, 6)),
+             "created": rng.choice([None, T0, T0 + timedelta(seconds=1)]), "v": float(i)} for i in range(400)]
+    pq.write_table(pa.Table.from_pylist(rows, schema=SCHEMA), tmp_path / "s.parquet")
+    view = FeatureView(name="s", entities=[driver], ttl=timedelta(minutes=90), schema=[Field(name="v", dtype=Float64)],
+                       source=ParquetSource(path="s.parquet", created_timestamp_field="created"))
+    store = make_store()
+    store.apply([driver, view])
+    entities = [{"driver_id": rng.randint(0, 5), "event_timestamp": T0 + timedelta(minutes=rng.randint(-1, 8))}
+                for _ in range(3000)]
+    want = _expected(rows, entities)
+    job = store.get_historical_features(_frame(entities), ["s:v"])
+    assert job.to_arrow().column("v").to_pylist() == want
+    assert pa.Table.from_batches(list(job.to_batches(batch_rows=500))).column("v").to_pylist() == want
+    pq.write_table(_frame(entities), tmp_path / "entity.parquet")
+    out = store.get_historical_features(str(tmp_path / "entity.parquet"), ["s:v"]).to_parquet(tmp_path / "out.parquet")
+    assert pq.read_table(out).column("v").to_pylist() == want

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import duckdb
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from featurestore.errors import DataSourceError, FeatureStoreError, OfflineStoreError
+from featurestore.offline.duckdb.pit import PitQuery
 from featurestore.offline.protocol import BATCH_ROWS
 
 
@@ -33,6 +35,23 @@ def in_row_order(table: pa.Table, rows: int) -> pa.Table:
     return table.take(take)
 
 
+def best_of_ties(table: pa.Table, rows: int) -> pa.Table:
+    """Per ``__fs_row``, the row with the greatest (``__fs_cr``, ``__fs_ro``), without those two columns.
+
+    ``table`` has each ``__fs_row`` of 0 .. ``rows`` - 1 at least once (rows without a match once, with both
+    null), so with exactly ``rows`` rows there is no tie to resolve.
+    """
+    if table.num_rows == rows:
+        return table.drop_columns(["__fs_cr", "__fs_ro"])
+    row = table.column("__fs_row").to_numpy()
+    created = pc.fill_null(table.column("__fs_cr"), np.iinfo(np.int64).min).to_numpy()
+    ro = pc.fill_null(table.column("__fs_ro"), np.iinfo(np.int64).min).to_numpy()
+    order = np.lexsort((ro, created, row))  # by row, then created, then (rank, ordinal): the best is last
+    ordered = row[order]
+    last = np.append(ordered[1:] != ordered[:-1], True)
+    return table.take(order[last]).drop_columns(["__fs_cr", "__fs_ro"])
+
+
 class DuckDBRetrievalJob:
     """The DuckDB :class:`~featurestore.offline.protocol.RetrievalJob`; nothing runs until you ask for data.
 
@@ -43,16 +62,14 @@ class DuckDBRetrievalJob:
     def __init__(
         self,
         connect: Callable[[], duckdb.DuckDBPyConnection],
-        sql: str,
+        query: PitQuery,
         entity: pa.Table | None,
         feature_columns: list[str],
-        setup: Sequence[str] = (),
-        unordered: str | None = None,
     ) -> None:
         self._connect = connect
-        self._sql = sql
-        self._unordered = unordered  # ``sql`` without ORDER BY, its first column ``__fs_row`` (see to_arrow)
-        self._setup = tuple(setup)  # statements run before ``sql`` in the same connection (e.g. temp tables)
+        self._query = query
+        self._sql = query.sql
+        self._setup = query.setup  # statements run before ``sql`` in the same connection (e.g. temp tables)
         self._entity = entity
         self.feature_columns = feature_columns
 
@@ -98,21 +115,23 @@ class DuckDBRetrievalJob:
         """The training set as a ``pyarrow.Table``."""
         con = self._con()
         try:
-            if self._entity is not None and self._unordered is not None:
-                # input order restored here by a positional take, not by a sort in DuckDB
-                result = in_row_order(con.sql(self._unordered).to_arrow_table(), self._entity.num_rows)
-            else:
-                result = con.sql(self._sql).to_arrow_table()
+            if self._entity is None:
+                return con.sql(self._sql).to_arrow_table()
+            # each view on its own, rows in any order; ties resolved and input order restored here, without
+            # a sort in DuckDB
+            out, names = self._entity, iter(self.feature_columns)
+            for part in self._query.parts:
+                result = con.sql(self._query.part_sql(part)).to_arrow_table()
+                if part.ties:
+                    result = best_of_ties(result, out.num_rows)
+                result = in_row_order(result, out.num_rows)
+                for column in result.columns[1:]:
+                    out = out.append_column(next(names), column)
+            return out
         except duckdb.Error as err:
             raise run_errors(err) from None
         finally:
             con.close()
-        if self._entity is None:
-            return result
-        out = self._entity
-        for i, name in enumerate(self.feature_columns):
-            out = out.append_column(name, result.column(i + 1))
-        return out
 
     def to_pandas(self) -> Any:
         return self.to_arrow().to_pandas()

@@ -146,7 +146,7 @@ class DuckDBOfflineStore:
         if entity.table is not None:
             query = pit_sql("__fs_entity", entity.timestamp_column, ts_type, None, requests, self.ctx, types,
                             as_of_created)
-            return DuckDBRetrievalJob(connect, query.sql, entity.table, out_cols, query.setup, query.unordered)
+            return DuckDBRetrievalJob(connect, query, entity.table, out_cols)
         rel = (
             f"(SELECT *, file_row_number AS __fs_row FROM read_parquet({sql_string(str(entity.path))}, "
             "file_row_number=true))"
@@ -155,7 +155,7 @@ class DuckDBOfflineStore:
             raise InputError("entity_df path must be a single Parquet file", path=str(entity.path))
         query = pit_sql(rel, entity.timestamp_column, ts_type, list(entity.schema.names), requests, self.ctx, types,
                         as_of_created)
-        return DuckDBRetrievalJob(connect, query.sql, None, out_cols, query.setup)
+        return DuckDBRetrievalJob(connect, query, None, out_cols)
 
     def spine(self, views: list[FeatureView], start: datetime, end: datetime) -> pa.Table:
         """Every distinct (join keys, event time) of the views' sources in [start, end], as an entity frame."""
