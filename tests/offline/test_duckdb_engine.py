@@ -34,6 +34,46 @@ def test_in_row_order_puts_every_row_at_its_position() -> None:
     assert out.column("s").to_pylist() == [str(i) for i in range(n)]
 
 
+def test_in_row_order_every_type_with_nulls_chunks_and_offsets() -> None:
+    """Fixed-width columns are scattered buffer by buffer, others gathered: both keep values and nulls."""
+    from decimal import Decimal
+
+    n = 3000
+    rng = random.Random(4)
+    perm = list(range(n))
+    rng.shuffle(perm)
+
+    def maybe(v: object, i: int) -> object:
+        return None if i % 5 == 0 else v
+
+    columns = {
+        "i8": pa.array([maybe(p % 100, p) for p in perm], pa.int8()),
+        "u16": pa.array([maybe(p, p) for p in perm], pa.uint16()),
+        "f32": pa.array([maybe(p / 3, p) for p in perm], pa.float32()),
+        "f64": pa.array([p * 1.5 for p in perm], pa.float64()),  # no nulls
+        "ts": pa.array([maybe(T0 + timedelta(seconds=p), p) for p in perm], pa.timestamp("ns", tz="UTC")),
+        "d": pa.array([maybe(p, p) for p in perm], pa.date32()),
+        "b": pa.array([maybe(p % 2 == 0, p) for p in perm], pa.bool_()),
+        "s": pa.array([maybe(str(p), p) for p in perm], pa.string()),
+        "dec": pa.array([maybe(Decimal(p) / 4, p) for p in perm], pa.decimal128(10, 2)),
+        "mdn": pa.array([maybe(pa.scalar((1, 2, p), pa.month_day_nano_interval()).as_py(), p) for p in perm],
+                        pa.month_day_nano_interval()),
+    }
+    whole = pa.table({"__fs_row": pa.array(perm, pa.int64()), **columns})
+    padded = pa.concat_tables([whole.slice(0, 7), whole]).combine_chunks().slice(7)  # one chunk, offset 7
+    chunked = pa.concat_tables([whole.slice(0, 1000), whole.slice(1000, 1), whole.slice(1001)])
+    want = whole.sort_by("__fs_row")
+    for table in (whole, padded, chunked):
+        got = in_row_order(table, n)
+        assert got.schema == whole.schema
+        assert got.to_pylist() == want.to_pylist()
+
+
+def test_in_row_order_of_nothing() -> None:
+    table = pa.table({"__fs_row": pa.array([], pa.int64()), "v": pa.array([], pa.float32())})
+    assert in_row_order(table, 0).num_rows == 0
+
+
 def test_in_row_order_refuses_a_result_of_the_wrong_length() -> None:
     with pytest.raises(OfflineStoreError, match="3 rows for 4 entity rows"):
         in_row_order(pa.table({"__fs_row": pa.array([2, 0, 1], pa.int64())}), 4)
