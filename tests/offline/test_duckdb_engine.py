@@ -13,7 +13,8 @@ import pytest
 
 from featurestore import DuckDBSource, Entity, FeatureView, Field, ParquetSource
 from featurestore.errors import OfflineStoreError
-from featurestore.offline.duckdb.job import best_of_ties, in_row_order
+from featurestore.offline.duckdb import job as job_module
+from featurestore.offline.duckdb.job import best_of_ties, fetch_best_of_ties, in_row_order
 from featurestore.offline.duckdb.store import DuckDBOfflineStore
 from featurestore.types import Float64, Int64
 from tests.offline.reference import point_in_time
@@ -179,6 +180,33 @@ def test_best_of_ties_keeps_the_greatest_created_then_rank_and_ordinal() -> None
     want = [max((x for x in rows if x[0] == r), key=lambda x: (x[1] or 0, x[2] or 0)) for r in range(n)]
     assert got.column_names == ["__fs_row", "v"]
     assert got.column("v").to_pylist() == [f"{r}/{c}/{o}" for r, c, o in want]
+
+
+def test_fetch_best_of_ties_holds_a_bounded_number_of_rows(monkeypatch) -> None:
+    """Ten tied rows per entity row, read in small batches: the held rows are resolved as they pile up."""
+    n = 200
+    rng = random.Random(9)
+    rows = [(r, rng.randint(0, 3), rng.randint(0, 10**6)) for r in range(n) for _ in range(10)]
+    rng.shuffle(rows)
+    table = pa.table({"__fs_row": pa.array([r for r, _, _ in rows], pa.int64()),
+                      "__fs_cr": pa.array([c for _, c, _ in rows], pa.int64()),
+                      "__fs_ro": pa.array([o for _, _, o in rows], pa.int64()),
+                      "v": pa.array([c * 10**7 + o for _, c, o in rows], pa.int64())})
+    held: list[int] = []  # rows held each time ties are resolved
+    real = job_module.best_of_ties
+    monkeypatch.setattr(job_module, "best_of_ties", lambda t, *a, **k: (held.append(t.num_rows), real(t, *a, **k))[1])
+
+    class Reader:  # a RecordBatchReader's iteration and schema
+        schema = table.schema
+
+        def __iter__(self):  # type: ignore[no-untyped-def]
+            yield from table.to_batches(max_chunksize=50)
+
+    got = in_row_order(fetch_best_of_ties(Reader(), n), n)  # type: ignore[arg-type]
+    want = [max(c * 10**7 + o for r2, c, o in rows if r2 == r) for r in range(n)]
+    assert got.column("v").to_pylist() == want
+    assert got.column_names == ["__fs_row", "v"]
+    assert len(held) > 2 and max(held) <= 2 * n + 50  # resolved as it went, never the 2,000 rows at once
 
 
 def test_many_ties_same_answer_by_arrow_batches_and_parquet(make_store, tmp_path) -> None:

@@ -64,21 +64,39 @@ def _scatter(column: pa.ChunkedArray, position: np.ndarray, rows: int) -> pa.Arr
     return pa.Array.from_buffers(t, rows, [mask, pa.py_buffer(values)], null_count=arr.null_count)
 
 
-def best_of_ties(table: pa.Table, rows: int) -> pa.Table:
+def best_of_ties(table: pa.Table, rows: int, keep_tie_columns: bool = False) -> pa.Table:
     """Per ``__fs_row``, the row with the greatest (``__fs_cr``, ``__fs_ro``), without those two columns.
 
     ``table`` has each ``__fs_row`` of 0 .. ``rows`` - 1 at least once (rows without a match once, with both
     null), so with exactly ``rows`` rows there is no tie to resolve.
     """
+    drop = [] if keep_tie_columns else ["__fs_cr", "__fs_ro"]
     if table.num_rows == rows:
-        return table.drop_columns(["__fs_cr", "__fs_ro"])
+        return table.drop_columns(drop)
     row = table.column("__fs_row").to_numpy()
     created = pc.fill_null(table.column("__fs_cr"), np.iinfo(np.int64).min).to_numpy()
     ro = pc.fill_null(table.column("__fs_ro"), np.iinfo(np.int64).min).to_numpy()
     order = np.lexsort((ro, created, row))  # by row, then created, then (rank, ordinal): the best is last
     ordered = row[order]
     last = np.append(ordered[1:] != ordered[:-1], True)
-    return table.take(order[last]).drop_columns(["__fs_cr", "__fs_ro"])
+    return table.take(order[last]).drop_columns(drop)
+
+
+def fetch_best_of_ties(reader: pa.RecordBatchReader, rows: int) -> pa.Table:
+    """Read a part with ties (see ``pit.ViewPart``), resolving them whenever more than 2 x ``rows`` rows are held.
+
+    Every row tied on event time comes back for each entity row that matched it: memory stays bounded
+    however many ties the source has.
+    """
+    held: list[pa.RecordBatch] = []
+    count = 0
+    for batch in reader:
+        held.append(batch)
+        count += batch.num_rows
+        if count > 2 * rows:
+            table = best_of_ties(pa.Table.from_batches(held, reader.schema), -1, keep_tie_columns=True)
+            held, count = table.to_batches(), table.num_rows
+    return best_of_ties(pa.Table.from_batches(held, reader.schema), rows)
 
 
 class DuckDBRetrievalJob:
@@ -150,9 +168,11 @@ class DuckDBRetrievalJob:
             # a sort in DuckDB
             out, names = self._entity, iter(self.feature_columns)
             for part in self._query.parts:
-                result = con.sql(self._query.part_sql(part)).to_arrow_table()
                 if part.ties:
-                    result = best_of_ties(result, out.num_rows)
+                    result = fetch_best_of_ties(con.sql(self._query.part_sql(part)).to_arrow_reader(BATCH_ROWS),
+                                                out.num_rows)
+                else:
+                    result = con.sql(self._query.part_sql(part)).to_arrow_table()
                 result = in_row_order(result, out.num_rows)
                 for column in result.columns[1:]:
                     out = out.append_column(next(names), column)
