@@ -3,11 +3,13 @@
 For each entity row and each view: the source row with equal join keys whose
 event time is ``<=`` the entity time and, with a ttl, ``>=`` entity time - ttl;
 the latest event time wins, then the latest created time, then pushed rows over
-batch rows, then the row read last. One ``ASOF LEFT JOIN`` per view on a struct
-key packing (event, created) and (rank, ordinal) into two integers, so ties cost
-nothing extra; it sorts only the join keys and that struct, stores the match per
-entity row in a temp table (a statement of its own, so its memory is freed), and
-the feature values of the matched rows are then fetched by ordinal with a hash join.
+batch rows, then the row read last. Per view, one ``ASOF LEFT JOIN`` on the join keys
+and the event time alone (as cheap as DuckDB's bare ASOF join) stores the matched
+event time per entity row in a temp table (a statement of its own, so its memory is
+freed); a hash join on (keys, that event time) then fetches the feature values of
+every row tied on it, with their created time and (rank, ordinal), and the greatest
+of those per entity row is kept: by ``QUALIFY`` in SQL, or after the fetch in Arrow
+(job.py), where input order is also restored by a positional take instead of a sort.
 With ``as_of_created`` the created time must also be ``<=`` the entity time, which ASOF cannot express: a range join
 keeping the best row per entity row is used instead.
 """
@@ -56,8 +58,8 @@ def _ttl_ok(view: FeatureView, ev: str, ts: str) -> str | None:
 
 
 def _view_join(req: ResolvedView, ctx: SourceContext, types: dict[str, str], as_of_created: bool,
-               entity_cte: str, index: int, setup: list[str]) -> str:
-    """SELECT __fs_row and the view's output columns, one row per entity row (``types``: the source's DESCRIBE).
+               entity_cte: str, index: int, setup: list[str]) -> ViewPart:
+    """The view's part of the query (``types``: the source's DESCRIBE).
 
     May append statements to ``setup`` that must run first (in the same connection).
     """
@@ -70,10 +72,10 @@ def _view_join(req: ResolvedView, ctx: SourceContext, types: dict[str, str], as_
         cond = [*equal, "v.__fs_ev <= e.__fs_ts", "v.__fs_cr <= e.__fs_ts"] + ([ttl] if ttl else [])
         cols = ", ".join(f"v.{quote(f)} AS {quote(o)}" for f, o in pairs)
         rel = view_relation(req.view, ctx, types, req.features)
-        return (
+        return ViewPart(
             f"SELECT e.__fs_row, {cols} FROM __fs_e e LEFT JOIN ({rel}) v ON {' AND '.join(cond)} "
             "QUALIFY row_number() OVER (PARTITION BY e.__fs_row ORDER BY "
-            "v.__fs_ev DESC NULLS LAST, v.__fs_cr DESC, v.__fs_rank DESC, v.__fs_ord DESC) = 1"
+            "v.__fs_ev DESC NULLS LAST, v.__fs_cr DESC, v.__fs_rank DESC, v.__fs_ord DESC) = 1", False
         )
     ttl = _key_ttl_ok(req.view, "v.__fs_k", "e.__fs_ts")
     entity = f"(SELECT *, {ENTITY_KEY} AS __fs_k FROM __fs_e) e"
@@ -83,35 +85,73 @@ def _view_join(req: ResolvedView, ctx: SourceContext, types: dict[str, str], as_
             (f"CASE WHEN {ttl} THEN v.{quote(f)} END" if ttl else f"v.{quote(f)}") + f" AS {quote(o)}" for f, o in pairs
         )
         rel = view_relation(req.view, ctx, types, req.features)
-        return (
+        return ViewPart(
             f"SELECT e.__fs_row, {cols} FROM {entity} ASOF LEFT JOIN (SELECT {narrow}, {SOURCE_KEY} AS "
-            f"__fs_k FROM ({rel})) v ON {on}e.__fs_k >= v.__fs_k"
+            f"__fs_k FROM ({rel})) v ON {on}e.__fs_k >= v.__fs_k", False
         )
-    # Two phases, two statements: the ASOF join sorts only (keys, time key) and stores the matching row's
-    # 'ro' (rank and ordinal) per entity row in a temp table; a hash join on them then streams the feature
-    # values from the source. As one statement DuckDB would keep the ASOF join's sorted source alive during the
-    # second scan (peak memory = both); as two, the ASOF join's memory is free before the values are read.
-    match = f"CASE WHEN {ttl} THEN v.__fs_k END" if ttl else "v.__fs_k"
+    # Two phases, two statements. The ASOF join sorts only (keys, event time), BIGINTs as cheap as the bare join,
+    # and stores per entity row the event time it matched (ttl applied) in a temp table, a statement of its own so
+    # its memory is free before the values are read. A hash join on (keys, that event time) then streams the
+    # feature values from the source with each row's created time and (rank, ordinal): every row tied on event
+    # time comes back, and the caller keeps the greatest (created, rank * 2**62 + ordinal) per entity row.
+    ttl = _ttl_ok(req.view, "v.__fs_ev", "e.__fs_ts")
+    match = f"CASE WHEN {ttl} THEN v.__fs_ev END" if ttl else "v.__fs_ev"
     narrow = "".join(f"{quote(k)}, " for k in keys)
+    entity_keys = "".join(f"e.{quote(col)} AS __fs_j{n}, " for n, (col, _) in enumerate(req.keys))
     table = f"__fs_m{index}"
     setup.append(
         f"CREATE OR REPLACE TEMP TABLE {table} AS WITH {entity_cte} "
-        f"SELECT e.__fs_row, {match}.ro AS __fs_ro FROM {entity} ASOF LEFT JOIN "
-        f"(SELECT {narrow}{SOURCE_KEY} AS __fs_k FROM ({view_relation(req.view, ctx, types, ())})) v "
-        f"ON {on}e.__fs_k >= v.__fs_k"
+        f"SELECT e.__fs_row, {entity_keys}{match} AS __fs_mev FROM __fs_e e ASOF LEFT JOIN "
+        f"(SELECT {narrow}__fs_ev FROM ({view_relation(req.view, ctx, types, ())})) v "
+        f"ON {on}e.__fs_ts >= v.__fs_ev"
     )
     cols = ", ".join(f"s.{quote(f)} AS {quote(o)}" for f, o in pairs)
     rel = view_relation(req.view, ctx, types, req.features)
-    values = f"SELECT {SOURCE_RO} AS __fs_ro, {', '.join(quote(f) for f in req.features)} FROM ({rel})"
-    return f"SELECT m.__fs_row, {cols} FROM {table} m LEFT JOIN ({values}) s ON s.__fs_ro = m.__fs_ro"
+    feats = ", ".join(quote(f) for f in req.features)
+    values = f"SELECT {narrow}__fs_ev, __fs_cr, {SOURCE_RO} AS __fs_ro, {feats} FROM ({rel})"
+    same = "".join(f"s.{quote(k)} = m.__fs_j{n} AND " for n, (_, k) in enumerate(req.keys))
+    return ViewPart(
+        f"SELECT m.__fs_row, s.__fs_cr, s.__fs_ro, {cols} FROM {table} m LEFT JOIN ({values}) s "
+        f"ON {same}s.__fs_ev = m.__fs_mev", True
+    )
+
+
+@dataclass(frozen=True)
+class ViewPart:
+    """One view's rows: ``__fs_row`` and the view's output columns, one row per entity row.
+
+    With ``ties``, also ``__fs_cr`` and ``__fs_ro`` after ``__fs_row``, and every source row tied on event time
+    for an entity row comes back: the one with the greatest (``__fs_cr``, ``__fs_ro``) is the answer.
+    """
+
+    sql: str
+    ties: bool
+
+    @property
+    def best(self) -> str:
+        """``sql`` with one row per entity row (ties resolved in SQL) and no tie columns."""
+        if not self.ties:
+            return self.sql
+        return (f"SELECT * EXCLUDE (__fs_cr, __fs_ro) FROM ({self.sql}) "
+                "QUALIFY row_number() OVER (PARTITION BY __fs_row ORDER BY __fs_cr DESC, __fs_ro DESC) = 1")
 
 
 @dataclass(frozen=True)
 class PitQuery:
-    """A training-set query: ``setup`` statements to run first, in order and in the same connection, then ``sql``."""
+    """A training-set query: ``setup`` statements to run first, in order and in the same connection, then ``sql``.
+
+    ``parts`` are the views' parts of ``sql`` (rows in any order, see :class:`ViewPart`), for callers that
+    resolve ties and restore input order themselves from ``__fs_row``.
+    """
 
     setup: tuple[str, ...]
     sql: str
+    parts: tuple[ViewPart, ...]
+    entity_cte: str
+
+    def part_sql(self, part: ViewPart) -> str:
+        """A part as a query of its own."""
+        return f"WITH {self.entity_cte} {part.sql}"
 
 
 def pit_sql(
@@ -129,8 +169,8 @@ def pit_sql(
     ``entity_relation`` must have the entity columns plus ``__fs_row`` (0..n-1,
     input order). ``column_types`` maps each requested view's name to its source's
     column types (DuckDB ``DESCRIBE``: name -> type), which decide how times are read.
-    The result has ``__fs_row`` (or ``entity_columns``, when given)
-    and every requested feature, ordered by ``__fs_row``.
+    ``sql`` has ``__fs_row`` (or ``entity_columns``, when given) and every requested
+    feature, ordered by ``__fs_row``.
     """
     keys = sorted({col for r in requests for col, _ in r.keys})
     key_cols = "".join(f"{quote(k)}, " for k in keys)
@@ -138,20 +178,17 @@ def pit_sql(
         f"__fs_e AS (SELECT {key_cols}__fs_row, {utc_us(quote(timestamp_column), timestamp_type)} AS __fs_ts "
         f"FROM {entity_relation})"
     )
-    ctes = [entity_cte]
     setup: list[str] = []
-    for i, req in enumerate(requests):
-        types = column_types.get(req.view.name, {})
-        ctes.append(f"__fs_r{i} AS ({_view_join(req, ctx, types, as_of_created, entity_cte, i, setup)})")
+    parts = [_view_join(req, ctx, column_types.get(req.view.name, {}), as_of_created, entity_cte, i, setup)
+             for i, req in enumerate(requests)]
+    ctes = [entity_cte] + [f"__fs_r{i} AS ({part.best})" for i, part in enumerate(parts)]
     outs = [f"r{i}.{quote(o)}" for i, r in enumerate(requests) for o in r.out_names]
     if entity_columns is None:
         # every view result has exactly one row per entity row: join them to each other, not to the entity
         joins = " ".join(f"JOIN __fs_r{i} r{i} ON r{i}.__fs_row = r0.__fs_row" for i in range(1, len(requests)))
-        return PitQuery(tuple(setup), (
-            f"WITH {', '.join(ctes)} SELECT r0.__fs_row, {', '.join(outs)} FROM __fs_r0 r0 {joins} ORDER BY r0.__fs_row"
-        ))
+        sql = f"WITH {', '.join(ctes)} SELECT r0.__fs_row, {', '.join(outs)} FROM __fs_r0 r0 {joins}"
+        return PitQuery(tuple(setup), f"{sql} ORDER BY r0.__fs_row", tuple(parts), entity_cte)
     head = [f"e.{quote(c)}" for c in entity_columns]
     joins = " ".join(f"LEFT JOIN __fs_r{i} r{i} ON r{i}.__fs_row = e.__fs_row" for i in range(len(requests)))
-    return PitQuery(tuple(setup), (
-        f"WITH {', '.join(ctes)} SELECT {', '.join(head + outs)} FROM {entity_relation} e {joins} ORDER BY e.__fs_row"
-    ))
+    sql = f"WITH {', '.join(ctes)} SELECT {', '.join(head + outs)} FROM {entity_relation} e {joins}"
+    return PitQuery(tuple(setup), f"{sql} ORDER BY e.__fs_row", tuple(parts), entity_cte)
