@@ -72,6 +72,9 @@ def _plans(resolved: ResolvedRequest) -> tuple[_ViewPlan, ...]:
     plans: tuple[_ViewPlan, ...] | None = resolved.derived.get("online")
     if plans is None:
         resolved.check_join_keys()
+        off = next((v.view.name for v in resolved.views if not v.view.online), None)
+        if off is not None:  # never materialized: its NOT_FOUND would be a silent wrong answer
+            raise InputError(f"feature view {off!r} has online=False: it is not served online", view=off)
         plans = resolved.derived["online"] = tuple(_ViewPlan(v) for v in resolved.views)
     return plans
 
