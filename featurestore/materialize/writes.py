@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -29,9 +30,46 @@ def _cast(table: pa.Table, name: str, target: pa.DataType, what: str) -> pa.Chun
     if column.null_count == len(column):  # all nulls: whatever type a frame library guessed
         return pa.chunked_array([pa.nulls(len(column), target)])
     try:
-        return column.cast(target, safe=True)
+        cast = column.cast(target, safe=True)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError) as err:
         raise InputError(f"{what} column {name!r} cannot be read as {target}: {err}", column=name) from None
+    overflow = _float32_overflow(column, cast)
+    if overflow is not None:
+        raise InputError(f"{what} column {name!r} has {overflow!r}, beyond the range of Float32 "
+                         f"(±{FLOAT32_MAX:.7g}); declare the feature Float64", column=name)
+    return cast
+
+
+FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
+def _is_list(t: pa.DataType) -> bool:
+    return bool(pa.types.is_list(t) or pa.types.is_large_list(t) or pa.types.is_fixed_size_list(t))
+
+
+def _float32_overflow(column: pa.ChunkedArray, cast: pa.ChunkedArray) -> Any:
+    """A finite value of ``column`` that became infinite in ``cast`` (a Float32 or list of Float32), else None.
+
+    Arrow's safe cast turns such a value into ``inf`` without a word.
+    """
+    source, values = column, cast
+    while _is_list(values.type):
+        if not _is_list(source.type):
+            return None
+        if values.type.value_type != pa.float32() and not _is_list(values.type.value_type):
+            return None  # not Float32 inside: nothing to flatten
+        source, values = pc.list_flatten(source), pc.list_flatten(values)
+    if values.type != pa.float32() or not pc.any(pc.is_inf(values)).as_py():
+        return None
+    for i in np.flatnonzero(pc.fill_null(pc.is_inf(values), False).to_numpy(zero_copy_only=False)):
+        value = source[int(i)].as_py()
+        try:
+            finite = value is not None and np.isfinite(float(value))
+        except (TypeError, ValueError):
+            finite = False
+        if finite:
+            return value
+    return None
 
 
 def online_batch(view: FeatureView, table: pa.Table, mapped: bool) -> pa.Table:
