@@ -69,6 +69,8 @@ class RepoConfig(_Strict):
     online_store: OnlineConfig = SqliteOnlineConfig()
     offline_store: DuckDBOfflineConfig = DuckDBOfflineConfig()
     server: ServerConfig = ServerConfig()
+    max_future_event_seconds: float | None = Field(default=86_400.0, ge=0)
+    """``push`` and ``write_to_online_store`` refuse event times later than now plus this (None: no limit)."""
 
     @field_validator("project")
     @classmethod

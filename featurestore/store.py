@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import warnings
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -227,11 +227,15 @@ class FeatureStore:
 
     def write_to_online_store(self, feature_view_name: str, df: Any) -> int:
         """Write rows (join keys, event timestamp, features) straight to the online store."""
-        return writes.write_to_online_store(self.online, self.state(), feature_view_name, df)
+        return writes.write_to_online_store(self.online, self.state(), feature_view_name, df, self._max_future())
 
     def push(self, push_source_name: str, df: Any, to: str = "online") -> int:
         """Push rows to the views of a PushSource: ``to`` is "online", "offline" or "online_and_offline"."""
-        return writes.push(self.online, self.offline, self.state(), push_source_name, df, to)
+        return writes.push(self.online, self.offline, self.state(), push_source_name, df, to, self._max_future())
+
+    def _max_future(self) -> timedelta | None:
+        seconds = self.config.max_future_event_seconds
+        return None if seconds is None else timedelta(seconds=seconds)
 
     def teardown(self) -> None:
         """Delete every online value of this project (nothing of other projects); definitions stay."""

@@ -6,6 +6,7 @@ batch writes nothing.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -20,9 +21,11 @@ from featurestore.offline.entity_input import to_arrow
 from featurestore.offline.protocol import OfflineStore
 from featurestore.online.protocol import OnlineStore
 from featurestore.registry.file import RegistryState
-from featurestore.utc import MIN_US, arrow_epoch_us
+from featurestore.utc import MIN_US, arrow_epoch_us, from_epoch_us
 
 PUSH_TARGETS = ("online", "offline", "online_and_offline")
+MAX_FUTURE = timedelta(days=1)
+"""How far past the current time an event time may be (clock skew); the default of ``max_future_event_seconds``."""
 
 
 def _cast(table: pa.Table, name: str, target: pa.DataType, what: str) -> pa.ChunkedArray:
@@ -72,10 +75,12 @@ def _float32_overflow(column: pa.ChunkedArray, cast: pa.ChunkedArray) -> Any:
     return None
 
 
-def online_batch(view: FeatureView, table: pa.Table, mapped: bool) -> pa.Table:
+def online_batch(view: FeatureView, table: pa.Table, mapped: bool, max_future: timedelta | None = MAX_FUTURE,
+                 now: datetime | None = None) -> pa.Table:
     """Validate ``table`` against ``view`` and return keys, features, ``__fs_ev``, ``__fs_cr``.
 
     ``mapped=False``: column names are the source's (before ``field_mapping``), as for ``push``.
+    ``max_future``: event times later than ``now`` (the current time) plus this are refused (None: any).
     """
     batch = batch_of(view.source)
 
@@ -103,6 +108,8 @@ def online_batch(view: FeatureView, table: pa.Table, mapped: bool) -> pa.Table:
     event = arrow_epoch_us(table.column(ts), ts)
     if event.null_count:
         raise InputError(f"{where}: event timestamp column {ts!r} has nulls", column=ts)
+    if max_future is not None:
+        _check_not_future(event, ts, where, max_future, now or datetime.now(UTC))
     created_name = batch.created_timestamp_field
     if created_name and created_name in table.column_names:
         created = pc.fill_null(arrow_epoch_us(table.column(created_name), created_name), MIN_US)
@@ -111,10 +118,32 @@ def online_batch(view: FeatureView, table: pa.Table, mapped: bool) -> pa.Table:
     return pa.table([*arrays, event, created], names=[*names, "__fs_ev", "__fs_cr"])
 
 
-def write_to_online_store(online: OnlineStore, state: RegistryState, view_name: str, data: Any) -> int:
-    """Write rows (named like the view's keys and features) to the online store; returns rows written."""
+def _check_not_future(event_us: pa.Array, column: str, where: str, max_future: timedelta, now: datetime) -> None:
+    """Refuse event times after ``now`` + ``max_future``: one typo'd year would otherwise win online for ever."""
+    limit = int(now.timestamp() * 1_000_000) + max_future // timedelta(microseconds=1)
+    late = np.flatnonzero(event_us.to_numpy(zero_copy_only=False) > limit)
+    if len(late):
+        first = int(late[0])
+        more = f" (and {len(late) - 1:,} more)" if len(late) > 1 else ""
+        us = int(event_us[first].as_py())
+        try:
+            shown: object = from_epoch_us(us)
+        except OverflowError:  # past year 9999
+            shown = f"{us} microseconds after 1970"
+        raise InputError(f"{where}: event timestamp column {column!r} has {shown} at row {first}{more}, later than "
+                         f"now ({now:%Y-%m-%d %H:%M:%S} UTC) + {max_future.total_seconds():g} s "
+                         f"(max_future_event_seconds in featurestore.yaml): fix the time or raise the limit",
+                         column=column)
+
+
+def write_to_online_store(online: OnlineStore, state: RegistryState, view_name: str, data: Any,
+                          max_future: timedelta | None = MAX_FUTURE) -> int:
+    """Write rows (named like the view's keys and features) to the online store; returns rows written.
+
+    Event times later than now + ``max_future`` are refused (None: no limit).
+    """
     view = state.feature_view(view_name)
-    table = online_batch(view, to_arrow(data, "df"), mapped=True)
+    table = online_batch(view, to_arrow(data, "df"), mapped=True, max_future=max_future)
     return write_batch(online, view, table)
 
 
@@ -126,15 +155,20 @@ def push_views(state: RegistryState, push_name: str) -> list[FeatureView]:
 
 
 def push(online: OnlineStore, offline: OfflineStore, state: RegistryState, push_name: str, data: Any,
-         to: str = "online") -> int:
-    """Push rows named like the push source's batch-source columns; returns the number of rows."""
+         to: str = "online", max_future: timedelta | None = MAX_FUTURE) -> int:
+    """Push rows named like the push source's batch-source columns; returns the number of rows.
+
+    Event times later than now + ``max_future`` are refused (None: no limit), whatever the target.
+    """
     if to not in PUSH_TARGETS:
         raise InputError(f"push target {to!r} is not one of {list(PUSH_TARGETS)}", to=to)
     views = push_views(state, push_name)
     table = to_arrow(data, "df")
     source = views[0].source
     assert isinstance(source, PushSource)
-    batches = [(v, online_batch(v, table, mapped=False)) for v in views]  # validates every view first
+    now = datetime.now(UTC)
+    # validates every view first
+    batches = [(v, online_batch(v, table, mapped=False, max_future=max_future, now=now)) for v in views]
     offline_table = None
     if to != "online":
         schema = offline.source_schema(source)

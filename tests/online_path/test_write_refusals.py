@@ -62,3 +62,37 @@ def test_float32_extremes_that_fit_are_kept(make_fs, tmp_path) -> None:  # type:
     out = store.get_online_features(FEATURES, {"user_id": [1, 2]}).to_dict()
     assert out["f32"] == [-big, float("inf")]
     assert out["a32"][1][:2] == [big, float("-inf")]
+
+
+def _future_rows(when: datetime) -> dict[str, list[object]]:
+    return {"user_id": [1, 2, 3], "event_timestamp": [T, when, T], "f32": [1.0, 2.0, 3.0], "a32": [[], [], []],
+            "f64": [1.0, 2.0, 3.0]}
+
+
+def test_event_times_in_the_future_are_refused(make_fs, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    store = _store(make_fs, tmp_path)
+    typo = datetime.now(UTC).replace(year=2062)
+    data = _future_rows(typo)
+    for call in (lambda: store.push("users_push", data, to="online_and_offline"),
+                 lambda: store.push("users_push", data, to="offline"),
+                 lambda: store.write_to_online_store("users", data)):
+        with pytest.raises(InputError, match=r"'event_timestamp'.*2062.*row 1") as err:
+            call()
+        assert err.value.column == "event_timestamp"  # type: ignore[attr-defined]
+    _nothing_written(store)
+    # within the allowed skew (1 day by default): accepted, and later rows still replace it
+    soon = datetime.now(UTC) + timedelta(hours=23)
+    assert store.push("users_push", _future_rows(soon), to="online_and_offline") == 3
+    assert store.get_online_features(FEATURES, {"user_id": [2]}).to_dict()["f64"] == [2.0]
+
+
+def test_future_skew_is_configurable(make_fs, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    store = make_fs(max_future_event_seconds=60)
+    pq.write_table(pa.Table.from_pylist([], schema=SCHEMA), tmp_path / "users.parquet")
+    push = PushSource(name="users_push", batch_source=ParquetSource(path="users.parquet"))
+    store.apply([user, FeatureView(name="users", entities=[user], schema=FIELDS, source=push)])
+    with pytest.raises(InputError, match="max_future_event_seconds"):
+        store.write_to_online_store("users", _future_rows(datetime.now(UTC) + timedelta(minutes=5)))
+    assert store.write_to_online_store("users", _future_rows(datetime.now(UTC) + timedelta(seconds=30))) == 3
+    unchecked = make_fs(max_future_event_seconds=None)
+    assert unchecked.write_to_online_store("users", _future_rows(datetime.now(UTC).replace(year=2062))) == 3
