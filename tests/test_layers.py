@@ -11,7 +11,7 @@ from pathlib import Path
 PACKAGE = Path(__file__).resolve().parents[1] / "featurestore"
 
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
-    ("base", ("errors", "utc", "naming", "types", "config")),
+    ("base", ("errors", "utc", "naming", "types", "config", "frames")),
     ("definitions", ("definitions",)),
     ("registry", ("registry", "state")),
     ("resolution", ("resolution",)),
