@@ -23,6 +23,7 @@ from featurestore.definitions.feature_view import FeatureView
 from featurestore.definitions.sources import BatchSource, CsvSource, DuckDBSource, ParquetSource, PushSource, batch_of
 from featurestore.errors import DataSourceError
 from featurestore.naming import quote, sql_string
+from featurestore.offline.duckdb.drift import check_source_types
 from featurestore.utc import MIN_US
 
 # ordinal = file index * FILE_SHIFT + row number in that file: unique and below 2**63 for fewer than
@@ -173,9 +174,13 @@ def stable_ordinal(view: FeatureView) -> bool:
 
 def view_relation(view: FeatureView, ctx: SourceContext, column_types: dict[str, str],
                   features: tuple[str, ...] | None = None) -> str:
-    """The normalized relation of a view (see module docstring); ``column_types`` from ``DESCRIBE``."""
+    """The normalized relation of a view (see module docstring); ``column_types`` from ``DESCRIBE``.
+
+    Raises a DataSourceError when a column's type no longer fits the view (see drift.py).
+    """
     batch = batch_of(view.source)
     feats = view.feature_names if features is None else features
+    check_source_types(view, column_types, feats)
     types = {f.name: f.dtype for f in view.features}
     cols = [f"{quote(view.source_column(k))} AS {quote(k)}" for k in view.join_keys]
     cols += [f"CAST({quote(view.source_column(f))} AS {types[f].to_duckdb()}) AS {quote(f)}" for f in feats]

@@ -1,0 +1,90 @@
+"""Sources whose data changed after ``apply``: every read checks the types again, never casts silently.
+
+A new file that turns an Int64 feature into doubles (2.4, 2.6), a Float64 column into text, or a
+Float32 feature into doubles beyond float32's range must fail with a DataSourceError naming the view,
+the column and both types, in training sets (in-memory and Parquet entity frames, and the spine) and
+in materialize, instead of coming back rounded, parsed or as ``inf``. CSV time columns are read as
+instants: an offset on a row beyond DuckDB's sniffing sample is kept.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from featurestore import Entity, FeatureView, Field, ParquetSource
+from featurestore.errors import DataSourceError
+from featurestore.types import Float32, Float64, Int64
+
+T0 = datetime(2026, 3, 1, tzinfo=UTC)
+driver = Entity(name="driver", join_keys=["driver_id"])
+
+
+def _view(dtype: object, name: str = "v") -> FeatureView:
+    return FeatureView(name=name, entities=[driver], ttl=timedelta(days=30),
+                       schema=[Field(name="x", dtype=dtype)],  # type: ignore[arg-type]
+                       source=ParquetSource(path="src"))
+
+
+def _write(folder: Path, name: str, ids: list[int], xs: pa.Array) -> None:
+    folder.mkdir(exist_ok=True)
+    times = pa.array([T0 + timedelta(hours=i) for i in range(len(ids))], pa.timestamp("us", tz="UTC"))
+    pq.write_table(pa.table({"driver_id": pa.array(ids, pa.int64()), "x": xs, "event_timestamp": times}),
+                   folder / name)
+
+
+DRIFTS = [  # declared type, the type at apply, what a later file holds
+    (Int64, pa.array([1, 2], pa.int64()), pa.array([2.4, 2.6], pa.float64()), "double"),
+    (Float64, pa.array([1.5, 2.5], pa.float64()), pa.array(["3.5", "4.5"], pa.string()), "string"),
+    (Float32, pa.array([1.5, 2.5], pa.float32()), pa.array([1e39, -1e39], pa.float64()), "double"),
+]
+
+
+def _check(err: pytest.ExceptionInfo[DataSourceError], declared: str, found: str) -> None:
+    assert err.value.view == "v"
+    msg = str(err.value)
+    assert "'v'" in msg and "'x'" in msg and declared in msg and found.lower() in msg.lower()
+
+
+@pytest.mark.parametrize(("dtype", "before", "after", "found"), DRIFTS, ids=["int-to-double", "float-to-text",
+                                                                             "float32-overflow"])
+def test_drift_after_apply_is_refused_everywhere(make_store, tmp_path: Path, dtype, before, after,  # type: ignore[no-untyped-def]
+                                                 found: str) -> None:
+    src = tmp_path / "src"
+    _write(src, "a.parquet", [1, 2], before)
+    store = make_store()
+    store.apply([driver, _view(dtype)])
+    entity = pa.table({"driver_id": [1, 2, 3, 4],
+                       "event_timestamp": pa.array([T0 + timedelta(days=1)] * 4, pa.timestamp("us", tz="UTC"))})
+    assert store.get_historical_features(entity, ["v:x"]).to_arrow().num_rows == 4  # fine before the drift
+    _write(src, "b.parquet", [3, 4], after)
+    with pytest.raises(DataSourceError) as err:
+        store.get_historical_features(entity, ["v:x"]).to_arrow()
+    _check(err, dtype.name, found)
+    pq.write_table(entity, tmp_path / "entity.parquet")
+    with pytest.raises(DataSourceError) as err:
+        store.get_historical_features(str(tmp_path / "entity.parquet"), ["v:x"]).to_arrow()
+    _check(err, dtype.name, found)
+    with pytest.raises(DataSourceError) as err:
+        store.get_historical_features(None, ["v:x"], start_date=T0, end_date=T0 + timedelta(days=1)).to_arrow()
+    _check(err, dtype.name, found)
+    with pytest.raises(DataSourceError) as err:
+        store.materialize(T0 - timedelta(days=1), T0 + timedelta(days=1))
+    _check(err, dtype.name, found)
+
+
+def test_compatible_narrower_types_still_read(make_store, tmp_path: Path) -> None:
+    """A later file with a narrower type the declared one accepts (int32 in Int64) is read as before."""
+    src = tmp_path / "src"
+    _write(src, "a.parquet", [1], pa.array([7], pa.int64()))
+    store = make_store()
+    store.apply([driver, _view(Int64)])
+    _write(src, "b.parquet", [2], pa.array([2**31 - 1], pa.int32()))
+    entity = pa.table({"driver_id": [1, 2],
+                       "event_timestamp": pa.array([T0 + timedelta(days=1)] * 2, pa.timestamp("us", tz="UTC"))})
+    got = store.get_historical_features(entity, ["v:x"]).to_arrow()
+    assert got.column("x").to_pylist() == [7, 2**31 - 1]
