@@ -16,7 +16,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from featurestore import Entity, FeatureView, Field, ParquetSource
+from featurestore import CsvSource, Entity, FeatureView, Field, ParquetSource
 from featurestore.errors import DataSourceError
 from featurestore.types import Float32, Float64, Int64
 
@@ -88,3 +88,30 @@ def test_compatible_narrower_types_still_read(make_store, tmp_path: Path) -> Non
                        "event_timestamp": pa.array([T0 + timedelta(days=1)] * 2, pa.timestamp("us", tz="UTC"))})
     got = store.get_historical_features(entity, ["v:x"]).to_arrow()
     assert got.column("x").to_pylist() == [7, 2**31 - 1]
+
+
+@pytest.mark.parametrize("offset_row", [3500, 5000])
+def test_csv_offset_after_the_sniffing_sample_is_kept(make_store, tmp_path: Path, offset_row: int) -> None:
+    """Rows 0.. are naive (UTC); one late row says +05:00: it is 5 hours earlier than the same text naive."""
+    lines = ["driver_id,x,event_timestamp"]
+    for i in range(offset_row):
+        lines.append(f"{i},{i}.5,2026-03-01 10:00:00")
+    lines.append(f"{offset_row},1.25,2026-03-01 23:00:00+05:00")
+    (tmp_path / "s.csv").write_text("\n".join(lines) + "\n")
+    view = FeatureView(name="c", entities=[driver], ttl=timedelta(days=36500), schema=[Field(name="x", dtype=Float64)],
+                       source=CsvSource(path="s.csv"))
+    store = make_store()
+    store.apply([driver, view])
+    # 23:00+05:00 is 18:00 UTC: seen at 18:30 UTC, not seen at 17:30 UTC
+    entity = pa.table({"driver_id": [offset_row, offset_row, 0],
+                       "event_timestamp": pa.array([datetime(2026, 3, 1, 18, 30, tzinfo=UTC),
+                                                    datetime(2026, 3, 1, 17, 30, tzinfo=UTC),
+                                                    datetime(2026, 3, 1, 10, 0, tzinfo=UTC)],
+                                                   pa.timestamp("us", tz="UTC"))})
+    got = store.get_historical_features(entity, ["c:x"]).to_arrow()
+    assert got.column("x").to_pylist() == [1.25, None, 0.5]
+    # materialize up to 20:00 UTC includes the row (its instant is 18:00 UTC), up to 17:59 does not
+    store.materialize(T0, datetime(2026, 3, 1, 17, 59, tzinfo=UTC))
+    assert store.get_online_features(["c:x"], [{"driver_id": offset_row}]).to_dict()["x"] == [None]
+    store.materialize(T0, datetime(2026, 3, 1, 18, 0, tzinfo=UTC))
+    assert store.get_online_features(["c:x"], [{"driver_id": offset_row}]).to_dict()["x"] == [1.25]

@@ -124,7 +124,11 @@ def raw_relation(source: BatchSource | PushSource, ctx: SourceContext) -> str:
         files = _expand(ctx.path(batch.path), ".csv")
         if not files:
             raise DataSourceError(f"csv source {batch.path!r}: no such file", source=batch.path)
-        sql = _files_sql("read_csv", files, batch.path, f", header=true, delim={sql_string(batch.delimiter)}")
+        # time columns as instants, never a sniffed TIMESTAMP (it drops an offset on a row past the sample)
+        times = [c for c in (batch.timestamp_field, batch.created_timestamp_field) if c]
+        typed = ", ".join(f"{sql_string(c)}: 'TIMESTAMPTZ'" for c in dict.fromkeys(times))
+        sql = _files_sql("read_csv", files, batch.path,
+                         f", header=true, delim={sql_string(batch.delimiter)}, types={{{typed}}}")
     else:
         sql = _duckdb_relation(batch, ctx)
     sql = f"SELECT *, {BATCH_RANK}::UTINYINT AS __fs_rank FROM ({sql})"
