@@ -115,3 +115,23 @@ def test_csv_offset_after_the_sniffing_sample_is_kept(make_store, tmp_path: Path
     assert store.get_online_features(["c:x"], [{"driver_id": offset_row}]).to_dict()["x"] == [None]
     store.materialize(T0, datetime(2026, 3, 1, 18, 0, tzinfo=UTC))
     assert store.get_online_features(["c:x"], [{"driver_id": offset_row}]).to_dict()["x"] == [1.25]
+
+
+def test_dropped_or_retyped_columns_are_named(make_store, tmp_path: Path) -> None:
+    """A feature column gone from every file, or a time column that became text, is named (not a binder error)."""
+    src = tmp_path / "src"
+    _write(src, "a.parquet", [1], pa.array([7], pa.int64()))
+    store = make_store()
+    store.apply([driver, _view(Int64)])
+    entity = pa.table({"driver_id": [1], "event_timestamp": pa.array([T0 + timedelta(days=1)],
+                                                                     pa.timestamp("us", tz="UTC"))})
+    pq.write_table(pa.table({"driver_id": [1], "y": [7], "event_timestamp": pa.array([T0], pa.timestamp("us"))}),
+                   src / "a.parquet")
+    with pytest.raises(DataSourceError, match="no column 'x'") as err:
+        store.get_historical_features(entity, ["v:x"]).to_arrow()
+    assert (err.value.view, err.value.column) == ("v", "x")
+    pq.write_table(pa.table({"driver_id": [1], "x": [7], "event_timestamp": ["2026-03-01 00:00:00"]}),
+                   src / "a.parquet")
+    with pytest.raises(DataSourceError, match="'event_timestamp' is declared Timestamp") as err:
+        store.get_historical_features(entity, ["v:x"]).to_arrow()
+    assert (err.value.view, err.value.column) == ("v", "event_timestamp")

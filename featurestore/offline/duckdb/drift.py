@@ -14,6 +14,7 @@ from functools import lru_cache
 import duckdb
 import pyarrow as pa
 
+from featurestore import types
 from featurestore.definitions.feature_view import FeatureView
 from featurestore.definitions.sources import batch_of
 from featurestore.errors import DataSourceError
@@ -42,23 +43,28 @@ def arrow_type(duckdb_type: str) -> pa.DataType | None:
 
 
 def check_source_types(view: FeatureView, column_types: dict[str, str], features: tuple[str, ...]) -> None:
-    """Raise a :class:`DataSourceError` if a source column of ``features`` (or a declared join key) is missing
-    or now holds a type its declared type does not accept (``column_types``: the source's ``DESCRIBE``)."""
-    declared = {f.name: f.dtype for f in view.key_fields}
-    declared.update({f.name: f.dtype for f in view.features if f.name in features})
-    for name, dtype in declared.items():
-        col = view.source_column(name)
+    """Raise a :class:`DataSourceError` if a source column of ``features``, a join key or a time column is
+    missing or now holds a type its declared type does not accept (``column_types``: the source's ``DESCRIBE``).
+
+    Time columns follow apply's rule: a timestamp (any unit, naive or aware) or a date.
+    """
+    batch = batch_of(view.source)
+    declared = {view.source_column(f.name): f.dtype for f in view.key_fields}
+    declared.update({view.source_column(f.name): f.dtype for f in view.features if f.name in features})
+    times = [batch.timestamp_field, *([batch.created_timestamp_field] if batch.created_timestamp_field else [])]
+    declared.update({col: types.Timestamp for col in times})  # apply's rule for time columns: timestamp or date
+    where = f"feature view {view.name!r}: source {batch.describe()}"
+    for col, dtype in declared.items():
         found = column_types.get(col)
-        where = f"feature view {view.name!r}: source {batch_of(view.source).describe()}"
         if found is None:
             raise DataSourceError(f"{where} has no column {col!r} any more (it has {sorted(column_types)})",
-                                  view=view.name, column=col, source=batch_of(view.source).describe())
+                                  view=view.name, column=col, source=batch.describe())
         t = arrow_type(found)
         if t is not None and not dtype.accepts(t):
             raise DataSourceError(
                 f"{where}: column {col!r} is declared {dtype.name} but the source now holds {found} ({t}); "
                 "values are never rounded or converted: fix the data or the view's schema",
-                view=view.name, column=col, source=batch_of(view.source).describe())
+                view=view.name, column=col, source=batch.describe())
 
 
 __all__ = ["arrow_type", "check_source_types"]
