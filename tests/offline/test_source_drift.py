@@ -135,3 +135,33 @@ def test_dropped_or_retyped_columns_are_named(make_store, tmp_path: Path) -> Non
     with pytest.raises(DataSourceError, match="'event_timestamp' is declared Timestamp") as err:
         store.get_historical_features(entity, ["v:x"]).to_arrow()
     assert (err.value.view, err.value.column) == ("v", "event_timestamp")
+
+
+SOURCE_TYPES = [pa.int8(), pa.int16(), pa.int32(), pa.int64(), pa.uint8(), pa.uint16(), pa.uint32(), pa.uint64(),
+                pa.float32(), pa.float64(), pa.string(), pa.large_string(), pa.binary(), pa.bool_(),
+                pa.decimal128(10, 2), pa.date32(), pa.timestamp("s"), pa.timestamp("ms", tz="UTC"),
+                pa.timestamp("us"), pa.timestamp("ns", tz="Europe/Paris"), pa.list_(pa.float32()),
+                pa.list_(pa.float64()), pa.list_(pa.int64()), pa.list_(pa.string()), pa.large_list(pa.int32())]
+
+
+def test_read_time_verdict_is_applys_verdict(make_store, tmp_path: Path) -> None:
+    """For every source column type, the read-time check (DESCRIBE type -> Arrow) accepts exactly what apply
+    (the source's Arrow schema) accepts, for every declared value type."""
+    from featurestore.offline.duckdb.drift import arrow_type
+    from featurestore.types import SCALARS, Array
+
+    declared = [*SCALARS.values(), *(Array(t) for t in SCALARS.values())]
+    folder = tmp_path / "types"
+    folder.mkdir()
+    cols = {f"c{i}": pa.array([None], t) for i, t in enumerate(SOURCE_TYPES)}
+    pq.write_table(pa.table(cols), folder / "t.parquet")
+    store = make_store()
+    source = ParquetSource(path="types/t.parquet")
+    schema = store.offline.source_schema(source)
+    described = store.offline.column_types([source])[0]
+    for name in cols:
+        at_apply = schema.field(name).type
+        at_read = arrow_type(described[name])
+        assert at_read is not None, described[name]
+        for vt in declared:
+            assert vt.accepts(at_read) == vt.accepts(at_apply), (name, described[name], at_apply, at_read, vt)
