@@ -110,9 +110,10 @@ class OfflineStoreError(FeatureStoreError):
 
 
 class DataSourceError(OfflineStoreError):
-    """A batch source cannot be read (missing file, unreadable query)."""
+    """A batch source cannot be read (missing file, unreadable query, a column whose type drifted)."""
 
     source: str | None = None
+    column: str | None = None
 
 
 class OnlineStoreError(FeatureStoreError):

@@ -86,7 +86,7 @@ def _check_view(view: FeatureView, entities: dict[str, Entity], reader: SchemaRe
         if time_col is None:
             continue
         t = column(time_col, what)
-        if not (pa.types.is_timestamp(t) or pa.types.is_date(t)):
+        if not types.Timestamp.accepts(t):  # the rule every offline read checks again (offline/duckdb/drift.py)
             raise DefinitionError(f"{where}: {what} column {time_col!r} has type {t}, not a timestamp",
                                   name=view.name, column=time_col)
     for f in view.features:

@@ -23,6 +23,7 @@ from featurestore.definitions.feature_view import FeatureView
 from featurestore.definitions.sources import BatchSource, CsvSource, DuckDBSource, ParquetSource, PushSource, batch_of
 from featurestore.errors import DataSourceError
 from featurestore.naming import quote, sql_string
+from featurestore.offline.duckdb.drift import check_source_types
 from featurestore.utc import MIN_US
 
 # ordinal = file index * FILE_SHIFT + row number in that file: unique and below 2**63 for fewer than
@@ -123,7 +124,11 @@ def raw_relation(source: BatchSource | PushSource, ctx: SourceContext) -> str:
         files = _expand(ctx.path(batch.path), ".csv")
         if not files:
             raise DataSourceError(f"csv source {batch.path!r}: no such file", source=batch.path)
-        sql = _files_sql("read_csv", files, batch.path, f", header=true, delim={sql_string(batch.delimiter)}")
+        # time columns as instants, never a sniffed TIMESTAMP (it drops an offset on a row past the sample)
+        times = [c for c in (batch.timestamp_field, batch.created_timestamp_field) if c]
+        typed = ", ".join(f"{sql_string(c)}: 'TIMESTAMPTZ'" for c in dict.fromkeys(times))
+        sql = _files_sql("read_csv", files, batch.path,
+                         f", header=true, delim={sql_string(batch.delimiter)}, types={{{typed}}}")
     else:
         sql = _duckdb_relation(batch, ctx)
     sql = f"SELECT *, {BATCH_RANK}::UTINYINT AS __fs_rank FROM ({sql})"
@@ -173,9 +178,13 @@ def stable_ordinal(view: FeatureView) -> bool:
 
 def view_relation(view: FeatureView, ctx: SourceContext, column_types: dict[str, str],
                   features: tuple[str, ...] | None = None) -> str:
-    """The normalized relation of a view (see module docstring); ``column_types`` from ``DESCRIBE``."""
+    """The normalized relation of a view (see module docstring); ``column_types`` from ``DESCRIBE``.
+
+    Raises a DataSourceError when a column's type no longer fits the view (see drift.py).
+    """
     batch = batch_of(view.source)
     feats = view.feature_names if features is None else features
+    check_source_types(view, column_types, feats)
     types = {f.name: f.dtype for f in view.features}
     cols = [f"{quote(view.source_column(k))} AS {quote(k)}" for k in view.join_keys]
     cols += [f"CAST({quote(view.source_column(f))} AS {types[f].to_duckdb()}) AS {quote(f)}" for f in feats]
