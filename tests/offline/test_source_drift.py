@@ -18,6 +18,7 @@ import pytest
 
 from featurestore import CsvSource, Entity, FeatureView, Field, ParquetSource
 from featurestore.errors import DataSourceError
+from featurestore.offline.duckdb.drift import KNOWN, arrow_type, duckdb_arrow_type
 from featurestore.types import Float32, Float64, Int64
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
@@ -165,3 +166,8 @@ def test_read_time_verdict_is_applys_verdict(make_store, tmp_path: Path) -> None
         assert at_read is not None, described[name]
         for vt in declared:
             assert vt.accepts(at_read) == vt.accepts(at_apply), (name, described[name], at_apply, at_read, vt)
+
+
+@pytest.mark.parametrize("name", [*KNOWN, *(f"{n}[]" for n in KNOWN)])
+def test_known_type_names_map_as_duckdb_maps_them(name: str) -> None:
+    assert arrow_type(name) == duckdb_arrow_type(name)

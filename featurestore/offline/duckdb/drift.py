@@ -21,16 +21,36 @@ from featurestore.errors import DataSourceError
 
 _lock = threading.Lock()
 
+KNOWN: dict[str, pa.DataType] = {
+    "BOOLEAN": pa.bool_(), "TINYINT": pa.int8(), "SMALLINT": pa.int16(), "INTEGER": pa.int32(),
+    "BIGINT": pa.int64(), "UTINYINT": pa.uint8(), "USMALLINT": pa.uint16(), "UINTEGER": pa.uint32(),
+    "UBIGINT": pa.uint64(), "FLOAT": pa.float32(), "DOUBLE": pa.float64(), "VARCHAR": pa.string(),
+    "BLOB": pa.binary(), "DATE": pa.date32(), "TIMESTAMP": pa.timestamp("us"),
+    "TIMESTAMP WITH TIME ZONE": pa.timestamp("us", tz="UTC"), "TIMESTAMP_S": pa.timestamp("s"),
+    "TIMESTAMP_MS": pa.timestamp("ms"), "TIMESTAMP_NS": pa.timestamp("ns"),
+    "TIMESTAMPTZ_NS": pa.timestamp("ns", tz="UTC"),
+}
+"""The common type names, and their lists (``T[]``), without asking DuckDB: asking costs a connection
+(~17 ms) per name and process. ``tests/offline/test_source_drift.py`` checks each against DuckDB's answer."""
 
-@lru_cache(maxsize=256)
+
 def arrow_type(duckdb_type: str) -> pa.DataType | None:
     """The Arrow type DuckDB gives a column of ``duckdb_type`` (a ``DESCRIBE`` type name); None if unknown.
-
-    Computed by DuckDB itself (so it is the type ``apply`` saw through ``source_schema``), once per type name.
 
     >>> arrow_type("BIGINT"), arrow_type("DOUBLE[]")
     (DataType(int64), ListType(list<l: double>))
     """
+    known = KNOWN.get(duckdb_type)
+    if known is not None:
+        return known
+    if duckdb_type.endswith("[]") and duckdb_type[:-2] in KNOWN:
+        return pa.list_(pa.field("l", KNOWN[duckdb_type[:-2]]))
+    return duckdb_arrow_type(duckdb_type)
+
+
+@lru_cache(maxsize=256)
+def duckdb_arrow_type(duckdb_type: str) -> pa.DataType | None:
+    """:func:`arrow_type` computed by DuckDB itself (the type ``apply`` saw through ``source_schema``)."""
     with _lock:
         con = duckdb.connect()
         try:
