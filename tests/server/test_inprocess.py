@@ -224,3 +224,11 @@ def test_push_columns_follow_the_field_mapping() -> None:
     assert table.column("raw_col").to_pylist() == [b"\x00\x01", None]
     with pytest.raises(InputError, match="'x'"):
         to_table({"x": ["nan"]}, pushed)
+
+
+def test_join_key_outside_int64_is_a_400(client: TestClient) -> None:
+    for value in (2**63, -2**63 - 1, 10**30):
+        for path in ("/get-online-features", "/v1/online"):
+            r = client.post(path, json={"features": ["driver_stats:conv_rate"], "entities": {"driver_id": [1, value]}})
+            assert r.status_code == 400, (path, r.text)
+            assert "driver_id" in r.text and str(value) in r.text and str(2**63 - 1) in r.text
