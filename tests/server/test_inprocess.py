@@ -232,3 +232,26 @@ def test_join_key_outside_int64_is_a_400(client: TestClient) -> None:
             r = client.post(path, json={"features": ["driver_stats:conv_rate"], "entities": {"driver_id": [1, value]}})
             assert r.status_code == 400, (path, r.text)
             assert "driver_id" in r.text and str(value) in r.text and str(2**63 - 1) in r.text
+
+
+def test_deleted_sqlite_file_is_noticed(client: TestClient, applied: Path) -> None:
+    """The online file deleted and rewritten under the server: it reads the new file, not the unlinked one."""
+    assert client.post("/get-online-features", json=LOOKUP).json()["results"][1]["statuses"] == ["PRESENT", "NOT_FOUND"]
+    for suffix in ("", "-wal", "-shm"):
+        (applied / "data" / f"online.db{suffix}").unlink(missing_ok=True)
+    with FeatureStore(applied) as store:  # a new file, as a re-materialization after the delete makes
+        store.write_to_online_store("driver_stats", {
+            "driver_id": [1], "event_timestamp": [datetime.now(UTC)], "conv_rate": [0.25], "acc_rate": [0.5],
+            "avg_daily_trips": [3]})
+    assert client.get("/ready").status_code == 200  # the readiness check notices the new file
+    r = client.post("/get-online-features", json=LOOKUP).json()["results"]
+    assert r[1]["statuses"] == ["NOT_FOUND", "PRESENT"] and r[1]["values"] == [None, 0.25]
+
+
+def test_deleted_sqlite_file_fails_ready_until_recreated(client: TestClient, applied: Path) -> None:
+    for suffix in ("", "-wal", "-shm"):
+        (applied / "data" / f"online.db{suffix}").unlink(missing_ok=True)
+    r = client.get("/ready")
+    assert r.status_code == 503 and "online.db" in r.json()["detail"] and "deleted" in r.json()["detail"]
+    r = client.post("/get-online-features", json=LOOKUP)
+    assert r.status_code == 503 and "deleted" in r.json()["detail"]
