@@ -82,11 +82,12 @@ class Lookups:
 
         Served from the registry watcher's snapshot, so new definitions are served within
         ``server.registry_poll_seconds`` of an apply; while the watcher finds the registry
-        unreadable, the library reads it (and answers its error, 503).
+        unreadable (corrupt or missing), the last good snapshot goes on serving (``/ready`` says
+        503). Only before any snapshot was loaded does the library read the file (or answer its error).
         """
         state = self.watcher.state  # the poll thread's snapshot: no file access in the request
-        if state is None or self.watcher.error is not None:
-            state = self.store.state()  # never loaded, or unreadable now: the library's answer (or its error)
+        if state is None:
+            state = self.store.state()  # never loaded: the library's answer (or its error, 503)
         resolved = resolve(features, state, full)
         answer = await self.reader.read_async(state, resolved, convert_keys(resolved, entities), full)
         observe = self.metrics.observe_lookup

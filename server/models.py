@@ -12,6 +12,8 @@ through the model, so what is accepted, and every 422, is exactly the model's.
 
 from __future__ import annotations
 
+import json
+import re
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
 
@@ -149,11 +151,24 @@ def _plain(data: Any, rows_allowed: bool) -> LookupBody | None:
     return LookupBody(features, service, full, entities, orient, stamps)
 
 
+_LONG_NUMBER = re.compile(rb"\d{19}")
+"""A number orjson may not hold: it reads integers outside -2**63..2**64-1 as floats (10**30 -> 1e30)."""
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _exact_json(body: bytes) -> Any:
+    """JSON with integers of any size kept exact (a key outside int64 is then refused, naming it and the range)."""
+    return json.loads(body, parse_constant=_no_constant)
+
+
 def parse_lookup(model: type[GetOnlineFeaturesRequest] | type[OnlineRequest], body: bytes) -> LookupBody:
     """A lookup body: orjson and explicit checks for plain bodies, the pydantic model for every other one."""
     try:
-        data = orjson.loads(body)
-    except orjson.JSONDecodeError:
+        data = _exact_json(body) if _LONG_NUMBER.search(body) else orjson.loads(body)
+    except ValueError:  # orjson.JSONDecodeError is one
         data = None
     fast = _plain(data, model is OnlineRequest)
     if fast is not None:

@@ -3,7 +3,8 @@
 ``FeatureStore.state()`` re-reads the registry file only when it changed (mtime and size), so a
 poll is one ``stat``. A new version is parsed in this thread, never in a request; requests read
 :attr:`RegistryWatcher.state`, a reference swapped atomically. A registry that cannot be read
-(e.g. a bad manual edit) keeps the last good snapshot and is reported by ``/ready``.
+(e.g. a bad manual edit), or that vanished after a snapshot was loaded, keeps the last good
+snapshot and is reported by ``/ready``: a missing file is unreadable, not "no definitions".
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from featurestore import FeatureStore, FeatureStoreError
+from featurestore import FeatureStore, FeatureStoreError, RegistryError
 
 log = logging.getLogger("featurestore.server")
 
@@ -44,6 +45,9 @@ class RegistryWatcher:
     def _refresh(self) -> Any:
         try:
             state = self.store.state()
+            if state.version == 0 and self.state is not None and self.state.version > 0:
+                raise RegistryError(f"registry file {str(self.store.registry.path)!r} is missing "
+                                    f"(was version {self.state.version})", path=str(self.store.registry.path))
         except FeatureStoreError as err:
             if self.error != err.message:
                 log.error("registry cannot be loaded (serving the last good version): %s", err.message)

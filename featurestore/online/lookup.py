@@ -33,6 +33,7 @@ _CHECKS: dict[str, Callable[[Any], bool]] = {
     "Bool": lambda v: type(v) is bool,
 }
 _INT = {"Int32", "Int64"}
+_RANGES = {"Int32": (-2**31, 2**31 - 1), "Int64": (-2**63, 2**63 - 1)}
 
 StoreRequests = list[tuple[ViewSpec, list[tuple[Any, ...]]]]
 StoreRows = list[list[tuple[int, tuple[Any, ...]] | None]]
@@ -108,11 +109,20 @@ def _check_keys(plan: _ViewPlan, cols: dict[str, list[Any]]) -> None:
         if check is not None:
             if type_name in _INT:
                 if all(type(v) is int for v in values):
+                    _check_range(plan, key, type_name, values)
                     continue
             elif all(map(check, values)):
                 continue
             bad = next(v for v in values if not check(v))
             raise InputError(f"join key {key!r} must be {type_name}, got {bad!r}", join_key=key, view=plan.name)
+
+
+def _check_range(plan: _ViewPlan, key: str, type_name: str, values: list[int]) -> None:
+    low, high = _RANGES[type_name]
+    if values and (min(values) < low or max(values) > high):
+        bad = next(v for v in values if not low <= v <= high)
+        raise InputError(f"join key {key!r} must be {type_name}, got {bad} (outside the {type_name} range "
+                         f"{low} to {high})", join_key=key, view=plan.name)
 
 
 class PreparedLookup:

@@ -6,6 +6,7 @@ import contextlib
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn
@@ -38,6 +39,8 @@ _SELECT_ONE = f"SELECT row FROM {TABLE} WHERE project = ? AND view = ? AND entit
 _WRITE_CHUNK = 10_000  # rows per transaction: readers never wait (WAL), other writers wait at most one chunk
 _READ_CHUNK = 500  # entities per SELECT ... IN (...)
 BUSY_TIMEOUT_S = 30.0
+FILE_CHECK_S = 0.1
+"""How often a read checks that the file is still the one opened (one ``stat``); ``ping`` always checks."""
 
 
 class SqliteOnlineStore:
@@ -45,6 +48,12 @@ class SqliteOnlineStore:
 
     WAL mode with a busy timeout: several processes may read while one writes. Each thread
     gets its own connection.
+
+    The file may be deleted or replaced under a running process (a clean-up, a restore): reads
+    check its inode at most every :data:`FILE_CHECK_S` seconds and :meth:`ping` on every call.
+    A replaced file is reopened (every thread's connection); a deleted one makes reads and
+    ``ping`` raise :class:`OnlineStoreUnavailableError` until a write (here or in another
+    process) creates it again, rather than serving the unlinked file.
     """
 
     def __init__(self, path: str | Path, project: str) -> None:
@@ -60,8 +69,10 @@ class SqliteOnlineStore:
         except OSError as exc:
             raise OnlineStoreError(f"cannot create the folder of the SQLite online store {self.path}: {exc}",
                                    path=str(self.path)) from None
-        conn = self._conn()
-        self._run(lambda: conn.execute(_SCHEMA), "create the online table")
+        self._generation = 0  # bumped when the file changes: every thread then reopens
+        self._inode: int | None = None
+        self._checked = 0.0
+        self._conn(create=True)
 
     def _fail(self, exc: Exception, action: str) -> NoReturn:
         raise OnlineStoreError(f"SQLite online store {self.path}: failed to {action}: {exc}",
@@ -73,19 +84,55 @@ class SqliteOnlineStore:
         except sqlite3.Error as exc:
             self._fail(exc, action)
 
-    def _conn(self) -> sqlite3.Connection:
-        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
-        if conn is not None and self._local.pid == os.getpid():
+    def _stat(self) -> int | None:
+        try:
+            return os.stat(self.path).st_ino
+        except FileNotFoundError:
+            return None
+
+    def _check_file(self, force: bool, create: bool) -> None:
+        """Notice a deleted or replaced file: reopen, create (``create``) or raise."""
+        now = time.monotonic()
+        if not force and not create and now - self._checked < FILE_CHECK_S:
+            return
+        inode = self._stat()
+        if inode is None and not create:
+            self._checked = 0.0  # checked again on the next call, until the file is back
+            raise OnlineStoreUnavailableError(
+                f"SQLite online store {self.path} was deleted under this process: run 'featurestore materialize' "
+                "(or write) to create it again", path=str(self.path))
+        if inode != self._inode:
+            with self._lock:
+                self._generation += 1
+        self._checked = now
+
+    def _conn(self, create: bool = False) -> sqlite3.Connection:
+        """This thread's connection, reopened when the file changed; ``create``: create a deleted file."""
+        self._check_file(force=False, create=create)
+        local = self._local
+        conn: sqlite3.Connection | None = getattr(local, "conn", None)
+        if conn is not None and local.pid == os.getpid() and local.generation == self._generation:
             return conn
+        if conn is not None and local.pid == os.getpid():
+            with self._lock:
+                if conn in self._conns:
+                    self._conns.remove(conn)
+            with contextlib.suppress(sqlite3.Error):
+                conn.close()
+        self._check_file(force=True, create=create)  # never let connect() create a deleted file silently
+        generation = self._generation
         try:
             conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None,
                                    check_same_thread=False, cached_statements=256)
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_S * 1000)}")
+            if create:
+                conn.execute(_SCHEMA)
         except sqlite3.Error as exc:
             self._fail(exc, "open the database")
-        self._local.conn, self._local.pid = conn, os.getpid()
+        self._inode = self._stat()
+        local.conn, local.pid, local.generation = conn, os.getpid(), generation
         with self._lock:
             self._conns.append(conn)
         return conn
@@ -102,7 +149,7 @@ class SqliteOnlineStore:
         build = self._plan(view)[0]
         encode = codec.row_encoder(view)
         rows = codec.latest_rows(keys, event_us, created_us)
-        conn = self._conn()
+        conn = self._conn(create=True)
         project, name = self.project, view.name
         stored = 0
         for start in range(0, len(rows), _WRITE_CHUNK):
@@ -185,7 +232,10 @@ class SqliteOnlineStore:
     def ping(self) -> None:
         """Raise :class:`OnlineStoreUnavailableError` when the database cannot be read."""
         try:
+            self._check_file(force=True, create=False)
             self._conn().execute(f"SELECT 1 FROM {TABLE} LIMIT 1").fetchall()
+        except OnlineStoreUnavailableError:
+            raise
         except (sqlite3.Error, OnlineStoreError) as exc:
             raise OnlineStoreUnavailableError(f"SQLite online store {self.path} is unavailable: {exc}",
                                               path=str(self.path)) from None

@@ -144,8 +144,8 @@ def test_corrupt_registry_keeps_the_last_good_version(client: TestClient, applie
         r = client.get("/ready")
         assert r.status_code == 503 and "registry" in r.json()["detail"]
         assert client.get("/features").status_code == 200  # the last good snapshot
-        r = client.post("/get-online-features", json=LOOKUP)  # the library re-reads the file: unreadable
-        assert r.status_code == 503 and "Traceback" not in r.text
+        r = client.post("/get-online-features", json=LOOKUP)  # lookups keep serving the last good snapshot
+        assert r.status_code == 200 and r.json()["results"][1]["statuses"] == ["PRESENT", "NOT_FOUND"]
         assert sample(client.get("/metrics").text, "featurestore_registry_reload_errors_total") >= 1
     finally:
         registry.write_text(good)
@@ -173,7 +173,8 @@ def test_lookups_serve_the_watchers_snapshot(tmp_path: Path, monkeypatch: pytest
         assert c.post("/get-online-features", json=LOOKUP).json() == expected  # not polled yet
         watcher = c.app.state.featurestore.watcher  # type: ignore[attr-defined]
         watcher.refresh()
-        assert c.post("/get-online-features", json=LOOKUP).status_code == 503  # the poll saw it
+        assert c.post("/get-online-features", json=LOOKUP).json() == expected  # the poll saw it: the last good one
+        assert c.get("/ready").status_code == 503
         registry.write_text(good)
         watcher.refresh()
         assert c.post("/get-online-features", json=LOOKUP).json() == expected
@@ -224,3 +225,51 @@ def test_push_columns_follow_the_field_mapping() -> None:
     assert table.column("raw_col").to_pylist() == [b"\x00\x01", None]
     with pytest.raises(InputError, match="'x'"):
         to_table({"x": ["nan"]}, pushed)
+
+
+def test_join_key_outside_int64_is_a_400(client: TestClient) -> None:
+    for value in (2**63, -2**63 - 1, 10**30):
+        for path in ("/get-online-features", "/v1/online"):
+            r = client.post(path, json={"features": ["driver_stats:conv_rate"], "entities": {"driver_id": [1, value]}})
+            assert r.status_code == 400, (path, r.text)
+            assert "driver_id" in r.text and str(value) in r.text and str(2**63 - 1) in r.text
+
+
+def test_deleted_sqlite_file_is_noticed(client: TestClient, applied: Path) -> None:
+    """The online file deleted and rewritten under the server: it reads the new file, not the unlinked one."""
+    assert client.post("/get-online-features", json=LOOKUP).json()["results"][1]["statuses"] == ["PRESENT", "NOT_FOUND"]
+    for suffix in ("", "-wal", "-shm"):
+        (applied / "data" / f"online.db{suffix}").unlink(missing_ok=True)
+    with FeatureStore(applied) as store:  # a new file, as a re-materialization after the delete makes
+        store.write_to_online_store("driver_stats", {
+            "driver_id": [1], "event_timestamp": [datetime.now(UTC)], "conv_rate": [0.25], "acc_rate": [0.5],
+            "avg_daily_trips": [3]})
+    assert client.get("/ready").status_code == 200  # the readiness check notices the new file
+    r = client.post("/get-online-features", json=LOOKUP).json()["results"]
+    assert r[1]["statuses"] == ["NOT_FOUND", "PRESENT"] and r[1]["values"] == [None, 0.25]
+
+
+def test_deleted_sqlite_file_fails_ready_until_recreated(client: TestClient, applied: Path) -> None:
+    for suffix in ("", "-wal", "-shm"):
+        (applied / "data" / f"online.db{suffix}").unlink(missing_ok=True)
+    r = client.get("/ready")
+    assert r.status_code == 503 and "online.db" in r.json()["detail"] and "deleted" in r.json()["detail"]
+    r = client.post("/get-online-features", json=LOOKUP)
+    assert r.status_code == 503 and "deleted" in r.json()["detail"]
+
+
+def test_missing_registry_keeps_the_last_good_version(client: TestClient, applied: Path) -> None:
+    """A vanished registry file is unreadable, not "no definitions": lookups go on, /ready says why."""
+    expected = client.post("/get-online-features", json=LOOKUP).json()
+    registry = applied / "data" / "registry.json"
+    good = registry.read_text()
+    registry.unlink()
+    watcher = client.app.state.featurestore.watcher  # type: ignore[attr-defined]
+    watcher.refresh()
+    r = client.get("/ready")
+    assert r.status_code == 503 and "registry" in r.json()["detail"] and "missing" in r.json()["detail"]
+    assert client.post("/get-online-features", json=LOOKUP).json() == expected
+    assert "driver_stats" in client.get("/features").text
+    registry.write_text(good)
+    watcher.refresh()
+    assert client.get("/ready").status_code == 200
