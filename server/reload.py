@@ -1,6 +1,6 @@
 """Live reload: a daemon thread polls the registry every ``server.registry_poll_seconds``.
 
-``FeatureStore.state()`` re-reads the registry file only when it changed (mtime and size), so a
+``FeatureStore.state()`` re-reads the registry file only when it changed (inode, mtime and size), so a
 poll is one ``stat``. A new version is parsed in this thread, never in a request; requests read
 :attr:`RegistryWatcher.state`, a reference swapped atomically. A registry that cannot be read
 (e.g. a bad manual edit), or that vanished after a snapshot was loaded, keeps the last good
