@@ -12,7 +12,7 @@ from featurestore.definitions import kinds
 from featurestore.definitions.entity import Entity
 from featurestore.definitions.feature_service import FeatureService
 from featurestore.definitions.feature_view import FeatureView
-from featurestore.errors import DefinitionError, OnlineStoreError
+from featurestore.errors import ConfigError, DefinitionError, OnlineStoreError
 from featurestore.materialize import run as mat
 from featurestore.materialize import writes
 from featurestore.offline import retrieval
@@ -57,6 +57,10 @@ class FeatureStore:
         self.project = self.config.project
         self.registry = Registry(resolve(self.repo_path, self.config.registry), self.project)
         self.state_store: StateStore = open_state_store(self.registry.path)
+        for given, protocol, what in ((offline, OfflineStore, "offline"), (online, OnlineStore, "online")):
+            if given is not None and not isinstance(given, protocol):
+                raise ConfigError(f"FeatureStore({what}=...) takes a featurestore.{protocol.__name__} (an object with "
+                                  f"its methods), got {type(given).__name__}: {given!r:.80}")
         self._owns_offline = offline is None
         self._offline: OfflineStore | None = offline
         self._owns_online = online is None

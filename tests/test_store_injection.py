@@ -141,3 +141,14 @@ def test_factories_refuse_an_unknown_config(tmp_path: Path) -> None:
         open_offline_store(object(), tmp_path)  # type: ignore[arg-type]
     with pytest.raises(ConfigError, match="online"):
         open_online_store(object(), tmp_path, "p")  # type: ignore[arg-type]
+
+
+def test_a_store_passed_in_must_be_a_store(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from featurestore import ConfigError, FeatureStore
+    from featurestore.config import parse_config
+
+    cfg = parse_config({"project": "t"}, "test", env={})
+    with pytest.raises(ConfigError, match=r"online=\.\.\.\) takes a featurestore.OnlineStore.*got str"):
+        FeatureStore(tmp_path, config=cfg, online="redis://localhost:6379")  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match=r"offline=\.\.\.\) takes a featurestore.OfflineStore.*got dict"):
+        FeatureStore(tmp_path, config=cfg, offline={})  # type: ignore[arg-type]
