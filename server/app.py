@@ -17,7 +17,7 @@ from fastapi import FastAPI
 
 from featurestore import FeatureStore, FeatureStoreError, __version__
 
-from . import errors, routes_online, routes_ops, routes_write
+from . import docs_ui, errors, routes_online, routes_ops, routes_write
 from .auth import ApiKeyMiddleware, ApiKeys
 from .context import Materializer, ServerContext
 from .fastpath import FastPath
@@ -90,7 +90,9 @@ def create_app(repo_path: str | Path | None = None, store: FeatureStore | None =
             ctx.materializer.shutdown()
             store.close()
 
-    app = FastAPI(title="featurestore", version=__version__, description=DESCRIPTION, lifespan=lifespan)
+    app = FastAPI(title="featurestore", version=__version__, description=DESCRIPTION, lifespan=lifespan,
+                  docs_url=None, redoc_url=None)  # docs_ui serves both pages from local assets
+    docs_ui.install(app)
     app.state.featurestore = ctx
     errors.install(app)
     for module in (routes_online, routes_write, routes_ops):
@@ -102,7 +104,7 @@ def create_app(repo_path: str | Path | None = None, store: FeatureStore | None =
         app.add_middleware(ApiKeyMiddleware, keys=keys)
         _with_security(app)
     paths = [getattr(r, "path", "") for m in (routes_online, routes_write, routes_ops) for r in m.router.routes]
-    paths += [app.openapi_url or "", app.docs_url or "", app.redoc_url or ""]
+    paths += [app.openapi_url or "", *docs_ui.PATHS]
     app.add_middleware(MetricsMiddleware, metrics=metrics, endpoints=[p for p in paths if p])  # outermost
     return app
 

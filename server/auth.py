@@ -17,6 +17,7 @@ import orjson
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 PUBLIC_PATHS = frozenset({"/health", "/ready", "/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"})
+PUBLIC_PREFIX = "/docs-assets/"  # the docs pages' JavaScript and CSS (server/docs_ui.py)
 WRITE_PATHS = frozenset({"/push", "/write-to-online-store", "/materialize", "/materialize-incremental"})
 
 READ = "read"
@@ -66,7 +67,7 @@ class ApiKeyMiddleware:
         self.keys = keys
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] in PUBLIC_PATHS:
+        if scope["type"] != "http" or scope["path"] in PUBLIC_PATHS or scope["path"].startswith(PUBLIC_PREFIX):
             await self.app(scope, receive, send)
             return
         token = _bearer(scope)

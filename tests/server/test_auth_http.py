@@ -30,7 +30,7 @@ def bearer(key: str) -> dict[str, str]:
 
 def test_public_paths_need_no_key(secured: Server) -> None:
     with secured.client() as c:
-        for path in ("/health", "/ready", "/docs", "/openapi.json"):
+        for path in ("/health", "/ready", "/docs", "/redoc", "/openapi.json", "/docs-assets/swagger-ui-bundle.js"):
             assert c.get(path).status_code == 200, path
         spec = c.get("/openapi.json").json()
         assert spec["components"]["securitySchemes"]["apiKey"] == {"type": "http", "scheme": "bearer"}

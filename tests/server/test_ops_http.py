@@ -81,6 +81,15 @@ def test_catalog(client: httpx.Client, store: FeatureStore) -> None:
 
 def test_docs_and_openapi(client: httpx.Client) -> None:
     assert "swagger" in client.get("/docs").text.lower()
+    for page in ("/docs", "/redoc"):  # served from local assets: they render without internet access
+        html = client.get(page).text
+        urls = re.findall(r"""(?:src|href|url)\s*[:=]\s*['"]([^'"]+)['"]""", html)
+        assert urls, page
+        assert not [u for u in urls if "//" in u], (page, urls)  # no CDN, no other host
+        for url in urls:
+            if url.startswith("/docs-assets/"):
+                r = client.get(url)
+                assert r.status_code == 200 and len(r.content) > 1000, url
     spec = client.get("/openapi.json").json()
     paths = spec["paths"]
     for path in ("/get-online-features", "/v1/online", "/push", "/write-to-online-store", "/materialize",
