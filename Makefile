@@ -1,25 +1,28 @@
 # Two commands on a fresh machine: `make demo` and `make test`. Only Python 3.11+ is needed.
 PYTHON ?= python3
-VENV := .venv
+VENV ?= .venv
+# a pandas requirement installed with the rest (default: the newest release); `make test-pandas2` sets it
+PANDAS ?=
+PANDAS2 := pandas>=2.2,<3
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEMO_STAMP := $(VENV)/.installed-demo
 # `make demo REDIS_URL=redis://host:6379/0` runs the demo on Redis instead of the embedded SQLite store
 REDIS_URL ?=
 
-.PHONY: demo test lint bench bench-feast clean serve
+.PHONY: demo test lint bench bench-feast clean serve test-pandas2 demo-pandas2 pytest
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
 $(STAMP): $(BIN)/python pyproject.toml
-	$(BIN)/pip install --quiet -e ".[dev]"
+	$(BIN)/pip install --quiet -e ".[dev]" $(if $(PANDAS),'$(PANDAS)')
 	touch $(STAMP) $(DEMO_STAMP)
 
 # the demo needs only the server and pandas extras (much faster to install than the dev tools)
 $(DEMO_STAMP): $(BIN)/python pyproject.toml
-	$(BIN)/pip install --quiet -e ".[server,pandas]"
+	$(BIN)/pip install --quiet -e ".[server,pandas]" $(if $(PANDAS),'$(PANDAS)')
 	touch $(DEMO_STAMP)
 
 demo: $(DEMO_STAMP)
@@ -29,6 +32,18 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -q
 	$(BIN)/ruff check featurestore server tests bench definitions
 	$(BIN)/mypy
+
+pytest: $(STAMP)
+	$(BIN)/python -c "import pandas; print('pandas', pandas.__version__, 'in $(VENV)')"
+	$(BIN)/python -m pytest -q
+
+# pandas 2.x and 3.x are both supported: the same suite and demo in a second venv with the newest pandas 2.x
+# (`make test` uses the newest release); .ci/run runs both
+test-pandas2:
+	$(MAKE) pytest VENV=.venv-pandas2 PANDAS='$(PANDAS2)'
+
+demo-pandas2:
+	$(MAKE) demo VENV=.venv-pandas2 PANDAS='$(PANDAS2)'
 
 lint: $(STAMP)
 	$(BIN)/ruff check featurestore server tests bench definitions
@@ -52,4 +67,4 @@ serve: $(STAMP)
 	$(BIN)/featurestore serve --repo definitions
 
 clean:
-	rm -rf $(VENV) .venv-feast definitions/data bench/data .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .venv-pandas2 .venv-feast definitions/data bench/data .pytest_cache .mypy_cache .ruff_cache

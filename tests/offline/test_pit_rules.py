@@ -90,7 +90,9 @@ def test_naive_timestamps_are_utc_and_aware_ones_are_instants(store) -> None:
         ["2026-03-01 06:59:59.999999-05:00", "2026-03-01 07:00:00.000000-05:00"])})
     out = store.get_historical_features(ny, ["s:v"]).to_pandas()
     assert out["v"].tolist()[1] == 3.0 and pd.isna(out["v"].tolist()[0])
-    assert out["event_timestamp"].equals(ny["event_timestamp"])  # the input's values are kept
+    # the input's values are kept, with their offset (pandas 2 names it pytz.FixedOffset(-300), Arrow "-05:00")
+    kept, given = out["event_timestamp"].tolist(), ny["event_timestamp"].tolist()
+    assert kept == given and [t.utcoffset() for t in kept] == [t.utcoffset() for t in given]
 
 
 def test_mixed_offsets_in_one_pandas_column(store) -> None:
