@@ -13,6 +13,7 @@ import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner, Result
 
+from featurestore import FeatureStore
 from featurestore.cli import COMMAND_MODULES, main
 from tests.cli_helpers import failed, ok
 
@@ -74,7 +75,7 @@ def test_help_lists_commands(runner: CliRunner) -> None:
 
 
 def test_init_apply_plan(runner: CliRunner, repo: Path) -> None:
-    assert "project: my_repo" in (repo / "featurestore.yaml").read_text()
+    assert 'project: "my_repo"' in (repo / "featurestore.yaml").read_text()
     assert (repo / "driver_stats.py").exists()
     assert sorted(p.name for p in (repo / "data").iterdir()) == ["driver_stats.parquet"]  # what the template reads
 
@@ -198,7 +199,25 @@ def test_init_into_non_empty_folder(runner: CliRunner, tmp_path: Path) -> None:
 
     (tmp_path / "empty").mkdir()
     ok(cli(runner, None, "init", str(tmp_path / "empty")))
-    assert "project: empty" in (tmp_path / "empty" / "featurestore.yaml").read_text()
+    assert 'project: "empty"' in (tmp_path / "empty" / "featurestore.yaml").read_text()
+
+
+@pytest.mark.parametrize("name", ["123", "yes", "null", "true", "no", "on", "1e3", "0x1F", "007", "2024_01"])
+def test_init_names_yaml_would_misread_round_trip(runner: CliRunner, tmp_path: Path, name: str) -> None:
+    repo = tmp_path / name
+    ok(cli(runner, None, "init", str(repo)))
+    assert "+ feature_view driver_stats" in ok(cli(runner, repo, "apply"))
+    assert FeatureStore(repo).project == name
+    assert ok(cli(runner, repo, "plan")).startswith("No changes")
+
+
+def test_init_project_option(runner: CliRunner, tmp_path: Path) -> None:
+    ok(cli(runner, None, "init", str(tmp_path / "a"), "--project", "null"))
+    assert FeatureStore(tmp_path / "a").project == "null"
+    for bad in ("my project", "café", "a-b", ""):
+        err = failed(cli(runner, None, "init", str(tmp_path / "b"), "--project", bad), code=2)
+        assert repr(bad) in err and "letters, digits and '_'" in err
+        assert not (tmp_path / "b").exists()  # refused before anything is written
 
 
 def test_usage_errors_exit_2(runner: CliRunner, applied: Path) -> None:

@@ -11,7 +11,7 @@ import click
 import yaml
 
 from featurestore.cli._group import echo_json, format_tags, format_ttl, get_state, get_store, main, repo_option, table
-from featurestore.config import CONFIG_FILE, load_config
+from featurestore.config import CONFIG_FILE, check_project_name, load_config, parse_config
 from featurestore.definitions import kinds
 from featurestore.definitions.feature_view import FeatureView
 from featurestore.definitions.sources import PushSource
@@ -22,7 +22,7 @@ from featurestore.utc import to_utc
 
 CONFIG_TEMPLATE = """\
 # Settings of the feature repo; see the README for every key.
-project: {project}
+project: "{project}"
 registry: data/registry.json
 online_store:
   type: sqlite
@@ -77,9 +77,19 @@ def project_name(folder: str) -> str:
     return name or "feature_repo"
 
 
+def _check_project(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
+    try:
+        return None if value is None else check_project_name(value)
+    except ValueError as err:
+        raise click.BadParameter(str(err)) from None
+
+
 @main.command()
 @click.argument("name", type=click.Path(path_type=Path))
-def init(name: Path) -> None:
+@click.option("--project", default=None, callback=_check_project,
+              help="The project name (ASCII letters, digits and '_'). Default: NAME's last part, other "
+                   "characters replaced by '_'.")
+def init(name: Path, project: str | None) -> None:
     """Create a new feature repo in folder NAME, with sample data.
 
     NAME is relative to the current folder (--repo is not used); it must not
@@ -92,9 +102,11 @@ def init(name: Path) -> None:
     """
     if name.exists() and (not name.is_dir() or any(name.iterdir())):
         raise click.ClickException(f"{str(name)!r} already exists and is not an empty folder; choose another name")
-    project = project_name(name.resolve().name)
+    project = project or project_name(name.resolve().name)
+    config = CONFIG_TEMPLATE.format(project=project)
+    parse_config(yaml.safe_load(config), CONFIG_FILE, env={})  # the repo's own config reads back (before writing)
     name.mkdir(parents=True, exist_ok=True)
-    (name / CONFIG_FILE).write_text(CONFIG_TEMPLATE.format(project=project))
+    (name / CONFIG_FILE).write_text(config)
     (name / "driver_stats.py").write_text(DEFINITIONS_TEMPLATE)
     files = [sample_data.write_driver_stats(name)]
     click.echo(f"Created feature repo {str(name)!r} (project {project!r}):")
