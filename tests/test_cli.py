@@ -97,7 +97,7 @@ def test_edit_plan_apply_history(runner: CliRunner, applied: Path) -> None:
     defs.write_text(defs.read_text().replace("ttl=timedelta(days=2)", "ttl=timedelta(days=1)"))
 
     out = ok(cli(runner, applied, "plan"))
-    assert "~ feature_view driver_stats: ttl_seconds: 172800.0 -> 86400.0" in out
+    assert "~ feature_view driver_stats\n    ~ ttl: 2d -> 1d\n" in out
     assert "0 to add, 1 to change, 0 to remove." in out
     assert "registry version 2" in ok(cli(runner, applied, "apply"))
     assert ok(cli(runner, applied, "plan")).startswith("No changes")
@@ -111,6 +111,36 @@ def test_edit_plan_apply_history(runner: CliRunner, applied: Path) -> None:
     assert [e["version"] for e in entries] == [1, 2]
     assert entries[1]["changes"]["changed"] == ["feature_view driver_stats"]
     assert all("objects" not in e for e in entries)
+
+
+def test_plan_and_apply_show_a_schema_change_feature_by_feature(runner: CliRunner, applied: Path) -> None:
+    data = applied / "data" / "driver_stats.parquet"
+    table = pq.read_table(data)
+    pq.write_table(table.append_column("x", table.column("avg_daily_trips")), data)
+    defs = applied / "driver_stats.py"
+    text = defs.read_text().replace('        Field(name="acc_rate", dtype=Float32),\n', "")
+    text = text.replace('Field(name="conv_rate", dtype=Float32)', 'Field(name="conv_rate", dtype=Float64)')
+    text = text.replace('dtype=Int64),\n    ],', 'dtype=Int64, description="trips a day"),\n'
+                        '        Field(name="x", dtype=Int64),\n    ],')
+    text = text.replace("ttl=timedelta(days=2)", "ttl=timedelta(days=1)").replace('"pricing"', '"ops"')
+    defs.write_text(text.replace("import Float32, Int64", "import Float32, Float64, Int64"))
+
+    expected = ["~ feature_view driver_stats",
+                "    - feature acc_rate (Float32)",
+                "    + feature x (Int64)",
+                "    ~ feature conv_rate: Float32 -> Float64",
+                "    ~ feature avg_daily_trips description: '' -> 'trips a day'",
+                "    ~ tags.team: 'pricing' -> 'ops'",
+                "    ~ ttl: 2d -> 1d",
+                "~ feature_service driver_activity",
+                "    - feature driver_stats:acc_rate",
+                "    + feature driver_stats:x",
+                "0 to add, 2 to change, 0 to remove."]
+    for command in ("plan", "apply"):
+        lines = ok(cli(runner, applied, command)).splitlines()
+        assert [line for line in lines if line in expected] == expected, lines
+        assert not any("{" in line or "[" in line for line in lines), lines  # no raw dicts or lists
+    assert ok(cli(runner, applied, "plan")).startswith("No changes")
 
 
 def test_list_text_and_json(runner: CliRunner, applied: Path) -> None:

@@ -11,6 +11,7 @@ import click
 import yaml
 
 from featurestore.cli._group import echo_json, format_tags, format_ttl, get_state, get_store, main, repo_option, table
+from featurestore.cli.plan_format import format_plan
 from featurestore.config import CONFIG_FILE, check_project_name, load_config, parse_config
 from featurestore.definitions import kinds
 from featurestore.definitions.feature_view import FeatureView
@@ -124,12 +125,18 @@ def plan(ctx: click.Context) -> None:
     """Show what 'apply' would change (a dry run).
 
     Lists objects to add (+), change (~) and remove (-). Changed objects list
-    each differing field, e.g.:
+    each difference on a line of its own, e.g.:
 
     \b
-    ~ feature_view driver_stats: ttl_seconds: 172800.0 -> 86400.0
+    ~ feature_view driver_stats
+        - feature acc_rate (Float32)
+        + feature trips (Int64)
+        ~ feature conv_rate: Float32 -> Float64
+        ~ ttl: 2d -> 1d
     """
-    click.echo(str(get_store(ctx).plan()))
+    store = get_store(ctx)
+    before = store.state()
+    click.echo(format_plan(store.plan(), before))
 
 
 @main.command()
@@ -144,8 +151,9 @@ def apply(ctx: click.Context) -> None:
     that was applied and the new registry version.
     """
     store = get_store(ctx)
+    before = store.state()
     result = store.apply()
-    click.echo(str(result))
+    click.echo(format_plan(result, before))
     if not result.empty:
         click.echo(f"Applied: registry version {store.state().version}.")
 
