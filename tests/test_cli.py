@@ -143,6 +143,19 @@ def test_plan_and_apply_show_a_schema_change_feature_by_feature(runner: CliRunne
     assert ok(cli(runner, applied, "plan")).startswith("No changes")
 
 
+def test_warnings_print_as_clean_lines(runner: CliRunner, applied: Path) -> None:
+    (applied / "data" / "online.db").write_text("not a database")  # so apply cannot delete the old online rows
+    defs = applied / "driver_stats.py"
+    defs.write_text("import warnings\nwarnings.warn('defined in a hurry')\n"
+                    + defs.read_text().replace('        Field(name="acc_rate", dtype=Float32),\n', ""))
+    result = cli(runner, applied, "apply")
+    ok(result)
+    lines = result.stderr.splitlines()
+    assert lines[0] == "warning: defined in a hurry"
+    assert lines[1].startswith("warning: applied, but the online data of ['driver_stats'] could not be deleted")
+    assert len(lines) == 2  # no file:line, category or source line
+
+
 def test_list_text_and_json(runner: CliRunner, applied: Path) -> None:
     out = ok(cli(runner, applied, "list", "feature-views"))
     header, row = out.splitlines()
@@ -218,6 +231,10 @@ def test_broken_definitions_module(runner: CliRunner, repo: Path) -> None:
     (repo / "broken.py").write_text("raise RuntimeError('boom')\n")
     err = failed(cli(runner, repo, "apply"))
     assert "broken.py" in err and "boom" in err
+    (repo / "broken.py").write_text("import sys\nsys.exit(0)\n")  # exiting used to end apply silently, exit 0
+    err = failed(cli(runner, repo, "apply"))
+    assert "broken.py:2" in err and "sys.exit(0)" in err
+    assert not (repo / "data" / "registry.json").exists()
 
 
 def test_init_into_non_empty_folder(runner: CliRunner, tmp_path: Path) -> None:
