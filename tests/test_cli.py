@@ -8,9 +8,11 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pyarrow.parquet as pq
 import pytest
+import yaml
 from click.testing import CliRunner, Result
 
 from featurestore import FeatureStore
@@ -196,6 +198,25 @@ def test_describe_text_and_json(runner: CliRunner, applied: Path) -> None:
     assert "driver_stats:" in out and "acc_rate: Float32" in out
     svc = json.loads(ok(cli(runner, applied, "describe", "feature-service", "driver_activity", "--json")))
     assert svc["features"] == [{"view": "driver_stats", "features": ["conv_rate", "acc_rate", "avg_daily_trips"]}]
+
+
+def test_describe_shows_the_watermarks_of_each_online_store(runner: CliRunner, applied: Path,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    def materialization() -> Any:
+        out = ok(cli(runner, applied, "describe", "feature-view", "driver_stats"))
+        return yaml.safe_load(out)["materialization"]
+
+    assert "never" in materialization()
+    ok(cli(runner, applied, "materialize", "2000-01-01", "now"))
+    first = FeatureStore(applied).watermarks()["driver_stats"]
+    assert materialization() == {"sqlite:data/online.db (current)": first}
+
+    monkeypatch.setenv("FEATURESTORE_SQLITE_PATH", "data/other.db")  # a second online store
+    ok(cli(runner, applied, "materialize", "2000-01-01", "2001-01-01"))
+    second = FeatureStore(applied).watermarks()["driver_stats"]
+    assert second["watermark"].startswith("2001-01-01") and second["last_rows"] == 0
+    assert materialization() == {"sqlite:data/online.db": first, "sqlite:data/other.db (current)": second}
+    assert "materialization" not in ok(cli(runner, applied, "describe", "entity", "driver"))
 
 
 def test_repo_option_on_command_and_env(runner: CliRunner, applied: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -17,8 +17,10 @@ from featurestore.definitions import kinds
 from featurestore.definitions.feature_view import FeatureView
 from featurestore.definitions.sources import PushSource
 from featurestore.demo import sample_data
-from featurestore.errors import NotFoundError
+from featurestore.errors import FeatureStoreError, NotFoundError
+from featurestore.materialize import run as mat
 from featurestore.registry.file import RegistryState
+from featurestore.store import FeatureStore
 from featurestore.utc import to_utc
 
 CONFIG_TEMPLATE = """\
@@ -257,19 +259,39 @@ def describe(ctx: click.Context, kind: str, name: str, as_json: bool) -> None:
 
     KIND is entity, feature-view or feature-service.
     Feature views show join keys and features with their types, ttl, source, owner, tags,
-    description and the feature services using them.
+    description, the feature services using them, and their materialization: per online
+    store (the current one marked), the watermark, last success and rows written.
 
     \b
     featurestore describe feature-view driver_stats
     featurestore describe feature-service trip_model --json
     """
-    state = get_store(ctx).state()
+    store = get_store(ctx)
+    state = store.state()
     kind = kind.lower()
     obj = _find(state, kind, name)
     if as_json:
         echo_json(obj.to_dict())
-    else:
-        click.echo(yaml.safe_dump(_details(state, kind, obj), sort_keys=False, allow_unicode=True).rstrip())
+        return
+    details = _details(state, kind, obj)
+    if isinstance(obj, FeatureView):
+        details["materialization"] = _materialization(store, obj)
+    click.echo(yaml.safe_dump(details, sort_keys=False, allow_unicode=True).rstrip())
+
+
+def _materialization(store: FeatureStore, view: FeatureView) -> Any:
+    """The view's watermark records, per online store identity (the repo's current store marked)."""
+    if not view.online:
+        return "none: the view is not online (online=False)"
+    records = sorted((r for r in store.state_store.records(mat.WATERMARK) if r.name == view.name),
+                     key=lambda r: r.key)
+    if not records:
+        return "never (run 'featurestore materialize-incremental now')"
+    try:
+        current = mat.target_of(store.online, store.repo_path)
+    except FeatureStoreError:  # a store that cannot even be opened is not marked
+        current = None
+    return {r.key + (" (current)" if r.key == current else ""): r.value for r in records}
 
 
 def _summary(changes: dict[str, list[str]]) -> str:
