@@ -12,6 +12,9 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit, urlunsplit
@@ -22,6 +25,49 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from featurestore.errors import ConfigError
 
 CONFIG_FILE = "featurestore.yaml"
+
+PROJECT_NAME = re.compile(r"[A-Za-z0-9_]+")
+"""What a project name may hold (it is part of every online store key)."""
+
+_UNITS = {"b": 1, "byte": 1, "bytes": 1, "k": 10**3, "kb": 10**3, "kilobyte": 10**3, "kilobytes": 10**3,
+          "kib": 2**10, "m": 10**6, "mb": 10**6, "megabyte": 10**6, "megabytes": 10**6, "mib": 2**20,
+          "g": 10**9, "gb": 10**9, "gigabyte": 10**9, "gigabytes": 10**9, "gib": 2**30, "t": 10**12,
+          "tb": 10**12, "terabyte": 10**12, "terabytes": 10**12, "tib": 2**40}
+MEMORY_LIMIT = re.compile(r"([0-9]+(?:\.[0-9]*)?|\.[0-9]+) ?(%|" + "|".join(sorted(_UNITS, key=len, reverse=True))
+                          + ")", re.IGNORECASE)
+"""DuckDB's memory size syntax (a subset): a number, an optional space, then ``%`` or a unit of ``_UNITS``."""
+_MAX_MEMORY = 2**62  # bytes; DuckDB refuses values near 2**64
+
+
+def check_project_name(name: object) -> str:
+    """``name`` if it is a valid project name (letters, digits and ``_``), else ValueError."""
+    if not isinstance(name, str) or not PROJECT_NAME.fullmatch(name):
+        raise ValueError(f"project name {name!r} is invalid: use ASCII letters, digits and '_'")
+    return name
+
+
+def check_memory_limit(value: str) -> str:
+    """``value`` (stripped) if DuckDB takes it as a ``memory_limit``, else ValueError saying what would do.
+
+    >>> check_memory_limit(" 4GB"), check_memory_limit("80%"), check_memory_limit("512 MiB")
+    ('4GB', '80%', '512 MiB')
+    """
+    text = value.strip()
+    match = MEMORY_LIMIT.fullmatch(text)
+    if match is None:
+        problem = "is not a memory size"
+    else:
+        number, unit = float(match.group(1)), match.group(2).lower()
+        if unit == "%":
+            problem = "must be a percentage above 0 and at most 100" if not 0 < number <= 100 else ""
+        else:
+            problem = "must be above zero" if number * _UNITS[unit] < 1 else ""
+            problem = problem or ("is too large" if number * _UNITS[unit] > _MAX_MEMORY else "")
+    if problem:
+        raise ValueError(f"memory_limit {problem}: use a size such as '4GB', '512MiB' or '1.5 GB' (units B, KB, MB, "
+                         "GB, TB for powers of 1000; KiB, MiB, GiB, TiB for powers of 1024) or a share of the "
+                         "memory such as '80%'")
+    return text
 
 
 class _Strict(BaseModel):
@@ -46,6 +92,11 @@ class DuckDBOfflineConfig(_Strict):
     memory_limit: str | None = None
     threads: int | None = Field(default=None, gt=0)
     temp_directory: str | None = None
+
+    @field_validator("memory_limit")
+    @classmethod
+    def _memory_limit(cls, v: str | None) -> str | None:
+        return None if v is None else check_memory_limit(v)
 
 
 class ApiKeys(_Strict):
@@ -75,14 +126,12 @@ class RepoConfig(_Strict):
     @field_validator("project")
     @classmethod
     def _project_name(cls, v: str) -> str:
-        if not v or not all(c.isalnum() or c == "_" for c in v):
-            raise ValueError("project must be letters, digits and '_'")
-        return v
+        return check_project_name(v)
 
 
 def _online_type(value: str, data: dict[str, Any]) -> None:
-    current = data.get("online_store") or {}
-    if current.get("type", "sqlite") != value:
+    current = data.get("online_store")
+    if not isinstance(current, dict) or current.get("type", "sqlite") != value:
         current = {}
     data["online_store"] = {**current, "type": value}
 
@@ -91,7 +140,11 @@ def _set(path: tuple[str, ...], transform: Any = None) -> Any:
     def apply(value: str, data: dict[str, Any]) -> None:
         node = data
         for part in path[:-1]:
-            node = node.setdefault(part, {}) if isinstance(node.get(part), dict) or part not in node else node[part]
+            if node.get(part) is None:
+                node[part] = {}
+            elif not isinstance(node[part], dict):
+                return  # the file's own error (a section that is not a mapping) is reported as such
+            node = node[part]
         node[path[-1]] = transform(value) if transform else value
 
     return apply
@@ -106,33 +159,69 @@ def _redis_url(value: str, data: dict[str, Any]) -> None:
     data["online_store"]["url"] = value
 
 
-ENV_OVERRIDES: dict[str, Any] = {
-    "FEATURESTORE_PROJECT": _set(("project",)),
-    "FEATURESTORE_REGISTRY": _set(("registry",)),
-    "FEATURESTORE_ONLINE_STORE": _online_type,
-    "FEATURESTORE_REDIS_URL": _redis_url,
-    "FEATURESTORE_SQLITE_PATH": _set(("online_store", "path")),
-    "FEATURESTORE_DUCKDB_PATH": _set(("offline_store", "path")),
-    "FEATURESTORE_DUCKDB_MEMORY_LIMIT": _set(("offline_store", "memory_limit")),
-    "FEATURESTORE_READ_API_KEYS": _set(("server", "api_keys", "read"), _csv),
-    "FEATURESTORE_WRITE_API_KEYS": _set(("server", "api_keys", "write"), _csv),
+@dataclass(frozen=True)
+class EnvOverride:
+    """One environment variable of :data:`ENV_OVERRIDES`: the setting it overrides and how."""
+
+    key: str
+    """The dotted setting it overrides (``offline_store.memory_limit``); errors there name the variable."""
+    apply: Callable[[str, dict[str, Any]], None]
+
+
+ENV_OVERRIDES: dict[str, EnvOverride] = {
+    "FEATURESTORE_PROJECT": EnvOverride("project", _set(("project",))),
+    "FEATURESTORE_REGISTRY": EnvOverride("registry", _set(("registry",))),
+    "FEATURESTORE_ONLINE_STORE": EnvOverride("online_store.type", _online_type),
+    "FEATURESTORE_REDIS_URL": EnvOverride("online_store.url", _redis_url),
+    "FEATURESTORE_SQLITE_PATH": EnvOverride("online_store.path", _set(("online_store", "path"))),
+    "FEATURESTORE_DUCKDB_PATH": EnvOverride("offline_store.path", _set(("offline_store", "path"))),
+    "FEATURESTORE_DUCKDB_MEMORY_LIMIT": EnvOverride("offline_store.memory_limit",
+                                                    _set(("offline_store", "memory_limit"))),
+    "FEATURESTORE_READ_API_KEYS": EnvOverride("server.api_keys.read", _set(("server", "api_keys", "read"), _csv)),
+    "FEATURESTORE_WRITE_API_KEYS": EnvOverride("server.api_keys.write",
+                                               _set(("server", "api_keys", "write"), _csv)),
 }
 """Environment variables that override ``featurestore.yaml``, applied in this order."""
 
+_TAGS = {"online_store": ("sqlite", "redis")}  # discriminator values pydantic puts into error locations
 
-def _format(err: ValidationError, source: str) -> str:
-    parts = []
+
+def _culprit(loc: tuple[Any, ...], used: dict[str, str]) -> str | None:
+    """The environment variable (of ``used``, name -> value) that set the setting at ``loc``, if one did."""
+    parts = [str(p) for p in loc]
+    if len(parts) > 1 and parts[1] in _TAGS.get(parts[0], ()):
+        parts.pop(1)
+    where = ".".join(parts)
+    for name in reversed(used):  # the last override applied wins
+        key = ENV_OVERRIDES[name].key
+        if where == key or where.startswith(key + ".") or (where and key.startswith(where + ".")):
+            return name
+    return None
+
+
+def _fail(err: ValidationError, source: str, used: dict[str, str]) -> ConfigError:
+    parts, variables, in_file = [], [], False
     for e in err.errors():
         where = ".".join(str(p) for p in e["loc"]) or "(top level)"
-        if e["type"] == "extra_forbidden":
-            parts.append(f"unknown key {where!r}")
+        what = (f"unknown key {where!r}" if e["type"] == "extra_forbidden"
+                else f"{where}: {e['msg'].removeprefix('Value error, ')}")
+        variable = _culprit(e["loc"], used)
+        if variable is None:
+            in_file = True
+            parts.append(what if e["type"] == "extra_forbidden" else f"{what} (got {e.get('input')!r})")
         else:
-            parts.append(f"{where}: {e['msg']} (got {e.get('input')!r})")
-    return f"invalid configuration in {source}: " + "; ".join(parts)
+            variables.append(variable)
+            parts.append(f"{what} (got {used[variable]!r} from environment variable {variable}, which overrides "
+                         f"{ENV_OVERRIDES[variable].key})")
+    head = f"invalid configuration in {source}" if in_file else f"invalid environment override of {source}"
+    return ConfigError(f"{head}: " + "; ".join(parts), path=source, variable=variables[0] if variables else None)
 
 
 def parse_config(data: Any, source: str, env: dict[str, str] | None = None) -> RepoConfig:
-    """Validate a config mapping after applying environment overrides."""
+    """Validate a config mapping after applying environment overrides.
+
+    An error caused by an override names the variable (``ConfigError.variable``), not ``source``.
+    """
     if data is None:
         data = {}
     if not isinstance(data, dict):
@@ -141,14 +230,16 @@ def parse_config(data: Any, source: str, env: dict[str, str] | None = None) -> R
     for key in ("online_store", "offline_store", "server"):
         if isinstance(data.get(key), dict):
             data[key] = dict(data[key])
+    if isinstance(data.get("server"), dict) and isinstance(data["server"].get("api_keys"), dict):
+        data["server"]["api_keys"] = dict(data["server"]["api_keys"])
     env = dict(os.environ) if env is None else env
-    for name, apply in ENV_OVERRIDES.items():
-        if env.get(name):
-            apply(env[name], data)
+    used = {name: env[name] for name in ENV_OVERRIDES if env.get(name)}
+    for name, value in used.items():
+        ENV_OVERRIDES[name].apply(value, data)
     try:
         return RepoConfig.model_validate(data)
     except ValidationError as err:
-        raise ConfigError(_format(err, source), path=source) from None
+        raise _fail(err, source, used) from None
 
 
 def load_config(repo_path: str | Path, env: dict[str, str] | None = None) -> RepoConfig:

@@ -58,9 +58,13 @@ class FeatureStoreError(Exception):
 
 
 class ConfigError(FeatureStoreError):
-    """``featurestore.yaml`` or an environment override is invalid."""
+    """``featurestore.yaml`` or an environment override is invalid.
+
+    Fields: ``path``, the file; ``variable``, the environment variable at fault (when one is).
+    """
 
     path: str | None = None
+    variable: str | None = None
 
 
 class DefinitionError(FeatureStoreError):

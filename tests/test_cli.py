@@ -8,11 +8,14 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pyarrow.parquet as pq
 import pytest
+import yaml
 from click.testing import CliRunner, Result
 
+from featurestore import FeatureStore
 from featurestore.cli import COMMAND_MODULES, main
 from tests.cli_helpers import failed, ok
 
@@ -74,7 +77,7 @@ def test_help_lists_commands(runner: CliRunner) -> None:
 
 
 def test_init_apply_plan(runner: CliRunner, repo: Path) -> None:
-    assert "project: my_repo" in (repo / "featurestore.yaml").read_text()
+    assert 'project: "my_repo"' in (repo / "featurestore.yaml").read_text()
     assert (repo / "driver_stats.py").exists()
     assert sorted(p.name for p in (repo / "data").iterdir()) == ["driver_stats.parquet"]  # what the template reads
 
@@ -96,7 +99,7 @@ def test_edit_plan_apply_history(runner: CliRunner, applied: Path) -> None:
     defs.write_text(defs.read_text().replace("ttl=timedelta(days=2)", "ttl=timedelta(days=1)"))
 
     out = ok(cli(runner, applied, "plan"))
-    assert "~ feature_view driver_stats: ttl_seconds: 172800.0 -> 86400.0" in out
+    assert "~ feature_view driver_stats\n    ~ ttl: 2d -> 1d\n" in out
     assert "0 to add, 1 to change, 0 to remove." in out
     assert "registry version 2" in ok(cli(runner, applied, "apply"))
     assert ok(cli(runner, applied, "plan")).startswith("No changes")
@@ -110,6 +113,49 @@ def test_edit_plan_apply_history(runner: CliRunner, applied: Path) -> None:
     assert [e["version"] for e in entries] == [1, 2]
     assert entries[1]["changes"]["changed"] == ["feature_view driver_stats"]
     assert all("objects" not in e for e in entries)
+
+
+def test_plan_and_apply_show_a_schema_change_feature_by_feature(runner: CliRunner, applied: Path) -> None:
+    data = applied / "data" / "driver_stats.parquet"
+    table = pq.read_table(data)
+    pq.write_table(table.append_column("x", table.column("avg_daily_trips")), data)
+    defs = applied / "driver_stats.py"
+    text = defs.read_text().replace('        Field(name="acc_rate", dtype=Float32),\n', "")
+    text = text.replace('Field(name="conv_rate", dtype=Float32)', 'Field(name="conv_rate", dtype=Float64)')
+    text = text.replace('dtype=Int64),\n    ],', 'dtype=Int64, description="trips a day"),\n'
+                        '        Field(name="x", dtype=Int64),\n    ],')
+    text = text.replace("ttl=timedelta(days=2)", "ttl=timedelta(days=1)").replace('"pricing"', '"ops"')
+    defs.write_text(text.replace("import Float32, Int64", "import Float32, Float64, Int64"))
+
+    expected = ["~ feature_view driver_stats",
+                "    - feature acc_rate (Float32)",
+                "    + feature x (Int64)",
+                "    ~ feature conv_rate: Float32 -> Float64",
+                "    ~ feature avg_daily_trips description: '' -> 'trips a day'",
+                "    ~ tags.team: 'pricing' -> 'ops'",
+                "    ~ ttl: 2d -> 1d",
+                "~ feature_service driver_activity",
+                "    - feature driver_stats:acc_rate",
+                "    + feature driver_stats:x",
+                "0 to add, 2 to change, 0 to remove."]
+    for command in ("plan", "apply"):
+        lines = ok(cli(runner, applied, command)).splitlines()
+        assert [line for line in lines if line in expected] == expected, lines
+        assert not any("{" in line or "[" in line for line in lines), lines  # no raw dicts or lists
+    assert ok(cli(runner, applied, "plan")).startswith("No changes")
+
+
+def test_warnings_print_as_clean_lines(runner: CliRunner, applied: Path) -> None:
+    (applied / "data" / "online.db").write_text("not a database")  # so apply cannot delete the old online rows
+    defs = applied / "driver_stats.py"
+    defs.write_text("import warnings\nwarnings.warn('defined in a hurry')\n"
+                    + defs.read_text().replace('        Field(name="acc_rate", dtype=Float32),\n', ""))
+    result = cli(runner, applied, "apply")
+    ok(result)
+    lines = result.stderr.splitlines()
+    assert lines[0] == "warning: defined in a hurry"
+    assert lines[1].startswith("warning: applied, but the online data of ['driver_stats'] could not be deleted")
+    assert len(lines) == 2  # no file:line, category or source line
 
 
 def test_list_text_and_json(runner: CliRunner, applied: Path) -> None:
@@ -154,6 +200,25 @@ def test_describe_text_and_json(runner: CliRunner, applied: Path) -> None:
     assert svc["features"] == [{"view": "driver_stats", "features": ["conv_rate", "acc_rate", "avg_daily_trips"]}]
 
 
+def test_describe_shows_the_watermarks_of_each_online_store(runner: CliRunner, applied: Path,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    def materialization() -> Any:
+        out = ok(cli(runner, applied, "describe", "feature-view", "driver_stats"))
+        return yaml.safe_load(out)["materialization"]
+
+    assert "never" in materialization()
+    ok(cli(runner, applied, "materialize", "2000-01-01", "now"))
+    first = FeatureStore(applied).watermarks()["driver_stats"]
+    assert materialization() == {"sqlite:data/online.db (current)": first}
+
+    monkeypatch.setenv("FEATURESTORE_SQLITE_PATH", "data/other.db")  # a second online store
+    ok(cli(runner, applied, "materialize", "2000-01-01", "2001-01-01"))
+    second = FeatureStore(applied).watermarks()["driver_stats"]
+    assert second["watermark"].startswith("2001-01-01") and second["last_rows"] == 0
+    assert materialization() == {"sqlite:data/online.db": first, "sqlite:data/other.db (current)": second}
+    assert "materialization" not in ok(cli(runner, applied, "describe", "entity", "driver"))
+
+
 def test_repo_option_on_command_and_env(runner: CliRunner, applied: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert ok(runner.invoke(main, ["plan", "--repo", str(applied)])).startswith("No changes")
     monkeypatch.setenv("FEATURESTORE_REPO", str(applied))
@@ -187,6 +252,10 @@ def test_broken_definitions_module(runner: CliRunner, repo: Path) -> None:
     (repo / "broken.py").write_text("raise RuntimeError('boom')\n")
     err = failed(cli(runner, repo, "apply"))
     assert "broken.py" in err and "boom" in err
+    (repo / "broken.py").write_text("import sys\nsys.exit(0)\n")  # exiting used to end apply silently, exit 0
+    err = failed(cli(runner, repo, "apply"))
+    assert "broken.py:2" in err and "sys.exit(0)" in err
+    assert not (repo / "data" / "registry.json").exists()
 
 
 def test_init_into_non_empty_folder(runner: CliRunner, tmp_path: Path) -> None:
@@ -198,7 +267,25 @@ def test_init_into_non_empty_folder(runner: CliRunner, tmp_path: Path) -> None:
 
     (tmp_path / "empty").mkdir()
     ok(cli(runner, None, "init", str(tmp_path / "empty")))
-    assert "project: empty" in (tmp_path / "empty" / "featurestore.yaml").read_text()
+    assert 'project: "empty"' in (tmp_path / "empty" / "featurestore.yaml").read_text()
+
+
+@pytest.mark.parametrize("name", ["123", "yes", "null", "true", "no", "on", "1e3", "0x1F", "007", "2024_01"])
+def test_init_names_yaml_would_misread_round_trip(runner: CliRunner, tmp_path: Path, name: str) -> None:
+    repo = tmp_path / name
+    ok(cli(runner, None, "init", str(repo)))
+    assert "+ feature_view driver_stats" in ok(cli(runner, repo, "apply"))
+    assert FeatureStore(repo).project == name
+    assert ok(cli(runner, repo, "plan")).startswith("No changes")
+
+
+def test_init_project_option(runner: CliRunner, tmp_path: Path) -> None:
+    ok(cli(runner, None, "init", str(tmp_path / "a"), "--project", "null"))
+    assert FeatureStore(tmp_path / "a").project == "null"
+    for bad in ("my project", "café", "a-b", ""):
+        err = failed(cli(runner, None, "init", str(tmp_path / "b"), "--project", bad), code=2)
+        assert repr(bad) in err and "letters, digits and '_'" in err
+        assert not (tmp_path / "b").exists()  # refused before anything is written
 
 
 def test_usage_errors_exit_2(runner: CliRunner, applied: Path) -> None:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from featurestore import ConfigError, FeatureStore
-from featurestore.config import ENV_OVERRIDES, load_config, parse_config
+from featurestore.config import ENV_OVERRIDES, MEMORY_LIMIT, load_config, parse_config
 
 
 def test_defaults() -> None:
@@ -54,3 +57,85 @@ def test_relative_paths_resolve_against_the_repo(tmp_path: Path, monkeypatch: py
     monkeypatch.chdir("/")
     store = FeatureStore(tmp_path, config=load_config(tmp_path, env={}))
     assert store.registry.path == tmp_path / "reg" / "r.json"
+
+
+# -- offline_store.memory_limit: DuckDB's size syntax, checked at load ---------------------------------
+ACCEPTED_LIMITS = ["4GB", "4 GB", "4gb", "512MiB", "512 mib", "1.5GB", ".5GB", "2G", "1 gigabyte", "3 Gigabytes",
+                   "800 megabytes", "800M", "1TB", "1TiB", "2000000KB", "2000000 KiB", "3000000000 bytes",
+                   "3000000000B", "80%", "80 %", "12.5%", "100%", " 4GB "]
+
+
+@pytest.mark.parametrize("limit", ACCEPTED_LIMITS)
+def test_memory_limit_forms_that_duckdb_accepts(limit: str, tmp_path: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from featurestore import ParquetSource
+    from featurestore.offline.factory import open_offline_store
+
+    cfg = parse_config({"project": "p", "offline_store": {"memory_limit": limit}}, "f", env={})
+    pq.write_table(pa.table({"x": [1]}), tmp_path / "x.parquet")
+    offline = open_offline_store(cfg.offline_store, tmp_path)
+    con = offline.connect()  # type: ignore[attr-defined]
+    try:  # DuckDB took the setting and runs queries under it
+        assert con.execute("SELECT sum(x) FROM range(100000) t(x)").fetchall() == [(4999950000,)]
+        assert offline.source_schema(ParquetSource(path="x.parquet", timestamp_field="x")).names == ["x"]
+    finally:
+        con.close()
+
+
+@pytest.mark.parametrize("limit", ["banana", "4GBs", "4 PB", "150%", "0%", "0GB", "", "GB", "-1GB", "4_000MB",
+                                   "1,000MB", "4 mebibytes"])
+def test_a_bad_memory_limit_is_refused_at_load(limit: str, tmp_path: Path) -> None:
+    (tmp_path / "featurestore.yaml").write_text(f"project: p\noffline_store:\n  memory_limit: '{limit}'\n")
+    with pytest.raises(ConfigError, match=r"offline_store\.memory_limit.*" + re.escape(repr(limit))) as info:
+        load_config(tmp_path, env={})
+    assert "featurestore.yaml" in info.value.message and "4GB" in info.value.message  # says what would do
+
+
+@given(st.from_regex(MEMORY_LIMIT, fullmatch=True))
+@settings(max_examples=200, deadline=None)
+def test_every_memory_limit_the_config_accepts_duckdb_accepts(limit: str) -> None:
+    import duckdb
+
+    try:
+        cfg = parse_config({"project": "p", "offline_store": {"memory_limit": limit}}, "f", env={})
+    except ConfigError:
+        return  # the pattern allows zero and percentages over 100, which the validator refuses
+    con = duckdb.connect()
+    try:
+        con.execute("SET memory_limit = ?", [cfg.offline_store.memory_limit])  # raises unless DuckDB accepts it
+    finally:
+        con.close()
+
+
+# -- environment overrides: an error they cause names the variable ---------------------------------
+@pytest.mark.parametrize(("env", "key"), [
+    ({"FEATURESTORE_DUCKDB_MEMORY_LIMIT": "banana"}, "offline_store.memory_limit"),
+    ({"FEATURESTORE_PROJECT": "my project"}, "project"),
+    ({"FEATURESTORE_ONLINE_STORE": "cassandra"}, "online_store"),
+])
+def test_an_environment_override_error_names_the_variable(env: dict[str, str], key: str, tmp_path: Path) -> None:
+    (tmp_path / "featurestore.yaml").write_text("project: p\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(tmp_path, env=env)
+    (variable, value), = env.items()
+    message = info.value.message
+    assert f"environment variable {variable}" in message and repr(value) in message and key in message
+    assert f"in {tmp_path / 'featurestore.yaml'}" not in message  # the file is not to blame
+    assert info.value.variable == variable
+
+
+def test_file_and_environment_errors_each_name_their_origin(tmp_path: Path) -> None:
+    (tmp_path / "featurestore.yaml").write_text("project: p\nserver:\n  max_entities: 0\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(tmp_path, env={"FEATURESTORE_DUCKDB_MEMORY_LIMIT": "banana"})
+    message = info.value.message
+    assert "server.max_entities" in message and str(tmp_path / "featurestore.yaml") in message
+    assert "environment variable FEATURESTORE_DUCKDB_MEMORY_LIMIT" in message
+
+
+def test_a_yaml_value_an_override_replaces_is_not_blamed(tmp_path: Path) -> None:
+    (tmp_path / "featurestore.yaml").write_text("project: p\noffline_store:\n  memory_limit: banana\n")
+    cfg = load_config(tmp_path, env={"FEATURESTORE_DUCKDB_MEMORY_LIMIT": "2GB"})
+    assert cfg.offline_store.memory_limit == "2GB"

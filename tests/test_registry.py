@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import multiprocessing as mp
 import os
+import re
 from datetime import timedelta
 from pathlib import Path
 
@@ -128,6 +129,83 @@ def test_bad_definition_module_names_the_file(tmp_path: Path) -> None:
     (tmp_path / "broken.py").write_text("x = 1\nraise RuntimeError('boom')\n")
     with pytest.raises(DefinitionError, match=r"broken.py:2: .*boom"):
         FeatureStore(tmp_path).apply()
+
+
+def test_an_sdk_warning_points_at_the_callers_line(tmp_path: Path) -> None:
+    store = _store(tmp_path)
+    store.apply([driver, view()])
+    (tmp_path / "data").mkdir(exist_ok=True)
+    (tmp_path / "data" / "online.db").write_text("not a database")  # so the old online rows cannot be deleted
+    with pytest.warns(UserWarning, match="could not be deleted") as caught:
+        store.apply([], objects_to_delete=[view()])
+    assert [(w.filename, w.lineno) for w in caught] == [(__file__, _line_of("objects_to_delete=[view()])"))]
+
+
+def _line_of(text: str) -> int:
+    return next(i for i, line in enumerate(Path(__file__).read_text().splitlines(), 1) if text in line)
+
+
+@pytest.mark.parametrize(("code", "exit_code"), [
+    ("import sys\nx = 1\nsys.exit(3)\n", "3"),
+    ("import sys\n\nsys.exit()\n", "None"),
+    ("x = 1\ny = 2\nraise SystemExit('bye')\n", "'bye'"),
+])
+def test_a_definitions_module_exiting_is_an_error_naming_it(tmp_path: Path, code: str, exit_code: str) -> None:
+    (tmp_path / "featurestore.yaml").write_text("project: p\n")
+    (tmp_path / "quits.py").write_text(code)
+    with pytest.raises(DefinitionError, match=r"quits.py:3: .*exit.*" + re.escape(exit_code)) as info:
+        FeatureStore(tmp_path).plan()
+    assert info.value.file == str(tmp_path / "quits.py")
+
+
+def test_a_definition_error_in_a_module_names_its_line(tmp_path: Path) -> None:
+    (tmp_path / "featurestore.yaml").write_text("project: p\n")
+    (tmp_path / "bad.py").write_text("from featurestore import Entity\n\nok = Entity(name='a', join_keys=['k'])\n"
+                                     "bad = Entity(name='no good', join_keys=['k'])\n")
+    with pytest.raises(DefinitionError, match=r"^bad.py:4: entity name 'no good' is invalid"):
+        FeatureStore(tmp_path).plan()
+
+
+def test_an_error_in_a_helper_module_names_both_files(tmp_path: Path) -> None:
+    (tmp_path / "featurestore.yaml").write_text("project: p\n")
+    (tmp_path / "_helpers.py").write_text("def make():\n    return 1 / 0\n")
+    (tmp_path / "defs.py").write_text("from _helpers import make\n\nvalue = make()\n")
+    with pytest.raises(DefinitionError, match=r"^defs.py:3: .*ZeroDivisionError.* \(at _helpers.py:2\)$"):
+        FeatureStore(tmp_path).plan()
+
+
+SAME_NAME = """\
+from featurestore import Entity, FeatureView, Field, ParquetSource
+from featurestore.types import Float64
+
+driver = Entity(name="driver", join_keys=["driver_id"])
+{name} = FeatureView(name="s", entities=[driver], ttl={ttl}, schema=[Field(name="v", dtype=Float64)],
+                     source=ParquetSource(path="s.parquet"))
+"""
+
+
+def test_two_objects_of_one_name_in_two_files_name_both(tmp_path: Path) -> None:
+    _write(tmp_path)
+    (tmp_path / "featurestore.yaml").write_text("project: p\n")
+    (tmp_path / "a.py").write_text(SAME_NAME.format(name="first", ttl="None"))
+    (tmp_path / "b.py").write_text("\n" + SAME_NAME.format(name="second", ttl="timedelta(hours=1)")
+                                   .replace("from featurestore ", "from datetime import timedelta\nfrom featurestore "))
+    with pytest.raises(DefinitionError, match=r"two feature views are named 's': 'first' \(a.py:5\) and "
+                                              r"'second' \(b.py:7\)") as info:
+        FeatureStore(tmp_path).plan()
+    assert info.value.name == "s"
+    (tmp_path / "b.py").write_text("from a import first as again\n")  # the same object twice is fine
+    assert [c.name for c in FeatureStore(tmp_path).plan().added] == ["driver", "s"]
+
+
+def test_two_objects_of_one_name_in_one_file(tmp_path: Path) -> None:
+    _write(tmp_path)
+    (tmp_path / "featurestore.yaml").write_text("project: p\n")
+    (tmp_path / "a.py").write_text(SAME_NAME.format(name="first", ttl="None")
+                                   + "driver2 = Entity(name='driver', join_keys=['id'])\n")
+    with pytest.raises(DefinitionError, match=r"two entities are named 'driver': 'driver' \(a.py:4\) and "
+                                              r"'driver2' \(a.py:7\)"):
+        FeatureStore(tmp_path).plan()
 
 
 def _apply_many(repo: str, prefix: str, n: int) -> None:

@@ -20,6 +20,7 @@ module of this package, so a new module is picked up without further wiring.
 from __future__ import annotations
 
 import json
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -35,13 +36,25 @@ from featurestore.store import FeatureStore
 REPO_ENV = "FEATURESTORE_REPO"
 
 
+def show_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+                 file: Any = None, line: str | None = None) -> None:
+    """``warnings.showwarning`` of the CLI: ``warning: <message>`` on stderr, no file, line or source line."""
+    click.echo(f"warning: {message}", err=True)
+
+
 class FeatureStoreGroup(click.Group):
-    """A click group that turns library errors into ``Error: <message>`` and exit code 1.
+    """A click group that turns library errors into ``Error: <message>`` and exit code 1, and warnings into
+    ``warning: <message>`` lines on stderr.
 
     Click's own usage errors keep exit code 2.
     """
 
     def invoke(self, ctx: click.Context) -> Any:
+        with warnings.catch_warnings():
+            warnings.showwarning = show_warning
+            return self._invoke(ctx)
+
+    def _invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except FeatureStoreError as err:

@@ -11,18 +11,21 @@ import click
 import yaml
 
 from featurestore.cli._group import echo_json, format_tags, format_ttl, get_state, get_store, main, repo_option, table
-from featurestore.config import CONFIG_FILE, load_config
+from featurestore.cli.plan_format import format_plan
+from featurestore.config import CONFIG_FILE, check_project_name, load_config, parse_config
 from featurestore.definitions import kinds
 from featurestore.definitions.feature_view import FeatureView
 from featurestore.definitions.sources import PushSource
 from featurestore.demo import sample_data
-from featurestore.errors import NotFoundError
+from featurestore.errors import FeatureStoreError, NotFoundError
+from featurestore.materialize import run as mat
 from featurestore.registry.file import RegistryState
+from featurestore.store import FeatureStore
 from featurestore.utc import to_utc
 
 CONFIG_TEMPLATE = """\
 # Settings of the feature repo; see the README for every key.
-project: {project}
+project: "{project}"
 registry: data/registry.json
 online_store:
   type: sqlite
@@ -77,9 +80,19 @@ def project_name(folder: str) -> str:
     return name or "feature_repo"
 
 
+def _check_project(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
+    try:
+        return None if value is None else check_project_name(value)
+    except ValueError as err:
+        raise click.BadParameter(str(err)) from None
+
+
 @main.command()
 @click.argument("name", type=click.Path(path_type=Path))
-def init(name: Path) -> None:
+@click.option("--project", default=None, callback=_check_project,
+              help="The project name (ASCII letters, digits and '_'). Default: NAME's last part, other "
+                   "characters replaced by '_'.")
+def init(name: Path, project: str | None) -> None:
     """Create a new feature repo in folder NAME, with sample data.
 
     NAME is relative to the current folder (--repo is not used); it must not
@@ -92,9 +105,11 @@ def init(name: Path) -> None:
     """
     if name.exists() and (not name.is_dir() or any(name.iterdir())):
         raise click.ClickException(f"{str(name)!r} already exists and is not an empty folder; choose another name")
-    project = project_name(name.resolve().name)
+    project = project or project_name(name.resolve().name)
+    config = CONFIG_TEMPLATE.format(project=project)
+    parse_config(yaml.safe_load(config), CONFIG_FILE, env={})  # the repo's own config reads back (before writing)
     name.mkdir(parents=True, exist_ok=True)
-    (name / CONFIG_FILE).write_text(CONFIG_TEMPLATE.format(project=project))
+    (name / CONFIG_FILE).write_text(config)
     (name / "driver_stats.py").write_text(DEFINITIONS_TEMPLATE)
     files = [sample_data.write_driver_stats(name)]
     click.echo(f"Created feature repo {str(name)!r} (project {project!r}):")
@@ -112,12 +127,18 @@ def plan(ctx: click.Context) -> None:
     """Show what 'apply' would change (a dry run).
 
     Lists objects to add (+), change (~) and remove (-). Changed objects list
-    each differing field, e.g.:
+    each difference on a line of its own, e.g.:
 
     \b
-    ~ feature_view driver_stats: ttl_seconds: 172800.0 -> 86400.0
+    ~ feature_view driver_stats
+        - feature acc_rate (Float32)
+        + feature trips (Int64)
+        ~ feature conv_rate: Float32 -> Float64
+        ~ ttl: 2d -> 1d
     """
-    click.echo(str(get_store(ctx).plan()))
+    store = get_store(ctx)
+    before = store.state()
+    click.echo(format_plan(store.plan(), before))
 
 
 @main.command()
@@ -132,8 +153,9 @@ def apply(ctx: click.Context) -> None:
     that was applied and the new registry version.
     """
     store = get_store(ctx)
+    before = store.state()
     result = store.apply()
-    click.echo(str(result))
+    click.echo(format_plan(result, before))
     if not result.empty:
         click.echo(f"Applied: registry version {store.state().version}.")
 
@@ -237,19 +259,39 @@ def describe(ctx: click.Context, kind: str, name: str, as_json: bool) -> None:
 
     KIND is entity, feature-view or feature-service.
     Feature views show join keys and features with their types, ttl, source, owner, tags,
-    description and the feature services using them.
+    description, the feature services using them, and their materialization: per online
+    store (the current one marked), the watermark, last success and rows written.
 
     \b
     featurestore describe feature-view driver_stats
     featurestore describe feature-service trip_model --json
     """
-    state = get_store(ctx).state()
+    store = get_store(ctx)
+    state = store.state()
     kind = kind.lower()
     obj = _find(state, kind, name)
     if as_json:
         echo_json(obj.to_dict())
-    else:
-        click.echo(yaml.safe_dump(_details(state, kind, obj), sort_keys=False, allow_unicode=True).rstrip())
+        return
+    details = _details(state, kind, obj)
+    if isinstance(obj, FeatureView):
+        details["materialization"] = _materialization(store, obj)
+    click.echo(yaml.safe_dump(details, sort_keys=False, allow_unicode=True).rstrip())
+
+
+def _materialization(store: FeatureStore, view: FeatureView) -> Any:
+    """The view's watermark records, per online store identity (the repo's current store marked)."""
+    if not view.online:
+        return "none: the view is not online (online=False)"
+    records = sorted((r for r in store.state_store.records(mat.WATERMARK) if r.name == view.name),
+                     key=lambda r: r.key)
+    if not records:
+        return "never (run 'featurestore materialize-incremental now')"
+    try:
+        current = mat.target_of(store.online, store.repo_path)
+    except FeatureStoreError:  # a store that cannot even be opened is not marked
+        current = None
+    return {r.key + (" (current)" if r.key == current else ""): r.value for r in records}
 
 
 def _summary(changes: dict[str, list[str]]) -> str:
