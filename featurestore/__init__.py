@@ -24,7 +24,8 @@ from featurestore.errors import (
     OnlineStoreUnavailableError,
     RegistryError,
 )
-from featurestore.materialize.run import Progress, ProgressCallback, ViewMaterialization
+from featurestore.materialize.run import OnlineWrite, Progress, ProgressCallback, ViewMaterialization
+from featurestore.materialize.writes import PushResult
 from featurestore.offline.entity_input import EntityInput
 from featurestore.offline.protocol import OfflineStore, RetrievalJob
 from featurestore.online.lookup import OnlineReader, PreparedLookup, StoreRequests, StoreRows
@@ -66,12 +67,14 @@ __all__ = [
     "OnlineStore",
     "OnlineStoreError",
     "OnlineStoreUnavailableError",
+    "OnlineWrite",
     "ParquetSource",
     "Plan",
     "PlanChange",
     "PreparedLookup",
     "Progress",
     "ProgressCallback",
+    "PushResult",
     "PushSource",
     "Record",
     "RegistryError",

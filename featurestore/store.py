@@ -229,13 +229,45 @@ class FeatureStore:
         # one registry snapshot per call: a service name is resolved against the same snapshot
         return self._reader.read(self.state(), features, entity_rows, full_feature_names)
 
-    def write_to_online_store(self, feature_view_name: str, df: Any) -> int:
-        """Write rows (join keys, event timestamp, features) straight to the online store."""
+    def write_to_online_store(self, feature_view_name: str, df: Any) -> mat.OnlineWrite:
+        """Write rows (join keys, event timestamp, features) straight to the online store.
+
+        Returns the rows ``written`` and those ``skipped`` because the store held a row of the entity at
+        least as new (never older: see :meth:`delete_online` to remove a wrong newer row).
+        """
         return writes.write_to_online_store(self.online, self.state(), feature_view_name, df, self._max_future())
 
-    def push(self, push_source_name: str, df: Any, to: str = "online") -> int:
-        """Push rows to the views of a PushSource: ``to`` is "online", "offline" or "online_and_offline"."""
+    def push(self, push_source_name: str, df: Any, to: str = "online") -> writes.PushResult:
+        """Push rows to the views of a PushSource: ``to`` is "online", "offline" or "online_and_offline".
+
+        Returns the rows pushed and, per online view, the rows written and skipped (as
+        :meth:`write_to_online_store`).
+        """
         return writes.push(self.online, self.offline, self.state(), push_source_name, df, to, self._max_future())
+
+    def delete_online(self, feature_view_name: str, entity_rows: Any) -> int:
+        """Delete the online values of some entities of one view; returns how many were stored.
+
+        ``entity_rows`` as for :meth:`get_online_features` (the view's join keys). The way out of a wrong
+        row that is newer than the right one (never older keeps it): delete it, then push or write the right
+        row, or materialize its time range again. Watermarks stay as they are.
+        """
+        state = self.state()
+        view = state.feature_view(feature_view_name)
+        prepared = OnlineReader(self.online).prepare(state, [f"{view.name}:{view.feature_names[0]}"], entity_rows)
+        spec, keys = prepared.requests[0]
+        return self.online.delete(spec, keys) if keys else 0
+
+    def reset_online(self, feature_view_name: str) -> None:
+        """Delete every online value of one view and its watermark in this online store (other views stay).
+
+        The next ``materialize_incremental`` starts as a first run does. Holds the materialization lock
+        (``BusyError`` while one runs).
+        """
+        self.state().feature_view(feature_view_name)  # NotFoundError when not registered
+        with self.state_store.exclusive(f"reset-online {feature_view_name}"):
+            self.online.delete_view(feature_view_name)
+            mat.forget(self.state_store, [feature_view_name], mat.target_of(self.online, self.repo_path))
 
     def _max_future(self) -> timedelta | None:
         seconds = self.config.max_future_event_seconds

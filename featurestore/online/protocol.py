@@ -56,6 +56,10 @@ class OnlineStore(Protocol):
         """For each ``(view, keys)`` request and each key: ``None`` or ``(event_us, values)``."""
         ...
 
+    def delete(self, view: ViewSpec, keys: list[tuple[Any, ...]]) -> int:
+        """Remove the rows of these entities of one view; return how many were stored (and are now gone)."""
+        ...
+
     def delete_view(self, view_name: str) -> None:
         """Remove all online rows of one view of this project."""
         ...

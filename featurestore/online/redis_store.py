@@ -286,6 +286,18 @@ class RedisOnlineStore:
         except (redis.exceptions.RedisError, OSError) as exc:
             self._fail(exc, action)
 
+    def delete(self, view: ViewSpec, keys: list[tuple[Any, ...]]) -> int:
+        """Remove the keys of these entities of one view (``UNLINK``); return how many were stored."""
+        names, _ = self._names([(view, keys)])
+        distinct = list(dict.fromkeys(names))
+        deleted = 0
+        try:
+            for start in range(0, len(distinct), 1000):
+                deleted += int(self._client.unlink(*distinct[start:start + 1000]))
+        except (redis.exceptions.RedisError, OSError) as exc:
+            self._fail(exc, f"delete entities of feature view {view.name!r}")
+        return deleted
+
     def delete_view(self, view_name: str) -> None:
         """Remove every key of one view of this project (SCAN MATCH + UNLINK)."""
         prefix = layout.view_prefix(self.project, view_name)

@@ -116,7 +116,7 @@ def test_a_lookup_on_a_stalled_redis_fails_after_one_attempt(redis_factory, path
         server.process.send_signal(signal.SIGSTOP)
         t0 = time.monotonic()
         try:
-            with pytest.raises(OnlineStoreError, match="Timeout|timed out|no reply within 0.5 s"):
+            with pytest.raises(OnlineStoreError, match=r"Timeout|timed out|no reply within 0\.5 s"):
                 read()
         finally:
             elapsed.append(time.monotonic() - t0)
