@@ -20,7 +20,7 @@ from featurestore.offline import retrieval
 from featurestore.offline.factory import open_offline_store
 from featurestore.offline.protocol import OfflineStore, RetrievalJob
 from featurestore.online.factory import online_store_created, open_online_store
-from featurestore.online.lookup import OnlineReader, spec_of
+from featurestore.online.lookup import OnlineReader
 from featurestore.online.protocol import OnlineStore
 from featurestore.online.response import OnlineResponse
 from featurestore.registry.checks import validate

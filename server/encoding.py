@@ -153,7 +153,7 @@ def feast_json(answer: OnlineAnswer, keys: dict[str, list[Any]]) -> bytes:
         own = view.feature_statuses or {}  # features some stored rows lack (added or retyped since)
         for name in view.out_names:
             results.append({"values": json_values(features[name], types.get(name)),
-                            "statuses": own[name] if name in own else status_json, "event_timestamps": stamp_json})
+                            "statuses": own.get(name, status_json), "event_timestamps": stamp_json})
     return orjson.dumps({"metadata": {"feature_names": [*answer.keys, *features]}, "results": results},
                         option=JSON_OPTIONS)
 

@@ -59,7 +59,7 @@ class OnlineEffect:
         out = [f"feature {f} added: NOT_FOUND online until materialized" for f in self.added]
         out += [f"feature {f} type changed: NOT_FOUND online until materialized" for f in self.retyped]
         out += [f"feature {f} removed" for f in self.removed]
-        return out + ["other features keep their online values; the watermark is reset"]
+        return [*out, "other features keep their online values; the watermark is reset"]
 
 
 def online_effect(name: str, old: FeatureView | None, new: FeatureView | None) -> OnlineEffect | None:

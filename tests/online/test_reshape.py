@@ -138,7 +138,8 @@ def test_a_join_key_type_change_deletes_and_plan_says_what_happens_online(backen
     scenario.apply(store)
     scenario.write(store)
     view = scenario.view()
-    fields = [f for f in view.schema if f.name != "f1"] + [Field(name="f1", dtype=String), Field(name="f5", dtype=Int64)]
+    fields = [*(f for f in view.schema if f.name != "f1"), Field(name="f1", dtype=String),
+              Field(name="f5", dtype=Int64)]
     pq.write_table(pa.schema([("uid", pa.string()), ("event_timestamp", pa.timestamp("us", tz="UTC")),
                               ("f0", pa.int64()), ("f1", pa.string()), ("f5", pa.int64())]).empty_table(),
                    tmp_path / "users.parquet")
