@@ -32,7 +32,7 @@ from featurestore.online.lookup import OnlineReader, PreparedLookup, StoreReques
 from featurestore.online.protocol import OnlineStore, ViewSpec
 from featurestore.online.response import NOT_FOUND, OUTSIDE_MAX_AGE, PRESENT, OnlineResponse, ViewResult
 from featurestore.registry.file import RegistryState
-from featurestore.registry.plan import Plan, PlanChange
+from featurestore.registry.plan import OnlineEffect, Plan, PlanChange
 from featurestore.resolution import ResolvedRequest, ResolvedView, resolve
 from featurestore.state import Record, StateStore
 from featurestore.store import FeatureStore
@@ -62,6 +62,7 @@ __all__ = [
     "NotFoundError",
     "OfflineStore",
     "OfflineStoreError",
+    "OnlineEffect",
     "OnlineReader",
     "OnlineResponse",
     "OnlineStore",
