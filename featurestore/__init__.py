@@ -24,14 +24,15 @@ from featurestore.errors import (
     OnlineStoreUnavailableError,
     RegistryError,
 )
-from featurestore.materialize.run import Progress, ProgressCallback, ViewMaterialization
+from featurestore.materialize.run import OnlineWrite, Progress, ProgressCallback, ViewMaterialization
+from featurestore.materialize.writes import PushResult
 from featurestore.offline.entity_input import EntityInput
 from featurestore.offline.protocol import OfflineStore, RetrievalJob
 from featurestore.online.lookup import OnlineReader, PreparedLookup, StoreRequests, StoreRows
 from featurestore.online.protocol import OnlineStore, ViewSpec
 from featurestore.online.response import NOT_FOUND, OUTSIDE_MAX_AGE, PRESENT, OnlineResponse, ViewResult
 from featurestore.registry.file import RegistryState
-from featurestore.registry.plan import Plan, PlanChange
+from featurestore.registry.plan import OnlineEffect, Plan, PlanChange
 from featurestore.resolution import ResolvedRequest, ResolvedView, resolve
 from featurestore.state import Record, StateStore
 from featurestore.store import FeatureStore
@@ -61,17 +62,20 @@ __all__ = [
     "NotFoundError",
     "OfflineStore",
     "OfflineStoreError",
+    "OnlineEffect",
     "OnlineReader",
     "OnlineResponse",
     "OnlineStore",
     "OnlineStoreError",
     "OnlineStoreUnavailableError",
+    "OnlineWrite",
     "ParquetSource",
     "Plan",
     "PlanChange",
     "PreparedLookup",
     "Progress",
     "ProgressCallback",
+    "PushResult",
     "PushSource",
     "Record",
     "RegistryError",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -19,13 +20,13 @@ from featurestore.offline import retrieval
 from featurestore.offline.factory import open_offline_store
 from featurestore.offline.protocol import OfflineStore, RetrievalJob
 from featurestore.online.factory import online_store_created, open_online_store
-from featurestore.online.lookup import OnlineReader, spec_of
+from featurestore.online.lookup import OnlineReader
 from featurestore.online.protocol import OnlineStore
 from featurestore.online.response import OnlineResponse
 from featurestore.registry.checks import validate
 from featurestore.registry.file import Registry, RegistryState, RegistryUpdate
 from featurestore.registry.loader import load_definitions
-from featurestore.registry.plan import Plan, applied, make_plan
+from featurestore.registry.plan import Plan, applied, make_plan, online_layout
 from featurestore.state import StateStore, open_state_store
 
 
@@ -133,15 +134,22 @@ class FeatureStore:
             if partial:
                 _check_references(state, plan)
             new = applied(state, plan)
-            result["plan"], result["stale"] = plan, _stale_views(state, new[0], plan) if new else []
-            return new
+            result["plan"] = plan
+            if new is None:
+                return None
+            return replace(new[0], online_layouts=_layouts(state, plan)), new[1]
 
         self.registry.update(change)
-        self._clear_online(result["stale"])
-        return result["plan"]  # type: ignore[no-any-return]
+        plan: Plan = result["plan"]
+        reshaped = [e.view for e in plan.online_effects if not e.deletes]
+        if reshaped:  # rows stay readable, but materialize-incremental must reload the changed features
+            mat.forget(self.state_store, reshaped)
+        self._clear_online([e.view for e in plan.online_effects if e.deletes])
+        return plan
 
     def _clear_online(self, views: list[str]) -> None:
-        """Delete the online data and watermarks of removed or reshaped views (best effort: warns on failure)."""
+        """Delete the online data and watermarks of removed views and of views with other join keys
+        (best effort: warns on failure)."""
         if not views:
             return
         mat.forget(self.state_store, views)
@@ -229,13 +237,45 @@ class FeatureStore:
         # one registry snapshot per call: a service name is resolved against the same snapshot
         return self._reader.read(self.state(), features, entity_rows, full_feature_names)
 
-    def write_to_online_store(self, feature_view_name: str, df: Any) -> int:
-        """Write rows (join keys, event timestamp, features) straight to the online store."""
+    def write_to_online_store(self, feature_view_name: str, df: Any) -> mat.OnlineWrite:
+        """Write rows (join keys, event timestamp, features) straight to the online store.
+
+        Returns the rows ``written`` and those ``skipped`` because the store held a row of the entity at
+        least as new (never older: see :meth:`delete_online` to remove a wrong newer row).
+        """
         return writes.write_to_online_store(self.online, self.state(), feature_view_name, df, self._max_future())
 
-    def push(self, push_source_name: str, df: Any, to: str = "online") -> int:
-        """Push rows to the views of a PushSource: ``to`` is "online", "offline" or "online_and_offline"."""
+    def push(self, push_source_name: str, df: Any, to: str = "online") -> writes.PushResult:
+        """Push rows to the views of a PushSource: ``to`` is "online", "offline" or "online_and_offline".
+
+        Returns the rows pushed and, per online view, the rows written and skipped (as
+        :meth:`write_to_online_store`).
+        """
         return writes.push(self.online, self.offline, self.state(), push_source_name, df, to, self._max_future())
+
+    def delete_online(self, feature_view_name: str, entity_rows: Any) -> int:
+        """Delete the online values of some entities of one view; returns how many were stored.
+
+        ``entity_rows`` as for :meth:`get_online_features` (the view's join keys). The way out of a wrong
+        row that is newer than the right one (never older keeps it): delete it, then push or write the right
+        row, or materialize its time range again. Watermarks stay as they are.
+        """
+        state = self.state()
+        view = state.feature_view(feature_view_name)
+        prepared = OnlineReader(self.online).prepare(state, [f"{view.name}:{view.feature_names[0]}"], entity_rows)
+        spec, keys = prepared.requests[0]
+        return self.online.delete(spec, keys) if keys else 0
+
+    def reset_online(self, feature_view_name: str) -> None:
+        """Delete every online value of one view and its watermark in this online store (other views stay).
+
+        The next ``materialize_incremental`` starts as a first run does. Holds the materialization lock
+        (``BusyError`` while one runs).
+        """
+        self.state().feature_view(feature_view_name)  # NotFoundError when not registered
+        with self.state_store.exclusive(f"reset-online {feature_view_name}"):
+            self.online.delete_view(feature_view_name)
+            mat.forget(self.state_store, [feature_view_name], mat.target_of(self.online, self.repo_path))
 
     def _max_future(self) -> timedelta | None:
         seconds = self.config.max_future_event_seconds
@@ -252,16 +292,29 @@ class FeatureStore:
         return mat.watermarks(self.state_store, lambda: mat.target_of(self.online, self.repo_path))
 
 
-def _stale_views(before: RegistryState, after: RegistryState, plan: Plan) -> list[str]:
-    """Views whose online rows no longer fit: removed ones, and changed ones with other keys or features."""
-    stale = [c.name for c in plan.removed if c.kind == "feature_views"]
-    for c in plan.changed:
-        if c.kind == "feature_views":
-            old, new = spec_of(before.feature_view(c.name)), spec_of(after.feature_view(c.name))
-            if (old.join_keys, old.key_types, old.features, old.feature_types) != (
-                    new.join_keys, new.key_types, new.features, new.feature_types):
-                stale.append(c.name)
-    return stale
+MAX_LAYOUTS = 16
+"""Earlier layouts kept readable per view (rows of older ones read as NOT_FOUND)."""
+
+
+def _layouts(before: RegistryState, plan: Plan) -> dict[str, list[dict[str, list[str]]]]:
+    """The views' earlier readable layouts after ``plan``: a reshaped view keeps its layout before the change
+    (newest first, without the new one); a removed view or one with other join keys keeps none."""
+    layouts = dict(before.online_layouts)
+    for effect in plan.online_effects:
+        if effect.deletes:
+            layouts.pop(effect.view, None)
+            continue
+        _, _, features, types = online_layout(before.feature_view(effect.view))
+        new = plan.desired["feature_views"][effect.view]
+        _, _, new_features, new_types = online_layout(kinds.of_key("feature_views").from_dict(new))
+        current = {"features": list(new_features), "types": list(new_types)}
+        entries = [{"features": list(features), "types": list(types)}, *layouts.get(effect.view, [])]
+        kept: list[dict[str, list[str]]] = []
+        for entry in entries:
+            if entry != current and entry not in kept:
+                kept.append(entry)
+        layouts[effect.view] = kept[:MAX_LAYOUTS]
+    return layouts
 
 
 def _check_references(state: RegistryState, plan: Plan) -> None:

@@ -43,6 +43,7 @@ class ViewAnswer(Protocol):
     out_names: tuple[str, ...]
     statuses: list[str]
     event_times_us: list[int | None]
+    feature_statuses: dict[str, list[str]] | None
 
     @property
     def event_timestamps(self) -> list[datetime | None]: ...
@@ -149,9 +150,10 @@ def feast_json(answer: OnlineAnswer, keys: dict[str, list[Any]]) -> bytes:
     for view in answer.views:  # the features of a view share statuses and times: serialized once
         status_json = orjson.Fragment(orjson.dumps(view.statuses))
         stamp_json = orjson.Fragment(event_times_json(view.event_times_us))
+        own = view.feature_statuses or {}  # features some stored rows lack (added or retyped since)
         for name in view.out_names:
-            results.append({"values": json_values(features[name], types.get(name)), "statuses": status_json,
-                            "event_timestamps": stamp_json})
+            results.append({"values": json_values(features[name], types.get(name)),
+                            "statuses": own.get(name, status_json), "event_timestamps": stamp_json})
     return orjson.dumps({"metadata": {"feature_names": [*answer.keys, *features]}, "results": results},
                         option=JSON_OPTIONS)
 
@@ -159,7 +161,9 @@ def feast_json(answer: OnlineAnswer, keys: dict[str, list[Any]]) -> bytes:
 def native(answer: OnlineAnswer, keys: dict[str, list[Any]], orient: str, event_timestamps: bool,
            for_json: bool) -> dict[str, Any]:
     """The native answer: ``rows`` (one object per entity row) or ``columns`` (one list per name), and
-    ``statuses`` (and ``event_timestamps``) per view, one per entity row.
+    ``statuses`` (and ``event_timestamps``) per view, one per entity row; ``feature_statuses`` (only when
+    some are) per output name whose statuses differ from its view's: stored rows written before the
+    feature was added or retyped (``NOT_FOUND`` there).
     """
     types = answer.types
     columns = {k: keys[k] for k in answer.keys}
@@ -172,6 +176,9 @@ def native(answer: OnlineAnswer, keys: dict[str, list[Any]], orient: str, event_
     else:
         out["rows"] = [dict(zip(names, r)) for r in zip(*columns.values())]  # noqa: B905 (equal lengths; strict costs a third)
     out["statuses"] = {view.name: view.statuses for view in answer.views}
+    own = {name: s for view in answer.views if view.feature_statuses for name, s in view.feature_statuses.items()}
+    if own:
+        out["feature_statuses"] = own
     if event_timestamps:
         out["event_timestamps"] = {view.name: view.event_timestamps for view in answer.views}
     return out
@@ -190,6 +197,8 @@ def to_arrow_ipc(answer: OnlineAnswer, event_timestamps: bool) -> bytes:
     table = answer.to_arrow()
     for view in answer.views:
         table = table.append_column(f"status:{view.name}", pa.array(view.statuses, pa.string()))
+        for name, own in (view.feature_statuses or {}).items():  # features some stored rows lack
+            table = table.append_column(f"status:{view.name}:{name}", pa.array(own, pa.string()))
         if event_timestamps:
             table = table.append_column(f"event_timestamp:{view.name}",
                                         pa.array(view.event_timestamps, pa.timestamp("us", tz="UTC")))

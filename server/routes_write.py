@@ -9,7 +9,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
-from featurestore import InputError, NotFoundError
+from featurestore import InputError, NotFoundError, OnlineWrite
 
 from .context import ServerContext, get_context
 from .encoding import to_json
@@ -53,7 +53,9 @@ async def _state(ctx: ServerContext) -> Any:
 
 
 @router.post("/push", openapi_extra=request_body(PushRequest),
-             responses={200: {"description": "Rows pushed: `{\"rows\": n}`"}, **ERRORS})
+             responses={200: {"description": "Rows pushed, and per online view rows written and skipped (the "
+                                     "store held a newer row): `{\"rows\": n, \"written\": w, \"skipped\": s, "
+                                     "\"views\": [...]}`"}, **ERRORS})
 async def push(request: Request) -> Response:
     """Push rows to the feature views of a push source (`to`: online, offline or online_and_offline).
 
@@ -66,12 +68,14 @@ async def push(request: Request) -> Response:
         raise NotFoundError(f"unknown push source {req.push_source_name!r}", kind="push_source",
                             name=req.push_source_name)
     table = to_table(req.df, column_kinds(views, source_names=True))
-    rows = await run_in_threadpool(ctx.store.push, req.push_source_name, table, req.to)
-    return _json({"rows": rows})
+    result = await run_in_threadpool(ctx.store.push, req.push_source_name, table, req.to)
+    return _json({"rows": result.rows, "written": result.written, "skipped": result.skipped,
+                  "views": [_write(w) for w in result.online]})
 
 
 @router.post("/write-to-online-store", openapi_extra=request_body(WriteToOnlineStoreRequest),
-             responses={200: {"description": "Rows written: `{\"rows\": n}`"}, **ERRORS})
+             responses={200: {"description": "Rows given, written and skipped (the store held a newer row): "
+                                     "`{\"rows\": n, \"written\": w, \"skipped\": s}`"}, **ERRORS})
 async def write_to_online_store(request: Request) -> Response:
     """Write rows (join keys, event timestamp, features; named like the view) to the online store."""
     ctx = get_context(request)
@@ -79,17 +83,23 @@ async def write_to_online_store(request: Request) -> Response:
     state = await _state(ctx)
     view = state.feature_view(req.feature_view_name)  # 404 when unknown
     table = to_table(req.df, column_kinds([view], source_names=False))
-    rows = await run_in_threadpool(ctx.store.write_to_online_store, req.feature_view_name, table)
-    return _json({"rows": rows})
+    result = await run_in_threadpool(ctx.store.write_to_online_store, req.feature_view_name, table)
+    return _json({"rows": result.rows, "written": result.written, "skipped": result.skipped})
+
+
+def _write(w: OnlineWrite) -> dict[str, Any]:
+    return {"view": w.view, "rows": w.rows, "written": w.written, "skipped": w.skipped}
 
 
 def _runs(results: Any) -> dict[str, Any]:
-    return {"views": [{"view": r.view, "start": r.start, "end": r.end, "rows": r.rows,
-                       "seconds": round(r.seconds, 3)} for r in results]}
+    return {"views": [{"view": r.view, "start": r.start, "end": r.end, "rows": r.rows, "written": r.written,
+                       "skipped": r.skipped, "seconds": round(r.seconds, 3),
+                       **({"notice": r.notice} if r.notice else {})} for r in results]}
 
 
 MATERIALIZE_RESPONSES: dict[int | str, dict[str, Any]] = {
-    200: {"description": "Per view: range, rows, seconds"},
+    200: {"description": "Per view: range, rows read, written and skipped (the store held a newer row), "
+                         "seconds; `notice` when nothing was due (an end before the view's watermark)"},
     409: {"description": "A materialization is already running"},
     **ERRORS,
 }

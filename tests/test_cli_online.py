@@ -82,10 +82,11 @@ def watermarks(repo: Path) -> dict[str, str]:
 
 
 def summary(out: str) -> dict[str, list[str]]:
-    """The summary table of a materialize command: view -> [start, end, rows, seconds, watermark]."""
+    """The summary table of a materialize command: view -> [start, end, rows, seconds, watermark, written, skipped]."""
     lines = out.splitlines()
-    assert lines[0].split() == ["VIEW", "START", "END", "ROWS", "SECONDS", "WATERMARK"]
-    return {line.split()[0]: line.split()[1:] for line in lines[1:] if not line.startswith("Materialized")}
+    assert lines[0].split() == ["VIEW", "START", "END", "ROWS", "SECONDS", "WATERMARK", "WRITTEN", "SKIPPED"]
+    return {line.split()[0]: line.split()[1:] for line in lines[1:]
+            if line and not line.startswith(("Materialized", "Note:", "  "))}
 
 
 # -- materialize ------------------------------------------------------------------------------------
@@ -108,7 +109,7 @@ def test_materialize_start_end(runner: CliRunner, dated: Path) -> None:
     assert rows["customer_profile"][2] == "20"
     assert rows["zone_demand"][2] == "8"
     assert rows["customer_driver"][2] == "50"  # pairs with a trip that week
-    assert "Materialized 128 entity rows into the online store (4 feature views)." in result.stdout
+    assert "Materialized 128 entity rows into the online store (4 feature views): 128 written." in result.stdout
     assert watermarks(dated) == {view: "2024-01-08T00:00:00+00:00" for view in ALL_VIEWS}
 
 
@@ -155,6 +156,18 @@ def test_materialize_incremental_twice(runner: CliRunner, dated: Path) -> None:
     assert second["driver_stats"][:3] == ["2024-01-05T00:00:00+00:00", "2024-01-08T00:00:00+00:00", "50"]
     assert watermarks(dated) == {**{view: "2024-01-05T00:00:00+00:00" for view in ALL_VIEWS},
                                  "driver_stats": "2024-01-08T00:00:00+00:00"}
+
+
+def test_materialize_incremental_with_an_end_before_the_watermark_says_so(runner: CliRunner, dated: Path) -> None:
+    ok(cli(runner, dated, "materialize-incremental", "2024-01-08", "-v", "driver_stats"))
+    again = ok(cli(runner, dated, "materialize-incremental", "2024-01-06", "-v", "driver_stats"))
+    assert "Materialized" not in again
+    assert ("Note: feature view 'driver_stats' is already materialized up to its watermark 2024-01-08T00:00:00+00:00, "
+            "after the end 2024-01-06T00:00:00+00:00: nothing to do") in " ".join(again.split())
+    assert summary(again)["driver_stats"][2:4] == ["-", "-"]  # no row count that looks like a run
+    assert watermarks(dated)["driver_stats"] == "2024-01-08T00:00:00+00:00"
+    rerun = summary(ok(cli(runner, dated, "materialize", "2024-01-01", "2024-01-08", "-v", "driver_stats")))
+    assert rerun["driver_stats"][2] == "50" and rerun["driver_stats"][5:] == ["50", "0"]  # the same rows (ties win)
 
 
 def test_log_lines_when_not_on_a_terminal(runner: CliRunner, dated: Path) -> None:
@@ -324,6 +337,25 @@ def test_teardown_asks_on_a_terminal(runner: CliRunner, repo: Path, monkeypatch:
     assert statuses(runner, repo) == ["PRESENT"]
     ok(cli(runner, repo, "teardown", input="y\n"))
     assert statuses(runner, repo) == ["NOT_FOUND"]
+
+
+def test_delete_online_and_reset_online(runner: CliRunner, repo: Path) -> None:
+    ok(cli(runner, repo, "materialize-incremental", "now"))
+    assert statuses(runner, repo) == ["PRESENT"]
+    out = ok(cli(runner, repo, "delete-online", "driver_stats", "--entity", "driver_id=1001",
+                 "--entity", "driver_id=999999"))
+    assert "Deleted the online values of 1 of 2 entities of feature view 'driver_stats'" in out
+    data = json.loads(ok(cli(runner, repo, "get-online", "driver_stats:conv_rate", "-e", "driver_id=1001",
+                             "-e", "driver_id=1002", "--json")))
+    assert data["statuses"] == {"conv_rate": ["NOT_FOUND", "PRESENT"]}
+    assert sorted(watermarks(repo)) == ALL_VIEWS  # watermarks stay
+    assert "'nope'" in failed(cli(runner, repo, "delete-online", "nope", "--entity", "driver_id=1"))
+    assert "'driver_id'" in failed(cli(runner, repo, "delete-online", "driver_stats", "--entity", "x=1"))
+
+    assert "--yes" in failed(cli(runner, repo, "reset-online", "customer_profile"))
+    out = ok(cli(runner, repo, "reset-online", "customer_profile", "--yes"))
+    assert "Deleted every online value and the watermark of feature view 'customer_profile'" in out
+    assert sorted(watermarks(repo)) == [v for v in ALL_VIEWS if v != "customer_profile"]
 
 
 # -- console script ---------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Online-store commands: get-online (a debugging lookup) and teardown."""
+"""Online-store commands: get-online (a debugging lookup), delete-online, reset-online and teardown."""
 
 from __future__ import annotations
 
@@ -45,6 +45,60 @@ def teardown(ctx: click.Context, yes: bool) -> None:
         click.confirm(f"Delete {what}?", abort=True)
     store.teardown()
     click.echo(f"Deleted {what}. Definitions are unchanged; reload with 'featurestore materialize-incremental now'.")
+
+
+@main.command(name="delete-online", short_help="Delete the online values of some entities of one view.")
+@repo_option
+@click.argument("view")
+@click.option("--entity", "-e", "entities", multiple=True, required=True, metavar="KEY=VALUE[,KEY=VALUE]",
+              help="One entity (the view's join keys); repeat for several.")
+@click.pass_context
+def delete_online(ctx: click.Context, view: str, entities: tuple[str, ...]) -> None:
+    """Delete the online values of the given entities of VIEW (other entities and views stay).
+
+    The way out of a wrong row that is newer than the right one (a mistyped future
+    year): an older row never replaces a newer one, so delete it, then push or
+    write the right row, or materialize its time range again. Watermarks stay.
+
+    \b
+    featurestore delete-online driver_stats --entity driver_id=1001
+    featurestore delete-online driver_stats -e driver_id=1001 -e driver_id=1002
+    """
+    store = get_store(ctx)
+    ctx.call_on_close(store.close)
+    rows = parse_entities(entities, _key_types(store.state()))
+    deleted = store.delete_online(view, rows)
+    click.echo(f"Deleted the online values of {deleted} of {len(rows)} entities of feature view {view!r} "
+               f"(the others held none).")
+
+
+@main.command(name="reset-online", short_help="Delete every online value and the watermark of one view.")
+@repo_option
+@click.argument("view")
+@click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation (required when not on a terminal).")
+@click.pass_context
+def reset_online(ctx: click.Context, view: str, yes: bool) -> None:
+    """Delete every online value of VIEW and its watermark (other views stay).
+
+    The next 'materialize-incremental' loads the view as a first run does.
+    Asks for confirmation unless --yes is given; without a terminal, --yes is required.
+
+    \b
+    featurestore reset-online driver_stats --yes
+    featurestore reset-online driver_stats && featurestore materialize-incremental now -v driver_stats
+    """
+    store = get_store(ctx)
+    ctx.call_on_close(store.close)
+    store.state().feature_view(view)  # NotFoundError before asking
+    what = f"every online value and the watermark of feature view {view!r}"
+    if not yes:
+        if not _stdin_is_terminal():
+            raise click.ClickException(f"reset-online would delete {what}; pass --yes to confirm "
+                                       "(no terminal to ask on)")
+        click.confirm(f"Delete {what}?", abort=True)
+    store.reset_online(view)
+    click.echo(f"Deleted {what} in {describe_online_store(store.config.online_store)}; reload it with "
+               f"'featurestore materialize-incremental now --views {view}'.")
 
 
 # -- get-online --------------------------------------------------------------------------------------

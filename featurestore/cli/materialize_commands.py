@@ -175,12 +175,21 @@ def print_summary(marks: dict[str, dict[str, Any]], results: list[ViewMaterializ
     rows = []
     for r in results:
         mark = marks.get(r.view, {}).get("watermark", "-")
-        rows.append([r.view, r.start.isoformat() if r.start else "(all)", r.end.isoformat(), r.rows,
-                     f"{r.seconds:.2f}", mark])
-    click.echo(table(["VIEW", "START", "END", "ROWS", "SECONDS", "WATERMARK"], rows))
-    total = sum(r.rows for r in results)
-    plural = "s" if len(results) != 1 else ""
-    click.echo(f"Materialized {total} entity rows into the online store ({len(results)} feature view{plural}).")
+        counts: list[Any] = ["-", "-", "-", "-"] if r.notice else [r.rows, f"{r.seconds:.2f}", r.written, r.skipped]
+        rows.append([r.view, r.start.isoformat() if r.start else "(all)", r.end.isoformat(), *counts[:2], mark,
+                     *counts[2:]])
+    click.echo(table(["VIEW", "START", "END", "ROWS", "SECONDS", "WATERMARK", "WRITTEN", "SKIPPED"], rows))
+    ran = [r for r in results if not r.notice]
+    if ran:
+        total, written, skipped = (sum(getattr(r, a) for r in ran) for a in ("rows", "written", "skipped"))
+        plural = "s" if len(ran) != 1 else ""
+        kept = (f"; {skipped} skipped: the online store held a newer row of the entity (never older)"
+                if skipped else "")
+        click.echo(f"Materialized {total} entity rows into the online store ({len(ran)} feature view{plural}): "
+                   f"{written} written{kept}.")
+    for r in results:
+        if r.notice:
+            click.echo(f"Note: {r.notice}.")
 
 
 @main.command(short_help="Load a time range of values into the online store.")

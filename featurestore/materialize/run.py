@@ -42,12 +42,37 @@ class Progress:
 
 
 @dataclass(frozen=True)
+class OnlineWrite:
+    """What one write to the online store did for one feature view.
+
+    ``rows``: the rows given; ``written``: rows stored; ``skipped``: rows the never-older rule kept out,
+    because the store already held a row of the entity at least as new (event time, then created time),
+    or a later row of the same entity in the same batch was at least as new.
+    """
+
+    view: str
+    rows: int
+    written: int
+    skipped: int
+
+
+@dataclass(frozen=True)
 class ViewMaterialization:
+    """One view's materialization: the range, the entity rows read (``rows``), how many were ``written``
+    and how many ``skipped`` (the online store held a newer row, see :class:`OnlineWrite`), the seconds.
+
+    ``notice``: why nothing ran, when nothing was due (an incremental run whose end is before the view's
+    watermark); None when the view ran.
+    """
+
     view: str
     start: datetime | None
     end: datetime
     rows: int
     seconds: float
+    written: int = 0
+    skipped: int = 0
+    notice: str | None = None
 
 
 ProgressCallback = Callable[[Progress], None]
@@ -57,19 +82,20 @@ def python_columns(batch: pa.RecordBatch | pa.Table, names: tuple[str, ...]) -> 
     return [batch.column(n).to_pylist() for n in names]
 
 
-def write_batch(online: OnlineStore, view: FeatureView, batch: pa.RecordBatch | pa.Table) -> int:
+def write_batch(online: OnlineStore, view: FeatureView, batch: pa.RecordBatch | pa.Table) -> OnlineWrite:
     """Write one batch holding join keys, features, ``__fs_ev`` and ``__fs_cr`` (epoch µs)."""
     spec = spec_of(view)
     keys = python_columns(batch, view.join_keys)
     values = python_columns(batch, view.feature_names)
-    online.write(
+    written = online.write(
         spec,
         list(zip(*keys, strict=True)) if keys else [()] * batch.num_rows,  # () for a view without entities
         batch.column("__fs_ev").to_pylist(),
         batch.column("__fs_cr").to_pylist(),
         list(zip(*values, strict=True)),
     )
-    return int(batch.num_rows)
+    rows = int(batch.num_rows)
+    return OnlineWrite(view.name, rows, int(written), rows - int(written))
 
 
 def materialize_view(
@@ -81,15 +107,17 @@ def materialize_view(
     progress: ProgressCallback | None = None,
 ) -> ViewMaterialization:
     t0 = time.perf_counter()
-    rows = 0
+    rows = written = 0
     for batch in offline.latest_rows(view, start, end):
-        rows += write_batch(online, view, batch)
+        done = write_batch(online, view, batch)
+        rows += done.rows
+        written += done.written
         if progress:
             progress(Progress(view.name, rows, time.perf_counter() - t0))
     seconds = time.perf_counter() - t0
     if progress:
         progress(Progress(view.name, rows, seconds, done=True))
-    return ViewMaterialization(view.name, start, end, rows, seconds)
+    return ViewMaterialization(view.name, start, end, rows, seconds, written, rows - written)
 
 
 def online_views(state: RegistryState, names: list[str] | None) -> list[FeatureView]:
@@ -167,6 +195,12 @@ def run(
                 begin = watermark(states, view.name, target)
                 if begin is None and view.ttl is not None:
                     begin = end - view.ttl
+                elif begin is not None and end < begin:  # nothing due: say so rather than "0 rows"
+                    results.append(ViewMaterialization(view.name, begin, end, 0, 0.0, notice=(
+                        f"feature view {view.name!r} is already materialized up to its watermark "
+                        f"{begin.isoformat()}, after the end {end.isoformat()}: nothing to do (to load an "
+                        "earlier range again, materialize it with a start and an end)")))
+                    continue
             else:
                 begin = to_utc(start, "start_date") if start is not None else None
             try:

@@ -6,6 +6,7 @@ batch writes nothing.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -16,7 +17,7 @@ import pyarrow.compute as pc
 from featurestore.definitions.feature_view import FeatureView
 from featurestore.definitions.sources import PushSource, batch_of
 from featurestore.errors import InputError, NotFoundError
-from featurestore.materialize.run import write_batch
+from featurestore.materialize.run import OnlineWrite, write_batch
 from featurestore.offline.entity_input import to_arrow
 from featurestore.offline.protocol import OfflineStore
 from featurestore.online.protocol import OnlineStore
@@ -24,6 +25,27 @@ from featurestore.registry.file import RegistryState
 from featurestore.utc import MIN_US, arrow_epoch_us, from_epoch_us
 
 PUSH_TARGETS = ("online", "offline", "online_and_offline")
+
+
+@dataclass(frozen=True)
+class PushResult:
+    """What a push did: the ``rows`` pushed, and per online feature view of the push source (none for
+    ``to="offline"``) what the online store took (:class:`OnlineWrite`: written, skipped as older)."""
+
+    push_source: str
+    to: str
+    rows: int
+    online: tuple[OnlineWrite, ...] = ()
+
+    @property
+    def written(self) -> int:
+        """Rows stored online, summed over the views."""
+        return sum(w.written for w in self.online)
+
+    @property
+    def skipped(self) -> int:
+        """Rows the online store kept out (it held a row at least as new), summed over the views."""
+        return sum(w.skipped for w in self.online)
 MAX_FUTURE = timedelta(days=1)
 """How far past the current time an event time may be (clock skew); the default of ``max_future_event_seconds``."""
 
@@ -137,8 +159,8 @@ def _check_not_future(event_us: pa.Array, column: str, where: str, max_future: t
 
 
 def write_to_online_store(online: OnlineStore, state: RegistryState, view_name: str, data: Any,
-                          max_future: timedelta | None = MAX_FUTURE) -> int:
-    """Write rows (named like the view's keys and features) to the online store; returns rows written.
+                          max_future: timedelta | None = MAX_FUTURE) -> OnlineWrite:
+    """Write rows (named like the view's keys and features) to the online store: rows written and skipped.
 
     Event times later than now + ``max_future`` are refused (None: no limit).
     """
@@ -155,8 +177,9 @@ def push_views(state: RegistryState, push_name: str) -> list[FeatureView]:
 
 
 def push(online: OnlineStore, offline: OfflineStore, state: RegistryState, push_name: str, data: Any,
-         to: str = "online", max_future: timedelta | None = MAX_FUTURE) -> int:
-    """Push rows named like the push source's batch-source columns; returns the number of rows.
+         to: str = "online", max_future: timedelta | None = MAX_FUTURE) -> PushResult:
+    """Push rows named like the push source's batch-source columns: rows pushed, and per online view written
+    and skipped.
 
     Event times later than now + ``max_future`` are refused (None: no limit), whatever the target.
     """
@@ -179,8 +202,6 @@ def push(online: OnlineStore, offline: OfflineStore, state: RegistryState, push_
                                   for c in table.column_names})
     if offline_table is not None:
         offline.write_push(source, offline_table)
-    if to != "offline":
-        for view, batch in batches:
-            if view.online:
-                write_batch(online, view, batch)
-    return int(table.num_rows)
+    written = tuple(write_batch(online, view, batch) for view, batch in batches if view.online) \
+        if to != "offline" else ()
+    return PushResult(push_name, to, int(table.num_rows), written)

@@ -15,7 +15,11 @@ MessagePack readers accept these non-minimal forms, so a row decodes with ONE C 
 back as tz-aware UTC datetimes (naive ones are taken as UTC); floats are float64 (exact
 for Float32 values too), bytes use the bin type, arrays come back as lists, None is nil.
 A row whose schema fingerprint differs from the view's (the view changed since it was
-written) reads as missing rather than as misaligned values.
+written) reads as missing rather than as misaligned values, unless the fingerprint is that of
+one of the view's earlier layouts (``ViewSpec.previous``, same join keys): such a row is remapped
+to the current features, and decodes as ``(event_us, values, missing)`` where ``missing`` holds the
+positions of the features it does not have (added or retyped since; their values are None).
+Rows of the current layout never pay for the remap.
 """
 
 from __future__ import annotations
@@ -44,9 +48,34 @@ Decoder = Callable[[bytes], "tuple[int, tuple[Any, ...]] | None"]
 
 def fingerprint(view: ViewSpec) -> int:
     """A CRC32 of the view's key and feature names and types: rows written under another schema mismatch."""
-    text = repr((view.join_keys, [t.name for t in view.key_types], view.features,
-                 [t.name for t in view.feature_types]))
+    return _fingerprint(view, view.features, [t.name for t in view.feature_types])
+
+
+def _fingerprint(view: ViewSpec, features: tuple[str, ...], type_names: list[str]) -> int:
+    text = repr((view.join_keys, [t.name for t in view.key_types], features, type_names))
     return zlib.crc32(text.encode())
+
+
+Remap = tuple[tuple[int | None, ...], tuple[int, ...]]
+"""Per current feature its position in an old row (None: not there), and the positions not there."""
+
+
+def remaps(view: ViewSpec) -> dict[int, Remap]:
+    """Per fingerprint of an earlier layout of ``view``: how its rows map onto the current features.
+
+    A feature is taken from an old row when the row's layout has it with the same type.
+    """
+    current = fingerprint(view)
+    out: dict[int, Remap] = {}
+    for features, type_names in view.previous:
+        fp = _fingerprint(view, tuple(features), list(type_names))
+        if fp == current or fp in out:
+            continue
+        old = {name: (i, t) for i, (name, t) in enumerate(zip(features, type_names, strict=True))}
+        index = tuple(old[f][0] if f in old and old[f][1] == t.name else None
+                      for f, t in zip(view.features, view.feature_types, strict=True))
+        out[fp] = (index, tuple(p for p, j in enumerate(index) if j is None))
+    return out
 
 
 def _default(obj: Any) -> Any:
@@ -91,13 +120,23 @@ def row_encoder(view: ViewSpec) -> Encoder:
 
 @lru_cache(maxsize=1024)
 def row_decoder(view: ViewSpec) -> Decoder:
-    """A function ``bytes -> (event_us, values) | None`` (None when written under another schema)."""
-    fp = fingerprint(view)
+    """A function ``bytes -> (event_us, values) | None`` (None when written under another schema).
 
-    def decode(blob: bytes) -> tuple[int, tuple[Any, ...]] | None:
+    A row of an earlier layout (``view.previous``) missing some features decodes as ``(event_us, values,
+    missing positions)``.
+    """
+    fp = fingerprint(view)
+    old = remaps(view)
+
+    def decode(blob: bytes) -> Any:
         row = _unpackb(blob, timestamp=3)
         if row[2] != fp:
-            return None
+            remap = old.get(row[2])
+            if remap is None:
+                return None
+            index, missing = remap
+            values = tuple(None if j is None else row[3 + j] for j in index)
+            return (row[0], values, missing) if missing else (row[0], values)
         return row[0], tuple(row[3:])
 
     return decode

@@ -39,8 +39,8 @@ StoreRequests = list[tuple[ViewSpec, list[tuple[Any, ...]]]]
 StoreRows = list[list[tuple[int, tuple[Any, ...]] | None]]
 
 
-def spec_of(view: FeatureView) -> ViewSpec:
-    """What the online store needs to know of a view."""
+def spec_of(view: FeatureView, state: RegistryState | None = None) -> ViewSpec:
+    """What the online store needs to know of a view (with ``state``: the earlier layouts its rows may have)."""
     keys = {f.name: f.dtype for f in view.key_fields}
     return ViewSpec(
         name=view.name,
@@ -49,15 +49,18 @@ def spec_of(view: FeatureView) -> ViewSpec:
         features=view.feature_names,
         feature_types=tuple(f.dtype for f in view.features),
         ttl_seconds=view.ttl.total_seconds() if view.ttl else None,
+        previous=state.layouts(view.name) if state is not None else (),
     )
 
 
 class _ViewPlan:
-    __slots__ = ("arrow_types", "key_checks", "keys", "name", "outs", "positions", "spec", "ttl_us", "view_name")
+    __slots__ = ("arrow_types", "key_checks", "keys", "name", "outs", "partial", "positions", "spec", "ttl_us",
+                 "view_name")
 
-    def __init__(self, resolved: ResolvedView) -> None:
+    def __init__(self, resolved: ResolvedView, state: RegistryState) -> None:
         view = resolved.view
-        self.spec = spec_of(view)
+        self.spec = spec_of(view, state)
+        self.partial = bool(self.spec.previous)  # rows of an earlier layout may lack features
         self.name = resolved.name
         self.view_name = view.name
         self.keys = resolved.entity_keys  # the entity columns holding the view's join keys
@@ -69,14 +72,14 @@ class _ViewPlan:
         self.ttl_us = int(view.ttl.total_seconds() * 1_000_000) if view.ttl else None
 
 
-def _plans(resolved: ResolvedRequest) -> tuple[_ViewPlan, ...]:
+def _plans(resolved: ResolvedRequest, state: RegistryState) -> tuple[_ViewPlan, ...]:
     plans: tuple[_ViewPlan, ...] | None = resolved.derived.get("online")
     if plans is None:
         resolved.check_join_keys()
         off = next((v.view.name for v in resolved.views if not v.view.online), None)
         if off is not None:  # never materialized: its NOT_FOUND would be a silent wrong answer
             raise InputError(f"feature view {off!r} has online=False: it is not served online", view=off)
-        plans = resolved.derived["online"] = tuple(_ViewPlan(v) for v in resolved.views)
+        plans = resolved.derived["online"] = tuple(_ViewPlan(v, state) for v in resolved.views)
     return plans
 
 
@@ -149,7 +152,7 @@ class OnlineReader:
                 full_feature_names: bool = False) -> PreparedLookup:
         """Resolve ``features`` (or take a :class:`ResolvedRequest`) and check the entity rows (no I/O)."""
         resolved = features if isinstance(features, ResolvedRequest) else resolve(features, state, full_feature_names)
-        plans = _plans(resolved)
+        plans = _plans(resolved, state)
         cols = _columns(entity_rows)
         n = len(next(iter(cols.values()))) if cols else len(entity_rows) if isinstance(entity_rows, list) else 0
         requests: StoreRequests = []
@@ -180,14 +183,16 @@ class OnlineReader:
             status: list[str]
             ts: list[int | None]
             vals: list[tuple[Any, ...]]
-            if oldest is None and None not in rows:  # the common case: every row found, no ttl
+            lacking: dict[int, list[int]] = {}  # feature position -> entity rows whose stored row lacks it
+            if oldest is None and None not in rows and not plan.partial:  # the common case: all found, no ttl
                 status = [PRESENT] * len(rows)
                 ts = [row[0] for row in rows]
                 vals = [row[1] for row in rows]
             else:
                 status, ts, vals = [], [], []
                 nulls = (None,) * len(plan.spec.features)
-                for row in rows:
+                partial = plan.partial
+                for i, row in enumerate(rows):
                     if row is None:
                         status.append(NOT_FOUND)
                         ts.append(None)
@@ -200,13 +205,21 @@ class OnlineReader:
                         status.append(PRESENT)
                         ts.append(row[0])
                         vals.append(row[1])
+                        if partial and len(row) > 2:  # a row of an earlier layout: some features not there
+                            for pos in row[2]:
+                                lacking.setdefault(pos, []).append(i)
             columns = list(zip(*vals, strict=False)) if vals else [() for _ in plan.spec.features]  # rows -> columns
+            per_feature: dict[str, list[str]] = {}
             for pos, out, arrow_type in zip(plan.positions, plan.outs, plan.arrow_types, strict=True):
                 features_out[out] = list(columns[pos])
                 statuses[out] = status
+                if pos in lacking:
+                    statuses[out] = per_feature[out] = list(status)
+                    for i in lacking[pos]:
+                        per_feature[out][i] = NOT_FOUND
                 stamps[out] = ts
                 out_types[out] = arrow_type
-            views.append(ViewResult(plan.name, plan.outs, status, ts))
+            views.append(ViewResult(plan.name, plan.outs, status, ts, per_feature or None))
         return OnlineResponse(prepared.key_out, features_out, statuses, stamps, out_types, tuple(views))
 
     def read(self, state: RegistryState, features: Any, entity_rows: Any, full_feature_names: bool = False,

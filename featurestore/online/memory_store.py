@@ -100,6 +100,13 @@ class MemoryOnlineStore:
         """:meth:`read`, answered inline (it never waits on I/O)."""
         return self.read(requests)
 
+    def delete(self, view: ViewSpec, keys: list[tuple[Any, ...]]) -> int:
+        """Remove the rows of these entities of one view; return how many were stored."""
+        entities = set(self._entities(view, keys, range(len(keys))))
+        with self.database.lock:
+            table = self.database.tables.get((self.project, view.name), {})
+            return sum(table.pop(e, None) is not None for e in entities)
+
     def delete_view(self, view_name: str) -> None:
         """Remove all rows of one view of this project."""
         layout.view_prefix(self.project, view_name)

@@ -12,7 +12,9 @@ from featurestore.types import ValueType
 class ViewSpec:
     """What an online store needs to know of a feature view: its name, keys and features, with types.
 
-    ``ttl_seconds=None`` means rows never expire (Redis keys get no expiry).
+    ``ttl_seconds=None`` means rows never expire (Redis keys get no expiry). ``previous``: earlier layouts of
+    the view's rows, ``(features, feature type names)`` with the same join keys, newest first: a row written
+    under one of them reads with its unchanged features (see ``featurestore/online/codec.py``).
 
     >>> from featurestore.types import Float32, Int64
     >>> ViewSpec("driver_stats", ("driver_id",), (Int64,), ("conv_rate",), (Float32,), None).join_keys
@@ -25,6 +27,7 @@ class ViewSpec:
     features: tuple[str, ...]
     feature_types: tuple[ValueType, ...]
     ttl_seconds: float | None
+    previous: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...] = ()
 
 
 @runtime_checkable
@@ -54,6 +57,10 @@ class OnlineStore(Protocol):
         self, requests: list[tuple[ViewSpec, list[tuple[Any, ...]]]]
     ) -> list[list[tuple[int, tuple[Any, ...]] | None]]:
         """For each ``(view, keys)`` request and each key: ``None`` or ``(event_us, values)``."""
+        ...
+
+    def delete(self, view: ViewSpec, keys: list[tuple[Any, ...]]) -> int:
+        """Remove the rows of these entities of one view; return how many were stored (and are now gone)."""
         ...
 
     def delete_view(self, view_name: str) -> None:

@@ -58,6 +58,10 @@ return stored
 """
 WRITE_SCRIPT_SHA = hashlib.sha1(WRITE_SCRIPT.encode()).hexdigest()
 _UNAVAILABLE = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError)
+_RETRIED = (redis.exceptions.ConnectionError,)
+"""What redis-py retries once, on a new connection: a pooled connection the server closed (a restart, an
+idle timeout) fails at once. A timeout is never retried: ``socket_timeout`` is the bound of a command
+(redis-py's default retry on timeouts made a stalled server cost twice the timeout)."""
 
 
 def _takes_command_name() -> bool:
@@ -90,7 +94,7 @@ class RedisOnlineStore:
         try:
             self._client = redis.Redis.from_url(
                 url, socket_timeout=socket_timeout, socket_connect_timeout=socket_timeout,
-                retry=Retry(NoBackoff(), 1), health_check_interval=0, decode_responses=False)
+                retry=Retry(NoBackoff(), 1, supported_errors=_RETRIED), health_check_interval=0, decode_responses=False)
         except ValueError as exc:
             raise OnlineStoreError(f"invalid Redis URL {redact_url(url)!r}: {exc}", url=redact_url(url)) from None
 
@@ -237,7 +241,8 @@ class RedisOnlineStore:
         else:  # TLS, unix sockets: redis-py's asyncio client
             client = redis.asyncio.Redis.from_url(
                 self.url, socket_timeout=self._timeout, socket_connect_timeout=self._timeout,
-                retry=AsyncRetry(NoBackoff(), 1), health_check_interval=0, decode_responses=False)
+                retry=AsyncRetry(NoBackoff(), 1, supported_errors=_RETRIED),
+                health_check_interval=0, decode_responses=False)
         self._async = (loop, client)
         return client
 
@@ -280,6 +285,18 @@ class RedisOnlineStore:
                 self._client.unlink(*batch)
         except (redis.exceptions.RedisError, OSError) as exc:
             self._fail(exc, action)
+
+    def delete(self, view: ViewSpec, keys: list[tuple[Any, ...]]) -> int:
+        """Remove the keys of these entities of one view (``UNLINK``); return how many were stored."""
+        names, _ = self._names([(view, keys)])
+        distinct = list(dict.fromkeys(names))
+        deleted = 0
+        try:
+            for start in range(0, len(distinct), 1000):
+                deleted += int(self._client.unlink(*distinct[start:start + 1000]))
+        except (redis.exceptions.RedisError, OSError) as exc:
+            self._fail(exc, f"delete entities of feature view {view.name!r}")
+        return deleted
 
     def delete_view(self, view_name: str) -> None:
         """Remove every key of one view of this project (SCAN MATCH + UNLINK)."""

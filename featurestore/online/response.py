@@ -22,18 +22,21 @@ def _datetimes(times_us: list[int | None]) -> list[datetime | None]:
 class ViewResult:
     """What one feature view answered: its output names, and per entity row a status and an event time.
 
-    All features of a view come from one stored row, so they share the statuses and event times.
+    All features of a view come from one stored row, so they share the statuses and event times, except
+    that a row written before a feature was added (or retyped) lacks it: ``feature_statuses`` then holds,
+    for the output names concerned only, their own statuses (``NOT_FOUND`` for such rows); else None.
 
     >>> v = ViewResult("stats", ("conv_rate",), ["PRESENT", "NOT_FOUND"], [1_700_000_000_000_001, None])
     >>> v.event_timestamps[0].isoformat(), v.event_timestamps[1]
     ('2023-11-14T22:13:20.000001+00:00', None)
     """
 
-    __slots__ = ("_event_timestamps", "event_times_us", "name", "out_names", "statuses")
+    __slots__ = ("_event_timestamps", "event_times_us", "feature_statuses", "name", "out_names", "statuses")
 
     def __init__(self, name: str, out_names: tuple[str, ...], statuses: list[str],
-                 event_times_us: list[int | None]) -> None:
+                 event_times_us: list[int | None], feature_statuses: dict[str, list[str]] | None = None) -> None:
         self.name = name
+        self.feature_statuses = feature_statuses
         self.out_names = out_names
         self.statuses = statuses
         self.event_times_us = event_times_us

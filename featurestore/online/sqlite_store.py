@@ -218,6 +218,30 @@ class SqliteOnlineStore:
         conn = self._conn()
         self._run(lambda: conn.execute(sql, params), action)
 
+    def delete(self, view: ViewSpec, keys: list[tuple[Any, ...]]) -> int:
+        """Remove the rows of these entities of one view (one transaction); return how many were stored."""
+        build = self._plan(view)[0]
+        entities = list(dict.fromkeys(_entities(view, keys, range(len(keys)), build)))
+        if not entities:
+            return 0
+        conn = self._conn()
+
+        def run() -> int:
+            before = conn.total_changes
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                for start in range(0, len(entities), _READ_CHUNK):
+                    chunk = entities[start:start + _READ_CHUNK]
+                    conn.execute(f"DELETE FROM {TABLE} WHERE project = ? AND view = ? "
+                                 f"AND entity IN ({','.join('?' * len(chunk))})", (self.project, view.name, *chunk))
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            return conn.total_changes - before
+
+        return int(self._run(run, f"delete entities of feature view {view.name!r}"))
+
     def delete_view(self, view_name: str) -> None:
         """Remove every row of one view of this project."""
         layout.view_prefix(self.project, view_name)

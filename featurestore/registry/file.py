@@ -44,6 +44,9 @@ class RegistryState:
     project: str
     version: int = 0
     objects: dict[str, dict[str, dict[str, Any]]] = field(default_factory=lambda: {k: {} for k in KEYS})
+    online_layouts: dict[str, list[dict[str, list[str]]]] = field(default_factory=dict)
+    """Per view, the earlier layouts of its online rows still readable (``{"features": [...], "types": [...]}``,
+    newest first; same join keys): written by ``apply`` when features are added, removed or retyped."""
     _parsed: dict[tuple[str, str], Any] = field(default_factory=dict, compare=False, repr=False)
 
     def _get(self, kind: str, name: str) -> Any:
@@ -85,13 +88,20 @@ class RegistryState:
     def feature_services(self) -> list[FeatureService]:
         return self.all("feature_services")
 
+    def layouts(self, view: str) -> tuple[tuple[tuple[str, ...], tuple[str, ...]], ...]:
+        """The earlier readable layouts of ``view``'s online rows: ``((features, type names), ...)``."""
+        return tuple((tuple(x["features"]), tuple(x["types"])) for x in self.online_layouts.get(view, ()))
+
     def to_json(self) -> dict[str, Any]:
-        return {
+        data = {
             "format": FORMAT,
             "project": self.project,
             "version": self.version,
             "objects": self.objects,
         }
+        if self.online_layouts:
+            data["online_layouts"] = self.online_layouts
+        return data
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> RegistryState:
@@ -100,6 +110,7 @@ class RegistryState:
             project=data["project"],
             version=int(data.get("version", 0)),
             objects=objects,
+            online_layouts={str(k): list(v) for k, v in dict(data.get("online_layouts") or {}).items()},
         )
 
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from featurestore.definitions import kinds
+from featurestore.definitions.feature_view import FeatureView
 from featurestore.definitions.kinds import KEYS
 from featurestore.registry.checks import check_push_sources
 from featurestore.registry.file import RegistryState
@@ -23,6 +24,62 @@ class PlanChange:
         return f"{kinds.of_key(self.kind).label} {self.name}"
 
 
+Layout = tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...], tuple[str, ...]]
+"""What an online row of a view is written under: join keys, key type names, features, feature type names."""
+
+
+def online_layout(view: FeatureView) -> Layout:
+    """The layout of ``view``'s online rows (a join key not in the schema is Int64, as the online store takes it)."""
+    keys = {f.name: f.dtype.name for f in view.key_fields}
+    return (view.join_keys, tuple(keys.get(k, "Int64") for k in view.join_keys), view.feature_names,
+            tuple(f.dtype.name for f in view.features))
+
+
+@dataclass(frozen=True)
+class OnlineEffect:
+    """What applying a plan does to the online values of one feature view.
+
+    ``deletes``: its online values and watermark are deleted (the view is removed, or its join keys or
+    their types change). Otherwise the stored rows stay readable for the features whose name and type did
+    not change; ``added`` and ``retyped`` features read as NOT_FOUND for those rows until materialized,
+    and the watermark is forgotten so ``materialize-incremental`` reloads the view.
+    """
+
+    view: str
+    deletes: bool
+    reason: str = ""
+    added: tuple[str, ...] = ()
+    retyped: tuple[str, ...] = ()
+    removed: tuple[str, ...] = ()
+
+    def lines(self) -> list[str]:
+        """One line per effect, for people."""
+        if self.deletes:
+            return [f"{self.reason}: online data deleted (materialize again)"]
+        out = [f"feature {f} added: NOT_FOUND online until materialized" for f in self.added]
+        out += [f"feature {f} type changed: NOT_FOUND online until materialized" for f in self.retyped]
+        out += [f"feature {f} removed" for f in self.removed]
+        return [*out, "other features keep their online values; the watermark is reset"]
+
+
+def online_effect(name: str, old: FeatureView | None, new: FeatureView | None) -> OnlineEffect | None:
+    """The effect on the online rows of view ``name`` going from ``old`` to ``new`` (None: removed); None when
+    the stored rows read exactly as before."""
+    if old is None:
+        return None
+    if new is None:
+        return OnlineEffect(name, True, "feature view removed")
+    (keys, key_types, feats, types), (keys2, key_types2, feats2, types2) = online_layout(old), online_layout(new)
+    if (keys, key_types) != (keys2, key_types2):
+        return OnlineEffect(name, True, "join keys changed" if keys != keys2 else "join key types changed")
+    if (feats, types) == (feats2, types2):
+        return None
+    before = dict(zip(feats, types, strict=True))
+    return OnlineEffect(name, False, added=tuple(f for f in feats2 if f not in before),
+                        retyped=tuple(f for f, t in zip(feats2, types2, strict=True) if before.get(f, t) != t),
+                        removed=tuple(f for f in feats if f not in feats2))
+
+
 @dataclass(frozen=True)
 class Plan:
     """The difference between the registry and the desired definitions.
@@ -33,6 +90,8 @@ class Plan:
     added: tuple[PlanChange, ...] = ()
     changed: tuple[PlanChange, ...] = ()
     removed: tuple[PlanChange, ...] = ()
+    online_effects: tuple[OnlineEffect, ...] = ()
+    """Per feature view whose online rows are affected: what the change does to them."""
     desired: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict, compare=False, repr=False)
 
     @property
@@ -49,6 +108,7 @@ class Plan:
         for c in self.changed:
             lines.append(f"~ {c.label}: {', '.join(c.fields)}")
         lines += [f"- {c.label}" for c in self.removed]
+        lines += [f"  online {e.view}: {line}" for e in self.online_effects for line in e.lines()]
         lines.append(f"{len(self.added)} to add, {len(self.changed)} to change, {len(self.removed)} to remove.")
         return "\n".join(lines)
 
@@ -84,7 +144,15 @@ def make_plan(state: RegistryState, desired: dict[str, dict[str, dict[str, Any]]
     views = {n: v for n, v in state.objects["feature_views"].items() if n not in gone and not remove_missing}
     views.update(desired.get("feature_views", {}))
     check_push_sources(views)
-    return Plan(tuple(added), tuple(changed), tuple(removed), desired)
+    effects = []
+    view_kind = kinds.of_key("feature_views")
+    for c in changed + removed:
+        if c.kind == "feature_views":
+            data = desired.get("feature_views", {}).get(c.name) if c in changed else None
+            effect = online_effect(c.name, state.feature_view(c.name), view_kind.from_dict(data) if data else None)
+            if effect is not None:
+                effects.append(effect)
+    return Plan(tuple(added), tuple(changed), tuple(removed), tuple(effects), desired)
 
 
 def applied(state: RegistryState, plan: Plan) -> tuple[RegistryState, dict[str, Any]] | None:

@@ -242,6 +242,21 @@ def test_delete_view_removes_only_that_view(backend: Backend) -> None:
     store.delete_view("never_written")
 
 
+def test_delete_removes_only_the_given_entities(backend: Backend) -> None:
+    store, other = backend.open("proj"), backend.open("proj2")
+    x, y = view("x"), view("y")
+    for s in (store, other):
+        for v in (x, y):
+            s.write(v, [(1,), (2,), (3,)], [T0] * 3, [T0] * 3, [(1.0, 1, "a")] * 3)
+    assert store.delete(x, [(1,), (3,), (3,), (9,)]) == 2  # 9 was not stored; 3 counts once
+    assert store.delete(x, []) == 0
+    assert [r is not None for r in store.read([(x, [(1,), (2,), (3,)])])[0]] == [False, True, False]
+    for s, v in ((store, y), (other, x), (other, y)):
+        assert all(r is not None for r in s.read([(v, [(1,), (2,), (3,)])])[0])
+    with pytest.raises(InputError):
+        store.delete(x, [("not an int",)])
+
+
 def test_teardown_removes_only_this_project(backend: Backend) -> None:
     a, ab = backend.open("a"), backend.open("ab")
     for s in (a, ab):

@@ -79,3 +79,65 @@ def test_one_round_trip_per_lookup(tmp_path: Path, clean_redis_url: str) -> None
     assert after - before == 2  # the lookup's MGET, and our INFO
     assert resp.to_dict()["v__x"][:3] == [None, 1.0, 2.0]
     assert resp.statuses["w__x"][:3] == ["NOT_FOUND"] * 3
+
+
+def _attempts(admin: redis.Redis) -> tuple[int, int]:
+    """(MGET commands run, connections accepted) since the last CONFIG RESETSTAT."""
+    calls = admin.info("commandstats").get("cmdstat_mget", {}).get("calls", 0)
+    return int(calls), int(admin.info("stats")["total_connections_received"])
+
+
+@pytest.mark.parametrize("path", ["sync", "async"])
+def test_a_lookup_on_a_stalled_redis_fails_after_one_attempt(redis_factory, path: str) -> None:  # type: ignore[no-untyped-def]
+    """socket_timeout_seconds bounds a lookup: no silent second attempt (redis-py's retry doubled it).
+
+    The private server is paused (SIGSTOP) after a first lookup opened the store's connection; what the
+    client sends meanwhile waits in the server's socket buffers and runs when it resumes (SIGCONT), so
+    the server's stats count the attempts: one MGET, and no new connection (a retry reconnects).
+    """
+    import asyncio
+    import signal
+    import time
+
+    from featurestore.errors import OnlineStoreError
+    from featurestore.online import RedisOnlineStore, ViewSpec
+    from featurestore.types import Int64
+
+    server = redis_factory()
+    view = ViewSpec("v", ("id",), (Int64,), ("x",), (Float64,), None)
+    store = RedisOnlineStore(server.url, "p", socket_timeout=0.5)
+    store.write(view, [(1,)], [10], [10], [(1.0,)])
+    admin = redis.Redis.from_url(server.url)
+    admin.ping()
+    elapsed: list[float] = []
+
+    def stalled_lookup(read) -> None:  # type: ignore[no-untyped-def]
+        admin.config_resetstat()
+        server.process.send_signal(signal.SIGSTOP)
+        t0 = time.monotonic()
+        try:
+            with pytest.raises(OnlineStoreError, match=r"Timeout|timed out|no reply within 0\.5 s"):
+                read()
+        finally:
+            elapsed.append(time.monotonic() - t0)
+            time.sleep(0.6)  # a second attempt, if there were one, would have been sent by now
+            server.process.send_signal(signal.SIGCONT)
+
+    if path == "sync":
+        assert store.read([(view, [(1,)])]) == [[(10, (1.0,))]]
+        stalled_lookup(lambda: store.read([(view, [(1,)])]))
+    else:
+        async def lookups() -> None:
+            assert await store.read_async([(view, [(1,)])]) == [[(10, (1.0,))]]
+            loop = asyncio.get_running_loop()
+            try:
+                await loop.run_in_executor(None, stalled_lookup, lambda: asyncio.run_coroutine_threadsafe(
+                    store.read_async([(view, [(1,)])]), loop).result())
+            finally:
+                await store.aclose()
+        asyncio.run(lookups())
+    time.sleep(0.2)  # the server works through what waited in its buffers
+    assert _attempts(admin) == (1, 0)  # one MGET, and no new connection (a retry would reconnect)
+    assert elapsed[0] >= 0.45  # it did wait for the reply
+    admin.close()
+    store.close()

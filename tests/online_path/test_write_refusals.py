@@ -58,7 +58,7 @@ def test_float32_extremes_that_fit_are_kept(make_fs, tmp_path) -> None:  # type:
     big = float(pa.scalar(3.4028234663852886e38, pa.float32()).as_py())  # FLT_MAX
     data = _rows(f32=float("inf"), a32=[big, float("-inf"), float("nan")])
     data["f32"][0] = -big
-    assert store.push("users_push", data, to="online_and_offline") == 2
+    assert store.push("users_push", data, to="online_and_offline").written == 2
     out = store.get_online_features(FEATURES, {"user_id": [1, 2]}).to_dict()
     assert out["f32"] == [-big, float("inf")]
     assert out["a32"][1][:2] == [big, float("-inf")]
@@ -82,7 +82,7 @@ def test_event_times_in_the_future_are_refused(make_fs, tmp_path) -> None:  # ty
     _nothing_written(store)
     # within the allowed skew (1 day by default): accepted, and later rows still replace it
     soon = datetime.now(UTC) + timedelta(hours=23)
-    assert store.push("users_push", _future_rows(soon), to="online_and_offline") == 3
+    assert store.push("users_push", _future_rows(soon), to="online_and_offline").written == 3
     assert store.get_online_features(FEATURES, {"user_id": [2]}).to_dict()["f64"] == [2.0]
 
 
@@ -93,6 +93,6 @@ def test_future_skew_is_configurable(make_fs, tmp_path) -> None:  # type: ignore
     store.apply([user, FeatureView(name="users", entities=[user], schema=FIELDS, source=push)])
     with pytest.raises(InputError, match="max_future_event_seconds"):
         store.write_to_online_store("users", _future_rows(datetime.now(UTC) + timedelta(minutes=5)))
-    assert store.write_to_online_store("users", _future_rows(datetime.now(UTC) + timedelta(seconds=30))) == 3
+    assert store.write_to_online_store("users", _future_rows(datetime.now(UTC) + timedelta(seconds=30))).written == 3
     unchecked = make_fs(max_future_event_seconds=None)
-    assert unchecked.write_to_online_store("users", _future_rows(datetime.now(UTC).replace(year=2062))) == 3
+    assert unchecked.write_to_online_store("users", _future_rows(datetime.now(UTC).replace(year=2062))).written == 3

@@ -59,7 +59,7 @@ def test_every_type_round_trips_exactly(make_fs, tmp_path, kind: str) -> None:
     store = _setup(make_fs, tmp_path)
     table = pa.Table.from_pylist([{**r, "event_timestamp": T} for r in EXTREMES], schema=SCHEMA)
     data = {"arrow": table, "polars": pl.from_arrow(table)}[kind]
-    assert store.write_to_online_store("users", data) == 3
+    assert store.write_to_online_store("users", data).written == 3
     got = OnlineReader(store.online).read(store.state(), [f"users:{f.name}" for f in ALL],
                                           {"user_id": [r["user_id"] for r in EXTREMES]}, now=T).to_dict()
     for i, row in enumerate(EXTREMES):
@@ -119,3 +119,45 @@ def test_unknown_push_source_and_target(make_fs, tmp_path) -> None:
         store.push("users_push", pd.DataFrame([_row()]), to="sideways")
     with pytest.raises(NotFoundError, match="'nope'"):
         store.write_to_online_store("nope", pd.DataFrame([_row()]))
+
+
+def test_a_future_row_is_reported_as_skipped_and_delete_online_unlocks_the_entity(make_fs, tmp_path) -> None:
+    """Issue 10 item 4: rows the never-older rule keeps out are counted as skipped, not as written; deleting
+    one entity of a view (or resetting the view) is the way out, narrower than teardown."""
+    pq.write_table(pa.Table.from_pylist([], schema=SCHEMA), tmp_path / "users.parquet")
+    push = PushSource(name="users_push", batch_source=ParquetSource(path="users.parquet"))
+    view = FeatureView(name="users", entities=[user], schema=ALL, source=push)
+    store = make_fs(max_future_event_seconds=None)  # the typo'd year gets in
+    store.apply([user, view])
+    typo = T.replace(year=2062)
+    first = store.push("users_push", pa.Table.from_pylist([_row(i64=1, event_timestamp=typo),
+                                                           _row(user_id="u2", i64=2)], schema=SCHEMA))
+    assert (first.rows, first.written, first.skipped) == (2, 2, 0)
+    assert [(w.view, w.rows, w.written, w.skipped) for w in first.online] == [("users", 2, 2, 0)]
+
+    fixed = pa.Table.from_pylist([_row(i64=10), _row(user_id="u2", i64=20)], schema=SCHEMA)
+    again = store.push("users_push", fixed, to="online_and_offline")
+    assert (again.rows, again.written, again.skipped) == (2, 1, 1)  # u1: the 2062 row is newer and stays
+    wrote = store.write_to_online_store("users", fixed)
+    assert (wrote.view, wrote.rows, wrote.written, wrote.skipped) == ("users", 2, 1, 1)
+    [run] = store.materialize(T - timedelta(days=1), T, ["users"])
+    assert (run.rows, run.written, run.skipped) == (2, 1, 1)
+
+    def online(keys: list[str]) -> list:
+        return OnlineReader(store.online).read(store.state(), ["users:i64"], {"user_id": keys}, now=T).to_dict()["i64"]
+
+    assert online(["u1", "u2"]) == [1, 20]
+    assert store.delete_online("users", [{"user_id": "u1"}, {"user_id": "nobody"}]) == 1
+    assert online(["u1", "u2"]) == [None, 20]  # u2 untouched
+    assert store.write_to_online_store("users", fixed).written == 2
+    assert online(["u1", "u2"]) == [10, 20]
+    with pytest.raises(InputError, match="'user_id'"):
+        store.delete_online("users", [{"user": "u1"}])
+    with pytest.raises(NotFoundError, match="'nope'"):
+        store.delete_online("nope", [{"user_id": "u1"}])
+
+    assert "users" in store.watermarks()
+    store.reset_online("users")
+    assert online(["u1", "u2"]) == [None, None] and "users" not in store.watermarks()
+    with pytest.raises(NotFoundError, match="'nope'"):
+        store.reset_online("nope")

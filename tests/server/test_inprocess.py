@@ -273,3 +273,41 @@ def test_missing_registry_keeps_the_last_good_version(client: TestClient, applie
     registry.write_text(good)
     watcher.refresh()
     assert client.get("/ready").status_code == 200
+
+
+def test_reshaped_view_over_http_answers_what_the_reference_says(tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """After adding, removing and retyping features, /v1/online (with ``feature_statuses``) and
+    /get-online-features serve the unchanged features of stored rows and NOT_FOUND for the others."""
+    from tests.online.test_reshape import ENTITIES, Scenario
+
+    for name in ("FEATURESTORE_REDIS_URL", "FEATURESTORE_ONLINE_STORE", "FEATURESTORE_REPO"):
+        monkeypatch.delenv(name, raising=False)
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / "featurestore.yaml").write_text(yaml.safe_dump({"project": "proj", "max_future_event_seconds": None,
+                                                           "server": {"registry_poll_seconds": 0.05}}))
+    scenario = Scenario(repo, 7)
+    store = FeatureStore(repo)
+    scenario.apply(store)
+    uids = [*ENTITIES, "nobody"]
+    with TestClient(create_app(repo), raise_server_exceptions=False) as c:
+        for _step in range(6):
+            scenario.write(store)
+            scenario.change()
+            scenario.apply(store)
+            c.app.state.featurestore.watcher.refresh()  # type: ignore[attr-defined]
+            features = [f"users:{f}" for f in scenario.schema]
+            values, statuses = scenario.expected(uids)
+            native = c.post("/v1/online", json={"features": features, "entities": {"uid": uids},
+                                                "orient": "columns"})
+            assert native.status_code == 200, native.text
+            body = native.json()
+            assert {f: body["columns"][f] for f in scenario.schema} == values
+            own = body.get("feature_statuses", {})
+            assert {f: own.get(f, body["statuses"]["users"]) for f in scenario.schema} == statuses
+            feast = c.post("/get-online-features", json={"features": features, "entities": {"uid": uids}}).json()
+            by_name = dict(zip(feast["metadata"]["feature_names"], feast["results"], strict=True))
+            assert {f: by_name[f]["values"] for f in scenario.schema} == values
+            assert {f: by_name[f]["statuses"] for f in scenario.schema} == statuses
+    store.close()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import math
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -145,7 +145,9 @@ def test_every_type_renders_like_protobuf_json(client: httpx.Client, store: Feat
     df["blob_id"] = [blob_rows[0], blob_rows[1], blob_rows[0]]  # a push writes every view of its source
     r = client.post("/push", json={"push_source_name": "typed_push", "df": df, "to": "online"})
     assert r.status_code == 200, r.text
-    assert r.json() == {"rows": 3}
+    assert r.json() == {"rows": 3, "written": 5, "skipped": 1, "views": [  # by_blob: blob_rows[0] twice
+        {"view": "by_blob", "rows": 3, "written": 2, "skipped": 1},
+        {"view": "typed", "rows": 3, "written": 3, "skipped": 0}]}
     feats = [f"typed:{f}" for f in ("i32", "i64", "f32", "f64", "s", "b", "raw", "ts", "arr", "farr")]
     ids = {"item_id": ["nan-row", "plain", "nulls", "absent"]}
     got = client.post("/get-online-features", json={"features": feats, "entities": ids}).json()
@@ -183,6 +185,10 @@ def test_write_to_online_store_then_lookup(client: httpx.Client) -> None:
           "acc_rate": [0.5], "avg_daily_trips": [12]}
     r = client.post("/write-to-online-store", json={"feature_view_name": "driver_stats", "df": df})
     assert r.status_code == 200, r.text
+    assert r.json() == {"rows": 1, "written": 1, "skipped": 0}
+    older = {**df, "event_timestamp": [(datetime.now(UTC) - timedelta(days=1)).isoformat()], "conv_rate": [0.99]}
+    r = client.post("/write-to-online-store", json={"feature_view_name": "driver_stats", "df": older})
+    assert r.json() == {"rows": 1, "written": 0, "skipped": 1}  # the stored row is newer: kept, and said so
     got = client.post("/v1/online", json={"features": STATS, "entities": [{"driver_id": 4242}]}).json()
     assert got["rows"] == [{"driver_id": 4242, "conv_rate": 0.25, "acc_rate": 0.5, "avg_daily_trips": 12}]
     assert got["statuses"] == {"driver_stats": ["PRESENT"]}
