@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import yaml
@@ -137,6 +138,9 @@ def test_plan_and_apply_show_a_schema_change_feature_by_feature(runner: CliRunne
                 "~ feature_service driver_activity",
                 "    - feature driver_stats:acc_rate",
                 "    + feature driver_stats:x",
+                "  online driver_stats: feature x added: NOT_FOUND online until materialized",
+                "  online driver_stats: feature conv_rate type changed: NOT_FOUND online until materialized",
+                "  online driver_stats: feature acc_rate removed",
                 "0 to add, 2 to change, 0 to remove."]
     for command in ("plan", "apply"):
         lines = ok(cli(runner, applied, command)).splitlines()
@@ -147,9 +151,15 @@ def test_plan_and_apply_show_a_schema_change_feature_by_feature(runner: CliRunne
 
 def test_warnings_print_as_clean_lines(runner: CliRunner, applied: Path) -> None:
     (applied / "data" / "online.db").write_text("not a database")  # so apply cannot delete the old online rows
+    data = applied / "data" / "driver_stats.parquet"  # a join key type change deletes the view's online rows
+    table = pq.read_table(data)
+    pq.write_table(table.set_column(table.schema.get_field_index("driver_id"), "driver_id",
+                                    table.column("driver_id").cast(pa.int32())), data)
     defs = applied / "driver_stats.py"
+    text = defs.read_text().replace('        Field(name="acc_rate", dtype=Float32),\n',
+                                    '        Field(name="driver_id", dtype=Int32),\n')
     defs.write_text("import warnings\nwarnings.warn('defined in a hurry')\n"
-                    + defs.read_text().replace('        Field(name="acc_rate", dtype=Float32),\n', ""))
+                    + text.replace("import Float32, Int64", "import Float32, Int32, Int64"))
     result = cli(runner, applied, "apply")
     ok(result)
     lines = result.stderr.splitlines()

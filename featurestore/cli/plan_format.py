@@ -7,6 +7,10 @@ A changed object is followed by one indented line per difference, features by na
         + feature trips (Int64)
         ~ feature conv_rate: Float32 -> Float64
         ~ ttl: 2d -> 1d
+      online driver_stats: feature trips added: NOT_FOUND online until materialized
+      ...
+
+The ``online`` lines say what the change does to the view's online values (``Plan.online_effects``).
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ def format_plan(plan: Plan, before: RegistryState) -> str:
         lines.append(f"~ {c.label}")
         lines += [INDENT + line for line in _changes(c, before, plan)]
     lines += [f"- {c.label}" for c in plan.removed]
+    lines += [f"  online {e.view}: {line}" for e in plan.online_effects for line in e.lines()]
     lines.append(f"{len(plan.added)} to add, {len(plan.changed)} to change, {len(plan.removed)} to remove.")
     return "\n".join(lines)
 
