@@ -149,6 +149,7 @@ def test_read_time_verdict_is_applys_verdict(make_store, tmp_path: Path) -> None
     """For every source column type, the read-time check (DESCRIBE type -> Arrow) accepts exactly what apply
     (the source's Arrow schema) accepts, for every declared value type."""
     from featurestore.offline.duckdb.drift import arrow_type
+    from featurestore.offline.duckdb.relations import raw_relation
     from featurestore.types import SCALARS, Array
 
     declared = [*SCALARS.values(), *(Array(t) for t in SCALARS.values())]
@@ -159,7 +160,9 @@ def test_read_time_verdict_is_applys_verdict(make_store, tmp_path: Path) -> None
     store = make_store()
     source = ParquetSource(path="types/t.parquet")
     schema = store.offline.source_schema(source)
-    described = store.offline.column_types([source])[0]
+    con = store.offline.connect([source])
+    described = {row[0]: row[1] for row in con.sql(f"DESCRIBE {raw_relation(source, store.offline.ctx)}").fetchall()}
+    con.close()
     for name in cols:
         at_apply = schema.field(name).type
         at_read = arrow_type(described[name])
