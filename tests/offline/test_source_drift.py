@@ -174,3 +174,63 @@ def test_read_time_verdict_is_applys_verdict(make_store, tmp_path: Path) -> None
 @pytest.mark.parametrize("name", [*KNOWN, *(f"{n}[]" for n in KNOWN)])
 def test_known_type_names_map_as_duckdb_maps_them(name: str) -> None:
     assert arrow_type(name) == duckdb_arrow_type(name)
+
+
+def _csv_view(name: str, dtype: object, path: str = "s.csv") -> FeatureView:
+    return FeatureView(name=name, entities=[driver], ttl=timedelta(days=36500),
+                       schema=[Field(name="x", dtype=dtype)],  # type: ignore[arg-type]
+                       source=CsvSource(path=path))
+
+
+def _csv(path: Path, values: list[str]) -> None:
+    rows = [f"{i},{v},2026-02-28 10:00:00" for i, v in enumerate(values)]
+    path.write_text("driver_id,x,event_timestamp\n" + "\n".join(rows) + "\n")
+
+
+def test_whole_number_csv_column_feeds_a_float64_feature(make_store, tmp_path: Path) -> None:
+    """DuckDB sniffs 1, 2, 3 as BIGINT: the column is read as the view declares it (Float64), exactly."""
+    _csv(tmp_path / "s.csv", ["1", "2", "9007199254740993"])
+    store = make_store()
+    store.apply([driver, _csv_view("c", Float64)])
+    entity = pa.table({"driver_id": [0, 1, 2], "event_timestamp": pa.array([T0] * 3, pa.timestamp("us", tz="UTC"))})
+    got = store.get_historical_features(entity, ["c:x"]).to_arrow()
+    assert got.column("x").type == pa.float64() and got.column("x").to_pylist() == [1.0, 2.0, 9007199254740992.0]
+    store.materialize(T0 - timedelta(days=1), T0)
+    assert store.get_online_features(["c:x"], [{"driver_id": 1}]).to_dict()["x"] == [2.0]
+
+
+@pytest.mark.parametrize(("dtype", "bad"), [(Int64, "abc"), (Int64, "2.4"), (Int64, "9223372036854775808"),
+                                            (Float64, "abc")])
+def test_bad_csv_value_deep_in_a_file_names_view_file_column_and_value(make_store, tmp_path: Path, dtype,
+                                                                        bad: str) -> None:
+    """Row 50,000 of 60,000 (far past DuckDB's sniffing sample) holds a value that is not of the declared type:
+    never rounded or read as null, a DataSourceError names the view, the file, the column and the value."""
+    values = [str(i) for i in range(60_000)]
+    _csv(tmp_path / "s.csv", values)
+    store = make_store()
+    store.apply([driver, _csv_view("c", dtype)])
+    values[50_000] = bad
+    _csv(tmp_path / "s.csv", values)
+    entity = pa.table({"driver_id": [50_000], "event_timestamp": pa.array([T0], pa.timestamp("us", tz="UTC"))})
+    for read in (lambda: store.get_historical_features(entity, ["c:x"]).to_arrow(),
+                 lambda: store.materialize(T0 - timedelta(days=1), T0)):
+        with pytest.raises(DataSourceError) as err:
+            read()
+        msg = str(err.value)
+        assert err.value.view == "c" and err.value.column == "x", msg
+        assert "'c'" in msg and "s.csv" in msg and "'x'" in msg and bad in msg, msg
+    if dtype is Float64:
+        assert "line 50002" in msg  # DuckDB gives the line: header + 50,000 rows before it
+
+
+def test_csv_column_dropped_after_apply_is_named(make_store, tmp_path: Path) -> None:
+    _csv(tmp_path / "s.csv", ["1", "2"])
+    store = make_store()
+    store.apply([driver, _csv_view("c", Float64)])
+    (tmp_path / "s.csv").write_text("driver_id,y,event_timestamp\n1,2,2026-02-28 10:00:00\n")
+    entity = pa.table({"driver_id": [1], "event_timestamp": pa.array([T0], pa.timestamp("us", tz="UTC"))})
+    for read in (lambda: store.get_historical_features(entity, ["c:x"]).to_arrow(),
+                 lambda: store.materialize(T0 - timedelta(days=1), T0)):
+        with pytest.raises(DataSourceError, match="no column 'x'") as err:
+            read()
+        assert (err.value.view, err.value.column) == ("c", "x")

@@ -38,7 +38,7 @@ def exact_integer(expr: str, column: str, dtype: types.ValueType, view: str) -> 
     )
 
 
-def _first_line(err: duckdb.Error) -> str:
+def _first_line(err: Exception) -> str:
     return str(err).split("\n")[0]
 
 
@@ -86,7 +86,7 @@ def _csv_value(text: str, reads: Sequence[Read],
                            view=view, source=path, column=col)
 
 
-def describe_error(err: duckdb.Error, reads: Sequence[Read] = (),
+def describe_error(err: Exception, reads: Sequence[Read] = (),
                    files: Callable[[BatchSource | PushSource], list[str]] | None = None) -> FeatureStoreError:
     """A DuckDB error as a FeatureStoreError naming the view and source at fault, without DuckDB's stack."""
     text = str(err)

@@ -19,7 +19,7 @@ from featurestore.offline.duckdb.pit import PitQuery
 from featurestore.offline.protocol import BATCH_ROWS
 
 
-def run_errors(err: duckdb.Error) -> FeatureStoreError:
+def run_errors(err: Exception) -> FeatureStoreError:
     """A DuckDB error as a FeatureStoreError, without DuckDB's stack (no source known: see failures.py)."""
     return describe_error(err)
 
@@ -111,7 +111,7 @@ class DuckDBRetrievalJob:
         query: PitQuery,
         entity: pa.Table | None,
         feature_columns: list[str],
-        errors: Callable[[duckdb.Error], FeatureStoreError] = run_errors,
+        errors: Callable[[Exception], FeatureStoreError] = run_errors,
     ) -> None:
         self._connect = connect
         self._errors = errors  # a DuckDB error as a featurestore error naming the view and source at fault
@@ -154,7 +154,7 @@ class DuckDBRetrievalJob:
                                                                        range(batch.num_columns - 1)]
                 names = part.column_names + self.feature_columns
                 yield pa.RecordBatch.from_arrays(arrays, names=names)
-        except duckdb.Error as err:
+        except (duckdb.Error, OSError) as err:  # streamed through Arrow, DuckDB's errors are OSErrors
             raise self._errors(err) from None
         finally:
             con.close()
@@ -178,7 +178,7 @@ class DuckDBRetrievalJob:
                 for column in result.columns[1:]:
                     out = out.append_column(next(names), column)
             return out
-        except duckdb.Error as err:
+        except (duckdb.Error, OSError) as err:  # streamed through Arrow, DuckDB's errors are OSErrors
             raise self._errors(err) from None
         finally:
             con.close()

@@ -135,7 +135,7 @@ class DuckDBOfflineStore:
         except duckdb.Error as err:
             raise self._errors(err, sources, views) from None
 
-    def _errors(self, err: duckdb.Error, sources: list[BatchSource | PushSource],
+    def _errors(self, err: Exception, sources: list[BatchSource | PushSource],
                 views: list[FeatureView | None] | None = None) -> FeatureStoreError:
         """``err`` naming the view and source at fault (see failures.py)."""
         reads = list(zip(views or [None] * len(sources), sources, strict=True))
@@ -211,7 +211,7 @@ class DuckDBOfflineStore:
         def connect() -> duckdb.DuckDBPyConnection:
             return self.connect(sources, views)
 
-        def errors(err: duckdb.Error) -> FeatureStoreError:
+        def errors(err: Exception) -> FeatureStoreError:
             return self._errors(err, sources, views)
 
         if entity.table is not None:
@@ -282,7 +282,7 @@ class DuckDBOfflineStore:
         con = self.connect([view.source], [view])
         try:
             yield from con.sql(sql).to_arrow_reader(batch_rows)
-        except duckdb.Error as err:
+        except (duckdb.Error, OSError) as err:  # streamed through Arrow, DuckDB's errors are OSErrors
             raise self._errors(err, [view.source], [view]) from None
         finally:
             con.close()
