@@ -142,7 +142,8 @@ SOURCE_TYPES = [pa.int8(), pa.int16(), pa.int32(), pa.int64(), pa.uint8(), pa.ui
                 pa.float32(), pa.float64(), pa.string(), pa.large_string(), pa.binary(), pa.bool_(),
                 pa.decimal128(10, 2), pa.date32(), pa.timestamp("s"), pa.timestamp("ms", tz="UTC"),
                 pa.timestamp("us"), pa.timestamp("ns", tz="Europe/Paris"), pa.list_(pa.float32()),
-                pa.list_(pa.float64()), pa.list_(pa.int64()), pa.list_(pa.string()), pa.large_list(pa.int32())]
+                pa.list_(pa.float64()), pa.list_(pa.int64()), pa.list_(pa.string()), pa.large_list(pa.int32()),
+                pa.list_(pa.float32(), 4), pa.list_(pa.float64(), 3), pa.list_(pa.int64(), 2)]
 
 
 def test_read_time_verdict_is_applys_verdict(make_store, tmp_path: Path) -> None:
@@ -234,3 +235,42 @@ def test_csv_column_dropped_after_apply_is_named(make_store, tmp_path: Path) -> 
         with pytest.raises(DataSourceError, match="no column 'x'") as err:
             read()
         assert (err.value.view, err.value.column) == ("c", "x")
+
+
+def test_fixed_size_arrays_feed_array_features(make_store, tmp_path: Path) -> None:
+    """DuckDB's FLOAT[4] (what its vector index needs; a table, or a query) and Arrow's fixed_size_list in Parquet
+    feed Array(Float32) and Array(Float64) features: applied, read and materialized with the exact values."""
+    import duckdb
+
+    from featurestore import DuckDBSource
+    from featurestore.types import Array
+
+    vectors = [[0.1, 0.2, 0.3, 0.4], [1e-8, -2.5, 3.25, 16777217.0]]
+    f32 = [[float(x) for x in pa.array(v, pa.float32()).to_pylist()] for v in vectors]
+    with duckdb.connect(str(tmp_path / "w.duckdb")) as con:
+        con.execute("CREATE TABLE emb (driver_id BIGINT, event_timestamp TIMESTAMPTZ, x FLOAT[4])")
+        con.execute("INSERT INTO emb VALUES (1, '2026-02-28 10:00:00+00', ?::FLOAT[4]), "
+                    "(2, '2026-02-28 10:00:00+00', ?::FLOAT[4])", vectors)
+    folder = tmp_path / "src"
+    _write(folder, "a.parquet", [1, 2], pa.array(f32, pa.list_(pa.float32(), 4)))
+    views = [
+        FeatureView(name=name, entities=[driver], schema=[Field(name="x", dtype=Array(dtype))], source=source)
+        for name, dtype, source in [
+            ("t", Float32, DuckDBSource(table="emb", database="w.duckdb")),
+            ("q", Float32, DuckDBSource(query="SELECT * FROM emb", database="w.duckdb")),
+            ("p", Float32, ParquetSource(path="src")),
+            ("w", Float64, ParquetSource(path="src")),
+        ]
+    ]
+    store = make_store()
+    store.apply([driver, *views])
+    entity = pa.table({"driver_id": [1, 2, 3],
+                       "event_timestamp": pa.array([T0 + timedelta(days=1)] * 3, pa.timestamp("us", tz="UTC"))})
+    out = store.get_historical_features(entity, [f"{v.name}:x" for v in views], full_feature_names=True).to_arrow()
+    for v in views:
+        assert out.column(f"{v.name}__x").to_pylist() == [*f32, None], v.name
+    store.materialize(T0 - timedelta(days=1), T0 + timedelta(days=1))
+    online = store.get_online_features([f"{v.name}:x" for v in views], [{"driver_id": 1}, {"driver_id": 2}],
+                                       full_feature_names=True).to_dict()
+    for v in views:
+        assert online[f"{v.name}__x"] == f32, v.name
