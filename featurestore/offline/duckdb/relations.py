@@ -5,7 +5,8 @@ keys and features (after ``field_mapping``, features cast to their declared
 types), ``__fs_ev`` (event time, UTC microseconds since the epoch, BIGINT),
 ``__fs_cr`` (created time, the smallest BIGINT when unknown), ``__fs_rank`` (0 for
 batch rows, 1 for pushed rows) and ``__fs_ord`` (the row's position within its
-rank: later files and later rows have larger values; unique per rank, ``>= 0`` and
+rank: later files (in the lexicographic order of their paths: ``part-10`` before ``part-2``) and later rows
+have larger values; unique per rank, ``>= 0`` and
 ``< 2**62``, so pit.py can pack rank and ordinal into one BIGINT). The four
 make the tie-break key: latest event time, then latest created time, then pushed
 over batch, then the row read last.
@@ -84,6 +85,8 @@ def push_dir(push: PushSource, ctx: SourceContext) -> Path:
 
 
 def _expand(path: Path, suffix: str) -> list[str]:
+    """The files of a file, folder or glob, sorted by path as text (``part-10`` before ``part-2``): the order of
+    the tie-break's "later file"."""
     text = str(path)
     if path.is_dir():
         files = sorted(glob.glob(os.path.join(text, "**", f"*{suffix}"), recursive=True))
