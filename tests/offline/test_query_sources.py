@@ -145,6 +145,8 @@ def test_two_statements_are_refused_naming_the_view(make_store, tmp_path: Path) 
     (DuckDBSource(query="SELECT * FROM no_such_table"), "no_such_table"),
     (DuckDBSource(table="no_such_table", database="w.duckdb"), "no_such_table"),
     (ParquetSource(path="data/missing.parquet"), "data/missing.parquet"),
+    (DuckDBSource(table="stats", database="missing.duckdb"), "missing.duckdb"),
+    (DuckDBSource(query="SELECT * FROM stats", database="missing.duckdb"), "missing.duckdb"),
 ])
 def test_a_bad_source_names_the_view_and_the_source_briefly(make_store, tmp_path: Path, source, names: str) -> None:
     _db(tmp_path / "w.duckdb", 5)

@@ -113,7 +113,11 @@ class DuckDBOfflineStore:
                 for db in plan.attach:
                     if not db.exists():
                         con.close()
-                        raise DataSourceError(f"duckdb database {str(db)!r} does not exist", source=str(db))
+                        reader = next((v for v, src in zip(views or [None] * len(sources), sources, strict=True)
+                                       if db in attachments([src], self.ctx).attach), None)
+                        where = f"feature view {reader.name!r}: " if reader is not None else ""
+                        raise DataSourceError(f"{where}duckdb database {str(db)!r} does not exist", source=str(db),
+                                              view=reader.name if reader is not None else None)
                     con.execute(f"ATTACH {sql_string(str(db))} AS {attach_alias(db)} (READ_ONLY)")
                 if plan.search:
                     path = ",".join(attach_alias(db) for db in plan.search)
