@@ -36,9 +36,9 @@ class ValueType:
 
     def accepts(self, column: pa.DataType) -> bool:
         """Whether a source column of Arrow type ``column`` can hold values of this type."""
-        if self.element is not None:
-            return bool(pa.types.is_list(column) or pa.types.is_large_list(column)) and self.element.accepts(
-                column.value_type)
+        if self.element is not None:  # lists of any length kind, fixed-size ones too (DuckDB's FLOAT[768])
+            return bool(pa.types.is_list(column) or pa.types.is_large_list(column)
+                        or pa.types.is_fixed_size_list(column)) and self.element.accepts(column.value_type)
         return bool(_ACCEPTS[self.name](column))
 
     def __repr__(self) -> str:

@@ -243,3 +243,24 @@ def test_a_server_py_in_the_current_folder_does_not_shadow_the_package(
         answer = demo.post_json(f"{server.url}/get-online-features", demo.lookup_request())
     assert answer["metadata"]["feature_names"][:3] == ["driver_id", "customer_id", "zone_id"]
     assert "user server.py" not in log.read_text()
+
+
+def test_sample_data_ends_where_the_readme_says(tmp_path: Path) -> None:
+    """Without --end: hourly and daily data end at midnight UTC today (last hourly row 23:00 yesterday),
+    zone_demand at the current quarter hour; the README says so."""
+    import duckdb
+
+    from featurestore.demo import sample_data
+    from featurestore.utc import now
+
+    before = now()
+    sample_data.write(tmp_path)
+    after = now()
+    midnight = after.replace(hour=0, minute=0, second=0, microsecond=0)
+    stats = pq.read_table(tmp_path / "data" / "driver_stats.parquet").column("event_timestamp")
+    assert max(stats.to_pylist()) == midnight - timedelta(hours=1)
+    with duckdb.connect(str(tmp_path / "data" / "city.duckdb"), read_only=True) as con:
+        ((last,),) = con.sql("SELECT max(event_timestamp) FROM zone_demand").fetchall()
+    assert before - timedelta(minutes=15) < last <= after
+    readme = (ROOT / "README.md").read_text()
+    assert "ending at midnight UTC today" in readme and "ending at the current time" not in readme

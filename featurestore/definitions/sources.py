@@ -111,7 +111,12 @@ class DuckDBSource(_BatchSource):
         _check_common(self, f"DuckDBSource {self.table or 'query'!r}")
 
     def describe(self) -> str:
-        return f"duckdb:{self.table}" if self.table else f"duckdb-query:{self.query}"
+        """``duckdb:TABLE`` (``duckdb:FILE:TABLE`` with ``database``) or ``duckdb-query:`` and the query's start,
+        on one line (errors and listings name the source briefly)."""
+        if self.table:
+            return f"duckdb:{self.database}:{self.table}" if self.database else f"duckdb:{self.table}"
+        text = " ".join(str(self.query).split())
+        return f"duckdb-query:{text if len(text) <= 60 else text[:57] + '...'}"
 
     def __hash__(self) -> int:
         return hash(repr(self.to_dict()))

@@ -63,8 +63,12 @@ class OfflineStore(Protocol):
     the engine's own exceptions.
     """
 
-    def source_schema(self, source: BatchSource | PushSource) -> pa.Schema:
-        """The Arrow schema of a source's columns, as stored (before ``field_mapping``)."""
+    def source_schema(self, source: BatchSource | PushSource, view: FeatureView | None = None) -> pa.Schema:
+        """The Arrow schema of a source's columns, as stored (before ``field_mapping``).
+
+        With ``view``, the source is read as for that view (columns the view declares read as declared where the
+        format has no types of its own, as in CSV) and errors name the view.
+        """
         ...
 
     def historical(self, entity: EntityInput, requests: list[ResolvedView],

@@ -24,7 +24,7 @@ from featurestore.registry.file import RegistryState
 
 
 class SchemaReader(Protocol):
-    def source_schema(self, source: Any) -> pa.Schema: ...
+    def source_schema(self, source: Any, view: FeatureView | None = None) -> pa.Schema: ...
 
 
 def group(objects: list[Any]) -> dict[str, dict[str, Any]]:
@@ -70,7 +70,7 @@ def _check_view(view: FeatureView, entities: dict[str, Entity], reader: SchemaRe
                 f"feature view {view.name!r}: entity {ent.name!r} has join keys {list(known.join_keys)} in "
                 f"the registry but {list(ent.join_keys)} here", name=view.name, entity=ent.name)
     batch = batch_of(view.source)
-    schema = reader.source_schema(view.source)
+    schema = reader.source_schema(view.source, view)  # with the view: CSV columns read as declared
     where = f"feature view {view.name!r} (source {batch.describe()})"
 
     def column(col: str, what: str) -> pa.DataType:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import random
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -62,3 +63,24 @@ def test_pushed_rows_win_ties_beyond_1024_batch_files(make_store, tmp_path) -> N
     online = store.get_online_features(["stats:v"], {"driver_id": [1, 2, 3]}).to_dict()["v"]
     assert online == [got[6], got[13], got[20]]
     assert online[0] == 201.0
+
+
+def test_later_file_means_later_path_as_text(make_store, tmp_path) -> None:
+    """As the README says: files are ordered by path as text, so part-10 is read before part-2 and part-2 wins
+    a tie on event and created time."""
+    folder = tmp_path / "parts"
+    folder.mkdir()
+    t0 = datetime(2026, 3, 1, tzinfo=UTC)
+    for n in (1, 2, 10):
+        pq.write_table(pa.table({"driver_id": [1], "event_timestamp": pa.array([t0], pa.timestamp("us", tz="UTC")),
+                                 "v": [float(n)]}), folder / f"part-{n}.parquet")
+    view = FeatureView(name="s", entities=[driver], schema=[Field(name="v", dtype=Float64)],
+                       source=ParquetSource(path="parts"))
+    store = make_store()
+    store.apply([driver, view])
+    entity = pa.table({"driver_id": [1], "event_timestamp": pa.array([t0], pa.timestamp("us", tz="UTC"))})
+    assert store.get_historical_features(entity, ["s:v"]).to_arrow().column("v").to_pylist() == [2.0]
+    store.materialize(t0 - timedelta(days=1), t0)
+    assert store.get_online_features(["s:v"], [{"driver_id": 1}]).to_dict()["v"] == [2.0]
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    assert "`part-10.parquet` comes before `part-2.parquet`" in readme

@@ -142,13 +142,15 @@ SOURCE_TYPES = [pa.int8(), pa.int16(), pa.int32(), pa.int64(), pa.uint8(), pa.ui
                 pa.float32(), pa.float64(), pa.string(), pa.large_string(), pa.binary(), pa.bool_(),
                 pa.decimal128(10, 2), pa.date32(), pa.timestamp("s"), pa.timestamp("ms", tz="UTC"),
                 pa.timestamp("us"), pa.timestamp("ns", tz="Europe/Paris"), pa.list_(pa.float32()),
-                pa.list_(pa.float64()), pa.list_(pa.int64()), pa.list_(pa.string()), pa.large_list(pa.int32())]
+                pa.list_(pa.float64()), pa.list_(pa.int64()), pa.list_(pa.string()), pa.large_list(pa.int32()),
+                pa.list_(pa.float32(), 4), pa.list_(pa.float64(), 3), pa.list_(pa.int64(), 2)]
 
 
 def test_read_time_verdict_is_applys_verdict(make_store, tmp_path: Path) -> None:
     """For every source column type, the read-time check (DESCRIBE type -> Arrow) accepts exactly what apply
     (the source's Arrow schema) accepts, for every declared value type."""
     from featurestore.offline.duckdb.drift import arrow_type
+    from featurestore.offline.duckdb.relations import raw_relation
     from featurestore.types import SCALARS, Array
 
     declared = [*SCALARS.values(), *(Array(t) for t in SCALARS.values())]
@@ -159,7 +161,9 @@ def test_read_time_verdict_is_applys_verdict(make_store, tmp_path: Path) -> None
     store = make_store()
     source = ParquetSource(path="types/t.parquet")
     schema = store.offline.source_schema(source)
-    described = store.offline.column_types([source])[0]
+    con = store.offline.connect([source])
+    described = {row[0]: row[1] for row in con.sql(f"DESCRIBE {raw_relation(source, store.offline.ctx)}").fetchall()}
+    con.close()
     for name in cols:
         at_apply = schema.field(name).type
         at_read = arrow_type(described[name])
@@ -171,3 +175,102 @@ def test_read_time_verdict_is_applys_verdict(make_store, tmp_path: Path) -> None
 @pytest.mark.parametrize("name", [*KNOWN, *(f"{n}[]" for n in KNOWN)])
 def test_known_type_names_map_as_duckdb_maps_them(name: str) -> None:
     assert arrow_type(name) == duckdb_arrow_type(name)
+
+
+def _csv_view(name: str, dtype: object, path: str = "s.csv") -> FeatureView:
+    return FeatureView(name=name, entities=[driver], ttl=timedelta(days=36500),
+                       schema=[Field(name="x", dtype=dtype)],  # type: ignore[arg-type]
+                       source=CsvSource(path=path))
+
+
+def _csv(path: Path, values: list[str]) -> None:
+    rows = [f"{i},{v},2026-02-28 10:00:00" for i, v in enumerate(values)]
+    path.write_text("driver_id,x,event_timestamp\n" + "\n".join(rows) + "\n")
+
+
+def test_whole_number_csv_column_feeds_a_float64_feature(make_store, tmp_path: Path) -> None:
+    """DuckDB sniffs 1, 2, 3 as BIGINT: the column is read as the view declares it (Float64), exactly."""
+    _csv(tmp_path / "s.csv", ["1", "2", "9007199254740993"])
+    store = make_store()
+    store.apply([driver, _csv_view("c", Float64)])
+    entity = pa.table({"driver_id": [0, 1, 2], "event_timestamp": pa.array([T0] * 3, pa.timestamp("us", tz="UTC"))})
+    got = store.get_historical_features(entity, ["c:x"]).to_arrow()
+    assert got.column("x").type == pa.float64() and got.column("x").to_pylist() == [1.0, 2.0, 9007199254740992.0]
+    store.materialize(T0 - timedelta(days=1), T0)
+    assert store.get_online_features(["c:x"], [{"driver_id": 1}]).to_dict()["x"] == [2.0]
+
+
+@pytest.mark.parametrize(("dtype", "bad"), [(Int64, "abc"), (Int64, "2.4"), (Int64, "9223372036854775808"),
+                                            (Float64, "abc")])
+def test_bad_csv_value_deep_in_a_file_names_view_file_column_and_value(make_store, tmp_path: Path, dtype,
+                                                                        bad: str) -> None:
+    """Row 50,000 of 60,000 (far past DuckDB's sniffing sample) holds a value that is not of the declared type:
+    never rounded or read as null, a DataSourceError names the view, the file, the column and the value."""
+    values = [str(i) for i in range(60_000)]
+    _csv(tmp_path / "s.csv", values)
+    store = make_store()
+    store.apply([driver, _csv_view("c", dtype)])
+    values[50_000] = bad
+    _csv(tmp_path / "s.csv", values)
+    entity = pa.table({"driver_id": [50_000], "event_timestamp": pa.array([T0], pa.timestamp("us", tz="UTC"))})
+    for read in (lambda: store.get_historical_features(entity, ["c:x"]).to_arrow(),
+                 lambda: store.materialize(T0 - timedelta(days=1), T0)):
+        with pytest.raises(DataSourceError) as err:
+            read()
+        msg = str(err.value)
+        assert err.value.view == "c" and err.value.column == "x", msg
+        assert "'c'" in msg and "s.csv" in msg and "'x'" in msg and bad in msg, msg
+    if dtype is Float64:
+        assert "line 50002" in msg  # DuckDB gives the line: header + 50,000 rows before it
+
+
+def test_csv_column_dropped_after_apply_is_named(make_store, tmp_path: Path) -> None:
+    _csv(tmp_path / "s.csv", ["1", "2"])
+    store = make_store()
+    store.apply([driver, _csv_view("c", Float64)])
+    (tmp_path / "s.csv").write_text("driver_id,y,event_timestamp\n1,2,2026-02-28 10:00:00\n")
+    entity = pa.table({"driver_id": [1], "event_timestamp": pa.array([T0], pa.timestamp("us", tz="UTC"))})
+    for read in (lambda: store.get_historical_features(entity, ["c:x"]).to_arrow(),
+                 lambda: store.materialize(T0 - timedelta(days=1), T0)):
+        with pytest.raises(DataSourceError, match="no column 'x'") as err:
+            read()
+        assert (err.value.view, err.value.column) == ("c", "x")
+
+
+def test_fixed_size_arrays_feed_array_features(make_store, tmp_path: Path) -> None:
+    """DuckDB's FLOAT[4] (what its vector index needs; a table, or a query) and Arrow's fixed_size_list in Parquet
+    feed Array(Float32) and Array(Float64) features: applied, read and materialized with the exact values."""
+    import duckdb
+
+    from featurestore import DuckDBSource
+    from featurestore.types import Array
+
+    vectors = [[0.1, 0.2, 0.3, 0.4], [1e-8, -2.5, 3.25, 16777217.0]]
+    f32 = [[float(x) for x in pa.array(v, pa.float32()).to_pylist()] for v in vectors]
+    with duckdb.connect(str(tmp_path / "w.duckdb")) as con:
+        con.execute("CREATE TABLE emb (driver_id BIGINT, event_timestamp TIMESTAMPTZ, x FLOAT[4])")
+        con.execute("INSERT INTO emb VALUES (1, '2026-02-28 10:00:00+00', ?::FLOAT[4]), "
+                    "(2, '2026-02-28 10:00:00+00', ?::FLOAT[4])", vectors)
+    folder = tmp_path / "src"
+    _write(folder, "a.parquet", [1, 2], pa.array(f32, pa.list_(pa.float32(), 4)))
+    views = [
+        FeatureView(name=name, entities=[driver], schema=[Field(name="x", dtype=Array(dtype))], source=source)
+        for name, dtype, source in [
+            ("t", Float32, DuckDBSource(table="emb", database="w.duckdb")),
+            ("q", Float32, DuckDBSource(query="SELECT * FROM emb", database="w.duckdb")),
+            ("p", Float32, ParquetSource(path="src")),
+            ("w", Float64, ParquetSource(path="src")),
+        ]
+    ]
+    store = make_store()
+    store.apply([driver, *views])
+    entity = pa.table({"driver_id": [1, 2, 3],
+                       "event_timestamp": pa.array([T0 + timedelta(days=1)] * 3, pa.timestamp("us", tz="UTC"))})
+    out = store.get_historical_features(entity, [f"{v.name}:x" for v in views], full_feature_names=True).to_arrow()
+    for v in views:
+        assert out.column(f"{v.name}__x").to_pylist() == [*f32, None], v.name
+    store.materialize(T0 - timedelta(days=1), T0 + timedelta(days=1))
+    online = store.get_online_features([f"{v.name}:x" for v in views], [{"driver_id": 1}, {"driver_id": 2}],
+                                       full_feature_names=True).to_dict()
+    for v in views:
+        assert online[f"{v.name}__x"] == f32, v.name

@@ -62,11 +62,13 @@ def duckdb_arrow_type(duckdb_type: str) -> pa.DataType | None:
             con.close()
 
 
-def check_source_types(view: FeatureView, column_types: dict[str, str], features: tuple[str, ...]) -> None:
+def check_source_types(view: FeatureView, column_types: dict[str, str], features: tuple[str, ...],
+                       names_only: bool = False) -> None:
     """Raise a :class:`DataSourceError` if a source column of ``features``, a join key or a time column is
     missing or now holds a type its declared type does not accept (``column_types``: the source's ``DESCRIBE``).
 
-    Time columns follow apply's rule: a timestamp (any unit, naive or aware) or a date.
+    Time columns follow apply's rule: a timestamp (any unit, naive or aware) or a date. ``names_only``: check
+    that the columns are there, not their types.
     """
     batch = batch_of(view.source)
     declared = {view.source_column(f.name): f.dtype for f in view.key_fields}
@@ -79,7 +81,7 @@ def check_source_types(view: FeatureView, column_types: dict[str, str], features
         if found is None:
             raise DataSourceError(f"{where} has no column {col!r} any more (it has {sorted(column_types)})",
                                   view=view.name, column=col, source=batch.describe())
-        t = arrow_type(found)
+        t = None if names_only else arrow_type(found)
         if t is not None and not dtype.accepts(t):
             raise DataSourceError(
                 f"{where}: column {col!r} is declared {dtype.name} but the source now holds {found} ({t}); "

@@ -12,18 +12,16 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from featurestore.errors import DataSourceError, FeatureStoreError, OfflineStoreError
+from featurestore.errors import FeatureStoreError, OfflineStoreError
 from featurestore.frames import to_pandas
+from featurestore.offline.duckdb.failures import describe_error
 from featurestore.offline.duckdb.pit import PitQuery
 from featurestore.offline.protocol import BATCH_ROWS
 
 
-def run_errors(err: duckdb.Error) -> FeatureStoreError:
-    """A DuckDB error as a FeatureStoreError, without DuckDB's stack."""
-    text = str(err).split("\n")[0]
-    if isinstance(err, duckdb.IOException):
-        return DataSourceError(f"reading a source failed: {text}")
-    return OfflineStoreError(f"offline query failed: {text}")
+def run_errors(err: Exception) -> FeatureStoreError:
+    """A DuckDB error as a FeatureStoreError, without DuckDB's stack (no source known: see failures.py)."""
+    return describe_error(err)
 
 
 def in_row_order(table: pa.Table, rows: int) -> pa.Table:
@@ -113,8 +111,10 @@ class DuckDBRetrievalJob:
         query: PitQuery,
         entity: pa.Table | None,
         feature_columns: list[str],
+        errors: Callable[[Exception], FeatureStoreError] = run_errors,
     ) -> None:
         self._connect = connect
+        self._errors = errors  # a DuckDB error as a featurestore error naming the view and source at fault
         self._query = query
         self._sql = query.sql
         self._setup = query.setup  # statements run before ``sql`` in the same connection (e.g. temp tables)
@@ -135,7 +135,7 @@ class DuckDBRetrievalJob:
                 con.execute(statement)
         except duckdb.Error as err:
             con.close()
-            raise run_errors(err) from None
+            raise self._errors(err) from None
         return con
 
     def to_batches(self, batch_rows: int = BATCH_ROWS) -> Iterator[pa.RecordBatch]:
@@ -154,8 +154,8 @@ class DuckDBRetrievalJob:
                                                                        range(batch.num_columns - 1)]
                 names = part.column_names + self.feature_columns
                 yield pa.RecordBatch.from_arrays(arrays, names=names)
-        except duckdb.Error as err:
-            raise run_errors(err) from None
+        except (duckdb.Error, OSError) as err:  # streamed through Arrow, DuckDB's errors are OSErrors
+            raise self._errors(err) from None
         finally:
             con.close()
 
@@ -178,8 +178,8 @@ class DuckDBRetrievalJob:
                 for column in result.columns[1:]:
                     out = out.append_column(next(names), column)
             return out
-        except duckdb.Error as err:
-            raise run_errors(err) from None
+        except (duckdb.Error, OSError) as err:  # streamed through Arrow, DuckDB's errors are OSErrors
+            raise self._errors(err) from None
         finally:
             con.close()
 

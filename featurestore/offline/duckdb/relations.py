@@ -5,7 +5,8 @@ keys and features (after ``field_mapping``, features cast to their declared
 types), ``__fs_ev`` (event time, UTC microseconds since the epoch, BIGINT),
 ``__fs_cr`` (created time, the smallest BIGINT when unknown), ``__fs_rank`` (0 for
 batch rows, 1 for pushed rows) and ``__fs_ord`` (the row's position within its
-rank: later files and later rows have larger values; unique per rank, ``>= 0`` and
+rank: later files (in the lexicographic order of their paths: ``part-10`` before ``part-2``) and later rows
+have larger values; unique per rank, ``>= 0`` and
 ``< 2**62``, so pit.py can pack rank and ordinal into one BIGINT). The four
 make the tie-break key: latest event time, then latest created time, then pushed
 over batch, then the row read last.
@@ -19,11 +20,14 @@ import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
+from featurestore import types
 from featurestore.definitions.feature_view import FeatureView
 from featurestore.definitions.sources import BatchSource, CsvSource, DuckDBSource, ParquetSource, PushSource, batch_of
 from featurestore.errors import DataSourceError
 from featurestore.naming import quote, sql_string
 from featurestore.offline.duckdb.drift import check_source_types
+from featurestore.offline.duckdb.failures import exact_integer
+from featurestore.offline.duckdb.queries import prepare
 from featurestore.utc import MIN_US
 
 # ordinal = file index * FILE_SHIFT + row number in that file: unique and below 2**63 for fewer than
@@ -81,6 +85,8 @@ def push_dir(push: PushSource, ctx: SourceContext) -> Path:
 
 
 def _expand(path: Path, suffix: str) -> list[str]:
+    """The files of a file, folder or glob, sorted by path as text (``part-10`` before ``part-2``): the order of
+    the tie-break's "later file"."""
     text = str(path)
     if path.is_dir():
         files = sorted(glob.glob(os.path.join(text, "**", f"*{suffix}"), recursive=True))
@@ -91,7 +97,7 @@ def _expand(path: Path, suffix: str) -> list[str]:
     return files
 
 
-def _files_sql(reader: str, files: list[str], source: str, options: str = "") -> str:
+def _files_sql(reader: str, files: list[str], source: str, options: str = "", replace: str = "") -> str:
     """Every column of ``files`` plus ``__fs_ord``: file index (in ``files``) * FILE_SHIFT + row in that file."""
     if len(files) >= MAX_FILES:
         raise DataSourceError(f"source {source!r} has {len(files):,} files, more than {MAX_FILES:,}", source=source)
@@ -103,34 +109,70 @@ def _files_sql(reader: str, files: list[str], source: str, options: str = "") ->
         )
     # CSV has no file_row_number: a row number over the whole read (in file order) is unique too
     return (
-        f"SELECT *, CAST(file_index AS BIGINT) * {FILE_SHIFT} + row_number() OVER () AS __fs_ord "
+        f"SELECT *{replace}, CAST(file_index AS BIGINT) * {FILE_SHIFT} + row_number() OVER () AS __fs_ord "
         f"FROM read_csv({listing}, union_by_name=true{options})"
     )
 
 
-def raw_relation(source: BatchSource | PushSource, ctx: SourceContext) -> str:
+def where_of(source: BatchSource | PushSource, view: FeatureView | None) -> str:
+    """How errors name a source: ``feature view 'v': source parquet:data/x.parquet`` (the view when known)."""
+    described = f"source {batch_of(source).describe()}"
+    return f"feature view {view.name!r}: {described}" if view is not None else described
+
+
+def declared_columns(view: FeatureView) -> dict[str, types.ValueType]:
+    """Source column -> declared type of the view's join keys and features (after ``field_mapping``)."""
+    out = {view.source_column(f.name): f.dtype for f in view.key_fields}
+    out.update({view.source_column(f.name): f.dtype for f in view.features})
+    return out
+
+
+def _csv_sql(batch: CsvSource, files: list[str], view: FeatureView | None) -> str:
+    """A CSV read with the time columns as instants and, with ``view``, its columns as declared.
+
+    Sniffing never decides a declared column's type: whole numbers feed a Float64 feature. Integer columns
+    are read as text and converted exactly (DuckDB would round ``2.4`` to 2), a value that is not a whole
+    number of the type failing with the view, file, column and value (see failures.py).
+    """
+    times = [c for c in (batch.timestamp_field, batch.created_timestamp_field) if c]
+    typed = {c: "TIMESTAMPTZ" for c in times}  # instants, never a sniffed TIMESTAMP (it drops a late offset)
+    exact: dict[str, types.ValueType] = {}
+    for col, dtype in (declared_columns(view) if view is not None else {}).items():
+        if col in typed or dtype.element is not None:  # arrays: DuckDB's text for lists, as sniffed
+            continue
+        if dtype in (types.Int32, types.Int64):
+            typed[col], exact[col] = "VARCHAR", dtype
+        else:
+            typed[col] = dtype.to_duckdb()
+    options = ", ".join(f"{sql_string(c)}: {sql_string(t)}" for c, t in typed.items())
+    options = f", header=true, delim={sql_string(batch.delimiter)}, types={{{options}}}"
+    replace = ", ".join(f"{exact_integer(quote(c), c, t, view.name if view else '')} AS {quote(c)}"
+                        for c, t in exact.items())
+    return _files_sql("read_csv", files, batch.path, options, f" REPLACE ({replace})" if replace else "")
+
+
+def raw_relation(source: BatchSource | PushSource, ctx: SourceContext, view: FeatureView | None = None) -> str:
     """SELECT of every source column plus ``__fs_ord`` and ``__fs_rank``; pushed rows are appended for push sources.
 
     ``__fs_rank`` is 0 for batch rows and 1 for pushed rows: it ranks above ``__fs_ord`` in the
-    tie-break, so pushed rows win ties against batch rows whatever their ordinals.
+    tie-break, so pushed rows win ties against batch rows whatever their ordinals. With ``view``, formats
+    without types of their own (CSV) read the view's columns as it declares them, and errors name the view.
     """
     batch = batch_of(source)
     if isinstance(batch, ParquetSource):
         files = _expand(ctx.path(batch.path), ".parquet")
         if not files:
-            raise DataSourceError(f"parquet source {batch.path!r}: no such file", source=batch.path)
+            raise DataSourceError(f"{where_of(source, view)}: no such file", source=batch.path,
+                                  view=view.name if view else None)
         sql = _files_sql("read_parquet", files, batch.path)
     elif isinstance(batch, CsvSource):
         files = _expand(ctx.path(batch.path), ".csv")
         if not files:
-            raise DataSourceError(f"csv source {batch.path!r}: no such file", source=batch.path)
-        # time columns as instants, never a sniffed TIMESTAMP (it drops an offset on a row past the sample)
-        times = [c for c in (batch.timestamp_field, batch.created_timestamp_field) if c]
-        typed = ", ".join(f"{sql_string(c)}: 'TIMESTAMPTZ'" for c in dict.fromkeys(times))
-        sql = _files_sql("read_csv", files, batch.path,
-                         f", header=true, delim={sql_string(batch.delimiter)}, types={{{typed}}}")
+            raise DataSourceError(f"{where_of(source, view)}: no such file", source=batch.path,
+                                  view=view.name if view else None)
+        sql = _csv_sql(batch, files, view)
     else:
-        sql = _duckdb_relation(batch, ctx)
+        sql = _duckdb_relation(batch, ctx, view)
     sql = f"SELECT *, {BATCH_RANK}::UTINYINT AS __fs_rank FROM ({sql})"
     if isinstance(source, PushSource):
         pushed = sorted(glob.glob(str(push_dir(source, ctx) / "*.parquet")))
@@ -140,16 +182,36 @@ def raw_relation(source: BatchSource | PushSource, ctx: SourceContext) -> str:
     return sql
 
 
-def _duckdb_relation(src: DuckDBSource, ctx: SourceContext) -> str:
-    db = ctx.path(src.database) if src.database else ctx.database
+def source_files(source: BatchSource | PushSource, ctx: SourceContext) -> list[str]:
+    """The files a source reads now (batch files, then pushed files); none for DuckDB sources."""
+    batch = batch_of(source)
+    files: list[str] = []
+    if isinstance(batch, (ParquetSource, CsvSource)):
+        files = _expand(ctx.path(batch.path), ".parquet" if isinstance(batch, ParquetSource) else ".csv")
+    if isinstance(source, PushSource):
+        files += sorted(glob.glob(str(push_dir(source, ctx) / "*.parquet")))
+    return files
+
+
+def _database(src: DuckDBSource, ctx: SourceContext) -> Path | None:
+    return ctx.path(src.database) if src.database else ctx.database
+
+
+def _duckdb_relation(src: DuckDBSource, ctx: SourceContext, view: FeatureView | None) -> str:
+    db = _database(src, ctx)
+    name = view.name if view is not None else None
     if src.query is not None:
-        return f"SELECT *, row_number() OVER () AS __fs_ord FROM ({src.query})"
+        prepared = prepare(src.query, str(ctx.repo_path), attach_alias(db) if db is not None else None)
+        if prepared.error is not None:
+            raise DataSourceError(f"{where_of(src, view)}: {prepared.error}", source=src.describe(), view=name)
+        # a newline before the parenthesis: a line comment inside cannot swallow it
+        return f"SELECT *, row_number() OVER () AS __fs_ord FROM (\n{prepared.sql}\n)"
     if db is None:
-        raise DataSourceError(
-            f"duckdb source table {src.table!r} needs database= or offline_store.path", source=src.table
-        )
+        raise DataSourceError(f"{where_of(src, view)} needs database= or offline_store.path",
+                              source=src.describe(), view=name)
     if not db.exists():
-        raise DataSourceError(f"duckdb source {src.table!r}: database {str(db)!r} does not exist", source=src.table)
+        raise DataSourceError(f"{where_of(src, view)}: database {str(db)!r} does not exist",
+                              source=src.describe(), view=name)
     table = ".".join(quote(part) for part in str(src.table).split("."))
     return f"SELECT *, rowid AS __fs_ord FROM {attach_alias(db)}.{table}"
 
@@ -158,16 +220,42 @@ def attach_alias(db: Path) -> str:
     return f"fs_db_{zlib.crc32(str(db.resolve()).encode()):08x}"
 
 
-def databases(sources: list[BatchSource | PushSource], ctx: SourceContext) -> list[Path]:
-    """DuckDB database files the relations of ``sources`` need attached."""
-    out: list[Path] = []
-    for s in sources:
+@dataclass(frozen=True)
+class Attachments:
+    """The DuckDB databases a set of sources reads.
+
+    ``attach``: every database to attach (read-only), that of each table source and that of each query
+    reading tables; a query of files only attaches nothing, so it takes no lock on the database.
+    ``search``: the databases whose tables the queries name without a catalog, in order (the connection's
+    search path). ``queries``: per query reading tables, (where_of text, its database, the tables it names).
+    """
+
+    attach: tuple[Path, ...] = ()
+    search: tuple[Path, ...] = ()
+    queries: tuple[tuple[str, Path, tuple[str, ...]], ...] = ()
+
+
+def attachments(sources: list[BatchSource | PushSource], ctx: SourceContext,
+                views: list[FeatureView | None] | None = None) -> Attachments:
+    """What :class:`Attachments` ``sources`` (of ``views``, when known: errors name them) need."""
+    attach: list[Path] = []
+    search: list[Path] = []
+    queries: list[tuple[str, Path, tuple[str, ...]]] = []
+    for s, view in zip(sources, views or [None] * len(sources), strict=True):
         b = batch_of(s)
-        if isinstance(b, DuckDBSource):
-            db = ctx.path(b.database) if b.database else ctx.database
-            if db is not None and db not in out:
-                out.append(db)
-    return out
+        db = _database(b, ctx) if isinstance(b, DuckDBSource) else None
+        if db is None or not isinstance(b, DuckDBSource):
+            continue
+        if b.query is not None:
+            tables = prepare(b.query, str(ctx.repo_path)).tables
+            if tables == ():
+                continue  # files only: no database needed
+            if db not in search:
+                search.append(db)
+            queries.append((where_of(s, view), db, tables or ()))
+        if db not in attach:
+            attach.append(db)
+    return Attachments(tuple(attach), tuple(search), tuple(queries))
 
 
 def stable_ordinal(view: FeatureView) -> bool:
@@ -195,4 +283,4 @@ def view_relation(view: FeatureView, ctx: SourceContext, column_types: dict[str,
           else str(NO_TIME))
     cols.append(f"{cr} AS __fs_cr")
     cols += ["__fs_rank", "__fs_ord"]
-    return f"SELECT {', '.join(cols)} FROM ({raw_relation(view.source, ctx)}) WHERE __fs_ev IS NOT NULL"
+    return f"SELECT {', '.join(cols)} FROM ({raw_relation(view.source, ctx, view)}) WHERE __fs_ev IS NOT NULL"

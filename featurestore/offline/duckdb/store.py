@@ -13,17 +13,21 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from featurestore.definitions.feature_view import FeatureView
-from featurestore.definitions.sources import BatchSource, PushSource
-from featurestore.errors import DataSourceError, InputError
+from featurestore.definitions.sources import BatchSource, CsvSource, PushSource, batch_of
+from featurestore.errors import DataSourceError, FeatureStoreError, InputError
 from featurestore.naming import quote, sql_string
-from featurestore.offline.duckdb.job import DuckDBRetrievalJob, run_errors
+from featurestore.offline.duckdb.drift import check_source_types
+from featurestore.offline.duckdb.failures import describe_error
+from featurestore.offline.duckdb.job import DuckDBRetrievalJob
 from featurestore.offline.duckdb.pit import pit_sql
 from featurestore.offline.duckdb.relations import (
+    Attachments,
     SourceContext,
     attach_alias,
-    databases,
+    attachments,
     push_dir,
     raw_relation,
+    source_files,
     stable_ordinal,
     view_relation,
 )
@@ -41,6 +45,24 @@ def arrow_time_type(t: pa.DataType) -> str:
             return "TIMESTAMP WITH TIME ZONE"
         return "TIMESTAMP" if t.unit == "us" else f"TIMESTAMP_{t.unit.upper()}"
     return "DATE" if pa.types.is_date(t) else str(t)
+
+
+def _check_unambiguous(con: duckdb.DuckDBPyConnection, plan: Attachments) -> None:
+    """With queries of several databases in one connection, each table a query names with a schema (``main.t``;
+    names without one are qualified with the query's database) must be in its own database only: the search
+    path would otherwise give it another database's table of that name."""
+    held: dict[str, set[str]] = {}
+    for db, name in con.sql("SELECT database_name, table_name FROM duckdb_tables() UNION ALL "
+                            "SELECT database_name, view_name FROM duckdb_views() WHERE NOT internal").fetchall():
+        held.setdefault(name, set()).add(db)
+    aliases = {attach_alias(db) for db in plan.search}
+    for where, db, tables in plan.queries:
+        for table in (t for t in tables if "." in t):
+            owners = held.get(table.split(".")[-1], set()) & aliases
+            if owners - {attach_alias(db)}:
+                raise DataSourceError(
+                    f"{where} reads table {table!r}, which another database read in the same request also has; "
+                    "name the table without its schema (it is then read from the query's own database)", source=str(db))
 
 
 class DuckDBOfflineStore:
@@ -73,31 +95,55 @@ class DuckDBOfflineStore:
         self._lock = threading.Lock()
         self._shared: duckdb.DuckDBPyConnection | None = None  # opened on first use, see connect()
 
-    def connect(self, sources: list[BatchSource | PushSource] | None = None) -> duckdb.DuckDBPyConnection:
-        """A connection in UTC, with the DuckDB databases of ``sources`` attached read-only; close it after use.
+    def connect(self, sources: list[BatchSource | PushSource] | None = None,
+                views: list[FeatureView | None] | None = None) -> duckdb.DuckDBPyConnection:
+        """A connection in UTC, with the DuckDB databases ``sources`` read attached read-only; close it after use.
 
-        Without DuckDB database sources it is a cursor of one DuckDB instance the store keeps (opening an
-        instance costs 20-60 ms a call); temp tables and registrations stay private to each cursor. With them,
-        a private instance, so a database file rewritten between calls is read afresh.
+        Relative file paths in queries are the repo's. Without DuckDB databases to attach it is a cursor of one
+        DuckDB instance the store keeps (opening an instance costs 20-60 ms a call); temp tables and
+        registrations stay private to each cursor. With them, a private instance, so a database file rewritten
+        between calls is read afresh; queries naming tables without a catalog read their own database's
+        (``views``, when given, are the views ``sources`` are read for: errors name them).
         """
-        dbs = databases(list(sources or []), self.ctx)
+        sources = list(sources or [])
+        plan = attachments(sources, self.ctx, views)
         try:
-            if dbs:
+            if plan.attach:
                 con = self._open()
-                for db in dbs:
+                for db in plan.attach:
                     if not db.exists():
                         con.close()
-                        raise DataSourceError(f"duckdb database {str(db)!r} does not exist", source=str(db))
+                        reader = next((v for v, src in zip(views or [None] * len(sources), sources, strict=True)
+                                       if db in attachments([src], self.ctx).attach), None)
+                        where = f"feature view {reader.name!r}: " if reader is not None else ""
+                        raise DataSourceError(f"{where}duckdb database {str(db)!r} does not exist", source=str(db),
+                                              view=reader.name if reader is not None else None)
                     con.execute(f"ATTACH {sql_string(str(db))} AS {attach_alias(db)} (READ_ONLY)")
-                return con
-            with self._lock:
-                if self._shared is None:
-                    self._shared = self._open()
-                con = self._shared.cursor()
-            con.execute("SET TimeZone = 'UTC'")  # a session setting: per cursor
+                if plan.search:
+                    path = ",".join(attach_alias(db) for db in plan.search)
+                    con.execute(f"SET search_path = {sql_string(path)}")
+                    if len(plan.search) > 1:
+                        try:
+                            _check_unambiguous(con, plan)
+                        except DataSourceError:
+                            con.close()
+                            raise
+            else:
+                with self._lock:
+                    if self._shared is None:
+                        self._shared = self._open()
+                    con = self._shared.cursor()
+                con.execute("SET TimeZone = 'UTC'")  # session settings: per cursor
+            con.execute(f"SET file_search_path = {sql_string(str(self.ctx.repo_path))}")
             return con
         except duckdb.Error as err:
-            raise run_errors(err) from None
+            raise self._errors(err, sources, views) from None
+
+    def _errors(self, err: Exception, sources: list[BatchSource | PushSource],
+                views: list[FeatureView | None] | None = None) -> FeatureStoreError:
+        """``err`` naming the view and source at fault (see failures.py)."""
+        reads = list(zip(views or [None] * len(sources), sources, strict=True))
+        return describe_error(err, reads, lambda source: source_files(source, self.ctx))
 
     def _open(self) -> duckdb.DuckDBPyConnection:
         con = duckdb.connect(config=dict(self._config))
@@ -105,27 +151,52 @@ class DuckDBOfflineStore:
         con.execute("SET enable_progress_bar = false")  # it would print to the caller's stdout
         return con
 
-    def source_schema(self, source: BatchSource | PushSource) -> pa.Schema:
-        """The Arrow schema of a source's columns (reads metadata only where the format allows)."""
-        con = self.connect([source])
+    def source_schema(self, source: BatchSource | PushSource, view: FeatureView | None = None) -> pa.Schema:
+        """The Arrow schema of a source's columns (reads metadata only where the format allows).
+
+        With ``view``, the columns it declares are read as declared where the format has no types of its own
+        (CSV: sniffing never decides them), and errors name the view.
+        """
+        con = self.connect([source], [view])
         try:
-            sql = f"SELECT * EXCLUDE (__fs_ord, __fs_rank) FROM ({raw_relation(source, self.ctx)}) LIMIT 0"
+            sql = f"SELECT * EXCLUDE (__fs_ord, __fs_rank) FROM ({raw_relation(source, self.ctx, view)}) LIMIT 0"
             return con.sql(sql).to_arrow_table().schema
         except duckdb.Error as err:
-            raise DataSourceError(f"cannot read source {source!r}: {str(err).splitlines()[0]}") from None
+            raise self._missing_column(view, source) or self._errors(err, [source], [view]) from None
         finally:
             con.close()
 
-    def column_types(self, sources: list[BatchSource | PushSource]) -> list[dict[str, str]]:
-        """Column name -> DuckDB type of each source (``DESCRIBE``, metadata only)."""
-        con = self.connect(sources)
+    def _missing_column(self, view: FeatureView | None, source: BatchSource | PushSource) -> FeatureStoreError | None:
+        """Why a CSV read with the view's declared types fails, when a column is gone: read as sniffed, the
+        drift check names the column (DuckDB would only say a typed column is not in the file)."""
+        if view is None or not isinstance(batch_of(source), CsvSource):
+            return None
+        con = self.connect([source])
         try:
-            return [
-                {row[0]: row[1] for row in con.sql(f"DESCRIBE {raw_relation(s, self.ctx)}").fetchall()}
-                for s in sources
-            ]
-        except duckdb.Error as err:
-            raise run_errors(err) from None
+            described = {row[0]: row[1] for row in con.sql(f"DESCRIBE {raw_relation(source, self.ctx)}").fetchall()}
+            check_source_types(view, described, view.feature_names, names_only=True)
+        except FeatureStoreError as err:
+            return err
+        except duckdb.Error:
+            return None
+        finally:
+            con.close()
+        return None
+
+    def column_types(self, views: list[FeatureView]) -> list[dict[str, str]]:
+        """Column name -> DuckDB type of each view's source, read as the view declares (``DESCRIBE``, metadata only)."""
+        sources = [v.source for v in views]
+        con = self.connect(sources, list(views))
+        try:
+            out = []
+            for view in views:
+                try:
+                    rows = con.sql(f"DESCRIBE {raw_relation(view.source, self.ctx, view)}").fetchall()
+                except duckdb.Error as err:
+                    raise self._missing_column(view, view.source) or self._errors(err, [view.source], [view]) \
+                        from None
+                out.append({row[0]: row[1] for row in rows})
+            return out
         finally:
             con.close()
 
@@ -136,17 +207,21 @@ class DuckDBOfflineStore:
         as_of_created: bool = False,
     ) -> DuckDBRetrievalJob:
         sources = [r.view.source for r in requests]
-        types = {r.view.name: t for r, t in zip(requests, self.column_types(sources), strict=True)}
+        views: list[FeatureView | None] = [r.view for r in requests]
+        types = {r.view.name: t for r, t in zip(requests, self.column_types([r.view for r in requests]), strict=True)}
         ts_type = arrow_time_type(entity.schema.field(entity.timestamp_column).type)
         out_cols = [o for r in requests for o in r.out_names]
 
         def connect() -> duckdb.DuckDBPyConnection:
-            return self.connect(sources)
+            return self.connect(sources, views)
+
+        def errors(err: Exception) -> FeatureStoreError:
+            return self._errors(err, sources, views)
 
         if entity.table is not None:
             query = pit_sql("__fs_entity", entity.timestamp_column, ts_type, None, requests, self.ctx, types,
                             as_of_created)
-            return DuckDBRetrievalJob(connect, query, entity.table, out_cols)
+            return DuckDBRetrievalJob(connect, query, entity.table, out_cols, errors)
         rel = (
             f"(SELECT *, file_row_number AS __fs_row FROM read_parquet({sql_string(str(entity.path))}, "
             "file_row_number=true))"
@@ -155,12 +230,12 @@ class DuckDBOfflineStore:
             raise InputError("entity_df path must be a single Parquet file", path=str(entity.path))
         query = pit_sql(rel, entity.timestamp_column, ts_type, list(entity.schema.names), requests, self.ctx, types,
                         as_of_created)
-        return DuckDBRetrievalJob(connect, query, None, out_cols)
+        return DuckDBRetrievalJob(connect, query, None, out_cols, errors)
 
     def spine(self, views: list[FeatureView], start: datetime, end: datetime) -> pa.Table:
         """Every distinct (join keys, event time) of the views' sources in [start, end], as an entity frame."""
         cols = "".join(f"{quote(k)}, " for k in views[0].join_keys)  # none for views without entities
-        types = self.column_types([v.source for v in views])
+        types = self.column_types(views)
         parts = [
             f"SELECT {cols}__fs_ev FROM ({view_relation(v, self.ctx, t, ())}) "
             f"WHERE __fs_ev BETWEEN {epoch_us(start)} AND {epoch_us(end)}"
@@ -170,11 +245,11 @@ class DuckDBOfflineStore:
             f"SELECT {cols}CAST(make_timestamp(__fs_ev) AS TIMESTAMPTZ) AS event_timestamp FROM "
             f"(SELECT DISTINCT {cols}__fs_ev FROM ({' UNION ALL '.join(parts)})) ORDER BY __fs_ev, {cols}1"
         )
-        con = self.connect([v.source for v in views])
+        con = self.connect([v.source for v in views], list(views))
         try:
             return con.sql(sql).to_arrow_table()
         except duckdb.Error as err:
-            raise run_errors(err) from None
+            raise self._errors(err, [v.source for v in views], list(views)) from None
         finally:
             con.close()
 
@@ -188,7 +263,7 @@ class DuckDBOfflineStore:
         keys = ", ".join(quote(k) for k in view.join_keys) or "()"  # a view without entities: one row
         where = [f"__fs_ev <= {epoch_us(end)}"] + ([f"__fs_ev >= {epoch_us(start)}"] if start else [])
         where += [f"{quote(k)} IS NOT NULL" for k in view.join_keys]  # rows without an entity are skipped
-        types = self.column_types([view.source])[0]
+        types = self.column_types([view])[0]
         rel = view_relation(view, self.ctx, types)
         cols = ", ".join(quote(c) for c in (*view.join_keys, *view.feature_names, "__fs_ev", "__fs_cr"))
         if stable_ordinal(view):
@@ -208,11 +283,11 @@ class DuckDBOfflineStore:
                 f"SELECT {cols} FROM ({rel}) WHERE {' AND '.join(where)} QUALIFY row_number() OVER "
                 f"({partition}ORDER BY __fs_ev DESC, __fs_cr DESC, __fs_rank DESC, __fs_ord DESC) = 1"
             )
-        con = self.connect([view.source])
+        con = self.connect([view.source], [view])
         try:
             yield from con.sql(sql).to_arrow_reader(batch_rows)
-        except duckdb.Error as err:
-            raise run_errors(err) from None
+        except (duckdb.Error, OSError) as err:  # streamed through Arrow, DuckDB's errors are OSErrors
+            raise self._errors(err, [view.source], [view]) from None
         finally:
             con.close()
 
