@@ -63,9 +63,9 @@ def check(views: Sequence[FeatureView], columns: Sequence[str], mapped: bool, pu
                           for c, (what, vs) in missing.items())
         parts.append(f"are missing column{'s' if len(missing) > 1 else ''} {shown}")
     if unknown:
-        reads = f"read{'' if plural else 's'} {_quoted(list(known))}"
+        reading = f"read{'' if plural else 's'} {_quoted(list(known))}"
         parts.append(f"have unknown column{'s' if len(unknown) > 1 else ''} {_quoted(unknown)} (feature "
-                     f"view{plural} {_quoted([v.name for v in views])} {reads})")
+                     f"view{plural} {_quoted([v.name for v in views])} {reading})")
     bad = [*missing, *unknown]
     raise InputError(f"rows for {whose} {' and '.join(parts)}", column=bad[0], columns=bad,
                      view=views[0].name if len(views) == 1 else None)

@@ -59,7 +59,7 @@ def test_empty_native_lookup_answers_empty_in_every_format(client: httpx.Client,
 
 
 def test_a_row_without_a_join_key_names_the_row_and_the_key(client: httpx.Client) -> None:
-    r = client.post("/v1/online", json={"features": STATS + ["customer_profile:tier"],
+    r = client.post("/v1/online", json={"features": [*STATS, "customer_profile:tier"],
                                         "entities": [{"driver_id": 1001, "customer_id": 2001}, {"customer_id": 2001},
                                                      {}, {"driver_id": None, "customer_id": 2002}]})
     data = bad(r, "row 1", "row 2", "row 3", "'driver_id'", "'customer_id'")
