@@ -125,15 +125,16 @@ def check(plans: tuple[KeyPlan, ...], cols: dict[str, list[Any]], n: int) -> dic
 
     With no entity rows (``n == 0``) missing keys are empty columns: the answer is empty.
     """
-    missing = [(key, join_key, plan) for plan in plans for key, join_key, _, _ in plan.key_checks if key not in cols]
     out = cols
-    if missing:
-        if n:
-            raise _missing_columns(missing)
-        out = {**cols, **{key: [] for key, _, _ in missing}}
     for plan in plans:
         for key, _, type_name, fits in plan.key_checks:
-            values = out[key]
+            values = out.get(key)
+            if values is None:  # every missing key in one error; none needed without rows
+                if n:
+                    raise _missing_columns([(k, j, p) for p in plans for k, j, _, _ in p.key_checks if k not in cols])
+                if out is cols:
+                    out = dict(cols)
+                values = out[key] = []
             if _fits(plan, key, type_name, fits, values):
                 continue
             plain = [python_value(v) for v in values]
