@@ -5,11 +5,11 @@ Each class declares the fields it carries (the names at fault) as typed attribut
 ``TypeError`` where the error is raised, not a silently missing attribute. The library knows
 nothing of HTTP status codes; ``server/`` maps these classes to them.
 
->>> err = NotFoundError("feature view 'nope' is not in the registry", kind="feature view", name="nope")
+>>> err = NotFoundError("feature view 'nope' is not in the registry", kind="feature_view", name="nope")
 >>> err.name, err.fields
-('nope', {'kind': 'feature view', 'name': 'nope'})
+('nope', {'kind': 'feature_view', 'name': 'nope'})
 >>> err
-NotFoundError("feature view 'nope' is not in the registry", kind='feature view', name='nope')
+NotFoundError("feature view 'nope' is not in the registry", kind='feature_view', name='nope')
 """
 
 from __future__ import annotations
@@ -107,6 +107,10 @@ class InputError(FeatureStoreError):
     key: str | None = None
     path: str | None = None
     to: str | None = None
+    columns: list[str] | None = None
+    """Every column (or join key) at fault, when there are several: all missing, or all unknown."""
+    rows: list[int] | None = None
+    """The entity rows at fault (0-based), e.g. the rows without a value for a join key."""
 
 
 class OfflineStoreError(FeatureStoreError):

@@ -144,8 +144,8 @@ def feast_json(answer: OnlineAnswer, keys: dict[str, list[Any]]) -> bytes:
     n = len(next(iter(keys.values()))) if keys else 0
     present = _repeated(b'"PRESENT"', n)
     epoch = _repeated(b'"1970-01-01T00:00:00Z"', n)
-    results: list[dict[str, Any]] = [{"values": keys[k], "statuses": present, "event_timestamps": epoch}
-                                     for k in answer.keys]
+    results: list[dict[str, Any]] = [{"values": keys.get(k, answer.keys[k]), "statuses": present,
+                                      "event_timestamps": epoch} for k in answer.keys]  # .get: no entity rows
     types, features = answer.types, answer.features
     for view in answer.views:  # the features of a view share statuses and times: serialized once
         status_json = orjson.Fragment(orjson.dumps(view.statuses))
@@ -166,7 +166,7 @@ def native(answer: OnlineAnswer, keys: dict[str, list[Any]], orient: str, event_
     feature was added or retyped (``NOT_FOUND`` there).
     """
     types = answer.types
-    columns = {k: keys[k] for k in answer.keys}
+    columns = {k: keys.get(k, answer.keys[k]) for k in answer.keys}  # .get: no entity rows
     for name, values in answer.features.items():
         columns[name] = json_values(values, types.get(name)) if for_json else values
     names = list(columns)

@@ -61,8 +61,13 @@ def json_error(status: int, detail: Any, headers: Mapping[str, str] | None = Non
                     media_type="application/json", headers=headers)
 
 
+def _scalar(v: Any) -> bool:
+    return isinstance(v, (str, int, float, bool)) or v is None
+
+
 def _plain(fields: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in fields.items() if isinstance(v, (str, int, float, bool)) or v is None}
+    """The fields JSON carries as they are: scalars, and lists of them (``columns``, ``rows``)."""
+    return {k: v for k, v in fields.items() if _scalar(v) or (isinstance(v, list) and all(map(_scalar, v)))}
 
 
 async def library_error(request: Request, exc: Exception) -> Response:

@@ -273,6 +273,14 @@ def test_get_online_service_wildcard_and_full_names(runner: CliRunner, repo: Pat
     assert all(s == ["PRESENT"] for s in data["statuses"].values())
     assert data["values"]["tier"][0] in {"bronze", "silver", "gold"}
 
+
+def test_get_online_without_entities_answers_empty(runner: CliRunner, repo: Path) -> None:
+    data = json.loads(ok(cli(runner, repo, "get-online", "driver_stats:conv_rate", "--json")))
+    assert data == {"values": {"driver_id": [], "conv_rate": []}, "statuses": {"conv_rate": []},
+                    "event_timestamps": {"conv_rate": []}}
+    lines = ok(cli(runner, repo, "get-online", "driver_stats:conv_rate")).splitlines()
+    assert [line.split()[0] for line in lines] == ["NAME", "driver_id", "conv_rate"]
+
     data = json.loads(ok(cli(runner, repo, "get-online", "driver_stats:*", "-e", "driver_id=1003",
                              "--full-feature-names", "--json")))
     assert list(data["values"]) == ["driver_id", "driver_stats__conv_rate", "driver_stats__acc_rate",
@@ -291,7 +299,6 @@ def test_get_online_usage_errors(runner: CliRunner, repo: Path) -> None:
     err = failed(cli(runner, repo, "get-online", "driver_stats:conv_rate", "--service", "trip_model",
                      "-e", "driver_id=1"), code=2)
     assert "either FEATURES or --service" in err
-    assert "--entity" in failed(cli(runner, repo, "get-online", "driver_stats:conv_rate"), code=2)
     err = failed(cli(runner, repo, "get-online", "driver_stats:conv_rate", "-e", "1001"), code=2)
     assert "'--entity'" in err and "KEY=VALUE" in err
     err = failed(cli(runner, repo, "get-online", "driver_stats:nope", "-e", "driver_id=1001"))

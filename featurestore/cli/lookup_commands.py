@@ -174,9 +174,10 @@ def response_json(resp: OnlineResponse) -> dict[str, Any]:
 @click.argument("features", nargs=-1, metavar="[FEATURES]...")
 @click.option("--service", "-s", metavar="NAME", default=None,
               help="Look up the features of this feature service (instead of FEATURES).")
-@click.option("--entity", "-e", "entities", multiple=True, required=True, metavar="KEY=VALUE[,KEY=VALUE...]",
+@click.option("--entity", "-e", "entities", multiple=True, metavar="KEY=VALUE[,KEY=VALUE...]",
               help="One entity row (repeat for more rows); join several keys with commas. Values that look "
-                   "like integers are integers, unless the join key is declared as String.")
+                   "like integers are integers, unless the join key is declared as String. None: an empty "
+                   "answer (the names only).")
 @click.option("--full-feature-names", is_flag=True, help="Name features view__feature instead of feature.")
 @click.option("--json", "as_json", is_flag=True,
               help="Print JSON: {\"values\": {name: [...]}, \"statuses\": {...}, \"event_timestamps\": {...}}.")

@@ -17,6 +17,7 @@ import pyarrow.compute as pc
 from featurestore.definitions.feature_view import FeatureView
 from featurestore.definitions.sources import PushSource, batch_of
 from featurestore.errors import InputError, NotFoundError
+from featurestore.materialize import frame_columns
 from featurestore.materialize.run import OnlineWrite, write_batch
 from featurestore.offline.entity_input import to_arrow
 from featurestore.offline.protocol import OfflineStore
@@ -165,7 +166,9 @@ def write_to_online_store(online: OnlineStore, state: RegistryState, view_name: 
     Event times later than now + ``max_future`` are refused (None: no limit).
     """
     view = state.feature_view(view_name)
-    table = online_batch(view, to_arrow(data, "df"), mapped=True, max_future=max_future)
+    frame = to_arrow(data, "df")
+    frame_columns.check([view], frame.column_names, mapped=True)  # every missing and unknown column at once
+    table = online_batch(view, frame, mapped=True, max_future=max_future)
     return write_batch(online, view, table)
 
 
@@ -187,6 +190,7 @@ def push(online: OnlineStore, offline: OfflineStore, state: RegistryState, push_
         raise InputError(f"push target {to!r} is not one of {list(PUSH_TARGETS)}", to=to)
     views = push_views(state, push_name)
     table = to_arrow(data, "df")
+    frame_columns.check(views, table.column_names, mapped=False, push=push_name)  # the same for every `to`
     source = views[0].source
     assert isinstance(source, PushSource)
     now = datetime.now(UTC)

@@ -9,6 +9,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from featurestore import frames
 from featurestore.errors import InputError
 
 TIMESTAMP_COLUMN = "event_timestamp"
@@ -24,43 +25,10 @@ class EntityInput:
     path: Path | None = None
 
 
-def _from_pandas(df: Any) -> pa.Table:
-    import pandas as pd
-
-    df = df.copy(deep=False)
-    for col in df.columns:
-        if df[col].dtype == object and len(df[col]) and all(
-            isinstance(v, pd.Timestamp) or v is None or v is pd.NaT or hasattr(v, "tzinfo")
-            for v in df[col].head(100)
-        ):
-            df[col] = pd.to_datetime(df[col], utc=True, format="mixed")
-    try:
-        return pa.Table.from_pandas(df, preserve_index=False)
-    except (pa.ArrowException, TypeError, ValueError) as err:
-        raise InputError(f"entity_df cannot be converted to Arrow: {err}") from None
-
-
 def to_arrow(data: Any, what: str = "entity_df", path_ok: bool = False) -> pa.Table:
-    """pandas / polars / pyarrow data as a ``pyarrow.Table``."""
-    if isinstance(data, pa.Table):
-        return data
-    if isinstance(data, pa.RecordBatch):
-        return pa.Table.from_batches([data])
-    module = type(data).__module__.split(".")[0]
-    if module == "pandas":
-        return _from_pandas(data)
-    if module == "polars":
-        table: pa.Table = data.to_arrow()
-        return table
-    if isinstance(data, dict):
-        try:
-            return pa.table(data)
-        except (pa.ArrowException, TypeError, ValueError) as err:
-            raise InputError(f"{what} cannot be converted to Arrow: {err}") from None
-    raise InputError(
-        f"{what} must be a pandas or polars DataFrame, a pyarrow Table"
-        f"{', a dict of columns or a Parquet path' if path_ok else ' or a dict of columns'}, got {type(data).__name__}"
-    )
+    """pandas / polars (a LazyFrame is collected) / pyarrow data as a ``pyarrow.Table``, categorical
+    columns decoded to their value type (:func:`featurestore.frames.to_arrow`)."""
+    return frames.to_arrow(data, what, " or a Parquet path" if path_ok else "")
 
 
 def timestamp_column(schema: pa.Schema) -> str:
@@ -86,7 +54,7 @@ def load(data: Any) -> EntityInput:
         if not path.exists():
             raise InputError(f"entity_df path {str(path)!r} does not exist", path=str(path))
         try:
-            schema = pq.read_schema(path) if path.is_file() else pq.ParquetDataset(path).schema
+            schema = frames.decode_schema(pq.read_schema(path) if path.is_file() else pq.ParquetDataset(path).schema)
         except (pa.ArrowException, OSError) as err:
             raise InputError(f"entity_df path {str(path)!r} is not Parquet: {err}", path=str(path)) from None
         return EntityInput(schema=schema, timestamp_column=timestamp_column(schema), path=path)

@@ -23,14 +23,18 @@ def key_compatible(expected: types.ValueType, actual: pa.DataType) -> bool:
 
 
 def check_keys(requests: list[ResolvedView], schema: pa.Schema, what: str = "entity_df") -> None:
+    missing = [(column, req.name, f" (mapped to join key {key!r} of feature view {req.view.name!r})"
+                if column != key else "") for req in requests for column, key in req.keys if column not in schema.names]
+    if missing:  # every one at once
+        columns = list(dict.fromkeys(c for c, _, _ in missing))
+        shown = ", ".join(f"{c!r} of feature view {name!r}{mapped}" for c, name, mapped in missing)
+        raise InputError(f"{what} is missing join key{'s' if len(missing) > 1 else ''} {shown}",
+                         join_key=columns[0], view=missing[0][1], columns=columns)
     for req in requests:
         key_types = {f.name: f.dtype for f in req.view.key_fields}
         name = req.name
         for column, key in req.keys:
             mapped = f" (mapped to join key {key!r} of feature view {req.view.name!r})" if column != key else ""
-            if column not in schema.names:
-                raise InputError(f"{what} is missing join key {column!r} of feature view {name!r}{mapped}",
-                                 join_key=column, view=name)
             expected = key_types.get(key)
             actual = schema.field(column).type
             if expected is not None and not key_compatible(expected, actual):

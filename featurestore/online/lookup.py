@@ -20,20 +20,11 @@ import pyarrow as pa
 from featurestore import types
 from featurestore.definitions.feature_view import FeatureView
 from featurestore.errors import InputError
+from featurestore.online import entity_rows as rows_in
 from featurestore.online.protocol import OnlineStore, ViewSpec
 from featurestore.online.response import NOT_FOUND, OUTSIDE_MAX_AGE, PRESENT, OnlineResponse, ViewResult
 from featurestore.registry.file import RegistryState
 from featurestore.resolution import ResolvedRequest, ResolvedView, resolve
-
-_CHECKS: dict[str, Callable[[Any], bool]] = {
-    "Int32": lambda v: type(v) is int,
-    "Int64": lambda v: type(v) is int,
-    "String": lambda v: type(v) is str,
-    "Bytes": lambda v: isinstance(v, bytes),
-    "Bool": lambda v: type(v) is bool,
-}
-_INT = {"Int32", "Int64"}
-_RANGES = {"Int32": (-2**31, 2**31 - 1), "Int64": (-2**63, 2**63 - 1)}
 
 StoreRequests = list[tuple[ViewSpec, list[tuple[Any, ...]]]]
 StoreRows = list[list[tuple[int, tuple[Any, ...]] | None]]
@@ -54,8 +45,8 @@ def spec_of(view: FeatureView, state: RegistryState | None = None) -> ViewSpec:
 
 
 class _ViewPlan:
-    __slots__ = ("arrow_types", "key_checks", "keys", "name", "outs", "partial", "positions", "spec", "ttl_us",
-                 "view_name")
+    __slots__ = ("arrow_types", "key_checks", "key_types", "keys", "name", "outs", "partial", "positions", "spec",
+                 "ttl_us", "view_name")
 
     def __init__(self, resolved: ResolvedView, state: RegistryState) -> None:
         view = resolved.view
@@ -64,8 +55,9 @@ class _ViewPlan:
         self.name = resolved.name
         self.view_name = view.name
         self.keys = resolved.entity_keys  # the entity columns holding the view's join keys
-        self.key_checks = tuple((k, j, t.name, _CHECKS.get(t.name)) for k, j, t in zip(
+        self.key_checks = tuple((k, j, t.name, rows_in.CHECKS.get(t.name)) for k, j, t in zip(
             self.keys, view.join_keys, self.spec.key_types, strict=True))
+        self.key_types = tuple(zip(self.keys, (t.to_arrow() for t in self.spec.key_types), strict=True))
         self.positions = tuple(self.spec.features.index(f) for f in resolved.features)
         self.outs = resolved.out_names
         self.arrow_types = tuple(self.spec.feature_types[p].to_arrow() for p in self.positions)
@@ -81,51 +73,6 @@ def _plans(resolved: ResolvedRequest, state: RegistryState) -> tuple[_ViewPlan, 
             raise InputError(f"feature view {off!r} has online=False: it is not served online", view=off)
         plans = resolved.derived["online"] = tuple(_ViewPlan(v, state) for v in resolved.views)
     return plans
-
-
-def _columns(entity_rows: Any) -> dict[str, list[Any]]:
-    """Entity rows as ``{key: [values]}`` (accepts a list of dicts or a dict of lists)."""
-    if isinstance(entity_rows, dict):
-        cols = {k: v if type(v) is list else list(v) if isinstance(v, (list, tuple)) else [v]
-                for k, v in entity_rows.items()}
-        lengths = {len(v) for v in cols.values()}
-        if len(lengths) > 1:
-            raise InputError(f"entity_rows columns have different lengths: { {k: len(v) for k, v in cols.items()} }")
-        return cols
-    if isinstance(entity_rows, (list, tuple)):
-        if not all(isinstance(r, dict) for r in entity_rows):
-            raise InputError("entity_rows must be a list of dicts or a dict of lists")
-        names: dict[str, None] = {}
-        for r in entity_rows:
-            names.update(dict.fromkeys(r))
-        return {n: [r.get(n) for r in entity_rows] for n in names}
-    raise InputError(f"entity_rows must be a list of dicts or a dict of lists, got {type(entity_rows).__name__}")
-
-
-def _check_keys(plan: _ViewPlan, cols: dict[str, list[Any]]) -> None:
-    for key, join_key, type_name, check in plan.key_checks:
-        values = cols.get(key)
-        if values is None:
-            mapped = f" (mapped to join key {join_key!r} of feature view {plan.view_name!r})" if key != join_key else ""
-            raise InputError(f"entity_rows is missing join key {key!r} of feature view {plan.name!r}{mapped}",
-                             join_key=key, view=plan.name)
-        if check is not None:
-            if type_name in _INT:
-                if all(type(v) is int for v in values):
-                    _check_range(plan, key, type_name, values)
-                    continue
-            elif all(map(check, values)):
-                continue
-            bad = next(v for v in values if not check(v))
-            raise InputError(f"join key {key!r} must be {type_name}, got {bad!r}", join_key=key, view=plan.name)
-
-
-def _check_range(plan: _ViewPlan, key: str, type_name: str, values: list[int]) -> None:
-    low, high = _RANGES[type_name]
-    if values and (min(values) < low or max(values) > high):
-        bad = next(v for v in values if not low <= v <= high)
-        raise InputError(f"join key {key!r} must be {type_name}, got {bad} (outside the {type_name} range "
-                         f"{low} to {high})", join_key=key, view=plan.name)
 
 
 class PreparedLookup:
@@ -153,12 +100,11 @@ class OnlineReader:
         """Resolve ``features`` (or take a :class:`ResolvedRequest`) and check the entity rows (no I/O)."""
         resolved = features if isinstance(features, ResolvedRequest) else resolve(features, state, full_feature_names)
         plans = _plans(resolved, state)
-        cols = _columns(entity_rows)
-        n = len(next(iter(cols.values()))) if cols else len(entity_rows) if isinstance(entity_rows, list) else 0
+        cols, n = rows_in.columns(entity_rows)
+        cols = rows_in.check(plans, cols, n)
         requests: StoreRequests = []
         key_out: dict[str, list[Any]] = {}
         for plan in plans:
-            _check_keys(plan, cols)
             key_cols = [cols[k] for k in plan.keys]
             for k, values in zip(plan.keys, key_cols, strict=True):
                 key_out[k] = values
@@ -178,6 +124,8 @@ class OnlineReader:
         stamps: dict[str, list[int | None]] = {}
         out_types: dict[str, pa.DataType] = {}
         views = []
+        for plan in prepared.plans:  # the declared key types (an empty answer's keys are typed too)
+            out_types.update(plan.key_types)
         for plan, rows in zip(prepared.plans, results, strict=True):
             oldest = now_us - plan.ttl_us if plan.ttl_us is not None else None
             status: list[str]

@@ -55,7 +55,7 @@ class RegistryState:
             data = self.objects[kind].get(name)
             if data is None:
                 raise NotFoundError(f"{kinds.of_key(kind).singular} {name!r} is not in the registry",
-                                    kind=kind, name=name)
+                                    kind=kinds.of_key(kind).label, name=name)  # feature_view, never feature_views
             self._parsed[key] = kinds.of_key(kind).from_dict(data)
         return self._parsed[key]
 
