@@ -196,13 +196,13 @@ def _score(store: FeatureStore) -> list[Any]:
 def test_lazy_and_categorical_frames_are_written(store: FeatureStore, frame: Any, how: str) -> None:
     data = frame(ROW)
     rows = store.push("users_push", data) if how == "push" else store.write_to_online_store("users", data)
-    assert rows == 1 and _score(store) == [9.5]
+    assert rows.rows == 1 and _score(store) == [9.5]
 
 
 def test_a_lazy_frame_is_pushed_offline(store: FeatureStore) -> None:
     cities = {"city": ["Oslo"], "event_timestamp": [T + timedelta(hours=1)], "pop": [9]}
     assert store.push("cities_push", pl.DataFrame(cities).lazy().with_columns(pl.col("city").cast(pl.Categorical)),
-                      to="online_and_offline") == 1
+                      to="online_and_offline").rows == 1
     entity = pl.DataFrame({"city": ["Oslo"], "event_timestamp": [T + timedelta(hours=2)]}).lazy()
     assert store.get_historical_features(entity, ["cities:pop"]).to_arrow().column("pop").to_pylist() == [9]
     assert _answer(store, ["cities:pop"], {"city": ["Oslo"]})["pop"] == [9]
@@ -240,5 +240,5 @@ def test_unknown_columns_are_refused_on_every_target(store: FeatureStore, to: st
 def test_write_to_online_store_refuses_unknown_columns(store: FeatureStore) -> None:
     with pytest.raises(InputError, match=r"'scroe'.*'users'"):
         store.write_to_online_store("users", {**ROW, "scroe": [1.0]})
-    assert store.write_to_online_store("users", {**ROW, "created": [T]}) == 1  # the created column is known
+    assert store.write_to_online_store("users", {**ROW, "created": [T]}).rows == 1  # the created column is known
     assert _score(store) == [9.5]
