@@ -38,13 +38,18 @@ def teardown(ctx: click.Context, yes: bool) -> None:
     store = get_store(ctx)
     ctx.call_on_close(store.close)
     what = f"every online value of project {store.project!r} in {describe_online_store(store.config.online_store)}"
-    if not yes:
-        if not _stdin_is_terminal():
-            raise click.ClickException(f"teardown would delete {what}; pass --yes to confirm "
-                                       "(no terminal to ask on)")
-        click.confirm(f"Delete {what}?", abort=True)
+    _confirm("teardown", what, yes)
     store.teardown()
     click.echo(f"Deleted {what}. Definitions are unchanged; reload with 'featurestore materialize-incremental now'.")
+
+
+def _confirm(command: str, what: str, yes: bool) -> None:
+    """Ask before deleting ``what`` unless ``--yes``; without a terminal to ask on, ``--yes`` is required."""
+    if yes:
+        return
+    if not _stdin_is_terminal():
+        raise click.ClickException(f"{command} would delete {what}; pass --yes to confirm (no terminal to ask on)")
+    click.confirm(f"Delete {what}?", abort=True)
 
 
 @main.command(name="delete-online", short_help="Delete the online values of some entities of one view.")
@@ -91,11 +96,7 @@ def reset_online(ctx: click.Context, view: str, yes: bool) -> None:
     ctx.call_on_close(store.close)
     store.state().feature_view(view)  # NotFoundError before asking
     what = f"every online value and the watermark of feature view {view!r}"
-    if not yes:
-        if not _stdin_is_terminal():
-            raise click.ClickException(f"reset-online would delete {what}; pass --yes to confirm "
-                                       "(no terminal to ask on)")
-        click.confirm(f"Delete {what}?", abort=True)
+    _confirm("reset-online", what, yes)
     store.reset_online(view)
     click.echo(f"Deleted {what} in {describe_online_store(store.config.online_store)}; reload it with "
                f"'featurestore materialize-incremental now --views {view}'.")
