@@ -347,8 +347,9 @@ def _check_references(state: RegistryState, plan: Plan) -> None:
             if "view" in source and (feats is None or not set(source.get("features") or ()) <= feats):
                 raise DefinitionError(f"on-demand feature view {name!r} would lose its source feature view "
                                       f"{source['view']!r} (or features of it)", name=name, source=source["view"])
+    removed = {(c.kind, c.name) for c in plan.removed}
     for name, svc in state.objects["feature_services"].items():
-        if name in plan.desired.get("feature_services", {}):
+        if name in plan.desired.get("feature_services", {}) or ("feature_services", name) in removed:
             continue
         for p in svc["features"]:
             feats = {f["name"] for f in views[p["view"]]["schema"]} if p["view"] in views else None

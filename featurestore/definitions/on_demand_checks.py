@@ -78,8 +78,10 @@ def _refused(node: Any) -> Iterator[str]:
         yield from _refused(body[0])
     elif kind == "Function" and isinstance(body, dict):
         family, member = _function_name(body.get("function"))
-        if family not in _ALLOWED_FUNCTIONS or member in _REFUSED_MEMBERS:
-            yield f"{family}.{member}" if member else family
+        if family not in _ALLOWED_FUNCTIONS:
+            yield family
+        elif member in _REFUSED_MEMBERS:
+            yield f"{family}.{member}"
         for arg in body.get("input") or []:
             yield from _refused(arg)
     else:

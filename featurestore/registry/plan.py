@@ -120,8 +120,10 @@ CODE_KEYS = (("code", "fingerprint", "code"), ("transform_code", "transform_fing
 def code_changes(old: dict[str, Any], new: dict[str, Any]) -> tuple[list[str], set[str]]:
     """How the code of a changed object changed, by fingerprint (never the code text), and the keys covered.
 
-    >>> code_changes({"code": "a", "fingerprint": "0123456789abcdef"}, {"code": "b", "fingerprint": "fedcba9876543210"})
-    (['code changed (fingerprint 0123456789ab -> fedcba987654)'], {'code', 'fingerprint'})
+    >>> lines, keys = code_changes({"code": "a", "fingerprint": "0123456789abcdef"},
+    ...                            {"code": "b", "fingerprint": "fedcba9876543210"})
+    >>> lines, sorted(keys)
+    (['code changed (fingerprint 0123456789ab -> fedcba987654)'], ['code', 'fingerprint'])
     """
     lines: list[str] = []
     covered: set[str] = set()
