@@ -10,9 +10,12 @@ from featurestore.definitions.entity import Entity
 from featurestore.definitions.feature_service import FeatureService
 from featurestore.definitions.feature_view import FeatureView, FeatureViewProjection
 from featurestore.definitions.field import Field
+from featurestore.definitions.on_demand import OnDemandFeatureView, on_demand_feature_view
+from featurestore.definitions.request_source import RequestSource
 from featurestore.definitions.sources import BatchSource, CsvSource, DuckDBSource, ParquetSource, PushSource
 from featurestore.errors import (
     BusyError,
+    CodeMismatchError,
     ConfigError,
     DataSourceError,
     DefinitionError,
@@ -32,6 +35,7 @@ from featurestore.online.lookup import OnlineReader, PreparedLookup, StoreReques
 from featurestore.online.protocol import OnlineStore, ViewSpec
 from featurestore.online.response import NOT_FOUND, OUTSIDE_MAX_AGE, PRESENT, OnlineResponse, ViewResult
 from featurestore.registry.file import RegistryState
+from featurestore.registry.live import LiveCode
 from featurestore.registry.plan import OnlineEffect, Plan, PlanChange
 from featurestore.resolution import ResolvedRequest, ResolvedView, resolve
 from featurestore.state import Record, StateStore
@@ -45,6 +49,7 @@ __all__ = [
     "PRESENT",
     "BatchSource",
     "BusyError",
+    "CodeMismatchError",
     "ConfigError",
     "CsvSource",
     "DataSourceError",
@@ -59,9 +64,11 @@ __all__ = [
     "FeatureViewProjection",
     "Field",
     "InputError",
+    "LiveCode",
     "NotFoundError",
     "OfflineStore",
     "OfflineStoreError",
+    "OnDemandFeatureView",
     "OnlineEffect",
     "OnlineReader",
     "OnlineResponse",
@@ -81,6 +88,7 @@ __all__ = [
     "RegistryError",
     "RegistryState",
     "RepoConfig",
+    "RequestSource",
     "ResolvedRequest",
     "ResolvedView",
     "RetrievalJob",
@@ -91,5 +99,6 @@ __all__ = [
     "ViewResult",
     "ViewSpec",
     "__version__",
+    "on_demand_feature_view",
     "resolve",
 ]

@@ -142,3 +142,15 @@ class BusyError(FeatureStoreError):
     since: str | None = None
     pid: int | None = None
     lock: str | None = None
+
+
+class CodeMismatchError(FeatureStoreError):
+    """The code of an on-demand feature view found in the repo's modules differs from what was applied
+    (or the view is missing from them): a server never runs unapplied code.
+
+    Fields: ``view``, the on-demand view; ``applied``, the fingerprint in the registry; ``found``, the
+    fingerprint of the code found (None when the view is not in the code, or the code does not import).
+    """
+
+    applied: str | None = None
+    found: str | None = None

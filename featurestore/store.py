@@ -13,7 +13,7 @@ from featurestore.definitions import kinds
 from featurestore.definitions.entity import Entity
 from featurestore.definitions.feature_service import FeatureService
 from featurestore.definitions.feature_view import FeatureView
-from featurestore.errors import ConfigError, DefinitionError, OnlineStoreError
+from featurestore.errors import CodeMismatchError, ConfigError, DefinitionError, OnlineStoreError
 from featurestore.materialize import run as mat
 from featurestore.materialize import writes
 from featurestore.offline import retrieval
@@ -25,6 +25,7 @@ from featurestore.online.protocol import OnlineStore
 from featurestore.online.response import OnlineResponse
 from featurestore.registry.checks import validate
 from featurestore.registry.file import Registry, RegistryState, RegistryUpdate
+from featurestore.registry.live import LiveCode, LiveCodeCache
 from featurestore.registry.loader import load_definitions
 from featurestore.registry.plan import Plan, applied, make_plan, online_layout
 from featurestore.state import StateStore, open_state_store
@@ -67,6 +68,7 @@ class FeatureStore:
         self._owns_online = online is None
         self._online: OnlineStore | None = online
         self._reader: OnlineReader | None = None
+        self._live = LiveCodeCache(self.repo_path)
 
     @property
     def offline(self) -> OfflineStore:
@@ -184,6 +186,17 @@ class FeatureStore:
     def history(self) -> list[dict[str, Any]]:
         """Every applied registry version, oldest first."""
         return self.registry.history()
+
+    def live_code(self, state: RegistryState | None = None) -> LiveCode:
+        """The on-demand views of ``state`` (default: the registry now) as the repo's modules define them,
+        matched by fingerprint with the applied code; computed once per registry snapshot (the modules are
+        imported then, and only when on-demand views are registered)."""
+        return self._live.get(state if state is not None else self.state())
+
+    def code_status(self) -> list[CodeMismatchError]:
+        """The registered on-demand views whose code in the repo differs from what was applied (or is missing):
+        empty when every one matches. A server answers ``/ready`` 503 while this is not empty."""
+        return self.live_code().mismatches()
 
     # -- offline --------------------------------------------------------------------------------------
     def get_historical_features(
@@ -321,10 +334,22 @@ def _check_references(state: RegistryState, plan: Plan) -> None:
     """A partial apply must not leave a registered service pointing at a feature a changed view dropped."""
     views = dict(state.objects["feature_views"])
     views.update(plan.desired.get("feature_views", {}))
+    views.update(state.objects["on_demand_feature_views"])  # one name space: a service may use either
+    views.update(plan.desired.get("on_demand_feature_views", {}))
     for c in plan.removed:
-        views.pop(c.name, None) if c.kind == "feature_views" else None
+        views.pop(c.name, None) if c.kind in ("feature_views", "on_demand_feature_views") else None
+    for name, odfv in state.objects["on_demand_feature_views"].items():
+        if name in plan.desired.get("on_demand_feature_views", {}) or name not in views:
+            continue
+        for source in odfv["sources"]:
+            view = views.get(source.get("view", ""))
+            feats = {f["name"] for f in view["schema"]} if view is not None else None
+            if "view" in source and (feats is None or not set(source.get("features") or ()) <= feats):
+                raise DefinitionError(f"on-demand feature view {name!r} would lose its source feature view "
+                                      f"{source['view']!r} (or features of it)", name=name, source=source["view"])
+    removed = {(c.kind, c.name) for c in plan.removed}
     for name, svc in state.objects["feature_services"].items():
-        if name in plan.desired.get("feature_services", {}):
+        if name in plan.desired.get("feature_services", {}) or ("feature_services", name) in removed:
             continue
         for p in svc["features"]:
             feats = {f["name"] for f in views[p["view"]]["schema"]} if p["view"] in views else None

@@ -30,7 +30,8 @@ async def health() -> Response:
 
 @router.get("/ready", responses={503: {"description": "Not ready; `reasons` says why"}})
 async def ready(request: Request) -> Response:
-    """Readiness: the registry is loaded (and not empty) and the online store answers; else 503 with the reasons."""
+    """Readiness: the registry is loaded (and not empty), the code of every on-demand feature view is the applied
+    code (else `code_mismatches` names the views), and the online store answers; else 503 with the reasons."""
     ctx = get_context(request)
     reasons = []
     state = ctx.watcher.state
@@ -40,12 +41,22 @@ async def ready(request: Request) -> Response:
         reasons.append("registry: not loaded yet")
     elif state.version == 0:
         reasons.append("registry: no definitions applied (run 'featurestore apply')")
+    if state is not None and state.objects.get("on_demand_feature_views"):
+        # the repo's code vs the applied code: imported once per registry snapshot (cached), never per call
+        live = await run_in_threadpool(ctx.store.live_code, state)
+        mismatched = live.mismatches()
+        reasons += [f"code: {err.message}" for err in mismatched]
+    else:
+        mismatched = []
     try:
         await run_in_threadpool(lambda: ctx.store.online.ping())
     except FeatureStoreError as err:
         reasons.append(f"online store: {err.message}")
     if reasons:
-        return _json({"status": "not ready", "detail": "; ".join(reasons), "reasons": reasons}, 503)
+        body: dict[str, Any] = {"status": "not ready", "detail": "; ".join(reasons), "reasons": reasons}
+        if mismatched:
+            body["code_mismatches"] = [err.view for err in mismatched]
+        return _json(body, 503)
     return _json({"status": "ready", "registry_version": state.version if state is not None else 0})
 
 

@@ -340,3 +340,39 @@ def test_console_script(tmp_path: Path) -> None:
     assert no_repo.returncode == 1
     assert "featurestore.yaml" in no_repo.stderr and "Traceback" not in no_repo.stderr
     assert run("list").returncode == 2
+
+
+ON_DEMAND_MODULE = '''\
+import polars as pl
+from driver_stats import driver_stats
+
+from featurestore import FeatureService, Field, OnDemandFeatureView, RequestSource
+from featurestore.types import Float64
+
+trip = RequestSource(name="trip", schema=[Field(name="distance_km", dtype=Float64)])
+eta = OnDemandFeatureView(name="eta", sources=[driver_stats, trip], schema=[Field(name="eta_min", dtype=Float64)],
+                          expressions={"eta_min": pl.col("distance_km") / 30.0 * 60.0}, owner="me")
+quotes = FeatureService(name="quotes", features=[eta, driver_stats[["conv_rate"]]])
+'''
+
+
+def test_on_demand_views_in_list_describe_and_plan(runner: CliRunner, repo: Path) -> None:
+    (repo / "pricing.py").write_text(ON_DEMAND_MODULE)
+    out = ok(cli(runner, repo, "apply"))
+    assert "+ on_demand_feature_view eta" in out and "+ feature_service quotes" in out
+    header, row = ok(cli(runner, repo, "list", "on-demand-feature-views")).splitlines()
+    assert header.split()[:5] == ["NAME", "MODE", "SOURCES", "FEATURES", "FINGERPRINT"]
+    fingerprint = FeatureStore(repo).state().on_demand_feature_view("eta").fingerprint
+    assert row.split()[:6] == ["eta", "polars", "driver_stats,request:trip", "1", fingerprint[:12], "me"]
+    out = ok(cli(runner, repo, "describe", "on-demand-feature-view", "eta"))
+    for expected in ("on_demand_feature_view: eta", "mode: polars", "driver_stats: all features",
+                     "request:trip:\n    distance_km: Float64", "eta_min: Float64", f"fingerprint: {fingerprint}",
+                     "- quotes"):
+        assert expected in out, out
+    assert json.loads(ok(cli(runner, repo, "describe", "on-demand-feature-view", "eta", "--json")))["code"]
+    assert "eta:\n    eta_min: Float64" in ok(cli(runner, repo, "describe", "feature-service", "quotes"))
+    assert "on_demand_feature_views:\n- eta" in ok(cli(runner, repo, "describe", "feature-view", "driver_stats"))
+    (repo / "pricing.py").write_text(ON_DEMAND_MODULE.replace("/ 30.0", "/ 40.0"))
+    out = ok(cli(runner, repo, "plan"))
+    assert f"~ on_demand_feature_view eta\n    ~ code changed (fingerprint {fingerprint[:12]} -> " in out
+    assert "BinaryExpr" not in out and "1 to change" in out

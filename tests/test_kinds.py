@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from featurestore import DefinitionError, Entity, FeatureService, FeatureView
+from featurestore import DefinitionError, Entity, FeatureService, FeatureView, OnDemandFeatureView
 from featurestore.cli.repo_commands import DESCRIBE_KINDS, LIST_KINDS
 from featurestore.definitions import kinds
 from featurestore.registry.file import RegistryState
@@ -13,10 +13,11 @@ from featurestore.registry.plan import PlanChange
 
 
 def test_each_kind_is_found_by_key_and_by_class() -> None:
-    assert [k.cls for k in kinds.KINDS] == [Entity, FeatureView, FeatureService]
+    assert [k.cls for k in kinds.KINDS] == [Entity, FeatureView, OnDemandFeatureView, FeatureService]
     for kind in kinds.KINDS:
         assert kinds.of_key(kind.key) is kind and kinds.by_class(kind.cls) is kind
-        assert kind.label == kind.singular.replace(" ", "_") and kind.key == kind.plural.replace(" ", "_")
+        assert kind.label == kind.singular.replace(" ", "_").replace("-", "_")
+        assert kind.key == kind.plural.replace(" ", "_").replace("-", "_")
     assert kinds.of(Entity(name="driver")) is kinds.ENTITIES and kinds.by_class(str) is None
     with pytest.raises(DefinitionError, match="'x' is not a definition"):
         kinds.key_of("x")
@@ -25,6 +26,6 @@ def test_each_kind_is_found_by_key_and_by_class() -> None:
 def test_the_registry_plans_loader_and_cli_read_the_table() -> None:
     assert tuple(RegistryState(project="p").objects) == kinds.KEYS
     assert tuple(k.cls for k in kinds.KINDS) == DEFINITION_TYPES
-    assert LIST_KINDS == ("entities", "feature-views", "feature-services")
-    assert DESCRIBE_KINDS == ("entity", "feature-view", "feature-service")
+    assert LIST_KINDS == ("entities", "feature-views", "on-demand-feature-views", "feature-services")
+    assert DESCRIBE_KINDS == ("entity", "feature-view", "on-demand-feature-view", "feature-service")
     assert PlanChange("feature_services", "svc").label == "feature_service svc"

@@ -7,10 +7,13 @@ A changed object is followed by one indented line per difference, features by na
         + feature trips (Int64)
         ~ feature conv_rate: Float32 -> Float64
         ~ ttl: 2d -> 1d
+    ~ on_demand_feature_view eta
+        ~ code changed (fingerprint 3f2a9c0b1d4e -> 8c1e07a2b5f9)
       online driver_stats: feature trips added: NOT_FOUND online until materialized
       ...
 
-The ``online`` lines say what the change does to the view's online values (``Plan.online_effects``).
+Changed transformation code is shown by its fingerprint, never as text. The ``online`` lines say what
+the change does to the view's online values (``Plan.online_effects``).
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from typing import Any
 
 from featurestore.cli._group import format_ttl
 from featurestore.registry.file import RegistryState
-from featurestore.registry.plan import Plan, PlanChange
+from featurestore.registry.plan import Plan, PlanChange, code_changes
 
 INDENT = "    "
 
@@ -49,10 +52,11 @@ def _changes(change: PlanChange, before: RegistryState, plan: Plan) -> list[str]
     new = plan.desired.get(change.kind, {}).get(change.name)
     if not isinstance(old, dict) or not isinstance(new, dict):  # the registry moved meanwhile: what the plan says
         return list(change.fields)
-    lines: list[str] = []
+    code, covered = code_changes(old, new)
+    lines: list[str] = [f"~ {line}" for line in code]  # by fingerprint: the code text would flood the plan
     for key in sorted(set(old) | set(new)):
         a, b = old.get(key), new.get(key)
-        if a == b:
+        if a == b or key in covered:
             continue
         if key == "schema":
             lines += _schema(a or [], b or [], _join_keys(old) | _join_keys(new))

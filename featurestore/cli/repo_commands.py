@@ -15,6 +15,7 @@ from featurestore.cli.plan_format import format_plan
 from featurestore.config import CONFIG_FILE, check_project_name, load_config, parse_config
 from featurestore.definitions import kinds
 from featurestore.definitions.feature_view import FeatureView
+from featurestore.definitions.on_demand import OnDemandFeatureView
 from featurestore.definitions.sources import PushSource
 from featurestore.demo import sample_data
 from featurestore.errors import FeatureStoreError, NotFoundError
@@ -172,7 +173,7 @@ def _view_row(v: FeatureView) -> list[Any]:
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list of the objects' full definitions.")
 @click.pass_context
 def list_objects(ctx: click.Context, kind: str, as_json: bool) -> None:
-    """List registered entities, feature views or services.
+    """List registered entities, feature views, on-demand feature views or services.
 
     A table of the key facts (join keys, features, ttl, source, owner, tags);
     --json prints the full definitions instead.
@@ -197,6 +198,10 @@ def list_objects(ctx: click.Context, kind: str, as_json: bool) -> None:
     elif of is kinds.FEATURE_VIEWS:
         click.echo(table(["NAME", "ENTITIES", "JOIN KEYS", "FEATURES", "TTL", "SOURCE", "OWNER", "TAGS"],
                          [_view_row(v) for v in objects]))
+    elif of is kinds.ON_DEMAND_FEATURE_VIEWS:
+        click.echo(table(["NAME", "MODE", "SOURCES", "FEATURES", "FINGERPRINT", "OWNER", "TAGS"],
+                         [[v.name, v.mode, ",".join(_source_names(v)), len(v.features), v.fingerprint[:12],
+                           v.owner or "-", format_tags(v.tags)] for v in objects]))
     elif of is kinds.FEATURE_SERVICES:
         click.echo(table(["NAME", "VIEWS", "FEATURES", "OWNER", "TAGS", "DESCRIPTION"],
                          [[s.name, ",".join(p.view for p in s.features), len(s.refs()), s.owner or "-",
@@ -204,6 +209,10 @@ def list_objects(ctx: click.Context, kind: str, as_json: bool) -> None:
     else:  # a kind without a table of its own
         click.echo(table(["NAME", "OWNER", "TAGS", "DESCRIPTION"],
                          [[o.name, o.owner or "-", format_tags(o.tags), o.description] for o in objects]))
+
+
+def _source_names(view: OnDemandFeatureView) -> list[str]:
+    return [p.view for p in view.view_sources] + [f"request:{r.name}" for r in view.request_sources]
 
 
 def _find(state: RegistryState, kind: str, name: str) -> Any:
@@ -222,8 +231,22 @@ def _details(state: RegistryState, kind: str, obj: Any) -> dict[str, Any]:
     if of is kinds.ENTITIES:
         views = [v.name for v in state.feature_views() if obj.name in {e.name for e in v.entities}]
         return {"entity": obj.name, "join_keys": list(obj.join_keys), **common, "feature_views": views}
+    services = [s.name for s in state.feature_services() if obj.name in {p.view for p in s.features}]
+    if of is kinds.ON_DEMAND_FEATURE_VIEWS:
+        return {
+            "on_demand_feature_view": obj.name,
+            "mode": obj.mode,
+            "sources": {p.view: list(p.features) or "all features" for p in obj.view_sources}
+            | {f"request:{r.name}": {f.name: f.dtype.name for f in r.schema} for r in obj.request_sources},
+            "features": {f.name: f.dtype.name + (f"  # {f.description}" if f.description else "")
+                         for f in obj.features},
+            "fingerprint": obj.fingerprint,
+            **common,
+            "feature_services": services,
+        }
     if of is kinds.FEATURE_VIEWS:
-        services = [s.name for s in state.feature_services() if obj.name in {p.view for p in s.features}]
+        on_demand = [v.name for v in state.on_demand_feature_views()
+                     if obj.name in {p.view for p in v.view_sources}]
         return {
             "feature_view": obj.name,
             "entities": [e.name for e in obj.entities],
@@ -235,13 +258,15 @@ def _details(state: RegistryState, kind: str, obj: Any) -> dict[str, Any]:
             "online": obj.online,
             **common,
             "feature_services": services,
+            **({"on_demand_feature_views": on_demand} if on_demand else {}),
         }
     if of is not kinds.FEATURE_SERVICES:
         return {of.label: obj.name, **common}
     features: dict[str, dict[str, str]] = {}
     for p in obj.features:
         try:
-            view = state.feature_view(p.view)
+            kind = "on_demand_feature_views" if p.view in state.objects["on_demand_feature_views"] else "feature_views"
+            view = state.get(kind, p.view)
             features[p.view] = {f: view.feature(f).dtype.name for f in (p.features or view.feature_names)}
         except NotFoundError:
             features[p.view] = {f: "?" for f in p.features}
@@ -257,7 +282,9 @@ def _details(state: RegistryState, kind: str, obj: Any) -> dict[str, Any]:
 def describe(ctx: click.Context, kind: str, name: str, as_json: bool) -> None:
     """Show the details of one registered object.
 
-    KIND is entity, feature-view or feature-service.
+    KIND is entity, feature-view, on-demand-feature-view or feature-service.
+    On-demand feature views show their mode (polars or python), sources, features, and the
+    fingerprint of the applied code (--json shows the code itself).
     Feature views show join keys and features with their types, ttl, source, owner, tags,
     description, the feature services using them, and their materialization: per online
     store (the current one marked), the watermark, last success and rows written.

@@ -6,13 +6,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from featurestore.definitions.feature_view import FeatureView, FeatureViewProjection
+from featurestore.definitions.on_demand import OnDemandFeatureView
 from featurestore.errors import DefinitionError
 from featurestore.naming import check_name
 
 
 @dataclass(frozen=True)
 class FeatureService:
-    """A named list of feature views or projections of them.
+    """A named list of feature views, on-demand feature views, or projections of them (``view[["a"]]``).
 
     >>> from featurestore.definitions.feature_view import FeatureViewProjection
     >>> FeatureService(name="svc", features=[FeatureViewProjection("driver_stats", ("conv_rate",))]).refs()
@@ -29,13 +30,14 @@ class FeatureService:
         check_name(self.name, "feature service")
         projections = []
         for item in self.features or ():
-            if isinstance(item, FeatureView):
+            if isinstance(item, FeatureView | OnDemandFeatureView):
                 projections.append(FeatureViewProjection(item.name, item.feature_names))
             elif isinstance(item, FeatureViewProjection):
                 projections.append(item)
             else:
                 raise DefinitionError(
-                    f"feature service {self.name!r}: features must be FeatureView or view[[...]], got {item!r}",
+                    f"feature service {self.name!r}: features must be FeatureView, OnDemandFeatureView or "
+                    f"view[[...]], got {item!r:.80}",
                     name=self.name,
                 )
         if not projections:

@@ -31,6 +31,7 @@ from featurestore.definitions.entity import Entity
 from featurestore.definitions.feature_service import FeatureService
 from featurestore.definitions.feature_view import FeatureView
 from featurestore.definitions.kinds import KEYS
+from featurestore.definitions.on_demand import OnDemandFeatureView
 from featurestore.errors import NotFoundError, RegistryError
 
 FORMAT = 2
@@ -73,6 +74,10 @@ class RegistryState:
     def feature_view(self, name: str) -> FeatureView:
         return self._get("feature_views", name)  # type: ignore[no-any-return]
 
+    def on_demand_feature_view(self, name: str) -> OnDemandFeatureView:
+        """A registered on-demand view (``is_live`` False: its code text and fingerprint, not the code)."""
+        return self._get("on_demand_feature_views", name)  # type: ignore[no-any-return]
+
     def feature_service(self, name: str) -> FeatureService:
         return self._get("feature_services", name)  # type: ignore[no-any-return]
 
@@ -84,6 +89,9 @@ class RegistryState:
 
     def feature_views(self) -> list[FeatureView]:
         return self.all("feature_views")
+
+    def on_demand_feature_views(self) -> list[OnDemandFeatureView]:
+        return self.all("on_demand_feature_views")
 
     def feature_services(self) -> list[FeatureService]:
         return self.all("feature_services")

@@ -110,15 +110,26 @@ def _clash(kind: kinds.Kind, name: str, first: tuple[Path, str], second: tuple[P
                            "another name", name=name, file=str(second[0]))
 
 
+def _name_space_clash(name: str, first: tuple[kinds.Kind, tuple[Path, str]],
+                      second: tuple[kinds.Kind, tuple[Path, str]], repo: Path) -> DefinitionError:
+    where = [f"{kind.singular} {attr!r} ({path.relative_to(repo)}:{_line_of(path, attr)})"
+             for kind, (path, attr) in (first, second)]
+    return DefinitionError(f"a feature view and an on-demand feature view are both named {name!r}: {where[0]} and "
+                           f"{where[1]}; they share one name space, give one another name", name=name,
+                           file=str(second[1][0]))
+
+
 def load_definitions(repo: Path) -> list[Any]:
     """Import the repo's modules and return their definitions, in file then attribute order.
 
-    Two different objects of one kind and name are an error naming both (file, line and variable).
+    Two different objects of one kind and name are an error naming both (file, line and variable); so are a
+    feature view and an on-demand feature view of one name (they share one name space).
     """
     repo = Path(repo).resolve()
     found: list[Any] = []
     seen: set[int] = set()
     origin: dict[tuple[str, str], tuple[Any, tuple[Path, str]]] = {}
+    view_names: dict[str, tuple[kinds.Kind, tuple[Path, str]]] = {}
     sys.path.insert(0, str(repo))
     _forget_repo_modules(repo)
     try:
@@ -131,6 +142,10 @@ def load_definitions(repo: Path) -> list[Any]:
                 first = origin.setdefault((kind.key, value.name), (value, (path, attribute)))
                 if first[0] is not value and first[0].to_dict() != value.to_dict():
                     raise _clash(kind, value.name, first[1], (path, attribute), repo)
+                if kind in kinds.VIEW_KINDS:  # one name space for feature views and on-demand views
+                    other = view_names.setdefault(value.name, (kind, (path, attribute)))
+                    if other[0] is not kind:
+                        raise _name_space_clash(value.name, other, (kind, (path, attribute)), repo)
                 found.append(value)
     finally:
         sys.path.remove(str(repo))

@@ -113,11 +113,51 @@ class Plan:
         return "\n".join(lines)
 
 
+CODE_KEYS = (("code", "fingerprint", "code"), ("transform_code", "transform_fingerprint", "transform"))
+"""(code key, fingerprint key, label) of the transformation code a registry dict may hold."""
+
+
+def code_changes(old: dict[str, Any], new: dict[str, Any]) -> tuple[list[str], set[str]]:
+    """How the code of a changed object changed, by fingerprint (never the code text), and the keys covered.
+
+    >>> lines, keys = code_changes({"code": "a", "fingerprint": "0123456789abcdef"},
+    ...                            {"code": "b", "fingerprint": "fedcba9876543210"})
+    >>> lines, sorted(keys)
+    (['code changed (fingerprint 0123456789ab -> fedcba987654)'], ['code', 'fingerprint'])
+    """
+    lines: list[str] = []
+    covered: set[str] = set()
+    for code_key, fp_key, label in CODE_KEYS:
+        if not ({code_key, fp_key} & (set(old) | set(new))):
+            continue
+        covered |= {code_key, fp_key}
+        a, b = old.get(fp_key), new.get(fp_key)
+        if old.get(code_key) == new.get(code_key):
+            if a != b and old.get("schema") == new.get("schema"):
+                lines.append(f"{label} fingerprint changed ({_short(a)} -> {_short(b)}; same code: another Polars "
+                             "version)")
+        elif not old.get(code_key):
+            lines.append(f"{label} added (fingerprint {_short(b)})")
+        elif not new.get(code_key):
+            lines.append(f"{label} removed (fingerprint {_short(a)})")
+        else:
+            lines.append(f"{label} changed (fingerprint {_short(a)} -> {_short(b)})")
+    return lines, covered
+
+
+def _short(fingerprint: Any) -> str:
+    return str(fingerprint)[:12] if fingerprint else "none"
+
+
 def _diff_fields(old: Any, new: Any, prefix: str = "") -> list[str]:
     if isinstance(old, dict) and isinstance(new, dict):
-        out = []
+        out: list[str] = []
+        covered: set[str] = set()
+        if not prefix:
+            out, covered = code_changes(old, new)
         for key in sorted(set(old) | set(new), key=str):
-            out += _diff_fields(old.get(key), new.get(key), f"{prefix}{key}.")
+            if key not in covered:
+                out += _diff_fields(old.get(key), new.get(key), f"{prefix}{key}.")
         return out
     if old != new:
         return [f"{prefix.rstrip('.')}: {old!r} -> {new!r}"]

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import re
+import time
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import httpx
 
 from featurestore import FeatureStore
-from tests.server.conftest import Server, base_env, start_server
+from tests.server.conftest import Server, base_env, make_repo, run_cli, start_server
 
 
 def sample(text: str, name: str, **labels: str) -> float:
@@ -126,5 +128,27 @@ def test_metrics_add_up_across_workers(served: Server, server_redis_url: str) ->
         req = {"endpoint": "/v1/online", "method": "POST", "status": "200"}
         assert sample(text, "featurestore_http_requests_total", **req) == 12
         assert sample(text, "featurestore_online_lookups_total", view="driver_stats") == 12
+    finally:
+        server.stop()
+
+
+def test_ready_is_503_naming_an_on_demand_view_whose_code_differs_from_the_applied_code(
+        tmp_path: Path, server_redis_url: str) -> None:
+    env = base_env(server_redis_url)
+    repo = make_repo(tmp_path / "repo", server_redis_url, materialize=(), project="odfv_ready")
+    pricing = repo / "trip_pricing.py"
+    pricing.write_text(pricing.read_text().replace("/ 30.0 * 60.0", "/ 40.0 * 60.0"))  # edited after apply
+    server = start_server(repo, env)
+    try:
+        client = server.client()
+        r = client.get("/ready")
+        assert r.status_code == 503 and r.json()["code_mismatches"] == ["eta"], r.text
+        assert any(x.startswith("code: on-demand feature view 'eta': its code differs") for x in r.json()["reasons"])
+        assert client.get("/health").status_code == 200
+        run_cli(repo, env, "apply")  # the edit applied: the server's next snapshot matches its code
+        deadline = time.monotonic() + 60
+        while (r := client.get("/ready")).status_code != 200 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert r.status_code == 200 and "code_mismatches" not in r.json(), r.text
     finally:
         server.stop()
