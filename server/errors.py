@@ -17,6 +17,7 @@ from fastapi.responses import Response
 
 from featurestore import (
     BusyError,
+    CodeMismatchError,
     ConfigError,
     DataSourceError,
     DefinitionError,
@@ -37,6 +38,7 @@ STATUS: dict[type[FeatureStoreError], int] = {
     BusyError: 409,
     OnlineStoreUnavailableError: 503,
     RegistryError: 503,
+    CodeMismatchError: 503,
     OnlineStoreError: 500,
     DataSourceError: 500,
     ConfigError: 500,
