@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from featurestore.transform import ops
-from featurestore.transform.rowlocal import Tree
+from featurestore.transform.rowlocal import Tree, walk
 from featurestore.transform.values import INT_RANGE, BadValue, f32, int_to_f32
 
 Row = tuple[Any, ...]
@@ -52,7 +52,7 @@ class Compiled:
     dtype: str
     fn: Fn
     literal: Any = None
-    """For a dynamic literal (``DynInt``/``DynFloat``): its value."""
+    """For a literal number: its value."""
 
 
 def materialize(c: Compiled) -> Compiled:
@@ -144,10 +144,10 @@ def _literal(body: Any) -> Compiled:
         if vtype == "Null":
             return Compiled("Null", lambda r: None)
         if vtype in INTS and isinstance(v, int) and _fits(v, vtype):
-            return Compiled(vtype, lambda r: v)
+            return Compiled(vtype, lambda r: v, v)
         if vtype in FLOATS and isinstance(v, (int, float)):
             fv = f32(float(v)) if vtype == "Float32" else float(v)
-            return Compiled(vtype, lambda r: fv)
+            return Compiled(vtype, lambda r: fv, fv)
         if vtype == "Boolean" and isinstance(v, bool):
             return Compiled("Boolean", lambda r: v)
         if vtype == "String" and isinstance(v, str):
@@ -187,9 +187,51 @@ def _binary(body: Any, ctx: _Context) -> Compiled:
         fn = ops.arithmetic(op, t)
         if fn is None:
             raise NotCompiled(f"{op} of {t}")
+        if t in FLOATS and _is_scalar(body["left"]) != _is_scalar(body["right"]):
+            special = _column_and_scalar(op, t, fa, fb, _is_scalar(body["left"]))
+            if special is not None:
+                return Compiled(t, special)
         f = fn
         return Compiled(t, lambda r: _null_or(f, fa(r), fb(r)))
     raise NotCompiled(f"operator {op}")
+
+
+def _is_scalar(node: Tree) -> bool:
+    """Whether a (sub)expression reads no column: Polars evaluates it once, as a scalar."""
+    return not any(isinstance(n, dict) and "Column" in n for n in walk(node))
+
+
+def _column_and_scalar(op: str, t: str, fa: Fn, fb: Fn, scalar_left: bool) -> Fn | None:
+    """Polars' kernels for a float column with a scalar (on frames of two rows or more; the runner pads).
+
+    ``x + 0`` and ``x - 0`` give x itself (-0.0 stays -0.0), ``c - x`` is ``-x + c``, and ``x / c`` and
+    ``x // c`` multiply by ``1 / c``: they differ from IEEE in signed zeros and the last bit.
+    """
+    try:
+        c = (fa if scalar_left else fb)(())
+    except Exception as e:
+        raise NotCompiled("a scalar that cannot be computed once") from e
+    x = fb if scalar_left else fa
+    single = t == "Float32"
+    if c is None:
+        return None
+    if op == "Plus" or (op == "Minus" and not scalar_left):
+        if c == 0:
+            return x
+        return None
+    if op == "Minus":  # c - x
+        plus = ops.arithmetic("Plus", t)
+        assert plus is not None
+        return lambda r: _null_or1(lambda v: -v if c == 0 else plus(-v, c), x(r))
+    if op in ("TrueDivide", "FloorDivide", "Modulus") and not scalar_left:
+        inv = f32(ops.div_float(1.0, c)) if single else ops.div_float(1.0, c)
+        rounded = f32 if single else _identity
+        if op == "TrueDivide":
+            return lambda r: _null_or1(lambda v: rounded(v * inv), x(r))
+        if op == "FloorDivide":
+            return lambda r: _null_or1(lambda v: ops.floor_float(rounded(v * inv)), x(r))
+        return lambda r: _null_or1(lambda v: rounded(v - rounded(c * ops.floor_float(rounded(v * inv)))), x(r))
+    return None
 
 
 def _null_or(fn: Callable[[Any, Any], Any], x: Any, y: Any) -> Any:
@@ -258,6 +300,9 @@ def _function(body: Any, ctx: _Context) -> Compiled:
     fn_name = body["function"]
     args = [ctx.compile(x) for x in body["input"]]
     if fn_name == "FillNull" and len(args) == 2:
+        if not ({"Column", "Literal"} & set(body["input"][1])):
+            # Polars 2.1 gave null for x.fill_null(lit(-3) * lit(2**31) % col) where the fill is not null
+            raise NotCompiled("fill_null with a computed value")
         t = supertype(args[0], args[1])
         fx, fv = _converted(args[0], t), _converted(args[1], t)
         return Compiled(t, lambda r: _coalesce(fx(r), fv, r))
