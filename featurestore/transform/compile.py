@@ -167,8 +167,10 @@ def _binary(body: Any, ctx: _Context) -> Compiled:
             raise NotCompiled(f"{op} of {a.dtype} and {b.dtype}")
         fa, fb, logic = a.fn, b.fn, ops.and_ if op == "And" else ops.or_
         return Compiled("Boolean", lambda r: logic(fa(r), fb(r)))
-    if a.dtype == "Null" and b.dtype == "Null":
-        raise NotCompiled("null with null")
+    if _is_scalar(body["left"]) and _is_scalar(body["right"]):
+        # Polars folds literal arithmetic with its own typing (it gave null for lit(0) + lit(2**31) next to
+        # an Int32 column): left to Polars
+        raise NotCompiled("an operation of two scalars")
     t = supertype(a, b)
     fa, fb = _converted(a, t), _converted(b, t)
     if op in _COMPARISONS or op in ("EqValidity", "NotEqValidity"):
@@ -300,9 +302,10 @@ def _function(body: Any, ctx: _Context) -> Compiled:
     fn_name = body["function"]
     args = [ctx.compile(x) for x in body["input"]]
     if fn_name == "FillNull" and len(args) == 2:
-        if not ({"Column", "Literal"} & set(body["input"][1])):
-            # Polars 2.1 gave null for x.fill_null(lit(-3) * lit(2**31) % col) where the fill is not null
-            raise NotCompiled("fill_null with a computed value")
+        fill = body["input"][1]
+        if _is_scalar(body["input"][0]) or not ("Literal" in fill or ("Column" in fill and args[1].dtype == args[0].dtype)):
+            # Polars 2.1 gives wrong values (or panics) for fill values of another type than x's unless literal
+            raise NotCompiled("fill_null with a computed value or a column of another type")
         t = supertype(args[0], args[1])
         fx, fv = _converted(args[0], t), _converted(args[1], t)
         return Compiled(t, lambda r: _coalesce(fx(r), fv, r))

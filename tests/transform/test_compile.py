@@ -151,7 +151,8 @@ def test_when_then_otherwise_and_fill_null(ta: str, tb: str) -> None:
     assert_agree(pl.when(pl.col("c")).then(pl.col("a")).otherwise(pl.col("b")), frame)
     assert_agree(pl.when(pl.col("c")).then(pl.col("a")), frame)
     assert_agree(pl.when(pl.col("a") > 1).then(1.5).otherwise(pl.col("b")), frame)
-    assert_agree(pl.col("a").fill_null(pl.col("b")), frame)
+    # a fill column of another type is left to Polars (Polars 2.1 mishandles some of those itself)
+    assert_agree(pl.col("a").fill_null(pl.col("b")), frame, must_compile=ta == tb)
     assert_agree(pl.col("a").fill_null(0), frame)
     assert_agree(pl.col("a").fill_null(2.5), frame)
 
