@@ -30,7 +30,7 @@ from featurestore.errors import DefinitionError
 FORBIDDEN = frozenset({
     "datetime.datetime.now", "datetime.datetime.utcnow", "datetime.datetime.today", "datetime.date.today",
     "time.time", "time.time_ns", "time.monotonic", "time.monotonic_ns", "time.perf_counter",
-    "time.perf_counter_ns", "time.process_time", "time.localtime", "time.gmtime", "time.ctime",
+    "time.perf_counter_ns", "time.process_time",
     "uuid.uuid1", "uuid.uuid4", "os.urandom", "os.getrandom",
 })
 """Fully qualified names refused."""

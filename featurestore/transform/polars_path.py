@@ -74,19 +74,25 @@ def evaluate(view: str, frame: pl.DataFrame, expressions: Mapping[str, pl.Expr],
     import polars as pl
 
     names = [f.name for f in outputs]
+    failures = (pl.exceptions.PolarsError, pl.exceptions.PanicException)
+    one = frame.height == 1  # Polars' kernels differ for one row (x / c is x * (1 / c) from two rows on)
+    if one:
+        frame = frame.vstack(frame)
     try:
         out = frame.with_columns([expressions[n].alias(n) for n in names]).select(names)
-    except pl.exceptions.PolarsError as e:
+    except failures as e:
         culprit = None
         for n in names:
             try:
                 frame.select(expressions[n].alias(n))
-            except pl.exceptions.PolarsError:
+            except failures:
                 culprit = n
                 break
         where = f"feature {culprit!r}" if culprit else "its expressions"
         raise TransformError(f"on-demand view {view!r}: {where} failed in Polars: {_first_line(e)}",
                              view=view, feature=culprit) from e
+    if one:
+        out = out.head(1)
     columns = {f.name: cast_series(view, f, out.get_column(f.name), describe).to_arrow() for f in outputs}
     return pa.table({f.name: _to_declared(columns[f.name], f.dtype.to_arrow()) for f in outputs})
 

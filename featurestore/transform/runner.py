@@ -122,7 +122,7 @@ class OnDemandRunner:
         """The outputs for every row of ``table`` (which holds at least the input columns), declared Arrow types."""
         inputs = self._input_table(table)
         if self._udf is None:
-            return polars_path.evaluate(self.name, self._frame(inputs), self._expressions, self.outputs,
+            return polars_path.evaluate(self.name, self._frame(inputs, table.num_rows), self._expressions, self.outputs,
                                         rows_described)
         names = [f.name for f in self.reads]
         columns = [inputs.column(n).to_pylist() for n in names]
@@ -132,11 +132,11 @@ class OnDemandRunner:
         out = self._run_udf(rows, rows_described or (lambda i: f"row {i}"))
         return pa.table({f.name: pa.array(out[i], type=f.dtype.to_arrow()) for i, f in enumerate(self.outputs)})
 
-    def _frame(self, inputs: pa.Table) -> pl.DataFrame:
+    def _frame(self, inputs: pa.Table, n: int) -> pl.DataFrame:
         import polars as pl
 
         if not inputs.num_columns:
-            return polars_path.frame_of({}, [], inputs.num_rows)
+            return polars_path.frame_of({}, [], n)
         frame = pl.from_arrow(inputs)
         assert isinstance(frame, pl.DataFrame)
         return frame
