@@ -303,7 +303,8 @@ def _function(body: Any, ctx: _Context) -> Compiled:
     args = [ctx.compile(x) for x in body["input"]]
     if fn_name == "FillNull" and len(args) == 2:
         fill = body["input"][1]
-        if _is_scalar(body["input"][0]) or not ("Literal" in fill or ("Column" in fill and args[1].dtype == args[0].dtype)):
+        same_column = "Column" in fill and args[1].dtype == args[0].dtype
+        if _is_scalar(body["input"][0]) or not ("Literal" in fill or same_column):
             # Polars 2.1 gives wrong values (or panics) for fill values of another type than x's unless literal
             raise NotCompiled("fill_null with a computed value or a column of another type")
         t = supertype(args[0], args[1])

@@ -12,7 +12,7 @@ does not follow calls into other functions, ``getattr`` or ``eval``.
 >>> lint_udf("fare", fare)
 Traceback (most recent call last):
 ...
-featurestore.errors.DefinitionError: on-demand view 'fare' calls time.time, which reads the wall clock or random numbers; offline and online would differ (take times from the row instead)
+featurestore.errors.DefinitionError: on-demand view 'fare' calls time.time, which reads the wall clock ...
 """
 
 from __future__ import annotations

@@ -26,7 +26,7 @@ ROW_COLUMN = "__featurestore_row__"
 """A placeholder column so a frame keeps its height when no input column is read."""
 
 
-def castable(src: pl.DataType, dst: types.ValueType) -> bool:
+def castable(src: Any, dst: types.ValueType) -> bool:
     """Whether an expression of Polars type ``src`` may be declared as ``dst`` (checked strictly per value)."""
     import polars as pl
 
@@ -40,11 +40,11 @@ def castable(src: pl.DataType, dst: types.ValueType) -> bool:
     if name in ("Float32", "Float64"):
         return bool(src.is_integer() or src.is_float())
     if name == "Bool":
-        return src == pl.Boolean
+        return bool(src == pl.Boolean)
     if name == "String":
-        return src == pl.String or isinstance(src, (pl.Categorical, pl.Enum))
+        return bool(src == pl.String or isinstance(src, (pl.Categorical, pl.Enum)))
     if name == "Bytes":
-        return src == pl.Binary
+        return bool(src == pl.Binary)
     if name == "Timestamp":
         return isinstance(src, pl.Datetime)
     return False  # pragma: no cover - every value type is listed above

@@ -10,7 +10,7 @@ Polars' own ``meta.is_row_separable()`` says True for ``x - x.mean()``, so it is
 >>> check_row_local("eta", {"z": pl.col("km") - pl.col("km").mean()})
 Traceback (most recent call last):
 ...
-featurestore.errors.DefinitionError: on-demand view 'eta': feature 'z' uses Agg (an aggregation); only row-local expressions (each output row computed from the same input row) are allowed
+featurestore.errors.DefinitionError: on-demand view 'eta': feature 'z' uses Agg (an aggregation); only row-local ...
 >>> sorted(expression_inputs({"eta_min": pl.col("km") / pl.col("kmh") * 60, "long": pl.col("km") > 20}))
 ['km', 'kmh']
 """
@@ -101,7 +101,7 @@ def _refusal(node: Tree) -> str | None:
             return None
         inner = variant if isinstance(variant, str) else next(iter(variant)) if isinstance(variant, dict) else None
         return None if inner in allowed else f"{name}.{inner}"
-    return kind
+    return str(kind)
 
 
 def _children(node: Tree) -> Iterator[Tree]:
@@ -136,10 +136,11 @@ def check_row_local(view_name: str, expressions: Mapping[str, pl.Expr]) -> None:
             bad = _refusal(node)
             if bad is not None:
                 head = bad.split(".")[-1].split(" ")[0]
-                why = _WHY.get(head) or _WHY.get(bad.split(".")[0]) or "not in the row-local allow-list"
+                why = _WHY.get(head) or _WHY.get(bad.split(".")[0]) or "not in the allow-list"
                 raise DefinitionError(
                     f"on-demand view {view_name!r}: feature {feature!r} uses {bad} ({why}); only row-local "
-                    "expressions (each output row computed from the same input row) are allowed", view=view_name, feature=feature, value=bad)
+                    "expressions (each output row computed from the same input row) are allowed",
+                    view=view_name, feature=feature, value=bad)
 
 
 def expression_inputs(expressions: Mapping[str, pl.Expr]) -> set[str]:

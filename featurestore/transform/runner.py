@@ -19,11 +19,13 @@ to their declared types the same way on both paths, so ``run_rows`` equals ``run
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+import gc
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
+from featurestore import types
 from featurestore.definitions.field import Field
 from featurestore.errors import DefinitionError, InputError, TransformError
 from featurestore.transform import polars_path
@@ -103,7 +105,7 @@ class OnDemandRunner:
     def _compile(self, frame: pl.DataFrame, reads: Sequence[Field]) -> None:
         from featurestore.transform.values import POLARS_NAMES
 
-        types = {f.name: POLARS_NAMES.get(f.dtype.name, f.dtype.name) for f in reads}
+        dtypes = {f.name: POLARS_NAMES.get(f.dtype.name, f.dtype.name) for f in reads}
         index = {f.name: i for i, f in enumerate(reads)}
 
         def check(node: Tree, dtype: str) -> None:
@@ -112,7 +114,7 @@ class OnDemandRunner:
 
         for feature, expr in self._expressions.items():
             try:
-                self._compiled[feature] = compile_tree(tree(self.name, feature, expr), types, index, check)
+                self._compiled[feature] = compile_tree(tree(self.name, feature, expr), dtypes, index, check)
             except NotCompiled:
                 continue
 
@@ -124,12 +126,14 @@ class OnDemandRunner:
         if self._udf is None:
             return polars_path.evaluate(self.name, self._frame(inputs, table.num_rows), self._expressions, self.outputs,
                                         rows_described)
-        names = [f.name for f in self.reads]
-        columns = [inputs.column(n).to_pylist() for n in names]
-        rows = (dict(zip(names, values, strict=True)) for values in zip(*columns, strict=True))
-        if not names:
-            rows = ({} for _ in range(table.num_rows))
-        out = self._run_udf(rows, rows_described or (lambda i: f"row {i}"))
+        paused = gc.isenabled()
+        gc.disable()  # a dict per row: the cyclic collector would run many times over objects that live on
+        try:
+            rows = inputs.to_pylist() if self.reads else [{} for _ in range(table.num_rows)]
+            out = self._run_udf(rows, rows_described or (lambda i: f"row {i}"))
+        finally:
+            if paused:
+                gc.enable()
         return pa.table({f.name: pa.array(out[i], type=f.dtype.to_arrow()) for i, f in enumerate(self.outputs)})
 
     def _frame(self, inputs: pa.Table, n: int) -> pl.DataFrame:
@@ -164,9 +168,8 @@ class OnDemandRunner:
         values = self._input_values(columns, n)
         if self._udf is not None:
             names = [f.name for f in self.reads]
-            rows: Iterable[dict[str, Any]] = (
-                (dict(zip(names, v, strict=True)) for v in zip(*values, strict=True)) if names
-                else ({} for _ in range(n)))
+            rows = [dict(zip(names, v, strict=True)) for v in zip(*values, strict=True)] if names else [
+                {} for _ in range(n)]
             out = self._run_udf(rows, None)
             return {f.name: out[i] for i, f in enumerate(self.outputs)}
         tuples = list(zip(*values, strict=True)) if values else [()] * n
@@ -212,29 +215,41 @@ class OnDemandRunner:
 
     # python row functions ---------------------------------------------------------------------------------
 
-    def _run_udf(self, rows: Iterable[dict[str, Any]], describe: Describe | None) -> list[list[Any]]:
+    def _run_udf(self, rows: list[dict[str, Any]], describe: Describe | None) -> list[list[Any]]:
         """Call the function once per row; the outputs (coerced to their types) column by column."""
         udf = self._udf
         assert udf is not None
-        spec = self._out_coerce
-        width = len(spec)
-        out: list[list[Any]] = [[] for _ in spec]
-        appends = [(name, coerce, col.append) for (name, coerce), col in zip(spec, out, strict=True)]
-        for i, row in enumerate(rows):
+        results: list[Any] = []
+        append = results.append
+        try:
+            for row in rows:
+                append(udf(row))
+        except Exception as e:
+            i = len(results)
+            where = f" at {describe(i)}" if describe else ""
+            raise TransformError(f"on-demand view {self.name!r} raised {type(e).__name__}: {e}{where}",
+                                 view=self.name, row=describe(i) if describe else None) from e
+        names = [n for n, _ in self._out_coerce]
+        try:
+            if not set(map(type, results)) <= {dict} or not set(map(len, results)) <= {len(names)}:
+                raise _Extra()
+            out = []
+            for name, coerce in self._out_coerce:
+                values = [r[name] for r in results]
+                fast = _NO_COERCION.get(coerce)
+                out.append(values if fast and set(map(type, values)) <= fast else [coerce(v) for v in values])
+            return out
+        except (BadValue, KeyError, TypeError, _Extra):
+            pass
+        for i, result in enumerate(results):  # find the first row at fault, and say what is wrong with it
             try:
-                result = udf(row)
-            except Exception as e:
-                where = f" at {describe(i)}" if describe else ""
-                raise TransformError(f"on-demand view {self.name!r} raised {type(e).__name__}: {e}{where}",
-                                     view=self.name, row=describe(i) if describe else None) from e
-            try:
-                for name, coerce, append in appends:
-                    append(coerce(result[name]))
-                if len(result) != width:
-                    raise _Extra(sorted(set(result) - {n for n, _ in spec})[0])
-            except (BadValue, KeyError, TypeError, _Extra) as e:
-                raise self._output_error(e, result, i, describe, [n for n, _ in spec]) from e
-        return out
+                if not isinstance(result, Mapping) or len(result) != len(names):
+                    raise _Extra(sorted(set(result) - set(names))[0] if isinstance(result, Mapping) else None)
+                for name, coerce in self._out_coerce:
+                    coerce(result[name])
+            except (BadValue, KeyError, TypeError, IndexError, _Extra) as e:
+                raise self._output_error(e, result, i, describe, names) from e
+        raise AssertionError("unreachable: an output error without a row at fault")  # pragma: no cover
 
     def _output_error(self, e: Exception, result: Any, i: int, describe: Describe | None,
                       names: list[str]) -> TransformError:
@@ -258,6 +273,15 @@ class OnDemandRunner:
 
 class _Extra(Exception):  # noqa: N818 - internal signal
     pass
+
+
+_NO_COERCION: dict[Callable[[Any], Any], set[type]] = {
+    coercer(types.Float64): {float, type(None)},
+    coercer(types.String): {str, type(None)},
+    coercer(types.Bool): {bool, type(None)},
+    coercer(types.Bytes): {bytes, type(None)},
+}
+"""Output columns whose values are all of these types are already what the coercer would give."""
 
 
 def _fits(coerce: Callable[[Any], Any], value: Any) -> bool:
