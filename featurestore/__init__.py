@@ -26,6 +26,7 @@ from featurestore.errors import (
     OnlineStoreError,
     OnlineStoreUnavailableError,
     RegistryError,
+    TransformError,
 )
 from featurestore.materialize.run import OnlineWrite, Progress, ProgressCallback, ViewMaterialization
 from featurestore.materialize.writes import PushResult
@@ -95,6 +96,7 @@ __all__ = [
     "StateStore",
     "StoreRequests",
     "StoreRows",
+    "TransformError",
     "ViewMaterialization",
     "ViewResult",
     "ViewSpec",

@@ -135,6 +135,17 @@ class OnlineStoreUnavailableError(OnlineStoreError):
     """The online store cannot be reached (connection refused, timeout)."""
 
 
+class TransformError(FeatureStoreError):
+    """An on-demand transformation failed: user code raised, or an output is missing or of the wrong type.
+
+    Fields: ``view``, the on-demand view; ``feature``, the output at fault (when one is); ``row``, the
+    entity row (offline, when one is known), e.g. ``"row 12 (driver_id=3, event_timestamp=...)"``.
+    """
+
+    feature: str | None = None
+    row: str | None = None
+
+
 class BusyError(FeatureStoreError):
     """Another exclusive operation (e.g. a materialization) is already running."""
 

@@ -15,6 +15,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("definitions", ("definitions",)),
     ("registry", ("registry", "state")),
     ("resolution", ("resolution",)),
+    ("transform", ("transform",)),
     ("engines", ("offline", "online")),
     ("materialize", ("materialize",)),
     ("store", ("store",)),
