@@ -103,13 +103,13 @@ def test_an_on_demand_view_is_not_a_source() -> None:
     (pl.col("v").rolling_mean(2), "RollingExpr"),
     (pl.col("v").fill_null(strategy="forward"), "FillNullWithStrategy"),
     (pl.col("v").is_duplicated(), "Boolean.IsDuplicated"),
-    (pl.col("v") + pl.lit(pl.Series([1.0, 2.0])), "a Series literal"),
+    (pl.col("v") + pl.lit(pl.Series([1.0, 2.0])), "Literal Series"),
     (pl.col("v").filter(pl.col("v") > 0), "Filter"),
 ])
 def test_expressions_must_be_row_local(expr: pl.Expr, node: str) -> None:
-    with pytest.raises(DefinitionError, match=f"feature 'y': .* uses {node}.*not row-local") as err:
+    with pytest.raises(DefinitionError, match=f"feature 'y' uses {node}.*only row-local") as err:
         odfv(expressions={"y": expr})
-    assert (err.value.name, err.value.feature, err.value.value) == ("calc", "y", node)
+    assert (err.value.name, err.value.feature) == ("calc", "y") and str(err.value.value).startswith(node)
 
 
 @pytest.mark.parametrize("expr", [
@@ -167,7 +167,7 @@ def uses_secrets(row: dict[str, Any]) -> dict[str, Any]:
     (uses_local_import, "time.monotonic"), (uses_secrets, "secrets.randbelow"),
 ])
 def test_row_functions_must_not_read_the_clock_or_random_numbers(fn: Any, call: str) -> None:
-    with pytest.raises(DefinitionError, match=f"'calc': its function uses {call} \\(line \\d+ of {fn.__name__}\\)"):
+    with pytest.raises(DefinitionError, match=f"'calc' calls {call}, which reads the wall clock or random"):
         odfv(udf=fn)
 
 

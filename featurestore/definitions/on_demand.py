@@ -8,15 +8,18 @@ registry is *registered*: it keeps the code text, mode and fingerprint only (``i
 from __future__ import annotations
 
 import hashlib
+import inspect
 import json
+import textwrap
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from featurestore.definitions.feature_view import FeatureView, FeatureViewProjection
 from featurestore.definitions.field import Field
-from featurestore.definitions.on_demand_checks import check_row_local, function_source, lint_udf, serialize
+from featurestore.definitions.purity import lint_udf
 from featurestore.definitions.request_source import RequestSource
+from featurestore.definitions.rowlocal import check_row_local
 from featurestore.errors import DefinitionError, NotFoundError
 from featurestore.naming import check_name
 
@@ -102,7 +105,7 @@ class OnDemandFeatureView:
                 raise DefinitionError(f"{what}: udf must be a function of one row (a dict), got {self.udf!r}",
                                       name=self.name)
             lint_udf(self.name, self.udf)
-            self._set_code("python", function_source(self.name, self.udf))
+            self._set_code("python", textwrap.dedent(inspect.getsource(self.udf)))  # lint_udf read it
         elif self._code is None or self._mode not in MODES or not self._fingerprint:
             raise DefinitionError(f"{what} needs expressions= (Polars expressions per feature) or udf= (a function "
                                   "of one row)", name=self.name)
@@ -159,7 +162,7 @@ class OnDemandFeatureView:
         ordered = {n: self.expressions[n] for n in wanted}
         check_row_local(self.name, ordered)
         object.__setattr__(self, "expressions", ordered)
-        return json.dumps({n: serialize(e) for n, e in ordered.items()})
+        return json.dumps({n: json.loads(e.meta.serialize(format="json")) for n, e in ordered.items()})
 
     def __hash__(self) -> int:
         return hash(("OnDemandFeatureView", self.name))

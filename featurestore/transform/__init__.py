@@ -3,8 +3,8 @@
 Layer: imports the base modules and ``featurestore.definitions`` only. Polars is imported lazily.
 """
 
-from featurestore.transform.lint import lint_udf
-from featurestore.transform.rowlocal import check_row_local, expression_inputs
+from featurestore.definitions.purity import lint_udf
+from featurestore.definitions.rowlocal import check_row_local, expression_inputs
 from featurestore.transform.runner import OnDemandRunner
 
 __all__ = ["OnDemandRunner", "check_row_local", "expression_inputs", "lint_udf"]

@@ -29,8 +29,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from featurestore.definitions.rowlocal import Tree, walk
 from featurestore.transform import ops
-from featurestore.transform.rowlocal import Tree, walk
 from featurestore.transform.values import INT_RANGE, BadValue, f32, int_to_f32
 
 Row = tuple[Any, ...]

@@ -15,8 +15,8 @@ import pyarrow as pa
 
 from featurestore import types
 from featurestore.definitions.field import Field
+from featurestore.definitions.rowlocal import Tree
 from featurestore.errors import TransformError
-from featurestore.transform.rowlocal import Tree
 from featurestore.transform.values import polars_dtype
 
 if TYPE_CHECKING:

@@ -27,10 +27,10 @@ import pyarrow as pa
 
 from featurestore import types
 from featurestore.definitions.field import Field
+from featurestore.definitions.rowlocal import Tree, check_row_local, expression_inputs, tree
 from featurestore.errors import DefinitionError, InputError, TransformError
 from featurestore.transform import polars_path
 from featurestore.transform.compile import Compiled, NotCompiled, compile_tree
-from featurestore.transform.rowlocal import Tree, check_row_local, expression_inputs, tree
 from featurestore.transform.values import BadValue, coercer
 
 if TYPE_CHECKING:
@@ -51,7 +51,7 @@ class OnDemandRunner:
     def __init__(self, name: str, outputs: Sequence[Field], *, expressions: Mapping[str, pl.Expr] | None = None,
                  udf: Callable[[dict[str, Any]], dict[str, Any]] | None = None, inputs: Sequence[Field]) -> None:
         if (expressions is None) == (udf is None):
-            raise DefinitionError(f"on-demand view {name!r} takes exactly one of expressions and udf", view=name)
+            raise DefinitionError(f"on-demand view {name!r} takes exactly one of expressions and udf", name=name)
         self.name = name
         self.outputs = tuple(outputs)
         self.inputs = tuple(inputs)
@@ -64,7 +64,7 @@ class OnDemandRunner:
             self.reads: tuple[Field, ...] = tuple(f for f in self.inputs if f.name in self._roots)
         else:
             if not callable(udf):
-                raise DefinitionError(f"on-demand view {name!r}: udf is not callable", view=name)
+                raise DefinitionError(f"on-demand view {name!r}: udf is not callable", name=name)
             self.reads = self.inputs
         self._in_coerce = [(f.name, coercer(f.dtype)) for f in self.reads]
 
@@ -85,14 +85,14 @@ class OnDemandRunner:
             extra, missing = sorted(set(expressions) - set(declared)), sorted(set(declared) - set(expressions))
             feature = (extra or missing)[0]
             raise DefinitionError(f"on-demand view {name!r}: expressions {'define' if extra else 'lack'} feature "
-                                  f"{feature!r}; their names must be the schema's", view=name, feature=feature)
+                                  f"{feature!r}; their names must be the schema's", name=name, feature=feature)
         check_row_local(name, expressions)
         known = {f.name for f in self.inputs}
         for feature, expr in expressions.items():
             unknown = sorted(expression_inputs({feature: expr}) - known)
             if unknown:
                 raise DefinitionError(f"on-demand view {name!r}: feature {feature!r} reads {unknown[0]!r}, which is "
-                                      f"not an input (inputs: {sorted(known)})", view=name, feature=feature,
+                                      f"not an input (inputs: {sorted(known)})", name=name, feature=feature,
                                       column=unknown[0])
         self._expressions = {f: expressions[f] for f in declared}
         self._roots = expression_inputs(expressions)

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 from featurestore import DefinitionError
-from featurestore.transform import lint_udf
+from featurestore.definitions.purity import lint_udf
 
 
 def uses_datetime_module(row: dict[str, Any]) -> dict[str, Any]:
@@ -91,7 +91,7 @@ def references_without_calling(row: dict[str, Any]) -> dict[str, Any]:
 def test_clock_and_randomness_are_refused_naming_view_and_call(fn: Any, call: str) -> None:
     with pytest.raises(DefinitionError, match=r"on-demand view 'v' calls .*wall clock or random") as err:
         lint_udf("v", fn)
-    assert err.value.view == "v" and str(err.value.value).startswith(call)
+    assert err.value.name == "v" and str(err.value.value).startswith(call)
 
 
 def pure(row: dict[str, Any]) -> dict[str, Any]:

@@ -214,7 +214,7 @@ def test_expressions_that_look_at_other_rows_are_refused(expr: pl.Expr) -> None:
     with pytest.raises(DefinitionError, match="on-demand view 'v': feature 'f'") as err:
         OnDemandRunner("v", [Field(name="f", dtype=Float64)], expressions={"f": expr},
                        inputs=[Field(name="x", dtype=Float64), Field(name="y", dtype=Int64)])
-    assert (err.value.view, err.value.feature) == ("v", "f")
+    assert (err.value.name, err.value.feature) == ("v", "f")
 
 
 def test_expressions_must_match_the_schema_and_read_known_inputs() -> None:

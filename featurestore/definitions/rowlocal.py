@@ -70,13 +70,13 @@ def tree(view_name: str, feature: str, expr: pl.Expr) -> Tree:
 
     if not isinstance(expr, pl.Expr):
         raise DefinitionError(f"on-demand view {view_name!r}: feature {feature!r} is a {type(expr).__name__}, "
-                              "not a polars expression", view=view_name, feature=feature)
+                              "not a polars expression", name=view_name, feature=feature)
     try:
         return json.loads(expr.meta.serialize(format="json"))
     except Exception as e:  # polars raises ComputeError for Python callbacks (map_elements, map_batches)
         raise DefinitionError(f"on-demand view {view_name!r}: feature {feature!r} cannot be serialized "
                               f"({type(e).__name__}); Python callbacks such as map_elements are not allowed in "
-                              "expressions (use a row function instead)", view=view_name, feature=feature) from e
+                              "expressions (use a row function instead)", name=view_name, feature=feature) from e
 
 
 def _refusal(node: Tree) -> str | None:
@@ -140,7 +140,7 @@ def check_row_local(view_name: str, expressions: Mapping[str, pl.Expr]) -> None:
                 raise DefinitionError(
                     f"on-demand view {view_name!r}: feature {feature!r} uses {bad} ({why}); only row-local "
                     "expressions (each output row computed from the same input row) are allowed",
-                    view=view_name, feature=feature, value=bad)
+                    name=view_name, feature=feature, value=bad)
 
 
 def expression_inputs(expressions: Mapping[str, pl.Expr]) -> set[str]:

@@ -43,7 +43,7 @@ def _source_tree(view_name: str, fn: Callable[..., Any]) -> ast.AST:
         source = textwrap.dedent(inspect.getsource(fn))
     except (OSError, TypeError) as e:
         raise DefinitionError(f"on-demand view {view_name!r}: the source of its function cannot be read ({e}); "
-                              "define it in a module file", view=view_name) from e
+                              "define it in a module file", name=view_name) from e
     candidates = [source, source.strip().rstrip(",;"), "(" + source.strip().rstrip(",;") + ")"]
     stripped = source.strip()
     for _ in range(8):  # a lambda cut out of a longer expression: drop trailing closers one by one
@@ -55,7 +55,7 @@ def _source_tree(view_name: str, fn: Callable[..., Any]) -> ast.AST:
         except SyntaxError:
             continue
     raise DefinitionError(f"on-demand view {view_name!r}: the source of its function cannot be parsed; "
-                          "define it with def in a module file", view=view_name)
+                          "define it with def in a module file", name=view_name)
 
 
 def _dotted(node: ast.AST) -> list[str] | None:
@@ -149,4 +149,4 @@ def lint_udf(view_name: str, fn: Callable[..., Any]) -> None:
 def _error(view_name: str, name: str) -> DefinitionError:
     return DefinitionError(f"on-demand view {view_name!r} calls {name}, which reads the wall clock or random "
                            "numbers; offline and online would differ (take times from the row instead)",
-                           view=view_name, value=name)
+                           name=view_name, value=name)
