@@ -28,7 +28,9 @@ from featurestore.registry.file import Registry, RegistryState, RegistryUpdate
 from featurestore.registry.live import LiveCode, LiveCodeCache
 from featurestore.registry.loader import load_definitions
 from featurestore.registry.plan import Plan, applied, make_plan, online_layout
+from featurestore.resolution import ResolvedOnDemand
 from featurestore.state import StateStore, open_state_store
+from featurestore.transform import OnDemandRunner
 
 
 class FeatureStore:
@@ -69,6 +71,7 @@ class FeatureStore:
         self._online: OnlineStore | None = online
         self._reader: OnlineReader | None = None
         self._live = LiveCodeCache(self.repo_path)
+        self._runners: tuple[LiveCode, dict[str, OnDemandRunner]] = (LiveCode(-1), {})
 
     @property
     def offline(self) -> OfflineStore:
@@ -193,6 +196,22 @@ class FeatureStore:
         imported then, and only when on-demand views are registered)."""
         return self._live.get(state if state is not None else self.state())
 
+    def on_demand_runner(self, state: RegistryState, odfv: ResolvedOnDemand) -> OnDemandRunner:
+        """The runner of an on-demand view of ``state`` from the repo's live code (CodeMismatchError when that
+        code differs from what was applied); built once per registry snapshot and view."""
+        live = self._live.get(state)
+        owner, runners = self._runners
+        if owner is not live:
+            runners = {}
+            self._runners = (live, runners)
+        name = odfv.view.name
+        runner = runners.get(name)
+        if runner is None:
+            view = live.view(name)
+            runner = runners[name] = OnDemandRunner(name, view.features, expressions=view.expressions, udf=view.udf,
+                                                    inputs=odfv.input_fields)
+        return runner
+
     def code_status(self) -> list[CodeMismatchError]:
         """The registered on-demand views whose code in the repo differs from what was applied (or is missing):
         empty when every one matches. A server answers ``/ready`` 503 while this is not empty."""
@@ -215,9 +234,10 @@ class FeatureStore:
         distinct (join keys, event time) of the views' sources in
         ``[start_date, end_date]`` is the spine.
         """
+        state = self.state()
         return retrieval.get_historical_features(
-            self.offline, self.state(), entity_df, features, full_feature_names, as_of_created,
-            start_date, end_date,
+            self.offline, state, entity_df, features, full_feature_names, as_of_created,
+            start_date, end_date, lambda odfv: self.on_demand_runner(state, odfv),
         )
 
 
@@ -246,7 +266,7 @@ class FeatureStore:
         {'driver_id': [1001], 'conv_rate': [0.53]}
         """
         if self._reader is None:
-            self._reader = OnlineReader(self.online)
+            self._reader = OnlineReader(self.online, self.on_demand_runner)
         # one registry snapshot per call: a service name is resolved against the same snapshot
         return self._reader.read(self.state(), features, entity_rows, full_feature_names)
 

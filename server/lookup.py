@@ -74,7 +74,7 @@ class Lookups:
     @property
     def reader(self) -> OnlineReader:
         if self._reader is None:
-            self._reader = OnlineReader(self.store.online)
+            self._reader = OnlineReader(self.store.online, self.store.on_demand_runner)
         return self._reader
 
     async def lookup(self, features: list[str] | str, entities: dict[str, list[Any]], full: bool) -> OnlineResponse:

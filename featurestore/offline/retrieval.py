@@ -10,9 +10,10 @@ import pyarrow as pa
 from featurestore import types
 from featurestore.errors import InputError
 from featurestore.offline.entity_input import EntityInput, load
+from featurestore.offline.on_demand import OnDemandJob, Runners, check_request_columns
 from featurestore.offline.protocol import OfflineStore, RetrievalJob
 from featurestore.registry.file import RegistryState
-from featurestore.resolution import ResolvedView, view_requests
+from featurestore.resolution import ResolvedView, request
 from featurestore.utc import to_utc
 
 
@@ -51,14 +52,17 @@ def get_historical_features(
     as_of_created: bool = False,
     start_date: datetime | None = None,
     end_date: datetime | None = None,
+    runners: Runners | None = None,
 ) -> RetrievalJob:
+    """The training set job; with on-demand views requested, ``runners`` gives their runners."""
     if entity_df is None:
         if start_date is None or end_date is None:
             raise InputError("without entity_df, give start_date and end_date (the spine's time range)")
         start_date, end_date = to_utc(start_date, "start_date"), to_utc(end_date, "end_date")  # naive = UTC
         if start_date > end_date:
             raise InputError(f"start_date {start_date} is after end_date {end_date}")
-        requests = view_requests(features, state, full_feature_names, ("event_timestamp",))
+        resolved = request(features, state, full_feature_names, ("event_timestamp",))
+        requests = list(resolved.views)
         keyed = [r for r in requests if r.keys]  # views without entities join any spine by time
         keys = {tuple(col for col, _ in r.keys) for r in keyed}
         if len(keys) > 1 or any(col != key for r in keyed for col, key in r.keys):
@@ -70,6 +74,14 @@ def get_historical_features(
         if start_date is not None or end_date is not None:
             raise InputError("start_date/end_date are for queries without entity_df; filter entity_df instead")
         entity = load(entity_df)
-        requests = view_requests(features, state, full_feature_names, entity.schema.names)
+        resolved = request(features, state, full_feature_names, entity.schema.names)
+        requests = list(resolved.views)
     check_keys(requests, entity.schema)
-    return offline.historical(entity, requests, as_of_created)
+    if not resolved.on_demand:
+        return offline.historical(entity, requests, as_of_created)
+    check_request_columns(resolved, entity.schema, "entity_df" if entity_df is not None else "the spine (no entity_df)")
+    if runners is None:
+        raise InputError("on-demand feature views need the store's live code: use FeatureStore.get_historical_features")
+    keys = tuple(dict.fromkeys(k for v in requests for k in v.entity_keys))
+    return OnDemandJob(offline.historical(entity, requests, as_of_created), resolved, runners, keys,
+                       entity.timestamp_column)

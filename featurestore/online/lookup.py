@@ -21,6 +21,7 @@ from featurestore import types
 from featurestore.definitions.feature_view import FeatureView
 from featurestore.errors import InputError
 from featurestore.online import entity_rows as rows_in
+from featurestore.online import on_demand
 from featurestore.online.protocol import OnlineStore, ViewSpec
 from featurestore.online.response import NOT_FOUND, OUTSIDE_MAX_AGE, PRESENT, OnlineResponse, ViewResult
 from featurestore.registry.file import RegistryState
@@ -78,21 +79,31 @@ def _plans(resolved: ResolvedRequest, state: RegistryState) -> tuple[_ViewPlan, 
 class PreparedLookup:
     """A checked lookup waiting for its store read: the store requests, and what :meth:`finish` needs."""
 
-    __slots__ = ("key_out", "n", "plans", "requests")
+    __slots__ = ("key_out", "n", "on_demand", "plans", "request_data", "requests")
 
     def __init__(self, plans: tuple[_ViewPlan, ...], key_out: dict[str, list[Any]], requests: StoreRequests,
-                 n: int) -> None:
+                 n: int, on_demand: on_demand.OnDemandPlan | None = None,
+                 request_data: dict[str, list[Any]] | None = None) -> None:
         self.plans = plans
         self.key_out = key_out
         self.requests = requests
         self.n = n
+        self.on_demand = on_demand
+        """The on-demand views of the request (None without any)."""
+        self.request_data = request_data
+        """Their request fields' values, per field."""
 
 
 class OnlineReader:
-    """Turns requests into one ``OnlineStore.read`` call (or an awaited ``read_async`` when the store has one)."""
+    """Turns requests into one ``OnlineStore.read`` call (or an awaited ``read_async`` when the store has one).
 
-    def __init__(self, store: OnlineStore) -> None:
+    ``runner_of`` gives the runners of on-demand views (``FeatureStore.on_demand_runner``: the repo's live
+    code); without it, a request of an on-demand view is refused.
+    """
+
+    def __init__(self, store: OnlineStore, runner_of: on_demand.RunnerOf | None = None) -> None:
         self.store = store
+        self.runner_of = runner_of
         self._read_async: Callable[[StoreRequests], Any] | None = getattr(store, "read_async", None)
 
     def prepare(self, state: RegistryState, features: Any, entity_rows: Any,
@@ -113,6 +124,9 @@ class OnlineReader:
                 continue
             requests.append((plan.spec, list(zip(*key_cols, strict=True)) if len(key_cols) > 1
                              else [(v,) for v in key_cols[0]]))
+        if resolved.on_demand:
+            odfv = on_demand.plan_of(resolved, state, self.runner_of)
+            return PreparedLookup(plans, key_out, requests, n, odfv, on_demand.request_columns(odfv, cols, n))
         return PreparedLookup(plans, key_out, requests, n)
 
     def finish(self, prepared: PreparedLookup, results: StoreRows | list[Any],
@@ -168,6 +182,10 @@ class OnlineReader:
                 stamps[out] = ts
                 out_types[out] = arrow_type
             views.append(ViewResult(plan.name, plan.outs, status, ts, per_feature or None))
+        if prepared.on_demand is not None:
+            assert prepared.request_data is not None
+            return on_demand.finish(prepared.on_demand, prepared.request_data, prepared.n, prepared.key_out,
+                                    features_out, statuses, stamps, out_types, views)
         return OnlineResponse(prepared.key_out, features_out, statuses, stamps, out_types, tuple(views))
 
     def read(self, state: RegistryState, features: Any, entity_rows: Any, full_feature_names: bool = False,
