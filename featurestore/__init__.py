@@ -38,9 +38,10 @@ from featurestore.online.response import NOT_FOUND, OUTSIDE_MAX_AGE, PRESENT, On
 from featurestore.registry.file import RegistryState
 from featurestore.registry.live import LiveCode
 from featurestore.registry.plan import OnlineEffect, Plan, PlanChange
-from featurestore.resolution import ResolvedRequest, ResolvedView, resolve
+from featurestore.resolution import ResolvedOnDemand, ResolvedRequest, ResolvedView, resolve
 from featurestore.state import Record, StateStore
 from featurestore.store import FeatureStore
+from featurestore.transform import OnDemandRunner
 
 __version__ = "0.1.0"
 
@@ -70,6 +71,7 @@ __all__ = [
     "OfflineStore",
     "OfflineStoreError",
     "OnDemandFeatureView",
+    "OnDemandRunner",
     "OnlineEffect",
     "OnlineReader",
     "OnlineResponse",
@@ -90,6 +92,7 @@ __all__ = [
     "RegistryState",
     "RepoConfig",
     "RequestSource",
+    "ResolvedOnDemand",
     "ResolvedRequest",
     "ResolvedView",
     "RetrievalJob",

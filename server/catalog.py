@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from featurestore import Entity, FeatureService, FeatureView
+from featurestore import Entity, FeatureService, FeatureView, OnDemandFeatureView
 
 
 def _entity(e: Entity) -> dict[str, Any]:
@@ -32,6 +32,21 @@ def _view(v: FeatureView, marks: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _on_demand(v: OnDemandFeatureView) -> dict[str, Any]:
+    return {
+        "name": v.name,
+        "features": [{"name": f.name, "type": f.dtype.name} for f in v.features],
+        "mode": v.mode,
+        "sources": [{"view": p.view, "features": list(p.features)} for p in v.view_sources],
+        "request_sources": [{"name": r.name, "fields": [{"name": f.name, "type": f.dtype.name} for f in r.schema]}
+                            for r in v.request_sources],
+        "fingerprint": v.fingerprint,
+        "description": v.description,
+        "owner": v.owner,
+        "tags": dict(v.tags),
+    }
+
+
 def _service(s: FeatureService) -> dict[str, Any]:
     return {"name": s.name, "features": s.refs(), "description": s.description, "owner": s.owner,
             "tags": dict(s.tags)}
@@ -39,12 +54,14 @@ def _service(s: FeatureService) -> dict[str, Any]:
 
 def catalog(state: Any, marks: dict[str, Any]) -> dict[str, Any]:
     """Entities, feature views (join keys and features with types, ttl, owner, tags, description,
-    source, last materialization from ``marks``: ``FeatureStore.watermarks()``) and feature services
+    source, last materialization from ``marks``: ``FeatureStore.watermarks()``), on-demand feature views
+    (features with types, mode, source views, request fields, code fingerprint) and feature services
     of a registry snapshot."""
     return {
         "project": state.project,
         "registry_version": state.version,
         "entities": [_entity(e) for e in state.entities()],
         "feature_views": [_view(v, marks) for v in state.feature_views()],
+        "on_demand_feature_views": [_on_demand(v) for v in state.on_demand_feature_views()],
         "feature_services": [_service(s) for s in state.feature_services()],
     }

@@ -27,6 +27,7 @@ from featurestore import (
     OnlineStoreError,
     OnlineStoreUnavailableError,
     RegistryError,
+    TransformError,
 )
 
 log = logging.getLogger("featurestore.server")
@@ -39,6 +40,7 @@ STATUS: dict[type[FeatureStoreError], int] = {
     OnlineStoreUnavailableError: 503,
     RegistryError: 503,
     CodeMismatchError: 503,
+    TransformError: 500,
     OnlineStoreError: 500,
     DataSourceError: 500,
     ConfigError: 500,

@@ -22,14 +22,15 @@ from .metrics import Metrics
 from .reload import RegistryWatcher
 
 
-def _convert(values: list[Any], key: str, parse: Callable[[str], Any], what: str) -> list[Any]:
+def _convert(values: list[Any], key: str, parse: Callable[[str], Any], what: str, kind: str = "join key") -> list[Any]:
     out = []
     for v in values:
         if isinstance(v, str):
             try:
                 v = parse(v)
             except (ValueError, binascii.Error):
-                raise InputError(f"join key {key!r} must be {what}, got {v!r}", join_key=key) from None
+                fields = {"join_key": key} if kind == "join key" else {"field": key}
+                raise InputError(f"{kind} {key!r} must be {what}, got {v!r}", **fields) from None
         out.append(v)
     return out
 
@@ -49,16 +50,26 @@ _CONVERSIONS: dict[str, tuple[Callable[[str], Any], str]] = {
 }
 
 
+def _conversions(resolved: ResolvedRequest) -> list[tuple[str, str, tuple[Callable[[str], Any], str]]]:
+    """Per entity column JSON cannot carry as is (Bytes, Timestamp): its name, what it is, its conversion."""
+    found: list[tuple[str, str, tuple[Callable[[str], Any], str]]] | None = resolved.derived.get("http")
+    if found is None:
+        typed = [(k, "join key", t) for v in resolved.views for k, t in zip(v.join_keys, v.key_types, strict=True)]
+        typed += [(f.name, "request field", f.dtype) for o in resolved.on_demand for f, _ in o.request_fields]
+        found = resolved.derived["http"] = [(k, what, _CONVERSIONS[t.name]) for k, what, t in typed
+                                            if t.name in _CONVERSIONS]
+    return found
+
+
 def convert_keys(resolved: ResolvedRequest, entities: dict[str, list[Any]]) -> dict[str, list[Any]]:
-    """The entity columns with Bytes and Timestamp join keys converted from their JSON text forms."""
+    """The entity columns with Bytes and Timestamp join keys (and request fields of on-demand views) converted
+    from their JSON text forms."""
     out = entities
-    for view in resolved.views:
-        for key, dtype in zip(view.join_keys, view.key_types, strict=True):
-            conversion = _CONVERSIONS.get(dtype.name)
-            if conversion is not None and key in entities:
-                if out is entities:
-                    out = dict(entities)
-                out[key] = _convert(entities[key], key, conversion[0], conversion[1])
+    for key, what, conversion in _conversions(resolved):
+        if key in entities:
+            if out is entities:
+                out = dict(entities)
+            out[key] = _convert(entities[key], key, conversion[0], conversion[1], what)
     return out
 
 

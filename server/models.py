@@ -50,7 +50,11 @@ class GetOnlineFeaturesRequest(_FeatureChoice):
     """Feast's ``/get-online-features`` body: entity values column-wise."""
 
     entities: dict[str, list[Any]] = Field(
-        description="Join key -> values, one per entity row.", examples=[{"driver_id": [1001, 1002]}])
+        description="Join key -> values, one per entity row (request data of on-demand views may be columns "
+                    "here too).", examples=[{"driver_id": [1001, 1002]}])
+    request_context: dict[str, list[Any]] | None = Field(
+        default=None, description="Request data of on-demand views: field -> values, one per entity row.",
+        examples=[{"distance_km": [12.0, 3.5]}])
 
 
 class OnlineRequest(_FeatureChoice):
@@ -62,6 +66,9 @@ class OnlineRequest(_FeatureChoice):
     orient: Literal["rows", "columns"] = Field(
         default="rows", description="`rows`: one object per entity row; `columns`: one list per name (fastest).")
     event_timestamps: bool = Field(default=False, description="Also return each view's event time per row.")
+    request_context: dict[str, list[Any]] | None = Field(
+        default=None, description="Request data of on-demand views: field -> values, one per entity row (or "
+                                  "give them as keys of the entity rows).", examples=[{"distance_km": [12.0]}])
 
 
 class PushRequest(_Body):
@@ -118,6 +125,7 @@ class LookupBody:
     entities: Any
     orient: str = "rows"
     event_timestamps: bool = False
+    request_context: dict[str, list[Any]] | None = None
 
     def feature_ref(self) -> list[str] | str:
         return self.feature_service if self.feature_service is not None else list(self.features or ())
@@ -138,17 +146,20 @@ def _plain(data: Any, rows_allowed: bool) -> LookupBody | None:
     entities = data.get("entities")
     if type(full) is not bool or entities is None:
         return None
+    context = data.get("request_context")
+    if context is not None and not (type(context) is dict and all(type(v) is list for v in context.values())):
+        return None
     if type(entities) is dict:
         if not all(type(v) is list for v in entities.values()):
             return None
     elif not (rows_allowed and type(entities) is list and all(type(r) is dict for r in entities)):
         return None
     if not rows_allowed:
-        return LookupBody(features, service, full, entities)
+        return LookupBody(features, service, full, entities, request_context=context)
     orient, stamps = data.get("orient", "rows"), data.get("event_timestamps", False)
     if orient not in ("rows", "columns") or type(orient) is not str or type(stamps) is not bool:
         return None
-    return LookupBody(features, service, full, entities, orient, stamps)
+    return LookupBody(features, service, full, entities, orient, stamps, context)
 
 
 _LONG_NUMBER = re.compile(rb"\d{19}")
@@ -175,4 +186,4 @@ def parse_lookup(model: type[GetOnlineFeaturesRequest] | type[OnlineRequest], bo
         return fast
     m = parse(model, body)
     return LookupBody(m.features, m.feature_service, m.full_feature_names, m.entities,
-                      getattr(m, "orient", "rows"), getattr(m, "event_timestamps", False))
+                      getattr(m, "orient", "rows"), getattr(m, "event_timestamps", False), m.request_context)

@@ -7,6 +7,8 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from featurestore import InputError
+
 from .context import get_context
 from .encoding import feast_json, native, to_arrow_ipc, to_json, to_msgpack
 from .limits import check_entities, read_body
@@ -18,11 +20,13 @@ JSON = "application/json"
 MSGPACK = "application/msgpack"
 ARROW = "application/vnd.apache.arrow.stream"
 ERRORS: dict[int | str, dict[str, Any]] = {
-    400: {"description": "Bad entities: a missing join key, a join key of the wrong type, a malformed reference"},
+    400: {"description": "Bad entities: a missing join key, a join key of the wrong type, a malformed reference, "
+                         "missing request data of an on-demand view"},
     404: {"description": "Unknown feature view, feature or feature service"},
     413: {"description": "Too many entity rows (server.max_entities) or body too large (server.max_body_bytes)"},
     422: {"description": "Malformed body"},
-    503: {"description": "Online store unreachable"},
+    500: {"description": "An on-demand view's code failed (TransformError; the JSON names the view)"},
+    503: {"description": "Online store unreachable, or an on-demand view's code differs from what was applied"},
 }
 FEAST_EXAMPLE = {
     "metadata": {"feature_names": ["driver_id", "conv_rate"]},
@@ -36,6 +40,16 @@ NATIVE_EXAMPLE = {
     "rows": [{"driver_id": 1001, "conv_rate": 0.53}, {"driver_id": 9, "conv_rate": None}],
     "statuses": {"driver_stats": ["PRESENT", "NOT_FOUND"]},
 }
+
+
+def _with_context(entities: dict[str, list[Any]], context: dict[str, list[Any]] | None) -> dict[str, list[Any]]:
+    """The entity columns and the request data of on-demand views (``request_context``) as one set of columns."""
+    if not context:
+        return entities
+    both = [k for k in context if k in entities]
+    if both:
+        raise InputError(f"{both[0]!r} is given both in entities and in request_context", field=both[0])
+    return {**entities, **context}
 
 
 def _columns(entities: list[dict[str, Any]] | dict[str, list[Any]]) -> dict[str, list[Any]]:
@@ -60,7 +74,8 @@ async def get_online_features(request: Request) -> Response:
     ctx = get_context(request)
     req = parse_lookup(GetOnlineFeaturesRequest, await read_body(request, ctx.max_body_bytes))
     check_entities(req.entities, ctx.max_entities)
-    answer = await ctx.lookups.lookup(req.feature_ref(), req.entities, req.full_feature_names)
+    answer = await ctx.lookups.lookup(req.feature_ref(), _with_context(req.entities, req.request_context),
+                                      req.full_feature_names)
     return Response(feast_json(answer, req.entities), media_type=JSON)
 
 
@@ -80,7 +95,8 @@ async def online(request: Request) -> Response:
     req = parse_lookup(OnlineRequest, await read_body(request, ctx.max_body_bytes))
     check_entities(req.entities, ctx.max_entities)
     keys = _columns(req.entities)
-    answer = await ctx.lookups.lookup(req.feature_ref(), keys, req.full_feature_names)
+    answer = await ctx.lookups.lookup(req.feature_ref(), _with_context(keys, req.request_context),
+                                      req.full_feature_names)
     accept = request.headers.get("accept", "")
     if ARROW in accept:
         return Response(to_arrow_ipc(answer, req.event_timestamps), media_type=ARROW)

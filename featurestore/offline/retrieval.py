@@ -82,6 +82,5 @@ def get_historical_features(
     check_request_columns(resolved, entity.schema, "entity_df" if entity_df is not None else "the spine (no entity_df)")
     if runners is None:
         raise InputError("on-demand feature views need the store's live code: use FeatureStore.get_historical_features")
-    keys = tuple(dict.fromkeys(k for v in requests for k in v.entity_keys))
-    return OnDemandJob(offline.historical(entity, requests, as_of_created), resolved, runners, keys,
+    return OnDemandJob(offline.historical(entity, requests, as_of_created), resolved, runners, resolved.join_keys,
                        entity.timestamp_column)

@@ -25,7 +25,8 @@ from featurestore.online import on_demand
 from featurestore.online.protocol import OnlineStore, ViewSpec
 from featurestore.online.response import NOT_FOUND, OUTSIDE_MAX_AGE, PRESENT, OnlineResponse, ViewResult
 from featurestore.registry.file import RegistryState
-from featurestore.resolution import ResolvedRequest, ResolvedView, resolve
+from featurestore.resolution import ResolvedOnDemand, ResolvedRequest, ResolvedView, resolve
+from featurestore.transform import OnDemandRunner
 
 StoreRequests = list[tuple[ViewSpec, list[tuple[Any, ...]]]]
 StoreRows = list[list[tuple[int, tuple[Any, ...]] | None]]
@@ -82,15 +83,14 @@ class PreparedLookup:
     __slots__ = ("key_out", "n", "on_demand", "plans", "request_data", "requests")
 
     def __init__(self, plans: tuple[_ViewPlan, ...], key_out: dict[str, list[Any]], requests: StoreRequests,
-                 n: int, on_demand: on_demand.OnDemandPlan | None = None,
-                 request_data: dict[str, list[Any]] | None = None) -> None:
+                 n: int) -> None:
         self.plans = plans
         self.key_out = key_out
         self.requests = requests
         self.n = n
-        self.on_demand = on_demand
+        self.on_demand: on_demand.OnDemandPlan | None = None
         """The on-demand views of the request (None without any)."""
-        self.request_data = request_data
+        self.request_data: dict[str, list[Any]] = {}
         """Their request fields' values, per field."""
 
 
@@ -101,7 +101,8 @@ class OnlineReader:
     code); without it, a request of an on-demand view is refused.
     """
 
-    def __init__(self, store: OnlineStore, runner_of: on_demand.RunnerOf | None = None) -> None:
+    def __init__(self, store: OnlineStore,
+                 runner_of: Callable[[RegistryState, ResolvedOnDemand], OnDemandRunner] | None = None) -> None:
         self.store = store
         self.runner_of = runner_of
         self._read_async: Callable[[StoreRequests], Any] | None = getattr(store, "read_async", None)
@@ -124,10 +125,11 @@ class OnlineReader:
                 continue
             requests.append((plan.spec, list(zip(*key_cols, strict=True)) if len(key_cols) > 1
                              else [(v,) for v in key_cols[0]]))
+        prepared = PreparedLookup(plans, key_out, requests, n)
         if resolved.on_demand:
-            odfv = on_demand.plan_of(resolved, state, self.runner_of)
-            return PreparedLookup(plans, key_out, requests, n, odfv, on_demand.request_columns(odfv, cols, n))
-        return PreparedLookup(plans, key_out, requests, n)
+            prepared.on_demand = on_demand.plan_of(resolved, state, self.runner_of)
+            prepared.request_data = on_demand.request_columns(prepared.on_demand, cols, n)
+        return prepared
 
     def finish(self, prepared: PreparedLookup, results: StoreRows | list[Any],
                now: datetime | None = None) -> OnlineResponse:
@@ -183,7 +185,6 @@ class OnlineReader:
                 out_types[out] = arrow_type
             views.append(ViewResult(plan.name, plan.outs, status, ts, per_feature or None))
         if prepared.on_demand is not None:
-            assert prepared.request_data is not None
             return on_demand.finish(prepared.on_demand, prepared.request_data, prepared.n, prepared.key_out,
                                     features_out, statuses, stamps, out_types, views)
         return OnlineResponse(prepared.key_out, features_out, statuses, stamps, out_types, tuple(views))

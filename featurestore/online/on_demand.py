@@ -119,7 +119,8 @@ def finish(plan: OnDemandPlan, request: dict[str, list[Any]], n: int, keys: dict
         status = _worst(status_lists) if len(status_lists) > 1 else (status_lists[0] if status_lists
                                                                        else [PRESENT] * n)
         time_lists = list({id(t): t for t in (views[i].event_times_us for i in v.sources)}.values())
-        ts = _latest(time_lists) if len(time_lists) > 1 else (time_lists[0] if time_lists else [None] * n)
+        none: list[int | None] = [None] * n
+        ts = _latest(time_lists) if len(time_lists) > 1 else (time_lists[0] if time_lists else none)
         for (feature, name), arrow_type in zip(v.feature_outs, v.arrow_types, strict=True):
             features[name] = out[feature]
             statuses[name] = status

@@ -120,7 +120,7 @@ class OnDemandRunner:
 
     # offline ----------------------------------------------------------------------------------------------
 
-    def run_table(self, table: pa.Table, rows_described: Describe | None = None) -> pa.Table:
+    def run_table(self, table: pa.Table, rows_described: Callable[[int], str] | None = None) -> pa.Table:
         """The outputs for every row of ``table`` (which holds at least the input columns), declared Arrow types."""
         inputs = self._input_table(table)
         if self._udf is None:
