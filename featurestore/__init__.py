@@ -13,6 +13,7 @@ from featurestore.definitions.field import Field
 from featurestore.definitions.sources import BatchSource, CsvSource, DuckDBSource, ParquetSource, PushSource
 from featurestore.errors import (
     BusyError,
+    CodeMismatchError,
     ConfigError,
     DataSourceError,
     DefinitionError,
@@ -45,6 +46,7 @@ __all__ = [
     "PRESENT",
     "BatchSource",
     "BusyError",
+    "CodeMismatchError",
     "ConfigError",
     "CsvSource",
     "DataSourceError",

@@ -120,6 +120,17 @@ class DataSourceError(OfflineStoreError):
     column: str | None = None
 
 
+class CodeMismatchError(FeatureStoreError):
+    """A transformation's code in the repo is not the code that was applied (changed, or not found).
+
+    Fields: ``view``; ``applied``, the registered fingerprint; ``found``, the fingerprint of the code
+    found now (None when the repo no longer defines the view or its transformation).
+    """
+
+    applied: str | None = None
+    found: str | None = None
+
+
 class OnlineStoreError(FeatureStoreError):
     """The online store failed."""
 

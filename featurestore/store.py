@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -13,7 +15,7 @@ from featurestore.definitions import kinds
 from featurestore.definitions.entity import Entity
 from featurestore.definitions.feature_service import FeatureService
 from featurestore.definitions.feature_view import FeatureView
-from featurestore.errors import ConfigError, DefinitionError, OnlineStoreError
+from featurestore.errors import CodeMismatchError, ConfigError, DefinitionError, OnlineStoreError
 from featurestore.materialize import run as mat
 from featurestore.materialize import writes
 from featurestore.offline import retrieval
@@ -25,7 +27,8 @@ from featurestore.online.protocol import OnlineStore
 from featurestore.online.response import OnlineResponse
 from featurestore.registry.checks import validate
 from featurestore.registry.file import Registry, RegistryState, RegistryUpdate
-from featurestore.registry.loader import load_definitions
+from featurestore.registry.live_transforms import Live, live_transforms, with_live
+from featurestore.registry.loader import definition_files, load_definitions
 from featurestore.registry.plan import Plan, applied, make_plan, online_layout
 from featurestore.state import StateStore, open_state_store
 
@@ -67,6 +70,8 @@ class FeatureStore:
         self._owns_online = online is None
         self._online: OnlineStore | None = online
         self._reader: OnlineReader | None = None
+        self._applied_live: dict[str, FeatureView] = {}  # views with a transform this object applied
+        self._live: tuple[Any, dict[str, Live]] | None = None  # (cache key, live transforms)
 
     @property
     def offline(self) -> OfflineStore:
@@ -109,7 +114,9 @@ class FeatureStore:
     def _desired(self, objects: list[Any] | None, state: RegistryState) -> tuple[dict[str, Any], bool]:
         partial = objects is not None
         found = load_definitions(self.repo_path) if objects is None else list(objects)
-        return validate(found, state, self.offline, partial), partial
+        desired = validate(found, state, self.offline, partial)
+        self._applied_live.update({o.name: o for o in found if isinstance(o, FeatureView) and o.transform is not None})
+        return desired, partial
 
     def plan(self, objects: list[Any] | None = None) -> Plan:
         """What ``apply`` would change (``objects=None``: the repo's definitions, removals included)."""
@@ -185,6 +192,30 @@ class FeatureStore:
         """Every applied registry version, oldest first."""
         return self.registry.history()
 
+    # -- live transforms ----------------------------------------------------------------------------------
+    def _live_state(self) -> tuple[RegistryState, dict[str, Live]]:
+        """The registry with each view's batch transform as live code (the repo's definitions, imported when
+        the registry or a definition file changed; a view this object applied is used as is)."""
+        state = self.state()
+        if not any(v.get("transform") for v in state.objects["feature_views"].values()):
+            return state, {}
+        files = [(str(f), f.stat().st_mtime_ns, f.stat().st_size) for f in definition_files(self.repo_path)]
+        key = (state.version, state.objects["feature_views"], files)
+        if self._live is None or self._live[0] != key:
+            self._live = (key, live_transforms(self.repo_path, state, self._applied_live.values()))
+        return with_live(state, self._live[1]), self._live[1]
+
+    @contextmanager
+    def _live_errors(self, live: dict[str, Live]) -> Iterator[None]:
+        """A view read without its live transform: the error says why (changed or missing code)."""
+        try:
+            yield
+        except CodeMismatchError as err:
+            found = live.get(err.view or "")
+            if isinstance(found, CodeMismatchError):
+                raise found from None
+            raise
+
     # -- offline --------------------------------------------------------------------------------------
     def get_historical_features(
         self,
@@ -202,10 +233,12 @@ class FeatureStore:
         distinct (join keys, event time) of the views' sources in
         ``[start_date, end_date]`` is the spine.
         """
-        return retrieval.get_historical_features(
-            self.offline, self.state(), entity_df, features, full_feature_names, as_of_created,
-            start_date, end_date,
-        )
+        state, live = self._live_state()
+        with self._live_errors(live):
+            return retrieval.get_historical_features(
+                self.offline, state, entity_df, features, full_feature_names, as_of_created,
+                start_date, end_date,
+            )
 
 
     # -- online ---------------------------------------------------------------------------------------
@@ -215,16 +248,20 @@ class FeatureStore:
 
         Naive datetimes are UTC. Each view's watermark becomes ``end_date`` (if later).
         """
-        views = mat.online_views(self.state(), feature_views)
-        return mat.run(self.offline, self.online, self.state_store, mat.target_of(self.online, self.repo_path),
-                       views, start_date, end_date, False, progress)
+        state, live = self._live_state()
+        views = mat.online_views(state, feature_views)
+        with self._live_errors(live):
+            return mat.run(self.offline, self.online, self.state_store, mat.target_of(self.online, self.repo_path),
+                           views, start_date, end_date, False, progress)
 
     def materialize_incremental(self, end_date: datetime, feature_views: list[str] | None = None,
                                 progress: mat.ProgressCallback | None = None) -> list[mat.ViewMaterialization]:
         """Materialize from each view's watermark (first run: ``end_date - ttl``, or everything) to ``end_date``."""
-        views = mat.online_views(self.state(), feature_views)
-        return mat.run(self.offline, self.online, self.state_store, mat.target_of(self.online, self.repo_path),
-                       views, None, end_date, True, progress)
+        state, live = self._live_state()
+        views = mat.online_views(state, feature_views)
+        with self._live_errors(live):
+            return mat.run(self.offline, self.online, self.state_store, mat.target_of(self.online, self.repo_path),
+                           views, None, end_date, True, progress)
 
     def get_online_features(self, features: Any, entity_rows: Any, full_feature_names: bool = False) -> OnlineResponse:
         """Latest values for entity rows (a list of dicts or a dict of lists): one online-store round trip.
@@ -251,7 +288,9 @@ class FeatureStore:
         Returns the rows pushed and, per online view, the rows written and skipped (as
         :meth:`write_to_online_store`).
         """
-        return writes.push(self.online, self.offline, self.state(), push_source_name, df, to, self._max_future())
+        state, live = self._live_state()
+        with self._live_errors(live):
+            return writes.push(self.online, self.offline, state, push_source_name, df, to, self._max_future())
 
     def delete_online(self, feature_view_name: str, entity_rows: Any) -> int:
         """Delete the online values of some entities of one view; returns how many were stored.

@@ -14,6 +14,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from featurestore.definitions.batch_transform import transform_table
 from featurestore.definitions.feature_view import FeatureView
 from featurestore.definitions.sources import PushSource, batch_of
 from featurestore.errors import InputError, NotFoundError
@@ -181,7 +182,9 @@ def push(online: OnlineStore, offline: OfflineStore, state: RegistryState, push_
     """Push rows named like the push source's batch-source columns: rows pushed, and per online view written
     and skipped.
 
-    Event times later than now + ``max_future`` are refused (None: no limit), whatever the target.
+    Event times later than now + ``max_future`` are refused (None: no limit), whatever the target. A view with
+    a Polars batch transform gets the transform's output of the rows (online, and checked before anything is
+    written); the offline copy holds the rows as pushed (the transform runs when they are read).
     """
     if to not in PUSH_TARGETS:
         raise InputError(f"push target {to!r} is not one of {list(PUSH_TARGETS)}", to=to)
@@ -191,7 +194,8 @@ def push(online: OnlineStore, offline: OfflineStore, state: RegistryState, push_
     assert isinstance(source, PushSource)
     now = datetime.now(UTC)
     # validates every view first
-    batches = [(v, online_batch(v, table, mapped=False, max_future=max_future, now=now)) for v in views]
+    batches = [(v, online_batch(v, transform_table(v, table) if v.has_transform else table, mapped=False,
+                                max_future=max_future, now=now)) for v in views]
     offline_table = None
     if to != "online":
         schema = offline.source_schema(source)

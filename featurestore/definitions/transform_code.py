@@ -1,0 +1,128 @@
+"""The source text, fingerprint and clock/randomness lint of a batch transform (``FeatureView(transform=...)``).
+
+The registry stores the code text and its sha256 (the fingerprint), never a pickle: code that changed
+after ``apply`` is detected by comparing fingerprints. For a lambda the text is the lambda expression
+alone (``lambda lf: lf.filter(...)``), not the line around it, so moving it or renaming the variable
+it is bound to is no change.
+
+>>> code = transform_source(lambda lf: lf.head(1), "v")
+>>> code
+'lambda lf: lf.head(1)'
+>>> fingerprint(code)[:12]
+'a3e9862e6d4b'
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import inspect
+import linecache
+import textwrap
+from collections.abc import Callable
+from typing import Any
+
+from featurestore.errors import DefinitionError
+
+FORBIDDEN_CALLS = (
+    "datetime.now", "datetime.utcnow", "datetime.today", "date.today", "time.time", "time.time_ns",
+    "time.monotonic", "time.monotonic_ns", "time.perf_counter", "time.perf_counter_ns", "time.localtime",
+    "time.gmtime", "uuid.uuid1", "uuid.uuid4", "uuid1", "uuid4", "os.urandom",
+)
+"""Calls a transformation must not make (their dotted name ends with one of these)."""
+FORBIDDEN_MODULES = ("random", "secrets", "numpy.random", "np.random")
+"""Modules none of whose functions a transformation may call (``random.random()``, ``np.random.rand()``)."""
+
+
+def _lambda_source(fn: Callable[..., Any]) -> str | None:
+    """The text of the lambda expression ``fn`` was made from, or None when it cannot be found."""
+    code = fn.__code__
+    lines = linecache.getlines(code.co_filename)
+    if not lines:
+        return None
+    text = "".join(lines)
+    try:
+        tree = ast.parse(text)
+    except (SyntaxError, ValueError):
+        return None
+    found = [n for n in ast.walk(tree) if isinstance(n, ast.Lambda) and n.lineno == code.co_firstlineno]
+    if len(found) > 1:  # several lambdas on the line: the one whose body holds the code's positions
+        spots = [(line, col) for line, _, col, end in code.co_positions()  # (RESUME and RETURN span nothing)
+                 if line is not None and col is not None and end is not None and end > col]
+        first = min(spots) if spots else None
+        found = [n for n in found if first is not None and (n.body.lineno, n.body.col_offset) <= first
+                 <= (n.body.end_lineno or n.body.lineno, n.body.end_col_offset or 0)]
+        found = found[-1:]  # the innermost
+    if len(found) != 1:
+        return None
+    return ast.get_source_segment(text, found[0])
+
+
+def transform_source(fn: Callable[..., Any], view: str) -> str:
+    """The code text of a transform: the lambda expression, or the dedented ``def`` (decorators included)."""
+    try:
+        if fn.__name__ == "<lambda>":
+            source = _lambda_source(fn)
+            if source is not None:
+                return source
+        return textwrap.dedent(inspect.getsource(fn)).strip() + "\n"
+    except (OSError, TypeError, AttributeError):
+        pass
+    raise DefinitionError(f"feature view {view!r}: the source code of its transform cannot be read (define it in "
+                          "a .py file, not in an interactive session or by exec): the registry stores it",
+                          name=view)
+
+
+def fingerprint(code: str) -> str:
+    """sha256 (hex) of the code text."""
+    return hashlib.sha256(code.encode()).hexdigest()
+
+
+def _dotted(node: ast.AST) -> str | None:
+    parts: list[str] = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    if isinstance(node, ast.Name):
+        parts.append(node.id)
+        return ".".join(reversed(parts))
+    return None
+
+
+def forbidden_call(code: str) -> str | None:
+    """The first call in ``code`` that reads the wall clock or random numbers (best effort: dotted names)."""
+    try:
+        tree = ast.parse(code)
+    except SyntaxError:
+        return None
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call):
+            continue
+        name = _dotted(node.func)
+        if name is None:
+            continue
+        if any(name == c or name.endswith("." + c) for c in FORBIDDEN_CALLS):
+            return name
+        module = name.rsplit(".", 1)[0] if "." in name else ""
+        if any(module == m or module.endswith("." + m) for m in FORBIDDEN_MODULES):
+            return name
+    return None
+
+
+def check_transform(fn: Any, view: str) -> tuple[str, str]:
+    """Validate a transform; its (code, fingerprint). DefinitionError naming the view when it is not a
+    one-argument callable or reads the clock or random numbers."""
+    if not callable(fn):
+        raise DefinitionError(f"feature view {view!r}: transform must be a function of a polars LazyFrame "
+                              f"returning one, got {type(fn).__name__}", name=view)
+    code = transform_source(fn, view)
+    bad = forbidden_call(code)
+    if bad is not None:
+        raise DefinitionError(
+            f"feature view {view!r}: its transform calls {bad}(): transformations must not read the wall clock "
+            "or random numbers (training sets would not be reproducible); use the rows' own time columns",
+            name=view, value=bad)
+    return code, fingerprint(code)
+
+
+__all__ = ["check_transform", "fingerprint", "forbidden_call", "transform_source"]
