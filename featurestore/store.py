@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -70,7 +71,7 @@ class FeatureStore:
         self._owns_online = online is None
         self._online: OnlineStore | None = online
         self._reader: OnlineReader | None = None
-        self._applied_live: dict[str, FeatureView] = {}  # views with a transform this object applied
+        self._applied_live: dict[tuple[str, str | None], FeatureView] = {}  # views with a transform applied here
         self._live: tuple[Any, dict[str, Live]] | None = None  # (cache key, live transforms)
 
     @property
@@ -111,17 +112,15 @@ class FeatureStore:
         """The registry as last written (re-read when the file changes)."""
         return self.registry.load()
 
-    def _desired(self, objects: list[Any] | None, state: RegistryState) -> tuple[dict[str, Any], bool]:
+    def _desired(self, objects: list[Any] | None, state: RegistryState) -> tuple[dict[str, Any], bool, list[Any]]:
         partial = objects is not None
         found = load_definitions(self.repo_path) if objects is None else list(objects)
-        desired = validate(found, state, self.offline, partial)
-        self._applied_live.update({o.name: o for o in found if isinstance(o, FeatureView) and o.transform is not None})
-        return desired, partial
+        return validate(found, state, self.offline, partial), partial, found
 
     def plan(self, objects: list[Any] | None = None) -> Plan:
         """What ``apply`` would change (``objects=None``: the repo's definitions, removals included)."""
         state = self.state()
-        desired, partial = self._desired(objects, state)
+        desired, partial, _ = self._desired(objects, state)
         return make_plan(state, desired, remove_missing=not partial)
 
     def apply(self, objects: list[Any] | None = None, objects_to_delete: list[Any] | None = None) -> Plan:
@@ -132,7 +131,7 @@ class FeatureStore:
         and only ``objects_to_delete`` are removed. Re-applying the same
         definitions is a no-op. Removed views lose their online data.
         """
-        desired, partial = self._desired(objects, self.state())
+        desired, partial, found = self._desired(objects, self.state())
         to_delete = tuple((kinds.key_of(o), o.name) for o in objects_to_delete or ())
         result: dict[str, Any] = {}
 
@@ -147,6 +146,9 @@ class FeatureStore:
             return replace(new[0], online_layouts=_layouts(state, plan)), new[1]
 
         self.registry.update(change)
+        # transforms applied here run as they are in this process (the repo may not define them: a notebook)
+        self._applied_live.update({(o.name, o.transform_fingerprint): o for o in found
+                                   if isinstance(o, FeatureView) and o.transform is not None})
         plan: Plan = result["plan"]
         reshaped = [e.view for e in plan.online_effects if not e.deletes]
         if reshaped:  # rows stay readable, but materialize-incremental must reload the changed features
@@ -199,7 +201,8 @@ class FeatureStore:
         state = self.state()
         if not any(v.get("transform") for v in state.objects["feature_views"].values()):
             return state, {}
-        files = [(str(f), f.stat().st_mtime_ns, f.stat().st_size) for f in definition_files(self.repo_path)]
+        # by content: a rewrite within the file system's mtime granularity is still seen
+        files = [(str(f), hashlib.sha1(f.read_bytes()).hexdigest()) for f in definition_files(self.repo_path)]
         key = (state.version, state.objects["feature_views"], files)
         if self._live is None or self._live[0] != key:
             self._live = (key, live_transforms(self.repo_path, state, self._applied_live.values()))

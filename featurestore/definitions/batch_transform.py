@@ -33,13 +33,17 @@ def live_function(view: FeatureView) -> Any:
     return view.transform
 
 
+def _error(view: FeatureView, message: str, at_apply: bool) -> FeatureStoreError:
+    """A DefinitionError at apply, a DataSourceError when the view is read; both name the view."""
+    if at_apply:
+        return DefinitionError(message, name=view.name, view=view.name)
+    return DataSourceError(message, view=view.name, source=batch_of(view.source).describe())
+
+
 def failed(view: FeatureView, err: BaseException, at_apply: bool = False) -> FeatureStoreError:
     """An exception raised by (or inside Polars for) a view's transform, as an error naming the view."""
     text = str(err).strip().split("\n")[0]
-    message = f"feature view {view.name!r}: its transform failed: {type(err).__name__}: {text}"
-    if at_apply:
-        return DefinitionError(message, name=view.name)
-    return DataSourceError(message, view=view.name, source=batch_of(view.source).describe())
+    return _error(view, f"feature view {view.name!r}: its transform failed: {type(err).__name__}: {text}", at_apply)
 
 
 def run_lazy(view: FeatureView, frame: pl.LazyFrame, at_apply: bool = False) -> pl.LazyFrame:
@@ -52,9 +56,8 @@ def run_lazy(view: FeatureView, frame: pl.LazyFrame, at_apply: bool = False) -> 
     except Exception as err:  # user code: any exception
         raise failed(view, err, at_apply) from None
     if not isinstance(out, pl.LazyFrame):
-        cls = DefinitionError if at_apply else DataSourceError
-        raise cls(f"feature view {view.name!r}: its transform returned a {type(out).__name__}, not a polars "
-                  "LazyFrame", view=view.name)
+        raise _error(view, f"feature view {view.name!r}: its transform returned a {type(out).__name__}, not a "
+                     "polars LazyFrame", at_apply)
     return out
 
 
@@ -68,10 +71,10 @@ def checked(view: FeatureView, frame: pl.LazyFrame, at_apply: bool = False) -> t
         raise failed(view, err, at_apply) from None
     kept = schema.get(ORDINAL)
     if kept is None or not kept.is_integer():
-        cls = DefinitionError if at_apply else DataSourceError
         why = "drops" if kept is None else f"changes the type ({kept}) of"
-        raise cls(f"feature view {view.name!r}: its transform {why} column {ORDINAL!r}, the rows' tie-break order; "
-                  f"keep it (pl.col({ORDINAL!r}) in a select, or add columns with with_columns)", view=view.name)
+        raise _error(view, f"feature view {view.name!r}: its transform {why} column {ORDINAL!r}, the rows' "
+                     f"tie-break order; keep it (pl.col({ORDINAL!r}) in a select, or add columns with with_columns)",
+                     at_apply)
     return out, schema
 
 
@@ -91,13 +94,13 @@ def applied_schema(view: FeatureView, source: pa.Schema) -> pa.Schema:
 
     if view.transform is None:
         raise DefinitionError(f"feature view {view.name!r} has a registered transform but not its function: apply "
-                              "the view as defined in Python", name=view.name)
+                              "the view as defined in Python", name=view.name, view=view.name)
     empty = pa.table({**{f.name: pa.array([], f.type) for f in source}, ORDINAL: pa.array([], pa.int64())})
     try:
         frame = pl.from_arrow(empty)
     except Exception as err:
         raise DefinitionError(f"feature view {view.name!r}: its source's columns cannot be read by polars: {err}",
-                              name=view.name) from None
+                              name=view.name, view=view.name) from None
     assert isinstance(frame, pl.DataFrame)
     _, schema = checked(view, frame.lazy(), at_apply=True)
     out = arrow_schema(schema)

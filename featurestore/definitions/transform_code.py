@@ -18,6 +18,7 @@ import ast
 import hashlib
 import inspect
 import linecache
+import os
 import textwrap
 from collections.abc import Callable
 from typing import Any
@@ -61,6 +62,9 @@ def _lambda_source(fn: Callable[..., Any]) -> str | None:
 def transform_source(fn: Callable[..., Any], view: str) -> str:
     """The code text of a transform: the lambda expression, or the dedented ``def`` (decorators included)."""
     try:
+        filename = fn.__code__.co_filename
+        if os.path.exists(filename):  # read afresh: a file rewritten since (same size and mtime) is not stale
+            linecache.cache.pop(filename, None)
         if fn.__name__ == "<lambda>":
             source = _lambda_source(fn)
             if source is not None:

@@ -52,20 +52,18 @@ def live_transforms(repo_path: Path, state: RegistryState, known: Iterable[Any] 
     registered = [v for v in state.feature_views() if v.has_transform]
     if not registered:
         return {}
-    at_hand = {v.name: v for v in known if isinstance(v, FeatureView) and v.transform is not None}
+    at_hand = {(v.name, v.transform_fingerprint): v for v in known
+               if isinstance(v, FeatureView) and v.transform is not None}
     found: dict[str, FeatureView] = {}
     failure: str | None = None
-    if any(v.name not in at_hand or at_hand[v.name].transform_fingerprint != v.transform_fingerprint
-           for v in registered):
+    if any((v.name, v.transform_fingerprint) not in at_hand for v in registered):
         try:
             found = {o.name: o for o in load_definitions(repo_path) if isinstance(o, FeatureView)}
         except DefinitionError as err:
             failure = err.message
     out: dict[str, Live] = {}
     for view in registered:
-        candidate = at_hand.get(view.name)
-        if candidate is None or candidate.transform_fingerprint != view.transform_fingerprint:
-            candidate = found.get(view.name)
+        candidate = at_hand.get((view.name, view.transform_fingerprint)) or found.get(view.name)
         if failure is None and candidate is not None and candidate.transform is not None \
                 and candidate.transform_fingerprint == view.transform_fingerprint:
             out[view.name] = replace(view, transform=candidate.transform)

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 import duckdb
 
-from featurestore.definitions.batch_transform import ORDINAL, checked, failed
+from featurestore.definitions.batch_transform import ORDINAL, checked, failed, live_function
 from featurestore.definitions.feature_view import FeatureView
 from featurestore.definitions.sources import DuckDBSource, batch_of
 from featurestore.errors import DataSourceError, FeatureStoreError
@@ -104,7 +104,9 @@ class TransformFiles:
 
     def file(self, view: FeatureView, ctx: SourceContext, connect: Callable[[FeatureView], duckdb.DuckDBPyConnection],
              errors: Callable[[Exception, FeatureView], FeatureStoreError]) -> Path:
-        """The Parquet file of ``view``'s transformed rows."""
+        """The Parquet file of ``view``'s transformed rows (CodeMismatchError without the live function, even
+        when a file built by it is at hand: a view whose code is not the applied one is never read)."""
+        live_function(view)
         key = cache_key(view, ctx)
         with self._lock:  # one build at a time per store: a second reader of the same view waits for the first
             folder = self._folder()
@@ -157,7 +159,8 @@ def build(view: FeatureView, ctx: SourceContext, connect: Callable[[FeatureView]
         limit = f" LIMIT {int(n_rows)}" if n_rows is not None else ""
         reader_con = connect(view)
         try:
-            reader = reader_con.sql(f"SELECT {cols} FROM ({sql}){limit}").to_arrow_reader(batch_size or BATCH_ROWS)
+            query = reader_con.sql(f"SELECT {cols} FROM ({sql}){limit}")
+            reader = query.to_arrow_reader(min(batch_size or BATCH_ROWS, BATCH_ROWS))
             for batch in reader:
                 out = pl.from_arrow(batch)
                 assert isinstance(out, pl.DataFrame)
