@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import psutil
+import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import pytest
@@ -203,9 +204,13 @@ def test_training_set_follows_the_pit_rules_for_every_view(example_store: Featur
         "customer_profile": (pacsv.read_csv(data / "customer_profile.csv"), ["customer_id"], None),
         "customer_driver": (pq.read_table(data / "customer_driver.parquet"), ["customer_id", "driver_id"], None),
         "zone_demand": (zones, ["zone_id"], None),
+        # trip_stats' transform, in plain Python: finished trips, with their speed
+        "trip_stats": (pa.Table.from_pylist([{**r, "speed_kmh": r["km"] / (r["minutes"] / 60)} for r in
+                                             pq.read_table(data / "driver_trips.parquet").to_pylist()
+                                             if r["status"] == "done"]), ["driver_id"], None),
     }
     ttls = {"driver_stats": timedelta(days=2), "customer_profile": None, "customer_driver": timedelta(days=30),
-            "zone_demand": timedelta(hours=1)}
+            "zone_demand": timedelta(hours=1), "trip_stats": timedelta(days=1)}
     entity_rows = result.select(["driver_id", "customer_id", "zone_id", "event_timestamp"]).to_pylist()
     got = result.to_pylist()
     service = example_store.get_feature_service("trip_model")

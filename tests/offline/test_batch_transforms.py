@@ -8,7 +8,6 @@ transform may reorder rows, ties must still go to the row read last.
 from __future__ import annotations
 
 import random
-import textwrap
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -259,8 +258,9 @@ def test_changed_or_missing_code_is_a_mismatch_naming_the_view(tmp_path) -> None
             store.get_historical_features(entity, ["trips:speed"])
         assert info.value.view == "trips" and info.value.applied == applied
         assert info.value.found not in (None, applied)
-        with pytest.raises(CodeMismatchError, match="materializing|feature view 'trips'"):
+        with pytest.raises(CodeMismatchError) as info:
             store.materialize(T0, T0 + timedelta(days=1))
+        assert info.value.view == "trips" and info.value.found not in (None, applied)
         without = DEFS.format(factor=1).split("transform=")[0].rstrip().rstrip(",") + ")\n"
         (tmp_path / "defs.py").write_text(without)  # the view is still defined, without its transform
         with pytest.raises(CodeMismatchError, match="the repo's definition has no transform") as info:
@@ -318,11 +318,11 @@ def test_rows_stream_through_the_transform_into_a_reused_parquet_file(make_store
     pq.write_table(doubled, built[0])
     again = store.get_historical_features(entity, ["trips:speed"]).to_arrow()
     assert len(frames) == 1  # unchanged sources: not run again
-    assert again.column("speed").to_pylist() == [None if v is None else v * 2 for v in first.column("speed").to_pylist()]
+    assert again.column("speed").to_pylist() == [None if v is None else v * 2
+                                                 for v in first.column("speed").to_pylist()]
     # a new source file: the transform runs again, into a new file
     pq.write_table(pa.Table.from_pylist(_rows(rng, 3), schema=SCHEMA), tmp_path / "trips" / "part-9.parquet")
-    assert store.get_historical_features(entity, ["trips:speed"]).to_arrow().column("speed").to_pylist() \
-        == first.column("speed").to_pylist() or len(frames) == 2
+    store.get_historical_features(entity, ["trips:speed"]).to_arrow()
     assert len(frames) == 2 and len(list(folder.glob("*.parquet"))) == 2
     store.offline.close()
     assert not folder.exists()
