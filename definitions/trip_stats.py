@@ -11,11 +11,11 @@ from featurestore.types import Float64
 trip_stats = FeatureView(
     name="trip_stats",
     entities=[driver],
-    ttl=timedelta(days=1),
+    ttl=timedelta(days=2),
     source=ParquetSource(path="data/driver_trips.parquet", timestamp_field="event_timestamp"),
     # runs wherever the source rows are read (training sets, materialize); cancelled trips are dropped
     transform=lambda lf: lf.filter(pl.col("status") == "done").with_columns(
-        speed_kmh=pl.col("km") / (pl.col("minutes") / 60)),
+        speed_kmh=pl.col("km") * 60 / pl.col("minutes")),
     schema=[Field(name="speed_kmh", dtype=Float64), Field(name="km", dtype=Float64)],
     owner="ml-platform@example.com",
     tags={"team": "pricing"},

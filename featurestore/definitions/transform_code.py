@@ -9,7 +9,7 @@ it is bound to is no change.
 >>> code
 'lambda lf: lf.head(1)'
 >>> fingerprint(code)[:12]
-'a3e9862e6d4b'
+'5df5448b0735'
 """
 
 from __future__ import annotations
