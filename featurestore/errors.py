@@ -124,6 +124,18 @@ class DataSourceError(OfflineStoreError):
     column: str | None = None
 
 
+class CodeMismatchError(FeatureStoreError):
+    """A transformation's code in the repo (an on-demand view's expressions or function, a feature view's
+    batch transform) is not the code that was applied, or is missing: nothing runs unapplied code.
+
+    Fields: ``view``; ``applied``, the registered fingerprint; ``found``, the fingerprint of the code
+    found now (None when the repo no longer defines the view or its code does not import).
+    """
+
+    applied: str | None = None
+    found: str | None = None
+
+
 class OnlineStoreError(FeatureStoreError):
     """The online store failed."""
 
@@ -153,15 +165,3 @@ class BusyError(FeatureStoreError):
     since: str | None = None
     pid: int | None = None
     lock: str | None = None
-
-
-class CodeMismatchError(FeatureStoreError):
-    """The code of an on-demand feature view found in the repo's modules differs from what was applied
-    (or the view is missing from them): a server never runs unapplied code.
-
-    Fields: ``view``, the on-demand view; ``applied``, the fingerprint in the registry; ``found``, the
-    fingerprint of the code found (None when the view is not in the code, or the code does not import).
-    """
-
-    applied: str | None = None
-    found: str | None = None

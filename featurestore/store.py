@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -26,7 +29,8 @@ from featurestore.online.response import OnlineResponse
 from featurestore.registry.checks import validate
 from featurestore.registry.file import Registry, RegistryState, RegistryUpdate
 from featurestore.registry.live import LiveCode, LiveCodeCache
-from featurestore.registry.loader import load_definitions
+from featurestore.registry.live_transforms import Live, live_transforms, with_live
+from featurestore.registry.loader import definition_files, load_definitions
 from featurestore.registry.plan import Plan, applied, make_plan, online_layout
 from featurestore.resolution import ResolvedOnDemand
 from featurestore.state import StateStore, open_state_store
@@ -72,6 +76,8 @@ class FeatureStore:
         self._reader: OnlineReader | None = None
         self._live = LiveCodeCache(self.repo_path)
         self._runners: tuple[LiveCode, dict[str, OnDemandRunner]] = (LiveCode(-1), {})
+        self._applied_live: dict[tuple[str, str | None], FeatureView] = {}  # views with a transform applied here
+        self._live_transforms: tuple[Any, dict[str, Live]] | None = None  # (cache key, live transforms)
 
     @property
     def offline(self) -> OfflineStore:
@@ -111,15 +117,15 @@ class FeatureStore:
         """The registry as last written (re-read when the file changes)."""
         return self.registry.load()
 
-    def _desired(self, objects: list[Any] | None, state: RegistryState) -> tuple[dict[str, Any], bool]:
+    def _desired(self, objects: list[Any] | None, state: RegistryState) -> tuple[dict[str, Any], bool, list[Any]]:
         partial = objects is not None
         found = load_definitions(self.repo_path) if objects is None else list(objects)
-        return validate(found, state, self.offline, partial), partial
+        return validate(found, state, self.offline, partial), partial, found
 
     def plan(self, objects: list[Any] | None = None) -> Plan:
         """What ``apply`` would change (``objects=None``: the repo's definitions, removals included)."""
         state = self.state()
-        desired, partial = self._desired(objects, state)
+        desired, partial, _ = self._desired(objects, state)
         return make_plan(state, desired, remove_missing=not partial)
 
     def apply(self, objects: list[Any] | None = None, objects_to_delete: list[Any] | None = None) -> Plan:
@@ -130,7 +136,7 @@ class FeatureStore:
         and only ``objects_to_delete`` are removed. Re-applying the same
         definitions is a no-op. Removed views lose their online data.
         """
-        desired, partial = self._desired(objects, self.state())
+        desired, partial, found = self._desired(objects, self.state())
         to_delete = tuple((kinds.key_of(o), o.name) for o in objects_to_delete or ())
         result: dict[str, Any] = {}
 
@@ -145,6 +151,9 @@ class FeatureStore:
             return replace(new[0], online_layouts=_layouts(state, plan)), new[1]
 
         self.registry.update(change)
+        # transforms applied here run as they are in this process (the repo may not define them: a notebook)
+        self._applied_live.update({(o.name, o.transform_fingerprint): o for o in found
+                                   if isinstance(o, FeatureView) and o.transform is not None})
         plan: Plan = result["plan"]
         reshaped = [e.view for e in plan.online_effects if not e.deletes]
         if reshaped:  # rows stay readable, but materialize-incremental must reload the changed features
@@ -217,6 +226,31 @@ class FeatureStore:
         empty when every one matches. A server answers ``/ready`` 503 while this is not empty."""
         return self.live_code().mismatches()
 
+    # -- live transforms ----------------------------------------------------------------------------------
+    def _live_state(self) -> tuple[RegistryState, dict[str, Live]]:
+        """The registry with each view's batch transform as live code (the repo's definitions, imported when
+        the registry or a definition file changed; a view this object applied is used as is)."""
+        state = self.state()
+        if not any(v.get("transform") for v in state.objects["feature_views"].values()):
+            return state, {}
+        # by content: a rewrite within the file system's mtime granularity is still seen
+        files = [(str(f), hashlib.sha1(f.read_bytes()).hexdigest()) for f in definition_files(self.repo_path)]
+        key = (state.version, state.objects["feature_views"], files)
+        if self._live_transforms is None or self._live_transforms[0] != key:
+            self._live_transforms = (key, live_transforms(self.repo_path, state, self._applied_live.values()))
+        return with_live(state, self._live_transforms[1]), self._live_transforms[1]
+
+    @contextmanager
+    def _live_errors(self, live: dict[str, Live]) -> Iterator[None]:
+        """A view read without its live transform: the error says why (changed or missing code)."""
+        try:
+            yield
+        except CodeMismatchError as err:
+            found = live.get(err.view or "")
+            if isinstance(found, CodeMismatchError):
+                raise found from None
+            raise
+
     # -- offline --------------------------------------------------------------------------------------
     def get_historical_features(
         self,
@@ -234,11 +268,12 @@ class FeatureStore:
         distinct (join keys, event time) of the views' sources in
         ``[start_date, end_date]`` is the spine.
         """
-        state = self.state()
-        return retrieval.get_historical_features(
-            self.offline, state, entity_df, features, full_feature_names, as_of_created,
-            start_date, end_date, lambda odfv: self.on_demand_runner(state, odfv),
-        )
+        state, live = self._live_state()
+        with self._live_errors(live):
+            return retrieval.get_historical_features(
+                self.offline, state, entity_df, features, full_feature_names, as_of_created,
+                start_date, end_date, lambda odfv: self.on_demand_runner(state, odfv),
+            )
 
 
     # -- online ---------------------------------------------------------------------------------------
@@ -248,16 +283,20 @@ class FeatureStore:
 
         Naive datetimes are UTC. Each view's watermark becomes ``end_date`` (if later).
         """
-        views = mat.online_views(self.state(), feature_views)
-        return mat.run(self.offline, self.online, self.state_store, mat.target_of(self.online, self.repo_path),
-                       views, start_date, end_date, False, progress)
+        state, live = self._live_state()
+        views = mat.online_views(state, feature_views)
+        with self._live_errors(live):
+            return mat.run(self.offline, self.online, self.state_store, mat.target_of(self.online, self.repo_path),
+                           views, start_date, end_date, False, progress)
 
     def materialize_incremental(self, end_date: datetime, feature_views: list[str] | None = None,
                                 progress: mat.ProgressCallback | None = None) -> list[mat.ViewMaterialization]:
         """Materialize from each view's watermark (first run: ``end_date - ttl``, or everything) to ``end_date``."""
-        views = mat.online_views(self.state(), feature_views)
-        return mat.run(self.offline, self.online, self.state_store, mat.target_of(self.online, self.repo_path),
-                       views, None, end_date, True, progress)
+        state, live = self._live_state()
+        views = mat.online_views(state, feature_views)
+        with self._live_errors(live):
+            return mat.run(self.offline, self.online, self.state_store, mat.target_of(self.online, self.repo_path),
+                           views, None, end_date, True, progress)
 
     def get_online_features(self, features: Any, entity_rows: Any, full_feature_names: bool = False) -> OnlineResponse:
         """Latest values for entity rows (a list of dicts or a dict of lists): one online-store round trip.
@@ -284,7 +323,9 @@ class FeatureStore:
         Returns the rows pushed and, per online view, the rows written and skipped (as
         :meth:`write_to_online_store`).
         """
-        return writes.push(self.online, self.offline, self.state(), push_source_name, df, to, self._max_future())
+        state, live = self._live_state()
+        with self._live_errors(live):
+            return writes.push(self.online, self.offline, state, push_source_name, df, to, self._max_future())
 
     def delete_online(self, feature_view_name: str, entity_rows: Any) -> int:
         """Delete the online values of some entities of one view; returns how many were stored.

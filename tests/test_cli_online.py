@@ -23,7 +23,8 @@ from tests.cli_helpers import failed, ok
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "definitions"
-ALL_VIEWS = ["customer_driver", "customer_profile", "driver_stats", "zone_demand"]  # the example repo's, sorted
+# the example repo's views, sorted
+ALL_VIEWS = ["customer_driver", "customer_profile", "driver_stats", "trip_stats", "zone_demand"]
 LOG_LINE = re.compile(r"^materialize (\w+): (\d+) rows in \d+\.\d\ds \(\d+ rows/s\)$")
 
 
@@ -109,7 +110,8 @@ def test_materialize_start_end(runner: CliRunner, dated: Path) -> None:
     assert rows["customer_profile"][2] == "20"
     assert rows["zone_demand"][2] == "8"
     assert rows["customer_driver"][2] == "50"  # pairs with a trip that week
-    assert "Materialized 128 entity rows into the online store (4 feature views): 128 written." in result.stdout
+    assert rows["trip_stats"][2] == "50"  # every driver finished a trip that week
+    assert "Materialized 178 entity rows into the online store (5 feature views): 178 written." in result.stdout
     assert watermarks(dated) == {view: "2024-01-08T00:00:00+00:00" for view in ALL_VIEWS}
 
 
@@ -178,7 +180,8 @@ def test_log_lines_when_not_on_a_terminal(runner: CliRunner, dated: Path) -> Non
     matches = [LOG_LINE.match(line) for line in lines]
     assert all(matches), lines
     assert [(m.group(1), m.group(2)) for m in matches if m] == [("customer_driver", "50"), ("customer_profile", "20"),
-                                                                ("driver_stats", "50"), ("zone_demand", "8")]
+                                                                ("driver_stats", "50"), ("trip_stats", "50"),
+                                                                ("zone_demand", "8")]
 
 
 def test_progress_reporter_log_lines() -> None:
@@ -231,7 +234,7 @@ def test_end_before_start(runner: CliRunner, dated: Path) -> None:
 def test_unknown_view(runner: CliRunner, dated: Path) -> None:
     err = failed(cli(runner, dated, "materialize", "2024-01-01", "2024-01-08", "-v", "driver_stats,no_such_view"))
     assert err.startswith("Error: ") and "'no_such_view'" in err
-    assert "registered: customer_driver, customer_profile, driver_stats, zone_demand" in err
+    assert "registered: customer_driver, customer_profile, driver_stats, trip_stats, zone_demand" in err
     assert "no_such_view" in failed(cli(runner, dated, "materialize-incremental", "now", "--views", "no_such_view"))
     assert watermarks(dated) == {}
 
@@ -269,7 +272,7 @@ def test_get_online_service_wildcard_and_full_names(runner: CliRunner, repo: Pat
                              "-e", "driver_id=1001,customer_id=2001,zone_id=airport", "--json")))
     assert list(data["values"]) == ["driver_id", "customer_id", "zone_id", "conv_rate", "avg_daily_trips",
                                     "current_balance", "lifetime_trip_count", "tier", "trips_together",
-                                    "avg_rating_given", "surge_multiplier", "avg_wait_minutes"]
+                                    "avg_rating_given", "surge_multiplier", "avg_wait_minutes", "speed_kmh"]
     assert all(s == ["PRESENT"] for s in data["statuses"].values())
     assert data["values"]["tier"][0] in {"bronze", "silver", "gold"}
 

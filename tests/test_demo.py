@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import psutil
+import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import pytest
@@ -90,7 +91,7 @@ def check_demo_output(out: str, first: bool = True) -> dict[str, Any]:
                    "avg_rating_given", "surge_multiplier", "avg_wait_minutes"):
         assert column in training
     online = out[out.index("=== 4."):out.index("=== 5.")]
-    for view, rows in (("driver_stats", 50), ("customer_profile", 20), ("zone_demand", 8)):
+    for view, rows in (("driver_stats", 50), ("customer_profile", 20), ("zone_demand", 8), ("trip_stats", 50)):
         assert re.search(f"materialized {view}: {rows if first else '[0-9]+'} entity rows", online), view
     assert re.search(r"^  conv_rate\s+PRESENT, PRESENT, PRESENT$", online, re.M)
 
@@ -102,14 +103,14 @@ def check_demo_output(out: str, first: bool = True) -> dict[str, Any]:
     names = answer["metadata"]["feature_names"]
     assert names == ["driver_id", "customer_id", "zone_id", "conv_rate", "avg_daily_trips", "current_balance",
                      "lifetime_trip_count", "tier", "trips_together", "avg_rating_given", "surge_multiplier",
-                     "avg_wait_minutes"]
+                     "avg_wait_minutes", "speed_kmh"]
     results = dict(zip(names, answer["results"], strict=True))
     assert results["zone_id"]["values"] == ["airport", "downtown"]
     for name in names:
         assert results[name]["statuses"] == ["PRESENT", "PRESENT"], name
         assert all(v is not None for v in results[name]["values"]), name
     assert results["tier"]["values"][0] in {"bronze", "silver", "gold"}
-    assert "9 features x 2 entities: 18 PRESENT" in out
+    assert "10 features x 2 entities: 20 PRESENT" in out
 
     timings = out[out.index("=== Done in "):]
     assert [line.split(".")[0].strip() for line in timings.splitlines()[1:]] == ["1", "2", "3", "4", "5", "6"]
@@ -203,9 +204,13 @@ def test_training_set_follows_the_pit_rules_for_every_view(example_store: Featur
         "customer_profile": (pacsv.read_csv(data / "customer_profile.csv"), ["customer_id"], None),
         "customer_driver": (pq.read_table(data / "customer_driver.parquet"), ["customer_id", "driver_id"], None),
         "zone_demand": (zones, ["zone_id"], None),
+        # trip_stats' transform, in plain Python: finished trips, with their speed
+        "trip_stats": (pa.Table.from_pylist([{**r, "speed_kmh": r["km"] * 60 / r["minutes"]} for r in
+                                             pq.read_table(data / "driver_trips.parquet").to_pylist()
+                                             if r["status"] == "done"]), ["driver_id"], None),
     }
     ttls = {"driver_stats": timedelta(days=2), "customer_profile": None, "customer_driver": timedelta(days=30),
-            "zone_demand": timedelta(hours=1)}
+            "zone_demand": timedelta(hours=1), "trip_stats": timedelta(days=2)}
     entity_rows = result.select(["driver_id", "customer_id", "zone_id", "event_timestamp"]).to_pylist()
     got = result.to_pylist()
     service = example_store.get_feature_service("trip_model")

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from featurestore.definitions.entity import Entity
 from featurestore.definitions.field import Field
@@ -16,8 +17,12 @@ from featurestore.definitions.sources import (
     PushSource,
     source_from_dict,
 )
+from featurestore.definitions.transform_code import check_transform
 from featurestore.errors import DefinitionError
 from featurestore.naming import check_name
+
+if TYPE_CHECKING:
+    import polars as pl
 
 
 @dataclass(frozen=True)
@@ -29,6 +34,13 @@ class FeatureView:
     makes a view without entities (global features, such as a platform-wide daily
     rate): offline it is joined to every entity row by time only, online every
     entity row gets its one latest row.
+
+    ``transform``: a Polars batch transform, a function of a ``pl.LazyFrame`` of source rows
+    (source column names) returning one; it runs wherever the view's source rows are read
+    (training sets, spines, materialize, push) and the view's columns are read from its output
+    (see the README, "Polars batch transforms"). The registry keeps its code text
+    (:attr:`transform_code`) and fingerprint; a view read back from the registry has
+    ``transform=None`` and :attr:`has_transform` true.
 
     >>> from datetime import timedelta
     >>> from featurestore import Entity, Field, ParquetSource
@@ -49,9 +61,19 @@ class FeatureView:
     description: str = ""
     owner: str = ""
     tags: dict[str, str] = field(default_factory=dict)
+    transform: Callable[[pl.LazyFrame], pl.LazyFrame] | None = field(default=None, compare=False)
+    _transform_code: str | None = field(default=None, repr=False)
+    _transform_fingerprint: str | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         check_name(self.name, "feature view")
+        if self.transform is not None:
+            code, fp = check_transform(self.transform, self.name)
+            object.__setattr__(self, "_transform_code", code)
+            object.__setattr__(self, "_transform_fingerprint", fp)
+        elif (self._transform_code is None) != (self._transform_fingerprint is None):
+            raise DefinitionError(f"feature view {self.name!r}: a registered transform needs both its code and "
+                                  "its fingerprint", name=self.name)
         entities = tuple(self.entities or ())
         if not all(isinstance(e, Entity) for e in entities):
             raise DefinitionError(f"feature view {self.name!r}: entities must be a list of Entity objects "
@@ -83,6 +105,21 @@ class FeatureView:
 
     def __hash__(self) -> int:
         return hash(("FeatureView", self.name))
+
+    @property
+    def has_transform(self) -> bool:
+        """Whether the view has a batch transform (live, or registered: its code known, the function not)."""
+        return self._transform_fingerprint is not None
+
+    @property
+    def transform_code(self) -> str | None:
+        """The transform's code text as the registry stores it (None without a transform)."""
+        return self._transform_code
+
+    @property
+    def transform_fingerprint(self) -> str | None:
+        """sha256 of :attr:`transform_code` (None without a transform)."""
+        return self._transform_fingerprint
 
     @property
     def join_keys(self) -> tuple[str, ...]:
@@ -165,10 +202,14 @@ class FeatureView:
             "description": self.description,
             "owner": self.owner,
             "tags": dict(self.tags),
+            **({"transform": {"code": self._transform_code, "fingerprint": self._transform_fingerprint}}
+               if self.has_transform else {}),
         }
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> FeatureView:
+        """The view as registered: a transform's code and fingerprint are kept, the function is not (None)."""
+        transform = d.get("transform") or {}
         return cls(
             name=d["name"],
             entities=tuple(Entity.from_dict(e) for e in d["entities"]),
@@ -179,6 +220,8 @@ class FeatureView:
             description=d.get("description", ""),
             owner=d.get("owner", ""),
             tags=d.get("tags", {}),
+            _transform_code=transform.get("code"),
+            _transform_fingerprint=transform.get("fingerprint"),
         )
 
 

@@ -107,7 +107,7 @@ def _resolve(parts: list[str], fn: Callable[..., Any], local: dict[str, str]) ->
     if head not in scope:
         if hasattr(builtins, head):
             return []
-        return [".".join(parts)]  # unknown: judge the text as written
+        return [_as_written(parts)]  # unknown: judge the text as written
     out = []
     obj: Any = scope[head]
     for i in range(len(rest) + 1):
@@ -123,13 +123,32 @@ def _forbidden(name: str) -> bool:
     return name in FORBIDDEN or name.startswith(FORBIDDEN_PREFIXES)
 
 
+_AS_WRITTEN = {"datetime.now": "datetime.datetime.now", "datetime.utcnow": "datetime.datetime.utcnow",
+               "datetime.today": "datetime.datetime.today", "date.today": "datetime.date.today"}
+"""Names as usually imported (``from datetime import datetime``), for code whose names cannot be resolved."""
+
+
+def _as_written(parts: list[str]) -> str:
+    text = ".".join(parts)
+    if text.startswith("np.random."):
+        return "numpy." + text[3:]
+    return _AS_WRITTEN.get(text, text)
+
+
 def lint_udf(view_name: str, fn: Callable[..., Any]) -> None:
     """Refuse a row function whose source reads the clock or random numbers (DefinitionError naming the call)."""
-    tree = _source_tree(view_name, fn)
+    name = impure_name(fn, _source_tree(view_name, fn))
+    if name is not None:
+        raise _error(view_name, name)
+
+
+def impure_name(fn: Callable[..., Any], tree: ast.AST) -> str | None:
+    """The first name in ``tree`` (the parsed source of ``fn``) that reads the wall clock or random numbers,
+    resolved through ``fn``'s globals, closure and the imports inside it; None when there is none."""
     local = _local_imports(tree)
     for name in local.values():
         if _forbidden(name):
-            raise _error(view_name, name)
+            return name
     seen: set[int] = set()
     for node in ast.walk(tree):
         if id(node) in seen or not isinstance(node, (ast.Attribute, ast.Name)):
@@ -143,7 +162,8 @@ def lint_udf(view_name: str, fn: Callable[..., Any]) -> None:
             continue
         for name in _resolve(parts, fn, local):
             if _forbidden(name):
-                raise _error(view_name, name)
+                return name
+    return None
 
 
 def _error(view_name: str, name: str) -> DefinitionError:

@@ -8,6 +8,8 @@ A small ride-hailing company: 50 drivers, 20 customers, 8 city zones. :func:`wri
   drivers, 60 days (~450 rows; ``customer_driver``, keyed by both)
 - ``data/city.duckdb``, table ``zone_demand``: demand per zone every 15 minutes, 7 days
   (5,376 rows; ``zone_demand``)
+- ``data/driver_trips.parquet``: one row per trip a driver finished or had cancelled, 7 days
+  (~4,200 rows; ``trip_stats``, a view with a Polars batch transform)
 
 Timestamps end at the given ``end`` (default: today, midnight UTC) so that online lookups of the
 demo find fresh values; ``zone_demand``, whose view's ttl is one hour, runs up to the current
@@ -143,6 +145,28 @@ def zone_demand(end: datetime | None = None, days: int = 7, seed: int = 4) -> pa
     })
 
 
+def driver_trips(end: datetime | None = None, days: int = 7, seed: int = 5) -> pa.Table:
+    """One row per trip of each driver over ``days`` days before ``end`` (about one every two hours):
+    its distance, duration and status (``done`` or ``cancelled``, a cancelled trip has no distance)."""
+    end = _end(end)
+    rng = np.random.default_rng(seed)
+    rows: list[tuple[int, datetime, float, float, str]] = []
+    for driver in DRIVERS:
+        minutes = np.sort(rng.integers(1, days * 24 * 60, days * 12))[::-1]
+        for m in minutes.tolist():
+            cancelled = bool(rng.random() < 0.1)
+            km = 0.0 if cancelled else round(float(rng.gamma(2.0, 4.0)) + 0.5, 1)
+            duration = round(float(rng.uniform(3, 8)) if cancelled else km / float(rng.uniform(15, 45)) * 60, 1)
+            rows.append((driver, end - timedelta(minutes=m), km, duration, "cancelled" if cancelled else "done"))
+    return pa.table({
+        "driver_id": pa.array([r[0] for r in rows], pa.int64()),
+        "event_timestamp": pa.array([r[1] for r in rows], TS),
+        "km": pa.array([r[2] for r in rows], pa.float64()),
+        "minutes": pa.array([r[3] for r in rows], pa.float64()),
+        "status": pa.array([r[4] for r in rows], pa.string()),
+    })
+
+
 def write_duckdb_table(path: Path, name: str, table: pa.Table) -> None:
     """Replace the DuckDB file ``path`` by one holding ``table`` as table ``name`` (atomically)."""
     import duckdb
@@ -174,7 +198,9 @@ def write(repo: Path, end: datetime | None = None) -> list[Path]:
     pq.write_table(customer_driver(end), pairs)
     city = data / "city.duckdb"
     write_duckdb_table(city, "zone_demand", zone_demand(end))
-    return [stats, profile, pairs, city]
+    trips = data / "driver_trips.parquet"
+    pq.write_table(driver_trips(end), trips)
+    return [stats, profile, pairs, city, trips]
 
 
 def entity_frame(end: datetime | None = None, rows: int = 10, seed: int = 2) -> pa.Table:

@@ -39,10 +39,12 @@ def _quoted(names: Sequence[str]) -> str:
     return ", ".join(map(repr, names))
 
 
-def check(views: Sequence[FeatureView], columns: Sequence[str], mapped: bool, push: str | None = None) -> None:
+def check(views: Sequence[FeatureView], columns: Sequence[str], mapped: bool, push: str | None = None,
+          allow_unknown: bool = False) -> None:
     """Refuse a frame with ``columns`` missing a column ``views`` need, or holding one none of them reads.
 
     ``push``: the push source's name (the columns are named like its batch source, ``mapped=False``).
+    ``allow_unknown``: only missing columns are refused (a batch transform may read any column).
     """
     names = set(columns)
     missing: dict[str, tuple[str, list[str]]] = {}  # column -> (what it is, views needing it)
@@ -52,7 +54,7 @@ def check(views: Sequence[FeatureView], columns: Sequence[str], mapped: bool, pu
         known.update(dict.fromkeys(reads))
         for column, what in lacking:
             missing.setdefault(column, (what, []))[1].append(view.name)
-    unknown = [c for c in columns if c not in known]
+    unknown = [] if allow_unknown else [c for c in columns if c not in known]
     if not missing and not unknown:
         return
     whose = f"push source {push!r}" if push else f"feature view {views[0].name!r}"

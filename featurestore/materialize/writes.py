@@ -14,6 +14,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from featurestore.definitions.batch_transform import transform_table
 from featurestore.definitions.feature_view import FeatureView
 from featurestore.definitions.sources import PushSource, batch_of
 from featurestore.errors import InputError, NotFoundError
@@ -184,18 +185,33 @@ def push(online: OnlineStore, offline: OfflineStore, state: RegistryState, push_
     """Push rows named like the push source's batch-source columns: rows pushed, and per online view written
     and skipped.
 
-    Event times later than now + ``max_future`` are refused (None: no limit), whatever the target.
+    Event times later than now + ``max_future`` are refused (None: no limit), whatever the target. A view with
+    a Polars batch transform gets the transform's output of the rows (online, and checked before anything is
+    written); the offline copy holds the rows as pushed (the transform runs when they are read).
     """
     if to not in PUSH_TARGETS:
         raise InputError(f"push target {to!r} is not one of {list(PUSH_TARGETS)}", to=to)
     views = push_views(state, push_name)
     table = to_arrow(data, "df")
-    frame_columns.check(views, table.column_names, mapped=False, push=push_name)  # the same for every `to`
+    # the same for every `to`; a batch transform may read any column, so its view's columns are checked in
+    # the transform's output instead, and no column is unknown while a view of the push source has one
+    plain = [v for v in views if not v.has_transform]
+    if plain:
+        frame_columns.check(plain, table.column_names, mapped=False, push=push_name,
+                            allow_unknown=len(plain) < len(views))
     source = views[0].source
     assert isinstance(source, PushSource)
     now = datetime.now(UTC)
+
+    def shaped(view: FeatureView) -> pa.Table:
+        if not view.has_transform:
+            return table
+        out = transform_table(view, table)
+        frame_columns.check([view], out.column_names, mapped=False, push=push_name, allow_unknown=True)
+        return out
+
     # validates every view first
-    batches = [(v, online_batch(v, table, mapped=False, max_future=max_future, now=now)) for v in views]
+    batches = [(v, online_batch(v, shaped(v), mapped=False, max_future=max_future, now=now)) for v in views]
     offline_table = None
     if to != "online":
         schema = offline.source_schema(source)

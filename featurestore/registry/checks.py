@@ -14,6 +14,7 @@ import pyarrow as pa
 
 from featurestore import types
 from featurestore.definitions import kinds
+from featurestore.definitions.batch_transform import applied_schema
 from featurestore.definitions.entity import Entity
 from featurestore.definitions.feature_service import FeatureService
 from featurestore.definitions.feature_view import FeatureView
@@ -86,10 +87,15 @@ def _check_view(view: FeatureView, entities: dict[str, Entity], reader: SchemaRe
     batch = batch_of(view.source)
     schema = reader.source_schema(view.source, view)  # with the view: CSV columns read as declared
     where = f"feature view {view.name!r} (source {batch.describe()})"
+    origin = "the source"
+    if view.has_transform:  # the view's columns are the transform's output: check that, over no rows
+        schema = applied_schema(view, schema)
+        where = f"feature view {view.name!r} (source {batch.describe()}, after its transform)"
+        origin = "the transform's output"
 
     def column(col: str, what: str) -> pa.DataType:
         if col not in schema.names:
-            raise DefinitionError(f"{where}: {what} column {col!r} is missing from the source; it has "
+            raise DefinitionError(f"{where}: {what} column {col!r} is missing from {origin}; it has "
                                   f"{schema.names}", name=view.name, column=col)
         return schema.field(col).type
 

@@ -160,6 +160,8 @@ def _diff_fields(old: Any, new: Any, prefix: str = "") -> list[str]:
                 out += _diff_fields(old.get(key), new.get(key), f"{prefix}{key}.")
         return out
     if old != new:
+        if any(isinstance(v, str) and ("\n" in v or len(v) > 80) for v in (old, new)):  # code: too long to show
+            return [f"{prefix.rstrip('.')}: changed"]
         return [f"{prefix.rstrip('.')}: {old!r} -> {new!r}"]
     return []
 

@@ -10,6 +10,10 @@ have larger values; unique per rank, ``>= 0`` and
 ``< 2**62``, so pit.py can pack rank and ordinal into one BIGINT). The four
 make the tie-break key: latest event time, then latest created time, then pushed
 over batch, then the row read last.
+
+A view with a Polars batch transform is read from the transform's output, a Parquet file
+(transformed.py) whose ``__fs_ordinal`` column carries ``__fs_rank * 2**62 + __fs_ord`` of each
+source row through the transform; the context (:attr:`SourceContext.transformed`) names the file.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from featurestore import types
+from featurestore.definitions.batch_transform import ORDINAL
 from featurestore.definitions.feature_view import FeatureView
 from featurestore.definitions.sources import BatchSource, CsvSource, DuckDBSource, ParquetSource, PushSource, batch_of
 from featurestore.errors import DataSourceError
@@ -43,6 +48,14 @@ class SourceContext:
 
     repo_path: Path
     database: Path | None = None
+    transformed: tuple[tuple[str, str], ...] = ()
+    """(view name, Parquet file of its transform's output) of the views with a batch transform."""
+
+    def transformed_file(self, view: FeatureView | None) -> str | None:
+        """The file holding ``view``'s transformed rows, when it has a transform (and the file is built)."""
+        if view is None or not view.has_transform:
+            return None
+        return next((f for name, f in self.transformed if name == view.name), None)
 
     def path(self, p: str) -> Path:
         q = Path(p).expanduser()
@@ -158,6 +171,10 @@ def raw_relation(source: BatchSource | PushSource, ctx: SourceContext, view: Fea
     tie-break, so pushed rows win ties against batch rows whatever their ordinals. With ``view``, formats
     without types of their own (CSV) read the view's columns as it declares them, and errors name the view.
     """
+    transformed = ctx.transformed_file(view)
+    if transformed is not None:
+        return (f"SELECT * EXCLUDE ({ORDINAL}), ({ORDINAL} >> 62)::UTINYINT AS __fs_rank, "
+                f"{ORDINAL} & {(1 << 62) - 1} AS __fs_ord FROM read_parquet({sql_string(transformed)})")
     batch = batch_of(source)
     if isinstance(batch, ParquetSource):
         files = _expand(ctx.path(batch.path), ".parquet")
@@ -170,7 +187,8 @@ def raw_relation(source: BatchSource | PushSource, ctx: SourceContext, view: Fea
         if not files:
             raise DataSourceError(f"{where_of(source, view)}: no such file", source=batch.path,
                                   view=view.name if view else None)
-        sql = _csv_sql(batch, files, view)
+        # a transform's input is the CSV as sniffed (its view declares the transform's output columns)
+        sql = _csv_sql(batch, files, None if view is not None and view.has_transform else view)
     else:
         sql = _duckdb_relation(batch, ctx, view)
     sql = f"SELECT *, {BATCH_RANK}::UTINYINT AS __fs_rank FROM ({sql})"
@@ -259,7 +277,10 @@ def attachments(sources: list[BatchSource | PushSource], ctx: SourceContext,
 
 
 def stable_ordinal(view: FeatureView) -> bool:
-    """Whether ``__fs_ord`` names one row the same way in two scans (not true of arbitrary queries)."""
+    """Whether ``__fs_ord`` names one row the same way in two scans (not true of arbitrary queries; true of a
+    transform's output file)."""
+    if view.has_transform:
+        return True
     batch = batch_of(view.source)
     return not (isinstance(batch, DuckDBSource) and batch.query is not None)
 

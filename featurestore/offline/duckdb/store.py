@@ -31,6 +31,7 @@ from featurestore.offline.duckdb.relations import (
     stable_ordinal,
     view_relation,
 )
+from featurestore.offline.duckdb.transformed import TransformFiles
 from featurestore.offline.entity_input import EntityInput
 from featurestore.resolution import ResolvedView
 from featurestore.utc import epoch_us, now
@@ -94,6 +95,7 @@ class DuckDBOfflineStore:
             self._config["temp_directory"] = str(temp_directory)
         self._lock = threading.Lock()
         self._shared: duckdb.DuckDBPyConnection | None = None  # opened on first use, see connect()
+        self._transforms = TransformFiles(temp_directory)  # views with a Polars transform: their output files
 
     def connect(self, sources: list[BatchSource | PushSource] | None = None,
                 views: list[FeatureView | None] | None = None) -> duckdb.DuckDBPyConnection:
@@ -183,15 +185,28 @@ class DuckDBOfflineStore:
             con.close()
         return None
 
-    def column_types(self, views: list[FeatureView]) -> list[dict[str, str]]:
-        """Column name -> DuckDB type of each view's source, read as the view declares (``DESCRIBE``, metadata only)."""
+    def context(self, views: list[FeatureView]) -> SourceContext:
+        """The source context for reading ``views``: the transform of each view that has one is run first (its
+        output written to a temporary Parquet file, reused while the source files and code are unchanged)."""
+        if not any(v.has_transform for v in views):
+            return self.ctx
+        return self._transforms.context(
+            list(views), self.ctx, lambda v: self.connect([v.source], [v]),
+            lambda err, v: self._errors(err, [v.source], [v]))
+
+    def column_types(self, views: list[FeatureView], ctx: SourceContext | None = None) -> list[dict[str, str]]:
+        """Column name -> DuckDB type of each view's source, read as the view declares (``DESCRIBE``, metadata only).
+
+        For a view with a transform, its output's (``ctx`` from :meth:`context`, else built now).
+        """
+        ctx = ctx if ctx is not None else self.context(views)
         sources = [v.source for v in views]
         con = self.connect(sources, list(views))
         try:
             out = []
             for view in views:
                 try:
-                    rows = con.sql(f"DESCRIBE {raw_relation(view.source, self.ctx, view)}").fetchall()
+                    rows = con.sql(f"DESCRIBE {raw_relation(view.source, ctx, view)}").fetchall()
                 except duckdb.Error as err:
                     raise self._missing_column(view, view.source) or self._errors(err, [view.source], [view]) \
                         from None
@@ -208,7 +223,9 @@ class DuckDBOfflineStore:
     ) -> DuckDBRetrievalJob:
         sources = [r.view.source for r in requests]
         views: list[FeatureView | None] = [r.view for r in requests]
-        types = {r.view.name: t for r, t in zip(requests, self.column_types([r.view for r in requests]), strict=True)}
+        ctx = self.context([r.view for r in requests])
+        types = {r.view.name: t for r, t in
+                 zip(requests, self.column_types([r.view for r in requests], ctx), strict=True)}
         ts_type = arrow_time_type(entity.schema.field(entity.timestamp_column).type)
         out_cols = [o for r in requests for o in r.out_names]
 
@@ -219,7 +236,7 @@ class DuckDBOfflineStore:
             return self._errors(err, sources, views)
 
         if entity.table is not None:
-            query = pit_sql("__fs_entity", entity.timestamp_column, ts_type, None, requests, self.ctx, types,
+            query = pit_sql("__fs_entity", entity.timestamp_column, ts_type, None, requests, ctx, types,
                             as_of_created)
             return DuckDBRetrievalJob(connect, query, entity.table, out_cols, errors)
         rel = (
@@ -228,16 +245,17 @@ class DuckDBOfflineStore:
         )
         if entity.path is not None and entity.path.is_dir():
             raise InputError("entity_df path must be a single Parquet file", path=str(entity.path))
-        query = pit_sql(rel, entity.timestamp_column, ts_type, list(entity.schema.names), requests, self.ctx, types,
+        query = pit_sql(rel, entity.timestamp_column, ts_type, list(entity.schema.names), requests, ctx, types,
                         as_of_created)
         return DuckDBRetrievalJob(connect, query, None, out_cols, errors)
 
     def spine(self, views: list[FeatureView], start: datetime, end: datetime) -> pa.Table:
         """Every distinct (join keys, event time) of the views' sources in [start, end], as an entity frame."""
         cols = "".join(f"{quote(k)}, " for k in views[0].join_keys)  # none for views without entities
-        types = self.column_types(views)
+        ctx = self.context(views)
+        types = self.column_types(views, ctx)
         parts = [
-            f"SELECT {cols}__fs_ev FROM ({view_relation(v, self.ctx, t, ())}) "
+            f"SELECT {cols}__fs_ev FROM ({view_relation(v, ctx, t, ())}) "
             f"WHERE __fs_ev BETWEEN {epoch_us(start)} AND {epoch_us(end)}"
             for v, t in zip(views, types, strict=True)
         ]
@@ -263,14 +281,15 @@ class DuckDBOfflineStore:
         keys = ", ".join(quote(k) for k in view.join_keys) or "()"  # a view without entities: one row
         where = [f"__fs_ev <= {epoch_us(end)}"] + ([f"__fs_ev >= {epoch_us(start)}"] if start else [])
         where += [f"{quote(k)} IS NOT NULL" for k in view.join_keys]  # rows without an entity are skipped
-        types = self.column_types([view])[0]
-        rel = view_relation(view, self.ctx, types)
+        ctx = self.context([view])
+        types = self.column_types([view], ctx)[0]
+        rel = view_relation(view, ctx, types)
         cols = ", ".join(quote(c) for c in (*view.join_keys, *view.feature_names, "__fs_ev", "__fs_cr"))
         if stable_ordinal(view):
             # the best (event, created, ordinal) per entity by a narrow hash aggregate, then the rows by
             # ordinal: fast for few entities with many rows and for one row per entity alike
             # (two scans, not a CTE: DuckDB would materialize a CTE read twice, i.e. the whole range)
-            narrow = view_relation(view, self.ctx, types, ())
+            narrow = view_relation(view, ctx, types, ())
             sql = (
                 f"SELECT {cols} FROM ({rel}) r WHERE {' AND '.join(where)} "
                 f"AND {{'r': r.__fs_rank, 'o': r.__fs_ord}} IN (SELECT {{'r': m.r, 'o': m.o}} FROM ("
@@ -302,11 +321,13 @@ class DuckDBOfflineStore:
         tmp.replace(final)
 
     def close(self) -> None:
-        """Close the DuckDB instance the store keeps (the next call opens a new one)."""
+        """Close the DuckDB instance the store keeps (the next call opens a new one) and remove the
+        transformed-rows files of views with a transform."""
         with self._lock:
             if self._shared is not None:
                 self._shared.close()
                 self._shared = None
+        self._transforms.close()
 
 
 __all__ = ["DuckDBOfflineStore", "arrow_time_type"]
