@@ -46,12 +46,13 @@ class _ViewPlan:
 class OnDemandPlan:
     """What the lookups of one resolved request need for its on-demand views (kept with the request)."""
 
-    __slots__ = ("columns", "hidden", "keep", "request_fields", "views")
+    __slots__ = ("columns", "hidden", "keep", "position", "request_fields", "views")
 
     def __init__(self, resolved: ResolvedRequest, state: RegistryState, runner_of: RunnerOf) -> None:
         self.views = tuple(_ViewPlan(o, runner_of(state, o)) for o in resolved.on_demand)
         self.hidden = resolved.hidden
         self.columns = resolved.columns
+        self.position = {c: i for i, c in enumerate(self.columns)}
         fields: dict[str, tuple[str, str]] = {}
         for o in resolved.on_demand:
             for f, source in o.request_fields:
@@ -137,4 +138,4 @@ def finish(plan: OnDemandPlan, request: dict[str, list[Any]], n: int, keys: dict
     columns = plan.columns
     return OnlineResponse(keys, {c: features[c] for c in columns}, {c: statuses[c] for c in columns},
                           {c: stamps[c] for c in columns}, {k: t for k, t in types.items() if k not in plan.hidden},
-                          (*shown, *results))
+                          tuple(sorted((*shown, *results), key=lambda v: plan.position[v.out_names[0]])))
