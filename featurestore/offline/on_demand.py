@@ -37,6 +37,10 @@ def check_request_columns(resolved: ResolvedRequest, schema: pa.Schema, what: st
                          column=columns[0], field=columns[0], view=missing[0][1], columns=columns)
 
 
+def _shown(value: Any) -> str:
+    return value.isoformat() if hasattr(value, "isoformat") else repr(value)
+
+
 class OnDemandJob:
     """A :class:`~featurestore.offline.protocol.RetrievalJob` running the request's on-demand views over the
     rows of the engine's job (``inner``), which holds the entity columns and the views' outputs."""
@@ -69,8 +73,12 @@ class OnDemandJob:
 
     def _describer(self, table: pa.Table, offset: int) -> Callable[[int], str]:
         def describe(i: int) -> str:
-            shown = [c for c in (*self._keys, self._ts) if c in table.column_names]
-            values = ", ".join(f"{c}={table.column(c)[i].as_py()!r}" for c in shown)
+            """``entity row 12 (driver_id=3, event_timestamp=2026-01-01T10:00:00+00:00)``: the join keys (without
+            any, the entity columns) and the event time."""
+            entity = [c for c in table.column_names if c not in self._view_outputs and c != self._ts]
+            shown = [c for c in self._keys if c in entity] or entity[:5]
+            values = ", ".join(f"{c}={_shown(table.column(c)[i].as_py())}" for c in (*shown, self._ts)
+                               if c in table.column_names)
             return f"entity row {offset + i}" + (f" ({values})" if values else "")
 
         return describe
