@@ -17,6 +17,7 @@ import pyarrow.parquet as pq
 
 from featurestore.errors import InputError
 from featurestore.frames import to_pandas
+from featurestore.offline.entity_input import EntityInput
 from featurestore.offline.protocol import BATCH_ROWS, RetrievalJob
 from featurestore.resolution import ResolvedOnDemand, ResolvedRequest
 from featurestore.transform import OnDemandRunner
@@ -37,6 +38,27 @@ def check_request_columns(resolved: ResolvedRequest, schema: pa.Schema, what: st
                          column=columns[0], field=columns[0], view=missing[0][1], columns=columns)
 
 
+class EntityOnlyJob:
+    """The rows of the entity frame as they are: the base of a request whose on-demand views read request data
+    only (no feature view to join)."""
+
+    def __init__(self, entity: EntityInput) -> None:
+        self._entity = entity
+
+    def to_arrow(self) -> pa.Table:
+        if self._entity.table is not None:
+            return self._entity.table
+        assert self._entity.path is not None
+        return pq.read_table(self._entity.path)
+
+    def to_batches(self, batch_rows: int = BATCH_ROWS) -> Iterator[pa.RecordBatch]:
+        if self._entity.table is not None:
+            yield from self._entity.table.to_batches(max_chunksize=batch_rows)
+            return
+        assert self._entity.path is not None
+        yield from pq.ParquetFile(self._entity.path).iter_batches(batch_rows)
+
+
 def _shown(value: Any) -> str:
     return value.isoformat() if hasattr(value, "isoformat") else repr(value)
 
@@ -45,8 +67,8 @@ class OnDemandJob:
     """A :class:`~featurestore.offline.protocol.RetrievalJob` running the request's on-demand views over the
     rows of the engine's job (``inner``), which holds the entity columns and the views' outputs."""
 
-    def __init__(self, inner: RetrievalJob, resolved: ResolvedRequest, runners: Runners, keys: tuple[str, ...],
-                 timestamp_column: str) -> None:
+    def __init__(self, inner: RetrievalJob | EntityOnlyJob, resolved: ResolvedRequest, runners: Runners,
+                 keys: tuple[str, ...], timestamp_column: str) -> None:
         self._inner = inner
         self._resolved = resolved
         self._runners = [(o, runners(o)) for o in resolved.on_demand]  # CodeMismatchError now, not on first read

@@ -10,7 +10,7 @@ import pyarrow as pa
 from featurestore import types
 from featurestore.errors import InputError
 from featurestore.offline.entity_input import EntityInput, load
-from featurestore.offline.on_demand import OnDemandJob, Runners, check_request_columns
+from featurestore.offline.on_demand import EntityOnlyJob, OnDemandJob, Runners, check_request_columns
 from featurestore.offline.protocol import OfflineStore, RetrievalJob
 from featurestore.registry.file import RegistryState
 from featurestore.resolution import ResolvedView, request
@@ -82,5 +82,6 @@ def get_historical_features(
     check_request_columns(resolved, entity.schema, "entity_df" if entity_df is not None else "the spine (no entity_df)")
     if runners is None:
         raise InputError("on-demand feature views need the store's live code: use FeatureStore.get_historical_features")
-    return OnDemandJob(offline.historical(entity, requests, as_of_created), resolved, runners, resolved.join_keys,
+    inner = offline.historical(entity, requests, as_of_created) if requests else EntityOnlyJob(entity)
+    return OnDemandJob(inner, resolved, runners, resolved.join_keys,
                        entity.timestamp_column)
