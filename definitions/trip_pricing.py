@@ -7,7 +7,7 @@ Both styles: Polars expressions (``eta``) and a Python function of one row (``fa
 import polars as pl
 from driver_stats import driver_stats
 
-from featurestore import Field, OnDemandFeatureView, RequestSource, on_demand_feature_view
+from featurestore import FeatureService, Field, OnDemandFeatureView, RequestSource, on_demand_feature_view
 from featurestore.types import Bool, Float64
 
 trip = RequestSource(name="trip", schema=[Field(name="distance_km", dtype=Float64)],
@@ -33,3 +33,10 @@ def fare(row: dict) -> dict:
     """Base fare plus distance, priced up for drivers with a high conversion rate (None when unknown)."""
     rate, km = row["conv_rate"], row["distance_km"]
     return {"fare": None if rate is None or km is None else 2.5 + 1.2 * km * (1.0 + rate)}
+
+
+trip_quote = FeatureService(
+    name="trip_quote",
+    features=[eta, fare, driver_stats[["conv_rate", "acc_rate"]]],
+    description="A trip quote: minutes and fare computed on demand from the driver's stats and the trip's distance",
+)

@@ -97,6 +97,26 @@ def training_set(store: FeatureStore, service: str = SERVICE) -> pa.Table:
     print(f"training set: {result.num_rows} rows x {result.num_columns} columns; per row and view, the")
     print("latest feature row at or before event_timestamp and within the view's ttl (else null):\n")
     print(format_table(result))
+    quote_training_set(store, entities)
+    return result
+
+
+QUOTE_SERVICE = "trip_quote"
+DISTANCES = [12.0, 3.5, 27.0, 8.25, 41.0, 15.5, 2.0, 22.0, 6.75, 30.0]
+"""The trips' distances (km): request data of the on-demand views ``eta`` and ``fare``."""
+
+
+def quote_training_set(store: FeatureStore, entities: pa.Table) -> pa.Table:
+    """Step 3, on-demand: ``eta`` (Polars expressions) and ``fare`` (a Python function) over the same rows."""
+    n = entities.num_rows
+    trips = entities.select(["driver_id", "event_timestamp"]).append_column(
+        "distance_km", pa.array((DISTANCES * (n // len(DISTANCES) + 1))[:n], pa.float64()))
+    features = store.get_feature_service(QUOTE_SERVICE)
+    print(f"\nfeature service {QUOTE_SERVICE!r} (on-demand views eta and fare, computed per row from")
+    print("driver_stats and the request's distance_km, a column of the entity frame):")
+    print(wrapped(", ".join(features.refs())))
+    result = store.get_historical_features(trips, features=features).to_arrow()
+    print(format_table(result))
     return result
 
 
@@ -152,6 +172,11 @@ def http_lookup(store: FeatureStore) -> dict[str, Any]:
         answer = post_json(url, body)
         print(f"\n{curl_command(url, body)}\n")
         print(format_json(answer, width=WIDTH))
+        quote = {"feature_service": QUOTE_SERVICE, "entities": {"driver_id": body["entities"]["driver_id"]},
+                 "request_context": {"distance_km": DISTANCES[:2]}}
+        quote_answer = post_json(url, quote)
+        print(f"\non-demand features, request data in request_context:\n{curl_command(url, quote)}\n")
+        print(format_json(quote_answer, width=WIDTH))
     print(f"\nstopped the server (pid {server.pid})")
     n_keys = len(body["entities"])
     statuses = [s for result in answer["results"][n_keys:] for s in result["statuses"]]
