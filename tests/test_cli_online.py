@@ -401,3 +401,12 @@ def test_console_script_materialize_and_lookup(tmp_path: Path) -> None:
     assert refused.returncode == 1 and refused.stderr.startswith("Error: ")
     bad = run("materialize", "2024-01-01", "later")
     assert bad.returncode == 2 and "'END'" in bad.stderr
+
+
+def test_get_online_on_demand_views_with_request_data(runner: CliRunner, repo: Path) -> None:
+    ok(cli(runner, repo, "materialize-incremental", "now"))
+    out = ok(cli(runner, repo, "get-online", "eta:long_trip,fare:fare", "--json", "-e",
+                 "driver_id=1001,distance_km=25.5", "-e", "driver_id=1002,distance_km=3"))
+    answer = json.loads(out)
+    assert answer["values"]["long_trip"] == [True, False], answer
+    assert all(isinstance(v, float) for v in answer["values"]["fare"]), answer

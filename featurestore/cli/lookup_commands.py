@@ -107,11 +107,19 @@ _INT = re.compile(r"[+-]?\d+")
 
 
 def parse_value(text: str, key_type: str | None = None) -> Any:
-    """An entity key value: an int when it looks like one (unless the key is a String), else the text.
+    """An entity key value: an int when it looks like one (unless the key is a String), else the text; a
+    request field of an on-demand view declared Float or Bool: a float or a bool when the text is one.
 
-    >>> parse_value("1001"), parse_value("abc"), parse_value("007", "String")
-    (1001, 'abc', '007')
+    >>> parse_value("1001"), parse_value("abc"), parse_value("007", "String"), parse_value("3", "Float64")
+    (1001, 'abc', '007', 3.0)
     """
+    if key_type in ("Float32", "Float64"):
+        try:
+            return float(text)
+        except ValueError:
+            return text
+    if key_type == "Bool" and text.lower() in ("true", "false"):
+        return text.lower() == "true"
     return int(text) if key_type != "String" and _INT.fullmatch(text) else text
 
 
@@ -121,6 +129,10 @@ def _key_types(state: RegistryState) -> dict[str, str]:
         spec = spec_of(view)
         for key, key_type in zip(spec.join_keys, spec.key_types, strict=True):
             types.setdefault(key, key_type.name)
+    for odfv in state.on_demand_feature_views():  # request fields given as KEY=VALUE too
+        for source in odfv.request_sources:
+            for f in source.schema:
+                types.setdefault(f.name, f.dtype.name)
     return types
 
 
