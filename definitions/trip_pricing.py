@@ -37,6 +37,6 @@ def fare(row: dict) -> dict:
 
 trip_quote = FeatureService(
     name="trip_quote",
-    features=[eta, fare, driver_stats[["conv_rate", "acc_rate"]]],
+    features=[eta, fare, driver_stats[["conv_rate"]]],
     description="A trip quote: minutes and fare computed on demand from the driver's stats and the trip's distance",
 )

@@ -74,8 +74,13 @@ def http_part(out: str) -> tuple[int, dict[str, Any], dict[str, Any]]:
     curl = re.search(r"^\$ curl -s -X POST http://127\.0\.0\.1:\d+/get-online-features \\\n"
                      r"    -H 'Content-Type: application/json' \\\n    -d '([^']*)'\n", step, re.M)
     assert curl, step
-    answer = step[curl.end():step.index("\nstopped the server")]
+    answer = step[curl.end():step.index("\n\non-demand features")]
     assert max(len(line) for line in answer.splitlines()) <= 100
+    quote = step[step.index("\n\non-demand features"):step.index("\nstopped the server")]
+    quote_answer = json.loads(quote[quote.index("\n{"):])
+    assert quote_answer["metadata"]["feature_names"] == ["driver_id", "eta_min", "long_trip", "fare", "conv_rate"]
+    assert all(r["statuses"] == ["PRESENT", "PRESENT"] for r in quote_answer["results"]), quote_answer
+    assert max(len(line) for line in quote.splitlines()) <= 100
     return pid, json.loads(curl.group(1)), json.loads(answer)
 
 
