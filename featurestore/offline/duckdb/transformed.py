@@ -25,7 +25,7 @@ import threading
 import weakref
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 import duckdb
 
@@ -40,7 +40,7 @@ if TYPE_CHECKING:
 
 BATCH_ROWS = 128 * 1024
 """Rows per record batch DuckDB hands Polars (sources Polars does not read itself)."""
-COMPRESSION = "uncompressed"
+COMPRESSION: Final = "uncompressed"
 KEEP = 2
 """Files kept per view: the newest and the one before (a query planned a moment ago may still read it)."""
 
