@@ -19,7 +19,8 @@ A data folder ``bench/data/e<entities>-r<rows>-q<entity rows>-s<seed>/`` holds:
 - ``entity.parquet``: ``driver_id`` int64, ``event_timestamp`` timestamp[us, UTC], ``label`` int64.
 - ``meta.json``: the sizes and seed.
 - ``featurestore.yaml`` and ``defs.py``: the featurestore repo over these files (views ``stats``
-  with a 7-day ttl for training sets, ``stats_live`` without ttl for online lookups).
+  with a 7-day ttl for training sets, ``stats_live`` without ttl for online lookups, ``stats_tx``: ``stats``
+  through a Polars batch transform, a filter keeping every row plus ``f01 = f0 * f1``).
 
 The same files are read by the Feast side (``bench/feast_workload.py``).
 """
@@ -52,6 +53,17 @@ features = [Field(name=f"f{i}", dtype=Float32) for i in range(10)]
 stats = FeatureView(name="stats", entities=[driver], ttl=timedelta(days=7), schema=features, source=source)
 # the same features without ttl, so online lookups of this old data come back PRESENT
 stats_live = FeatureView(name="stats_live", entities=[driver], schema=features, source=source)
+
+
+def with_f01(lf):
+    # polars imported here, not at the top: the other views' workloads do not pay for it
+    import polars as pl
+    return lf.filter(pl.col("f0").is_not_null()).with_columns(f01=pl.col("f0") * pl.col("f1"))
+
+
+# a Polars batch transform over the same source: a filter keeping every row and one derived column
+stats_tx = FeatureView(name="stats_tx", entities=[driver], ttl=timedelta(days=7), source=source, transform=with_f01,
+                       schema=[*features, Field(name="f01", dtype=Float32)])
 '''
 
 

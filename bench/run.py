@@ -12,7 +12,7 @@ Settings (environment variables; sizes are in ``bench/data.py``):
 ``BENCH_HTTP_CLIENT``      wrk      ``wrk`` (when installed; ``make bench`` installs it) or ``loadgen``
 ``BENCH_TIMEOUT``          1200     seconds before a workload counts as failed
 ``BENCH_FEAST``            1        0: skip Feast even if ``.venv-feast`` exists
-``BENCH_EXTRAS``           1        0: skip the featurestore-only cases
+``BENCH_EXTRAS``           1        0: skip the featurestore-only cases (extras, transformations)
 ``BENCH_OUT``              bench/   folder of results.json and RESULTS.md
 =========================  =======  ======================================================
 
@@ -22,8 +22,10 @@ Redis flushed before each run), SDK lookups of 1 and 100 entities (p50/p99), and
 and 100 entities through ``wrk`` (``bench/wrk.py``) or ``bench.loadgen`` in another process,
 sequential (1 connection) and loaded (8 and 16 connections). Then the floors: DuckDB's bare ASOF
 join, a bare Redis ``MGET``, and a FastAPI hello world (with wrk, also through ``bench.loadgen`` at
-16 connections, to show what the Python client can drive). Results: ``bench/results.json`` and the
-generated part of ``bench/RESULTS.md``. ``python -m bench.run --report`` re-renders RESULTS.md.
+16 connections, to show what the Python client can drive). At 1x, featurestore-only extras and the
+transformations of issue 11 (a Polars batch transform's training set against the plain one). Results:
+``bench/results.json`` and the generated part of ``bench/RESULTS.md``. ``python -m bench.run --report``
+re-renders RESULTS.md.
 """
 
 from __future__ import annotations
@@ -198,6 +200,21 @@ def extras(fs: System, sizes: bench_data.Sizes, redis_url: str) -> dict[str, Any
     return out
 
 
+def transforms(fs: System, sizes: bench_data.Sizes) -> dict[str, Any]:
+    """featurestore-only cases of issue 11 at 1x (targets in bench/report_transforms.py): the training set of the
+    plain view and of the same source through a Polars batch transform, alternated so both see the same machine,
+    best of ``BENCH_REPEAT``. Each run is a fresh process and store: the transform runs in the first, timed call."""
+    data = bench_data.make(sizes)
+    plain: list[dict[str, Any]] = []
+    batch: list[dict[str, Any]] = []
+    for _ in range(setting("REPEAT", 3)):
+        plain.append(fs.run("training-set", data, warm=True))
+        batch.append(fs.run("training-set", data, warm=True, view="stats_tx"))
+    out = {"training_set": best_of(plain), "training_set_batch": best_of(batch)}
+    log(f"  transforms: {out}")
+    return out
+
+
 def main(argv: list[str]) -> None:
     if argv == ["--report"]:
         write_results(json.loads((OUT / "results.json").read_text()), OUT / "RESULTS.md")
@@ -231,6 +248,7 @@ def main(argv: list[str]) -> None:
                 results["scales"][str(scale)] = per
             if setting("EXTRAS", 1) and 1 in scales:
                 results["extras"] = extras(systems[0], sizes, redis.url)
+                results["transforms"] = transforms(systems[0], sizes)
         finally:
             redis.stop()
     results["minutes"] = round((time.perf_counter() - started) / 60, 1)

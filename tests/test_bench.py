@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from bench import report, wrk
+from bench import report, report_transforms, wrk
 from bench.harness import free_port, server
 from bench.systems import FEAST_PYTHON
 
@@ -32,7 +32,8 @@ def test_make_bench_runs_every_workload_and_writes_results(tmp_path: Path) -> No
     results = json.loads((tmp_path / "results.json").read_text())
     per = results["scales"]["1"]
     fs = per["featurestore"]
-    errors = {case: found["error"] for case, found in [*fs.items(), *per["floors"].items(), *results["extras"].items()]
+    errors = {case: found["error"] for case, found in [*fs.items(), *per["floors"].items(), *results["extras"].items(),
+                                                       *results["transforms"].items()]
               if isinstance(found, dict) and "error" in found}
     assert errors == {}
     assert fs["training_set"]["rows"] == fs["training_set"]["rows_in"] == 500
@@ -50,12 +51,18 @@ def test_make_bench_runs_every_workload_and_writes_results(tmp_path: Path) -> No
         assert per["floors"]["hello_1_c16_loadgen"]["client"] == "loadgen"
     assert per["floors"]["raw_asof"]["rows"] == 500
     assert results["extras"]["materialize_wide"]["entities"] == 6000
+    plain, batch = results["transforms"]["training_set"], results["transforms"]["training_set_batch"]
+    assert (plain["view"], plain["features"], batch["view"], batch["features"]) == ("stats", 10, "stats_tx", 11)
+    for found in (plain, batch):  # the transform keeps every row: every entity row answered, in input order
+        assert found["rows"] == found["rows_in"] == 500 and found["order_kept"] is True and found["warm_seconds"] > 0
     text = (tmp_path / "RESULTS.md").read_text()
     assert "notes kept" in text and "more notes" in text and "\nold\n" not in text
     assert "| seconds, first call in the process |" in text and results["machine"]["cpu"] in text
     assert "| HTTP, 100 entities × 10, 16 connections: requests/s |" in text
     assert "| HTTP 1 entity, 16 connections: ≥ 70% of the hello world's requests/s |" in text
     assert "| training set ≤ 1.2x the bare ASOF join's seconds |" in text
+    assert "### Transformations (issue 11)" in text
+    assert "| Polars batch transform: peak RSS ≤ 1.5x the plain training set's | " in text
 
 
 def _training(seconds: float, rows: int, order_kept: bool, rss: float = 100.0, **more: Any) -> dict[str, Any]:
@@ -99,6 +106,26 @@ def test_report_shows_ratio_floor_and_failures() -> None:
     assert "| HTTP 100 entities, 16 connections: ≥ 45% of the hello world's requests/s | not measured | — |" in targets
     assert "peak RSS ≤ 1,300 MB" not in targets  # a 10x target
     assert "| training set peak RSS ≤ 1,300 MB (10x) | 100 MB | yes |" in report.targets_table(per, 10)
+
+
+def test_report_shows_the_transformation_targets_measured_or_not() -> None:
+    found = {"training_set": _training(1.0, 10, True, 400.0, warm_seconds=0.9),
+             "training_set_batch": _training(1.25, 10, True, 640.0, warm_seconds=0.8),
+             "lookup_1": {"p50_ms": 0.2}, "lookup_on_demand_python_1": {"p50_ms": 0.25},
+             "python_function": {"error": "exit 1: boom"}}
+    table = report_transforms.targets_table(found)
+    assert ("| Polars batch transform on the 1M-row source: training set ≤ 1.30x the plain one's seconds (first call: "
+            "the transform runs) | 1.25x (1.25 vs 1.00) | yes |") in table
+    assert "| Polars batch transform: peak RSS ≤ 1.5x the plain training set's | 1.60x (640 vs 400) | **no** |" in table
+    assert ("| online, 1 entity, on-demand Python row function: SDK p50 within 0.03 ms of the plain lookup | "
+            "+0.050 ms (0.250 vs 0.200) | **no** |") in table
+    assert "| offline: the Python row function ≥ 500,000 rows/s | failed: exit 1: boom | — |" in table
+    assert "SDK p50 within 0.15 ms of the plain lookup | not measured | — |" in table  # a slot for its case
+    found["python_function"] = {"rows_per_s": 600_000.0}
+    assert "| offline: the Python row function ≥ 500,000 rows/s | 600,000 rows/s | yes |" in \
+        report_transforms.targets_table(found)
+    cases = report_transforms.cases_table(found)
+    assert "| plain view `stats` (f0..f9) | 1.00 | 0.90 | 400 |" in cases and "| 1.25 | 0.80 | 640 |" in cases
 
 
 def test_report_compares_the_python_client_with_wrk_on_the_floor() -> None:

@@ -282,7 +282,11 @@ def test_an_error_inside_the_transform_names_the_view(make_store, tmp_path) -> N
     assert info.value.view == "trips" and "Traceback" not in info.value.message
 
 
-def test_rows_stream_through_the_transform_into_a_reused_parquet_file(make_store, tmp_path, monkeypatch) -> None:
+@pytest.mark.parametrize("route", ["polars", "duckdb"])
+def test_rows_stream_through_the_transform_into_a_reused_parquet_file(make_store, tmp_path, monkeypatch,
+                                                                     route) -> None:
+    """Polars reads a Parquet source itself, in morsels; DuckDB's route (any other source, or when Polars'
+    read would differ) streams record batches: either way never the whole frame at once."""
     rng = random.Random(5)
     rows = _write_files(tmp_path / "trips", rng, 3)
     frames: list[type] = []
@@ -301,12 +305,23 @@ def test_rows_stream_through_the_transform_into_a_reused_parquet_file(make_store
     store.apply([driver, view("trips", ParquetSource(path="trips", created_timestamp_field="created"),
                               transform=counting)])
     frames.clear()  # apply ran it once, on no rows
-    monkeypatch.setattr(transformed, "BATCH_ROWS", 4)  # DuckDB hands Polars record batches of 4 rows
+    if route == "duckdb":
+        monkeypatch.setattr(transformed, "parquet_scan", lambda *args: None)
+        monkeypatch.setattr(transformed, "BATCH_ROWS", 4)  # DuckDB hands Polars record batches of 4 rows
+    else:
+        def no_duckdb(*args: Any) -> Any:
+            raise AssertionError("DuckDB read a Parquet source Polars reads alike")
+
+        monkeypatch.setattr(transformed, "duckdb_scan", no_duckdb)
+        pl.Config.set_streaming_chunk_size(4)  # Polars' morsels: about 4 rows
     monkeypatch.setattr(pl.LazyFrame, "collect", no_collect)
     entity = pa.Table.from_pylist(_entities(rng, 20), schema=ENTITY_SCHEMA)
-    first = store.get_historical_features(entity, ["trips:speed"]).to_arrow()
+    try:
+        first = store.get_historical_features(entity, ["trips:speed"]).to_arrow()
+    finally:
+        pl.Config.set_streaming_chunk_size(None)
     assert frames == [pl.LazyFrame]
-    assert sum(sizes) == len(reference_transform(rows)) and max(sizes) <= 4  # never the whole frame at once
+    assert sum(sizes) == len(reference_transform(rows)) and max(sizes) <= 8  # never the whole frame at once
 
     folder = store.offline._transforms._dir
     built = list(folder.glob("*.parquet"))
@@ -326,3 +341,75 @@ def test_rows_stream_through_the_transform_into_a_reused_parquet_file(make_store
     assert len(frames) == 2 and len(list(folder.glob("*.parquet"))) == 2
     store.offline.close()
     assert not folder.exists()
+
+
+def _read_both(store: FeatureStore, v: FeatureView) -> tuple[pl.DataFrame, pl.LazyFrame | None]:
+    """A view's source rows as DuckDB reads them (with their ordinals), and Polars' own scan of them (or None)."""
+    off = store.offline
+    con = off.connect([v.source], [v])
+    try:
+        table = con.sql(f"SELECT * FROM ({transformed.source_sql(v, off.ctx)})").to_arrow_table()
+    finally:
+        con.close()
+    by_duckdb = pl.from_arrow(table)
+    assert isinstance(by_duckdb, pl.DataFrame)
+    return by_duckdb, transformed.parquet_scan(v, off.ctx, by_duckdb.schema)
+
+
+def test_polars_reads_a_parquet_source_in_duckdbs_order(make_store, tmp_path) -> None:
+    """The Polars scan of a Parquet source gives DuckDB's rows, types and tie-break order (part-10 before part-2):
+    equal ordinals for one file, the same order for several."""
+    rng = random.Random(11)
+    _write_files(tmp_path / "trips", rng, 12)
+    pq.write_table(pa.Table.from_pylist(_rows(rng, 30), schema=SCHEMA), tmp_path / "one.parquet")
+    store = make_store()
+    several = view("trips", ParquetSource(path="trips", created_timestamp_field="created"))
+    one = view("one", ParquetSource(path="one.parquet", created_timestamp_field="created"))
+    store.apply([driver, several, one])
+    ordinal = "__fs_ordinal"
+    for v in (several, one):
+        by_duckdb, scan = _read_both(store, v)
+        assert scan is not None, v.name
+        by_polars = scan.collect()
+        assert by_polars.schema == by_duckdb.schema and by_polars[ordinal].n_unique() == by_polars.height
+        assert by_polars.sort(ordinal).drop(ordinal).equals(by_duckdb.sort(ordinal).drop(ordinal)), v.name
+        if v is one:
+            assert by_polars.sort(ordinal)[ordinal].to_list() == by_duckdb.sort(ordinal)[ordinal].to_list()
+
+
+def test_sources_polars_would_read_otherwise_are_read_by_duckdb(make_store, tmp_path) -> None:
+    """A column only a later file has, or pushed rows: DuckDB's route. Types that differ between files (Polars
+    fails on them at run time): DuckDB's route too, and the training set matches the reference."""
+    rng = random.Random(12)
+    (tmp_path / "extra").mkdir()
+    first, later = _rows(rng, 10), _rows(rng, 10)
+    pq.write_table(pa.Table.from_pylist(first, schema=SCHEMA), tmp_path / "extra" / "a.parquet")
+    pq.write_table(pa.Table.from_pylist(later, schema=SCHEMA.append(pa.field("tip", pa.float64()))),
+                   tmp_path / "extra" / "b.parquet")
+    (tmp_path / "mixed").mkdir()
+    pq.write_table(pa.Table.from_pylist(first, schema=SCHEMA), tmp_path / "mixed" / "a.parquet")
+    narrow = SCHEMA.set(SCHEMA.get_field_index("km"), pa.field("km", pa.float32()))
+    pq.write_table(pa.Table.from_pylist(later, schema=narrow), tmp_path / "mixed" / "b.parquet")
+    _write_files(tmp_path / "trips", rng, 2)
+    extra = view("extra", ParquetSource(path="extra", created_timestamp_field="created"))
+    mixed = view("mixed", ParquetSource(path="mixed", created_timestamp_field="created"))
+    push = PushSource(name="trips_push", batch_source=ParquetSource(path="trips", created_timestamp_field="created"))
+    pushed = view("pushed", push)
+    store = make_store(max_future_event_seconds=None)
+    store.apply([driver, extra, mixed, pushed])
+    assert _read_both(store, extra)[1] is None
+    scan = _read_both(store, mixed)[1]  # the same schema as DuckDB's, but Polars fails on b.parquet's km
+    assert scan is not None
+    with pytest.raises(pl.exceptions.PolarsError):
+        scan.collect()
+    assert _read_both(store, pushed)[1] is not None  # nothing pushed yet
+    store.push("trips_push", pa.Table.from_pylist(_rows(rng, 3), schema=SCHEMA), to="offline")
+    assert _read_both(store, pushed)[1] is None
+
+    entities = _entities(rng, 30)
+    got = store.get_historical_features(pa.Table.from_pylist(entities, schema=ENTITY_SCHEMA),
+                                        ["mixed:speed", "extra:speed"], full_feature_names=True).to_arrow()
+    want = point_in_time(reference_transform(first + later), ["driver_id"], ["speed"], entities,
+                         created_col="created")
+    assert got.column("mixed__speed").to_pylist() == [w["speed"] for w in want]
+    assert got.column("extra__speed").to_pylist() == [w["speed"] for w in want]

@@ -25,13 +25,13 @@ import threading
 import weakref
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 import duckdb
 
 from featurestore.definitions.batch_transform import ORDINAL, checked, failed, live_function
 from featurestore.definitions.feature_view import FeatureView
-from featurestore.definitions.sources import DuckDBSource, batch_of
+from featurestore.definitions.sources import DuckDBSource, ParquetSource, PushSource, batch_of
 from featurestore.errors import DataSourceError, FeatureStoreError
 from featurestore.offline.duckdb.relations import SourceContext, raw_relation, source_files
 
@@ -39,6 +39,8 @@ if TYPE_CHECKING:
     import polars as pl
 
 BATCH_ROWS = 128 * 1024
+"""Rows per record batch DuckDB hands Polars (sources Polars does not read itself)."""
+COMPRESSION: Final = "uncompressed"
 KEEP = 2
 """Files kept per view: the newest and the one before (a query planned a moment ago may still read it)."""
 
@@ -134,14 +136,18 @@ class TransformFiles:
             self._dir, self._finalizer, self._files = None, None, {}
 
 
-def build(view: FeatureView, ctx: SourceContext, connect: Callable[[FeatureView], duckdb.DuckDBPyConnection],
-          errors: Callable[[Exception, FeatureView], FeatureStoreError], path: Path) -> None:
-    """Run ``view``'s transform over its source rows, streaming, into the Parquet file ``path``."""
-    import polars as pl
-    from polars.io.plugins import register_io_source
+def source_sql(view: FeatureView, ctx: SourceContext) -> str:
+    """DuckDB's SELECT of the view's source rows: every source column plus :data:`ORDINAL`."""
+    return (f"SELECT * EXCLUDE (__fs_ord, __fs_rank), __fs_rank::BIGINT * {1 << 62} + __fs_ord AS {ORDINAL} "
+            f"FROM ({raw_relation(view.source, ctx, view)})")
 
-    sql = (f"SELECT * EXCLUDE (__fs_ord, __fs_rank), __fs_rank::BIGINT * {1 << 62} + __fs_ord AS {ORDINAL} "
-           f"FROM ({raw_relation(view.source, ctx, view)})")
+
+def _duckdb_schema(view: FeatureView, ctx: SourceContext, sql: str,
+                   connect: Callable[[FeatureView], duckdb.DuckDBPyConnection],
+                   errors: Callable[[Exception, FeatureView], FeatureStoreError]) -> pl.Schema:
+    """The Polars schema of the source rows as DuckDB reads them (no rows read)."""
+    import polars as pl
+
     con = connect(view)
     try:
         empty = con.sql(f"SELECT * FROM ({sql}) LIMIT 0").to_arrow_table()
@@ -151,7 +157,58 @@ def build(view: FeatureView, ctx: SourceContext, connect: Callable[[FeatureView]
         con.close()
     frame = pl.from_arrow(empty)
     assert isinstance(frame, pl.DataFrame)
-    raised: list[BaseException] = []  # the source's own errors, raised as ours after Polars gives up
+    return frame.schema
+
+
+def parquet_scan(view: FeatureView, ctx: SourceContext, want: pl.Schema) -> pl.LazyFrame | None:
+    """The source rows read by Polars itself, when that gives what DuckDB gives (``want``), else None.
+
+    Only for a Parquet source without pushed rows. Its files are read in DuckDB's order (``_expand``:
+    paths sorted as text) and ``__fs_ordinal`` is the row's position in that read: the same order as
+    DuckDB's (file index, row in file), so the same row wins a tie (the same values for one file). The
+    columns and types must be DuckDB's, up to the name of an aware timestamp's time zone (a label: the
+    instants are the same; DuckDB's is used); anything else (a column only some files have, hive
+    partitions) is DuckDB's to read.
+    """
+    import polars as pl
+
+    source = view.source
+    batch = batch_of(source)
+    if not isinstance(batch, ParquetSource):
+        return None
+    if isinstance(source, PushSource) and source_files(source, ctx) != source_files(batch, ctx):
+        return None
+    files = source_files(batch, ctx)
+    if not files:
+        return None
+    try:
+        scan = pl.scan_parquet(files, row_index_name=ORDINAL, glob=False, hive_partitioning=False,
+                               missing_columns="insert")
+        found = scan.collect_schema()
+    except Exception:  # a file Polars cannot read: DuckDB reads it (and names what is wrong)
+        return None
+    if set(found) != set(want):
+        return None
+    fixes = []
+    for name, dtype in want.items():
+        have = found[name]
+        if name == ORDINAL:
+            fixes.append(pl.col(ORDINAL).cast(pl.Int64))
+        elif have != dtype:
+            if not (isinstance(have, pl.Datetime) and isinstance(dtype, pl.Datetime) and have.time_zone
+                    and dtype.time_zone and have.time_unit == dtype.time_unit):
+                return None
+            fixes.append(pl.col(name).dt.convert_time_zone(dtype.time_zone))
+    return scan.with_columns(fixes).select(list(want))
+
+
+def duckdb_scan(view: FeatureView, sql: str, schema: pl.Schema,
+                connect: Callable[[FeatureView], duckdb.DuckDBPyConnection],
+                raised: list[BaseException]) -> pl.LazyFrame:
+    """The source rows of ``sql``, read by DuckDB and streamed into Polars as record batches (only the columns
+    the plan needs); DuckDB's errors are appended to ``raised``."""
+    import polars as pl
+    from polars.io.plugins import register_io_source
 
     def rows(with_columns: list[str] | None, predicate: pl.Expr | None, n_rows: int | None,
              batch_size: int | None) -> Iterator[pl.DataFrame]:
@@ -171,20 +228,53 @@ def build(view: FeatureView, ctx: SourceContext, connect: Callable[[FeatureView]
         finally:
             reader_con.close()
 
-    source = register_io_source(rows, schema=frame.schema)
-    out, schema = checked(view, source)
+    return register_io_source(rows, schema=schema)
+
+
+def _planned(view: FeatureView, rows: pl.LazyFrame) -> pl.LazyFrame:
+    """The view's transform over ``rows``, the view's columns selected; errors name the view."""
+    out, schema = checked(view, rows)
     cols = view_columns(view)
     missing = [c for c in cols if c not in schema]
     if missing:
         raise DataSourceError(f"feature view {view.name!r}: the output of its transform has no column {missing[0]!r} "
                               f"(it has {list(schema)})", view=view.name, column=missing[0],
                               source=batch_of(view.source).describe())
+    return out.select(cols)
+
+
+def _sink(plan: pl.LazyFrame, path: Path) -> None:
+    # uncompressed: the file lives for a few queries, and compressing it costs more than reading the larger file
+    plan.sink_parquet(path, compression=COMPRESSION, maintain_order=False, statistics=False)
+
+
+def build(view: FeatureView, ctx: SourceContext, connect: Callable[[FeatureView], duckdb.DuckDBPyConnection],
+          errors: Callable[[Exception, FeatureView], FeatureStoreError], path: Path) -> None:
+    """Run ``view``'s transform over its source rows, streaming, into the Parquet file ``path``.
+
+    A Parquet source is read by Polars directly (:func:`parquet_scan`) when it reads the rows as DuckDB
+    does; should that run fail, or in any other case, DuckDB reads the source (every format, pushed rows)
+    and streams it into Polars (:func:`duckdb_scan`), and its errors are the ones raised.
+    """
+    sql = source_sql(view, ctx)
+    schema = _duckdb_schema(view, ctx, sql, connect, errors)
+    direct = parquet_scan(view, ctx, schema)
+    if direct is not None:
+        plan = _planned(view, direct)
+        try:
+            _sink(plan, path)
+            return
+        except Exception:  # files Polars reads otherwise than DuckDB (types differing between files, more than
+            pass  # 2**32 rows) or the transform failing on the data: DuckDB's route says which
+    raised: list[BaseException] = []  # the source's own errors, raised as ours after Polars gives up
+    plan = _planned(view, duckdb_scan(view, sql, schema, connect, raised))
     try:
-        out.select(cols).sink_parquet(path, compression="lz4", maintain_order=False, statistics=False)
+        _sink(plan, path)
     except Exception as err:  # the transform's computation failed, or the source did
         if raised and isinstance(raised[0], (duckdb.Error, OSError)):
             raise errors(raised[0], view) from None
         raise failed(view, err) from None
 
 
-__all__ = ["TransformFiles", "build", "cache_key", "view_columns"]
+__all__ = ["TransformFiles", "build", "cache_key", "duckdb_scan", "parquet_scan", "source_sql",
+           "view_columns"]
