@@ -20,7 +20,9 @@ A data folder ``bench/data/e<entities>-r<rows>-q<entity rows>-s<seed>/`` holds:
 - ``meta.json``: the sizes and seed.
 - ``featurestore.yaml`` and ``defs.py``: the featurestore repo over these files (views ``stats``
   with a 7-day ttl for training sets, ``stats_live`` without ttl for online lookups, ``stats_tx``: ``stats``
-  through a Polars batch transform, a filter keeping every row plus ``f01 = f0 * f1``).
+  through a Polars batch transform, a filter keeping every row plus ``f01 = f0 * f1``; on-demand views
+  ``od_expr``/``od_py`` over ``stats`` and ``od_expr_live``/``od_py_live`` over ``stats_live``, with the request
+  field ``distance_km``: three Polars expressions, and a Python row function).
 
 The same files are read by the Feast side (``bench/feast_workload.py``).
 """
@@ -64,6 +66,32 @@ def with_f01(lf):
 # a Polars batch transform over the same source: a filter keeping every row and one derived column
 stats_tx = FeatureView(name="stats_tx", entities=[driver], ttl=timedelta(days=7), source=source, transform=with_f01,
                        schema=[*features, Field(name="f01", dtype=Float32)])
+
+
+# on-demand views (issue 11): three Polars expressions and a Python row function over a view plus request data;
+# the *_live ones over stats_live for lookups, the others over stats for training sets
+import polars as pl
+from featurestore import OnDemandFeatureView, RequestSource, on_demand_feature_view
+from featurestore.types import Bool, Float64
+
+trip = RequestSource(name="trip", schema=[Field(name="distance_km", dtype=Float64)])
+OUT3 = [Field(name="eta", dtype=Float64), Field(name="far", dtype=Bool), Field(name="price", dtype=Float64)]
+EXPR3 = {"eta": pl.col("distance_km") / 30.0 * 60.0 * (2.0 - pl.col("f0").fill_null(1.0)),
+         "far": pl.col("distance_km") > pl.col("f1") * 50.0,
+         "price": 2.5 + 1.2 * pl.col("distance_km") * (1.0 + pl.col("f2"))}
+od_expr = OnDemandFeatureView(name="od_expr", sources=[stats, trip], schema=OUT3, expressions=EXPR3)
+od_expr_live = OnDemandFeatureView(name="od_expr_live", sources=[stats_live, trip], schema=OUT3, expressions=EXPR3)
+
+
+def _score(row):
+    f0, km = row["f0"], row["distance_km"]
+    return {"score": None if f0 is None or km is None else 2.5 + 1.2 * km * (1.0 + f0)}
+
+
+od_py = on_demand_feature_view(sources=[stats, trip], schema=[Field(name="score", dtype=Float64)],
+                               name="od_py")(_score)
+od_py_live = on_demand_feature_view(sources=[stats_live, trip], schema=[Field(name="score", dtype=Float64)],
+                                    name="od_py_live")(_score)
 '''
 
 

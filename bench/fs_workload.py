@@ -34,6 +34,15 @@ from typing import Any
 FEATURES = [f"f{i}" for i in range(10)]
 TRAINING_FEATURES = {"stats_tx": [*FEATURES, "f01"]}
 """The features a training set of a view asks for, when not f0..f9 (the transformed view: its derived one too)."""
+ON_DEMAND = {"expr": "od_expr", "py": "od_py"}
+"""``--on-demand``: the on-demand view asked for beside the view's features (``*_live`` for lookups)."""
+
+
+def distances(n: int, seed: int = 7) -> list[float]:
+    """The request field ``distance_km`` of the on-demand views: seeded, 0-50 km."""
+    import numpy as np
+
+    return [float(x) for x in np.random.default_rng(seed).uniform(0, 50, n)]
 
 
 def peak_rss_mb() -> float:
@@ -78,12 +87,16 @@ def store_for(data: Path, redis_url: str | None = None) -> Any:
 
 
 def training_set(args: argparse.Namespace) -> dict[str, Any]:
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
     store = store_for(args.data)
     view = args.view or "stats"
     refs = [f"{view}:{f}" for f in TRAINING_FEATURES.get(view, FEATURES)]
     entity = pq.read_table(args.data / "entity.parquet")
+    if args.on_demand:  # the on-demand view's outputs too; its request field is a column of the entity frame
+        refs.append(f"{ON_DEMAND[args.on_demand]}:*")
+        entity = entity.append_column("distance_km", pa.array(distances(entity.num_rows), pa.float64()))
     if args.parquet:
         out = Path(args.data) / "train.parquet"
         t0 = time.perf_counter()
@@ -99,7 +112,8 @@ def training_set(args: argparse.Namespace) -> dict[str, Any]:
         order_kept = table.select(["driver_id", "event_timestamp"]).equals(
             entity.select(["driver_id", "event_timestamp"]))
     result: dict[str, Any] = {"seconds": seconds, "rows": rows, "rows_in": entity.num_rows, "order_kept": order_kept,
-                              "peak_rss_mb": peak_rss_mb(), "view": view, "features": len(refs)}
+                              "peak_rss_mb": peak_rss_mb(), "view": view, "features": len(refs),
+                              "on_demand": args.on_demand}
     if args.warm and not args.parquet:
         del table
         t0 = time.perf_counter()
@@ -133,10 +147,16 @@ def materialize(args: argparse.Namespace) -> dict[str, Any]:
 def lookup(args: argparse.Namespace) -> dict[str, Any]:
     store = store_for(args.data, args.redis_url)
     refs = [f"stats_live:{f}" for f in FEATURES]
-    batches = [{"driver_id": ids} for ids in id_batches(args.data, args.entities)]
+    batches: list[dict[str, list[Any]]] = [{"driver_id": ids} for ids in id_batches(args.data, args.entities)]
+    first = "f0"
+    if args.on_demand:  # the on-demand view alone (it reads every feature of stats_live), with its request field
+        view = f"{ON_DEMAND[args.on_demand]}_live"
+        refs = [f"{view}:*"]
+        batches = [{**b, "distance_km": distances(len(b["driver_id"]), i)} for i, b in enumerate(batches)]
+        first = "eta" if args.on_demand == "expr" else "score"
     check = store.get_online_features(refs, batches[0])
-    if set(check.statuses["f0"]) != {"PRESENT"}:
-        raise SystemExit(f"lookup found no values: {check.statuses['f0'][:5]} (materialize first)")
+    if set(check.statuses[first]) != {"PRESENT"}:
+        raise SystemExit(f"lookup found no values: {check.statuses[first][:5]} (materialize first)")
     return timed_calls(lambda rows: store.get_online_features(refs, rows), batches, args.iterations, args.warmup)
 
 
@@ -179,6 +199,9 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--redis-url", default="")
     p.add_argument("--view", default=None, help="training-set: stats (default) or stats_tx; materialize: "
                    "stats_live (default)")
+    p.add_argument("--on-demand", choices=sorted(ON_DEMAND), default=None,
+                   help="training-set and lookup: also (lookup: only) an on-demand view: expr (3 Polars "
+                   "expressions) or py (a Python row function), with the request field distance_km")
     p.add_argument("--parquet", action="store_true")
     p.add_argument("--warm", action="store_true", help="training-set: time a second call too")
     p.add_argument("--entities", type=int, default=1)

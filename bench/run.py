@@ -205,12 +205,33 @@ def transforms(fs: System, sizes: bench_data.Sizes) -> dict[str, Any]:
     plain view and of the same source through a Polars batch transform, alternated so both see the same machine,
     best of ``BENCH_REPEAT``. Each run is a fresh process and store: the transform runs in the first, timed call."""
     data = bench_data.make(sizes)
-    plain: list[dict[str, Any]] = []
-    batch: list[dict[str, Any]] = []
+    runs: dict[str, list[dict[str, Any]]] = {}
+    cases: dict[str, tuple[str, dict[str, Any]]] = {
+        "training_set": ("training-set", {"warm": True}),
+        "training_set_batch": ("training-set", {"warm": True, "view": "stats_tx"}),
+        "training_set_on_demand": ("training-set", {"warm": True, "on_demand": "expr"}),
+        "training_set_on_demand_python": ("training-set", {"warm": True, "on_demand": "py"}),
+    }
     for _ in range(setting("REPEAT", 3)):
-        plain.append(fs.run("training-set", data, warm=True))
-        batch.append(fs.run("training-set", data, warm=True, view="stats_tx"))
-    out = {"training_set": best_of(plain), "training_set_batch": best_of(batch)}
+        for case, (command, flags) in cases.items():
+            runs.setdefault(case, []).append(fs.run(command, data, **flags))
+    out = {case: best_of(found) for case, found in runs.items()}
+    # the Python row function's rate: the entity rows over the time it adds to the plain training set (warm runs)
+    plain, python = out["training_set"], out["training_set_on_demand_python"]
+    if "warm_seconds" in plain and "warm_seconds" in python:
+        added = python["warm_seconds"] - plain["warm_seconds"]
+        out["python_function"] = {"rows_per_s": python["rows"] / added if added > 0 else None,
+                                  "added_seconds": added}
+    # online, 1 entity, SQLite: the plain lookup of stats_live and the on-demand views over it, alternated
+    out["materialize_sqlite"] = fs.run("materialize", data)
+    lookups = {"lookup_1": {}, "lookup_on_demand_polars_1": {"on_demand": "expr"},
+               "lookup_on_demand_python_1": {"on_demand": "py"}}
+    found: dict[str, list[dict[str, Any]]] = {}
+    for _ in range(setting("REPEAT", 3)):
+        for case, flags in lookups.items():
+            found.setdefault(case, []).append(fs.run("lookup", data, entities=1, iterations=setting("LOOKUPS", 1000),
+                                                     warmup=100, **flags))
+    out.update({case: best_of(runs_, key="p50_ms") for case, runs_ in found.items()})
     log(f"  transforms: {out}")
     return out
 

@@ -29,12 +29,14 @@ RANK = {PRESENT: 0, OUTSIDE_MAX_AGE: 1, NOT_FOUND: 2}
 
 
 class _ViewPlan:
-    __slots__ = ("arrow_types", "feature_outs", "inputs", "name", "out_names", "request", "runner", "sources")
+    __slots__ = ("arrow_types", "feature_outs", "inputs", "name", "out_names", "request", "runner", "sources",
+                 "typed")
 
     def __init__(self, odfv: ResolvedOnDemand, runner: OnDemandRunner) -> None:
         self.name = odfv.name
         self.runner = runner
         self.inputs = odfv.inputs
+        self.typed = frozenset(bare for bare, _ in odfv.inputs)  # decoded from the store: their declared types
         self.request = tuple(dict.fromkeys(f.name for f, _ in odfv.request_fields))
         self.sources = odfv.sources
         self.out_names = odfv.out_names
@@ -115,7 +117,7 @@ def finish(plan: OnDemandPlan, request: dict[str, list[Any]], n: int, keys: dict
     for v in plan.views:
         inputs = {bare: features[col] for bare, col in v.inputs}
         inputs.update((name, request[name]) for name in v.request)
-        out = v.runner.run_rows(inputs, n)
+        out = v.runner.run_rows(inputs, n, v.typed)
         status_lists = list({id(s): s for s in (statuses[col] for _, col in v.inputs)}.values())
         status = _worst(status_lists) if len(status_lists) > 1 else (status_lists[0] if status_lists
                                                                        else [PRESENT] * n)

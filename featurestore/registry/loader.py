@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import importlib.util
+import os
 import sys
 import traceback
 from pathlib import Path
@@ -52,10 +53,15 @@ def _own(file: Path, repo: Path) -> bool:
 
 
 def _forget_repo_modules(repo: Path) -> None:
-    """Drop modules imported from the repo (siblings imported by name) so a reload sees fresh code."""
+    """Drop modules imported from the repo (siblings imported by name) so a reload sees fresh code.
+
+    ``repo`` is resolved and is the ``sys.path`` entry they were imported through, so their files start with
+    it: a string test per module (resolving each of the thousands of modules' paths took ~0.2 s a call).
+    """
+    prefix = os.path.join(str(repo), "")
     for name, module in list(sys.modules.items()):
         file = getattr(module, "__file__", None)
-        if file and Path(file).resolve().is_relative_to(repo):
+        if isinstance(file, str) and file.startswith(prefix):
             del sys.modules[name]
 
 

@@ -20,7 +20,7 @@ to their declared types the same way on both paths, so ``run_rows`` equals ``run
 from __future__ import annotations
 
 import gc
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
@@ -163,9 +163,14 @@ class OnDemandRunner:
 
     # online -----------------------------------------------------------------------------------------------
 
-    def run_rows(self, columns: Mapping[str, list[Any]], n: int) -> dict[str, list[Any]]:
-        """The outputs for ``n`` rows of Python input values (equal to ``run_table(...).to_pylist()``)."""
-        values = self._input_values(columns, n)
+    def run_rows(self, columns: Mapping[str, list[Any]], n: int,
+                 typed: Collection[str] = ()) -> dict[str, list[Any]]:
+        """The outputs for ``n`` rows of Python input values (equal to ``run_table(...).to_pylist()``).
+
+        ``typed``: inputs whose values already have their declared types (decoded from the online store, which
+        holds exactly what was written after its checks): taken as they are, the others are converted.
+        """
+        values = self._input_values(columns, n, typed)
         if self._udf is not None:
             names = [f.name for f in self.reads]
             rows = [dict(zip(names, v, strict=True)) for v in zip(*values, strict=True)] if names else [
@@ -196,7 +201,7 @@ class OnDemandRunner:
                 result[f.name] = table.column(f.name).to_pylist()
         return {f.name: result[f.name] for f in self.outputs}
 
-    def _input_values(self, columns: Mapping[str, list[Any]], n: int) -> list[list[Any]]:
+    def _input_values(self, columns: Mapping[str, list[Any]], n: int, typed: Collection[str] = ()) -> list[list[Any]]:
         out = []
         for field, coerce in self._in_coerce:
             if field not in columns:
@@ -206,6 +211,9 @@ class OnDemandRunner:
             if len(col) != n:
                 raise InputError(f"on-demand view {self.name!r}: input {field!r} has {len(col)} values for {n} rows",
                                  view=self.name, field=field)
+            if field in typed:
+                out.append(col)
+                continue
             try:
                 out.append([coerce(v) for v in col])
             except BadValue as e:
