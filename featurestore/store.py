@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import hashlib
 import warnings
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from featurestore.code import StoreCode
 from featurestore.config import RepoConfig, load_config, resolve
 from featurestore.definitions import kinds
 from featurestore.definitions.entity import Entity
@@ -28,9 +26,8 @@ from featurestore.online.protocol import OnlineStore
 from featurestore.online.response import OnlineResponse
 from featurestore.registry.checks import validate
 from featurestore.registry.file import Registry, RegistryState, RegistryUpdate
-from featurestore.registry.live import LiveCode, LiveCodeCache
-from featurestore.registry.live_transforms import Live, live_transforms, with_live
-from featurestore.registry.loader import definition_files, load_definitions
+from featurestore.registry.live import LiveCode
+from featurestore.registry.loader import load_definitions
 from featurestore.registry.plan import Plan, applied, make_plan, online_layout
 from featurestore.resolution import ResolvedOnDemand
 from featurestore.state import StateStore, open_state_store
@@ -74,10 +71,7 @@ class FeatureStore:
         self._owns_online = online is None
         self._online: OnlineStore | None = online
         self._reader: OnlineReader | None = None
-        self._live = LiveCodeCache(self.repo_path)
-        self._runners: tuple[LiveCode, dict[str, OnDemandRunner]] = (LiveCode(-1), {})
-        self._applied_live: dict[tuple[str, str | None], FeatureView] = {}  # views with a transform applied here
-        self._live_transforms: tuple[Any, dict[str, Live]] | None = None  # (cache key, live transforms)
+        self._code = StoreCode(self.repo_path)  # the live code of its transformations
 
     @property
     def offline(self) -> OfflineStore:
@@ -152,8 +146,7 @@ class FeatureStore:
 
         self.registry.update(change)
         # transforms applied here run as they are in this process (the repo may not define them: a notebook)
-        self._applied_live.update({(o.name, o.transform_fingerprint): o for o in found
-                                   if isinstance(o, FeatureView) and o.transform is not None})
+        self._code.applied(found)
         plan: Plan = result["plan"]
         reshaped = [e.view for e in plan.online_effects if not e.deletes]
         if reshaped:  # rows stay readable, but materialize-incremental must reload the changed features
@@ -203,53 +196,17 @@ class FeatureStore:
         """The on-demand views of ``state`` (default: the registry now) as the repo's modules define them,
         matched by fingerprint with the applied code; computed once per registry snapshot (the modules are
         imported then, and only when on-demand views are registered)."""
-        return self._live.get(state if state is not None else self.state())
+        return self._code.live_code(state if state is not None else self.state())
 
     def on_demand_runner(self, state: RegistryState, odfv: ResolvedOnDemand) -> OnDemandRunner:
         """The runner of an on-demand view of ``state`` from the repo's live code (CodeMismatchError when that
         code differs from what was applied); built once per registry snapshot and view."""
-        live = self._live.get(state)
-        owner, runners = self._runners
-        if owner is not live:
-            runners = {}
-            self._runners = (live, runners)
-        name = odfv.view.name
-        runner = runners.get(name)
-        if runner is None:
-            view = live.view(name)
-            runner = runners[name] = OnDemandRunner(name, view.features, expressions=view.expressions, udf=view.udf,
-                                                    inputs=odfv.input_fields)
-        return runner
+        return self._code.on_demand_runner(state, odfv)
 
     def code_status(self) -> list[CodeMismatchError]:
         """The registered on-demand views whose code in the repo differs from what was applied (or is missing):
         empty when every one matches. A server answers ``/ready`` 503 while this is not empty."""
         return self.live_code().mismatches()
-
-    # -- live transforms ----------------------------------------------------------------------------------
-    def _live_state(self) -> tuple[RegistryState, dict[str, Live]]:
-        """The registry with each view's batch transform as live code (the repo's definitions, imported when
-        the registry or a definition file changed; a view this object applied is used as is)."""
-        state = self.state()
-        if not any(v.get("transform") for v in state.objects["feature_views"].values()):
-            return state, {}
-        # by content: a rewrite within the file system's mtime granularity is still seen
-        files = [(str(f), hashlib.sha1(f.read_bytes()).hexdigest()) for f in definition_files(self.repo_path)]
-        key = (state.version, state.objects["feature_views"], files)
-        if self._live_transforms is None or self._live_transforms[0] != key:
-            self._live_transforms = (key, live_transforms(self.repo_path, state, self._applied_live.values()))
-        return with_live(state, self._live_transforms[1]), self._live_transforms[1]
-
-    @contextmanager
-    def _live_errors(self, live: dict[str, Live]) -> Iterator[None]:
-        """A view read without its live transform: the error says why (changed or missing code)."""
-        try:
-            yield
-        except CodeMismatchError as err:
-            found = live.get(err.view or "")
-            if isinstance(found, CodeMismatchError):
-                raise found from None
-            raise
 
     # -- offline --------------------------------------------------------------------------------------
     def get_historical_features(
@@ -268,8 +225,8 @@ class FeatureStore:
         distinct (join keys, event time) of the views' sources in
         ``[start_date, end_date]`` is the spine.
         """
-        state, live = self._live_state()
-        with self._live_errors(live):
+        state, live = self._code.with_transforms(self.state())
+        with self._code.explained(live):
             return retrieval.get_historical_features(
                 self.offline, state, entity_df, features, full_feature_names, as_of_created,
                 start_date, end_date, lambda odfv: self.on_demand_runner(state, odfv),
@@ -283,18 +240,18 @@ class FeatureStore:
 
         Naive datetimes are UTC. Each view's watermark becomes ``end_date`` (if later).
         """
-        state, live = self._live_state()
+        state, live = self._code.with_transforms(self.state())
         views = mat.online_views(state, feature_views)
-        with self._live_errors(live):
+        with self._code.explained(live):
             return mat.run(self.offline, self.online, self.state_store, mat.target_of(self.online, self.repo_path),
                            views, start_date, end_date, False, progress)
 
     def materialize_incremental(self, end_date: datetime, feature_views: list[str] | None = None,
                                 progress: mat.ProgressCallback | None = None) -> list[mat.ViewMaterialization]:
         """Materialize from each view's watermark (first run: ``end_date - ttl``, or everything) to ``end_date``."""
-        state, live = self._live_state()
+        state, live = self._code.with_transforms(self.state())
         views = mat.online_views(state, feature_views)
-        with self._live_errors(live):
+        with self._code.explained(live):
             return mat.run(self.offline, self.online, self.state_store, mat.target_of(self.online, self.repo_path),
                            views, None, end_date, True, progress)
 
@@ -323,8 +280,8 @@ class FeatureStore:
         Returns the rows pushed and, per online view, the rows written and skipped (as
         :meth:`write_to_online_store`).
         """
-        state, live = self._live_state()
-        with self._live_errors(live):
+        state, live = self._code.with_transforms(self.state())
+        with self._code.explained(live):
             return writes.push(self.online, self.offline, state, push_source_name, df, to, self._max_future())
 
     def delete_online(self, feature_view_name: str, entity_rows: Any) -> int:

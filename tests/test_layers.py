@@ -18,7 +18,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("transform", ("transform",)),
     ("engines", ("offline", "online")),
     ("materialize", ("materialize",)),
-    ("store", ("store",)),
+    ("store", ("code", "store")),
     ("entry points", ("cli", "demo", "__init__")),
 ]
 """Bottom first. A module may import from its own layer and the layers above it in this list."""
