@@ -63,3 +63,11 @@ def test_serve_without_a_repo_fails_before_serving(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["serve", "--repo", str(tmp_path / "missing"), "--port", "0"])
     assert result.exit_code == 1
     assert "Error:" in result.output and "featurestore.yaml" in result.output
+
+
+def test_import_featurestore_loads_no_polars_nor_pandas() -> None:
+    """Polars is a core dependency, imported only where a transformation or a Polars frame is used."""
+    code = "import sys, featurestore; print(sorted({m.split('.')[0] for m in sys.modules} & {'polars', 'pandas'}))"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
