@@ -8,7 +8,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from featurestore.definitions.entity import Entity
-from featurestore.definitions.field import Field
+from featurestore.definitions.field import Field, fields_of
 from featurestore.definitions.sources import (
     BatchSource,
     CsvSource,
@@ -78,14 +78,7 @@ class FeatureView:
         if not all(isinstance(e, Entity) for e in entities):
             raise DefinitionError(f"feature view {self.name!r}: entities must be a list of Entity objects "
                                   "(an empty list for a view without entities)", name=self.name)
-        schema = tuple(self.schema or ())
-        if not all(isinstance(f, Field) for f in schema):
-            raise DefinitionError(f"feature view {self.name!r} schema must be a list of Field", name=self.name)
-        names = [f.name for f in schema]
-        dupes = sorted({n for n in names if names.count(n) > 1})
-        if dupes:
-            raise DefinitionError(f"feature view {self.name!r} declares field {dupes[0]!r} twice",
-                                  name=self.name, field=dupes[0])
+        schema = fields_of(f"feature view {self.name!r}", self.schema)
         if not isinstance(self.source, (ParquetSource, CsvSource, DuckDBSource, PushSource)):
             raise DefinitionError(f"feature view {self.name!r} needs a source", name=self.name)
         ttl = self.ttl

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -43,3 +44,24 @@ class Field:
     def from_dict(cls, d: dict[str, Any]) -> Field:
         return cls(name=d["name"], dtype=types.parse(d["dtype"]), description=d.get("description", ""),
                    tags=d.get("tags", {}))
+
+
+def fields_of(owner: str, schema: Iterable[Any] | None) -> tuple[Field, ...]:
+    """``schema`` as a tuple of :class:`Field`; DefinitionError naming ``owner`` (``"feature view 'x'"``) for
+    another item or a field declared twice.
+
+    >>> from featurestore.types import Int64
+    >>> fields_of("request source 'r'", [Field(name="a", dtype=Int64), Field(name="a", dtype=Int64)])
+    Traceback (most recent call last):
+    ...
+    featurestore.errors.DefinitionError: request source 'r' declares field 'a' twice
+    """
+    fields = tuple(schema or ())
+    name = owner.split("'")[1] if owner.count("'") >= 2 else owner
+    if not all(isinstance(f, Field) for f in fields):
+        raise DefinitionError(f"{owner}: schema must be a list of Field", name=name)
+    names = [f.name for f in fields]
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise DefinitionError(f"{owner} declares field {dupes[0]!r} twice", name=name, field=dupes[0])
+    return fields

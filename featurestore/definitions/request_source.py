@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from featurestore.definitions.field import Field
+from featurestore.definitions.field import Field, fields_of
 from featurestore.errors import DefinitionError
 from featurestore.naming import check_name
 
@@ -32,16 +32,9 @@ class RequestSource:
 
     def __post_init__(self) -> None:
         check_name(self.name, "request source")
-        schema = tuple(self.schema or ())
+        schema = fields_of(f"request source {self.name!r}", self.schema)
         if not schema:
             raise DefinitionError(f"request source {self.name!r} has no fields", name=self.name)
-        if not all(isinstance(f, Field) for f in schema):
-            raise DefinitionError(f"request source {self.name!r}: schema must be a list of Field", name=self.name)
-        names = [f.name for f in schema]
-        dupes = sorted({n for n in names if names.count(n) > 1})
-        if dupes:
-            raise DefinitionError(f"request source {self.name!r} declares field {dupes[0]!r} twice",
-                                  name=self.name, field=dupes[0])
         object.__setattr__(self, "schema", schema)
         object.__setattr__(self, "tags", dict(self.tags or {}))
 

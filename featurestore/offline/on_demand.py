@@ -9,15 +9,14 @@ The runner is row-local, so it runs per record batch when the training set is st
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from featurestore.errors import InputError
-from featurestore.frames import to_pandas
 from featurestore.offline.entity_input import EntityInput
+from featurestore.offline.job_outputs import JobOutputs
 from featurestore.offline.protocol import BATCH_ROWS, RetrievalJob
 from featurestore.resolution import ResolvedOnDemand, ResolvedRequest
 from featurestore.transform import OnDemandRunner
@@ -63,7 +62,7 @@ def _shown(value: Any) -> str:
     return value.isoformat() if hasattr(value, "isoformat") else repr(value)
 
 
-class OnDemandJob:
+class OnDemandJob(JobOutputs):
     """A :class:`~featurestore.offline.protocol.RetrievalJob` running the request's on-demand views over the
     rows of the engine's job (``inner``), which holds the entity columns and the views' outputs."""
 
@@ -116,35 +115,3 @@ class OnDemandJob:
     def to_arrow(self) -> pa.Table:
         """The training set as a ``pyarrow.Table``."""
         return self._apply(self._inner.to_arrow(), 0)
-
-    def to_pandas(self) -> Any:
-        """As a pandas DataFrame (nullable integer and bool features, as the plain job)."""
-        return to_pandas(self.to_arrow(), self.feature_columns)
-
-    def to_polars(self) -> Any:
-        import polars as pl
-
-        return pl.from_arrow(self.to_arrow())
-
-    def to_parquet(self, path: str | Path) -> Path:
-        """Write the training set to a Parquet file, streaming (memory stays bounded), atomically."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp")
-        writer: pq.ParquetWriter | None = None
-        try:
-            for batch in self.to_batches():
-                if writer is None:
-                    writer = pq.ParquetWriter(tmp, batch.schema)
-                writer.write_batch(batch)
-            if writer is None:
-                pq.write_table(self.to_arrow(), tmp)
-        except BaseException:
-            if writer is not None:
-                writer.close()
-            tmp.unlink(missing_ok=True)
-            raise
-        if writer is not None:
-            writer.close()
-        tmp.replace(path)
-        return path

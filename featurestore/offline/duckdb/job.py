@@ -3,19 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from pathlib import Path
-from typing import Any
 
 import duckdb
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from featurestore.errors import FeatureStoreError, OfflineStoreError
-from featurestore.frames import to_pandas
 from featurestore.offline.duckdb.failures import describe_error
 from featurestore.offline.duckdb.pit import PitQuery
+from featurestore.offline.job_outputs import JobOutputs
 from featurestore.offline.protocol import BATCH_ROWS
 
 
@@ -98,7 +95,7 @@ def fetch_best_of_ties(reader: pa.RecordBatchReader, rows: int) -> pa.Table:
     return best_of_ties(pa.Table.from_batches(held, reader.schema), rows)
 
 
-class DuckDBRetrievalJob:
+class DuckDBRetrievalJob(JobOutputs):
     """The DuckDB :class:`~featurestore.offline.protocol.RetrievalJob`; nothing runs until you ask for data.
 
     In-memory entity frames are joined column-wise with the features (the entity
@@ -182,36 +179,3 @@ class DuckDBRetrievalJob:
             raise self._errors(err) from None
         finally:
             con.close()
-
-    def to_pandas(self) -> Any:
-        """As a pandas DataFrame; integer and bool features use pandas' nullable dtypes (``Int64``, ``boolean``), so
-        values round-trip exactly with nulls (no float64)."""
-        return to_pandas(self.to_arrow(), self.feature_columns)
-
-    def to_polars(self) -> Any:
-        import polars as pl
-
-        return pl.from_arrow(self.to_arrow())
-
-    def to_parquet(self, path: str | Path) -> Path:
-        """Write the training set to a Parquet file, streaming (memory stays bounded)."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp")
-        writer: pq.ParquetWriter | None = None
-        try:
-            for batch in self.to_batches():
-                if writer is None:
-                    writer = pq.ParquetWriter(tmp, batch.schema)
-                writer.write_batch(batch)
-            if writer is None:
-                pq.write_table(self.to_arrow(), tmp)
-        except BaseException:
-            if writer is not None:
-                writer.close()
-            tmp.unlink(missing_ok=True)
-            raise
-        if writer is not None:
-            writer.close()
-        tmp.replace(path)
-        return path
