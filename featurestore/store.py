@@ -203,10 +203,14 @@ class FeatureStore:
         code differs from what was applied); built once per registry snapshot and view."""
         return self._code.on_demand_runner(state, odfv)
 
-    def code_status(self) -> list[CodeMismatchError]:
-        """The registered on-demand views whose code in the repo differs from what was applied (or is missing):
-        empty when every one matches. A server answers ``/ready`` 503 while this is not empty."""
-        return self.live_code().mismatches()
+    def code_status(self, state: RegistryState | None = None) -> list[CodeMismatchError]:
+        """The transformations of ``state`` (default: the registry now) whose code in the repo differs from what
+        was applied, or is missing: on-demand views and feature views' batch transforms. Empty when every one
+        matches; a server answers ``/ready`` 503 while it is not."""
+        state = state if state is not None else self.state()
+        found = self.live_code(state).mismatches() if state.objects.get("on_demand_feature_views") else []
+        _, transforms = self._code.with_transforms(state)
+        return found + [err for err in transforms.values() if isinstance(err, CodeMismatchError)]
 
     # -- offline --------------------------------------------------------------------------------------
     def get_historical_features(

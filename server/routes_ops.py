@@ -30,8 +30,9 @@ async def health() -> Response:
 
 @router.get("/ready", responses={503: {"description": "Not ready; `reasons` says why"}})
 async def ready(request: Request) -> Response:
-    """Readiness: the registry is loaded (and not empty), the code of every on-demand feature view is the applied
-    code (else `code_mismatches` names the views), and the online store answers; else 503 with the reasons."""
+    """Readiness: the registry is loaded (and not empty), the code of every transformation (on-demand views, batch
+    transforms) is the applied code (else `code_mismatches` names the views), and the online store answers; else
+    503 with the reasons."""
     ctx = get_context(request)
     reasons = []
     state = ctx.watcher.state
@@ -41,13 +42,13 @@ async def ready(request: Request) -> Response:
         reasons.append("registry: not loaded yet")
     elif state.version == 0:
         reasons.append("registry: no definitions applied (run 'featurestore apply')")
-    if state is not None and state.objects.get("on_demand_feature_views"):
-        # the repo's code vs the applied code: imported once per registry snapshot (cached), never per call
-        live = await run_in_threadpool(ctx.store.live_code, state)
-        mismatched = live.mismatches()
+    mismatched = []
+    if state is not None and (state.objects.get("on_demand_feature_views") or any(
+            v.get("transform") for v in state.objects.get("feature_views", {}).values())):
+        # the repo's code vs the applied code: imported once per registry snapshot, or when a definition file
+        # changes for batch transforms (cached), never per call
+        mismatched = await run_in_threadpool(ctx.store.code_status, state)
         reasons += [f"code: {err.message}" for err in mismatched]
-    else:
-        mismatched = []
     try:
         await run_in_threadpool(lambda: ctx.store.online.ping())
     except FeatureStoreError as err:

@@ -311,3 +311,22 @@ def test_reshaped_view_over_http_answers_what_the_reference_says(tmp_path: Path,
             assert {f: by_name[f]["values"] for f in scenario.schema} == values
             assert {f: by_name[f]["statuses"] for f in scenario.schema} == statuses
     store.close()
+
+
+def test_ready_is_503_naming_a_view_whose_batch_transform_differs_from_the_applied_code(applied: Path) -> None:
+    defs = applied / "trip_stats.py"
+    with FeatureStore(applied) as store:
+        assert store.code_status() == []
+    with TestClient(create_app(applied), raise_server_exceptions=False) as c:
+        assert c.get("/ready").status_code == 200
+        defs.write_text(defs.read_text().replace('pl.col("km") * 60', 'pl.col("km") * 61'))
+        r = c.get("/ready")
+        assert r.status_code == 503 and r.json()["code_mismatches"] == ["trip_stats"], r.text
+        assert "trip_stats" in r.json()["detail"]
+        with FeatureStore(applied) as store:
+            assert [err.view for err in store.code_status()] == ["trip_stats"]
+            store.apply()  # the edit applied: ready again once the server has read the new registry
+        deadline = time.monotonic() + 30
+        while c.get("/ready").status_code != 200 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert c.get("/ready").status_code == 200
