@@ -34,6 +34,7 @@ class StoreCode:
         self._runners: tuple[LiveCode, dict[str, OnDemandRunner]] = (LiveCode(-1), {})
         self._applied: dict[tuple[str, str | None], FeatureView] = {}  # views with a transform applied here
         self._transforms: tuple[Any, dict[str, Live]] | None = None  # (cache key, live transforms)
+        self._with_live: tuple[RegistryState, RegistryState] | None = None  # (a snapshot, it with live code)
 
     def applied(self, objects: Iterable[Any]) -> None:
         """Remember the batch transforms applied by this process: they run as they are (a notebook's lambda
@@ -71,7 +72,11 @@ class StoreCode:
         key = (state.version, state.objects["feature_views"], files)
         if self._transforms is None or self._transforms[0] != key:
             self._transforms = (key, live_transforms(self.repo_path, state, self._applied.values()))
-        return with_live(state, self._transforms[1]), self._transforms[1]
+            self._with_live = None
+        done = self._with_live
+        if done is None or done[0] is not state:  # one copy per snapshot: its resolutions stay cached
+            done = self._with_live = (state, with_live(state, self._transforms[1]))
+        return done[1], self._transforms[1]
 
     @staticmethod
     @contextmanager

@@ -21,14 +21,11 @@ _SKIP = {"data", "__pycache__", ".venv", "venv", "node_modules", ".git"}
 def definition_files(repo: Path) -> list[Path]:
     """Python files of the repo, skipping hidden folders, data/ and virtualenvs."""
     files = []
-    for path in sorted(repo.rglob("*.py")):
-        rel = path.relative_to(repo)
-        if any(part in _SKIP or part.startswith(".") for part in rel.parts[:-1]):
-            continue
-        if rel.name.startswith("_") or rel.name.startswith("test_"):
-            continue
-        files.append(path)
-    return files
+    for folder, dirs, names in os.walk(repo):  # skipped folders are not walked (data/ may hold many files)
+        dirs[:] = [d for d in dirs if d not in _SKIP and not d.startswith(".")]
+        files += [Path(folder, n) for n in names
+                  if n.endswith(".py") and not n.startswith("_") and not n.startswith("test_")]
+    return sorted(files)
 
 
 def _where(err: BaseException, path: Path, repo: Path) -> tuple[int | str, str]:

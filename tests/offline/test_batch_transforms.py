@@ -413,3 +413,22 @@ def test_sources_polars_would_read_otherwise_are_read_by_duckdb(make_store, tmp_
                          created_col="created")
     assert got.column("mixed__speed").to_pylist() == [w["speed"] for w in want]
     assert got.column("extra__speed").to_pylist() == [w["speed"] for w in want]
+
+
+def test_one_registry_snapshot_with_live_transforms_per_snapshot(tmp_path) -> None:
+    """Reads of one registry snapshot share one copy with the live transforms, so its resolutions stay cached
+    (push and training sets do not resolve their features again per call)."""
+    (tmp_path / "data").mkdir()
+    pq.write_table(pa.Table.from_pylist(_rows(random.Random(3), 8), schema=SCHEMA), tmp_path / "data" / "t.parquet")
+    (tmp_path / "featurestore.yaml").write_text("project: t\n")
+    (tmp_path / "defs.py").write_text(DEFS.format(factor=1))
+    config = parse_config({"project": "t"}, "test", env={})
+    with FeatureStore(tmp_path, config=config) as store:
+        store.apply()
+    with FeatureStore(tmp_path, config=config) as store:  # a new process: the code comes from the repo
+        state = store.state()
+        first, live = store._code.with_transforms(state)
+        assert first is not state and "trips" in live
+        assert store._code.with_transforms(state)[0] is first
+        (tmp_path / "defs.py").write_text(DEFS.format(factor=2))  # changed code: looked at again
+        assert isinstance(store._code.with_transforms(state)[1]["trips"], CodeMismatchError)
