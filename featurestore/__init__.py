@@ -6,6 +6,7 @@
 """
 
 from featurestore.config import RepoConfig
+from featurestore.definitions.aggregate_view import AggInput, AggOutput, AggregateView, Aggregation
 from featurestore.definitions.entity import Entity
 from featurestore.definitions.feature_service import FeatureService
 from featurestore.definitions.feature_view import FeatureView, FeatureViewProjection
@@ -49,6 +50,10 @@ __all__ = [
     "NOT_FOUND",
     "OUTSIDE_MAX_AGE",
     "PRESENT",
+    "AggInput",
+    "AggOutput",
+    "AggregateView",
+    "Aggregation",
     "BatchSource",
     "BusyError",
     "CodeMismatchError",

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from featurestore.definitions.aggregate_view import AggregateView
 from featurestore.definitions.entity import Entity
 from featurestore.definitions.feature_service import FeatureService
 from featurestore.definitions.feature_view import FeatureView
@@ -54,11 +55,12 @@ ENTITIES = Kind("entities", Entity, "entity", "entities", "entity")
 FEATURE_VIEWS = Kind("feature_views", FeatureView, "feature view", "feature views", "feature_view")
 ON_DEMAND_FEATURE_VIEWS = Kind("on_demand_feature_views", OnDemandFeatureView, "on-demand feature view",
                                "on-demand feature views", "on_demand_feature_view")
+AGGREGATE_VIEWS = Kind("aggregate_views", AggregateView, "aggregate view", "aggregate views", "aggregate_view")
 FEATURE_SERVICES = Kind("feature_services", FeatureService, "feature service", "feature services", "feature_service")
 
-KINDS: tuple[Kind, ...] = (ENTITIES, FEATURE_VIEWS, ON_DEMAND_FEATURE_VIEWS, FEATURE_SERVICES)
+KINDS: tuple[Kind, ...] = (ENTITIES, FEATURE_VIEWS, AGGREGATE_VIEWS, ON_DEMAND_FEATURE_VIEWS, FEATURE_SERVICES)
 """Every kind, in apply order (what a later kind refers to comes first)."""
-VIEW_KINDS: tuple[Kind, ...] = (FEATURE_VIEWS, ON_DEMAND_FEATURE_VIEWS)
+VIEW_KINDS: tuple[Kind, ...] = (FEATURE_VIEWS, AGGREGATE_VIEWS, ON_DEMAND_FEATURE_VIEWS)
 """The kinds that share one name space (a service's projection names one of them)."""
 KEYS: tuple[str, ...] = tuple(k.key for k in KINDS)
 

@@ -18,7 +18,7 @@ from typing import Any
 import pyarrow as pa
 
 from featurestore import types
-from featurestore.definitions.feature_view import FeatureView
+from featurestore.definitions.aggregate_view import AggregateView, SourcedView
 from featurestore.errors import InputError
 from featurestore.online import entity_rows as rows_in
 from featurestore.online import on_demand
@@ -32,9 +32,12 @@ StoreRequests = list[tuple[ViewSpec, list[tuple[Any, ...]]]]
 StoreRows = list[list[tuple[int, tuple[Any, ...]] | None]]
 
 
-def spec_of(view: FeatureView, state: RegistryState | None = None) -> ViewSpec:
+def spec_of(view: SourcedView, state: RegistryState | None = None) -> ViewSpec:
     """What the online store needs to know of a view (with ``state``: the earlier layouts its rows may have)."""
     keys = {f.name: f.dtype for f in view.key_fields}
+    if isinstance(view, AggregateView):
+        return ViewSpec(view.name, view.join_keys, tuple(keys.get(k, types.Int64) for k in view.join_keys),
+                        view.feature_names, tuple(f.dtype for f in view.features), None, aggregate=True)
     return ViewSpec(
         name=view.name,
         join_keys=view.join_keys,

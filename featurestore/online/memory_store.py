@@ -100,6 +100,14 @@ class MemoryOnlineStore:
         """:meth:`read`, answered inline (it never waits on I/O)."""
         return self.read(requests)
 
+    def write_aggregates(self, view: ViewSpec, keys: list[tuple[Any, ...]], snapshot_us: int,
+                         states: list[bytes]) -> int:
+        raise NotImplementedError("aggregate states: in progress")  # TODO(issue 12, store layer)
+
+    def append_aggregates(self, view: ViewSpec, keys: list[tuple[Any, ...]], created_us: list[int],
+                          records: list[bytes]) -> int:
+        raise NotImplementedError("aggregate records: in progress")  # TODO(issue 12, store layer)
+
     def delete(self, view: ViewSpec, keys: list[tuple[Any, ...]]) -> int:
         """Remove the rows of these entities of one view; return how many were stored."""
         entities = set(self._entities(view, keys, range(len(keys))))

@@ -28,6 +28,9 @@ class ViewSpec:
     feature_types: tuple[ValueType, ...]
     ttl_seconds: float | None
     previous: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...] = ()
+    aggregate: bool = False
+    """An aggregate view: its entities hold an aggregate state and pushed records (see
+    :meth:`OnlineStore.write_aggregates`), not rows; ``features`` and ``feature_types`` are its outputs'."""
 
 
 @runtime_checkable
@@ -56,7 +59,27 @@ class OnlineStore(Protocol):
     def read(
         self, requests: list[tuple[ViewSpec, list[tuple[Any, ...]]]]
     ) -> list[list[tuple[int, tuple[Any, ...]] | None]]:
-        """For each ``(view, keys)`` request and each key: ``None`` or ``(event_us, values)``."""
+        """For each ``(view, keys)`` request and each key: ``None`` or ``(event_us, values)``.
+
+        For an aggregate view (``view.aggregate``): ``None`` when the key has neither a state nor a record, else
+        ``(snapshot_us, (state, records))``: the stored state (None without one; ``snapshot_us`` is then
+        :data:`featurestore.utc.MIN_US`) and its records as ``((created_us, record), ...)`` in append order.
+        """
+        ...
+
+    def write_aggregates(self, view: ViewSpec, keys: list[tuple[Any, ...]], snapshot_us: int,
+                         states: list[bytes]) -> int:
+        """Store the aggregate states one materialize computed at ``snapshot_us`` (``view.aggregate``).
+
+        Per key, ``states[i]`` replaces the stored state unless that one's snapshot is newer (``>``); then,
+        whether or not it did, the key's pushed records created before ``snapshot_us`` are dropped (the
+        materialize read them from the offline store). Returns how many states were stored.
+        """
+        ...
+
+    def append_aggregates(self, view: ViewSpec, keys: list[tuple[Any, ...]], created_us: list[int],
+                          records: list[bytes]) -> int:
+        """Append pushed records to the keys' record lists, in order (``view.aggregate``); returns how many."""
         ...
 
     def delete(self, view: ViewSpec, keys: list[tuple[Any, ...]]) -> int:

@@ -286,6 +286,14 @@ class RedisOnlineStore:
         except (redis.exceptions.RedisError, OSError) as exc:
             self._fail(exc, action)
 
+    def write_aggregates(self, view: ViewSpec, keys: list[tuple[Any, ...]], snapshot_us: int,
+                         states: list[bytes]) -> int:
+        raise NotImplementedError("aggregate states: in progress")  # TODO(issue 12, store layer)
+
+    def append_aggregates(self, view: ViewSpec, keys: list[tuple[Any, ...]], created_us: list[int],
+                          records: list[bytes]) -> int:
+        raise NotImplementedError("aggregate records: in progress")  # TODO(issue 12, store layer)
+
     def delete(self, view: ViewSpec, keys: list[tuple[Any, ...]]) -> int:
         """Remove the keys of these entities of one view (``UNLINK``); return how many were stored."""
         names, _ = self._names([(view, keys)])

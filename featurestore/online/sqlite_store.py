@@ -218,6 +218,14 @@ class SqliteOnlineStore:
         conn = self._conn()
         self._run(lambda: conn.execute(sql, params), action)
 
+    def write_aggregates(self, view: ViewSpec, keys: list[tuple[Any, ...]], snapshot_us: int,
+                         states: list[bytes]) -> int:
+        raise NotImplementedError("aggregate states: in progress")  # TODO(issue 12, store layer)
+
+    def append_aggregates(self, view: ViewSpec, keys: list[tuple[Any, ...]], created_us: list[int],
+                          records: list[bytes]) -> int:
+        raise NotImplementedError("aggregate records: in progress")  # TODO(issue 12, store layer)
+
     def delete(self, view: ViewSpec, keys: list[tuple[Any, ...]]) -> int:
         """Remove the rows of these entities of one view (one transaction); return how many were stored."""
         build = self._plan(view)[0]

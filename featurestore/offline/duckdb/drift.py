@@ -15,7 +15,7 @@ import duckdb
 import pyarrow as pa
 
 from featurestore import types
-from featurestore.definitions.feature_view import FeatureView
+from featurestore.definitions.aggregate_view import SourcedView, source_columns, view_label
 from featurestore.definitions.sources import batch_of
 from featurestore.errors import DataSourceError
 
@@ -62,7 +62,7 @@ def duckdb_arrow_type(duckdb_type: str) -> pa.DataType | None:
             con.close()
 
 
-def check_source_types(view: FeatureView, column_types: dict[str, str], features: tuple[str, ...],
+def check_source_types(view: SourcedView, column_types: dict[str, str], features: tuple[str, ...],
                        names_only: bool = False) -> None:
     """Raise a :class:`DataSourceError` if a source column of ``features``, a join key or a time column is
     missing or now holds a type its declared type does not accept (``column_types``: the source's ``DESCRIBE``).
@@ -71,11 +71,10 @@ def check_source_types(view: FeatureView, column_types: dict[str, str], features
     that the columns are there, not their types.
     """
     batch = batch_of(view.source)
-    declared = {view.source_column(f.name): f.dtype for f in view.key_fields}
-    declared.update({view.source_column(f.name): f.dtype for f in view.features if f.name in features})
+    declared = source_columns(view, features)
     times = [batch.timestamp_field, *([batch.created_timestamp_field] if batch.created_timestamp_field else [])]
     declared.update({col: types.Timestamp for col in times})  # apply's rule for time columns: timestamp or date
-    where = f"feature view {view.name!r}: source {batch.describe()}"
+    where = f"{view_label(view)} {view.name!r}: source {batch.describe()}"
     for col, dtype in declared.items():
         found = column_types.get(col)
         if found is None:

@@ -14,7 +14,7 @@ from pathlib import Path
 import duckdb
 
 from featurestore import types
-from featurestore.definitions.feature_view import FeatureView
+from featurestore.definitions.aggregate_view import SourcedView, view_label
 from featurestore.definitions.sources import BatchSource, PushSource, batch_of
 from featurestore.errors import DataSourceError, FeatureStoreError, OfflineStoreError
 from featurestore.naming import sql_string
@@ -22,7 +22,7 @@ from featurestore.naming import sql_string
 _MARK = "__fs_bad_value"
 _SEP = "\x1f"
 
-Read = tuple[FeatureView | None, BatchSource | PushSource]
+Read = tuple[SourcedView | None, BatchSource | PushSource]
 """A source read by a query, and the view it is read for (None when no view is concerned)."""
 
 
@@ -99,7 +99,7 @@ def describe_error(err: Exception, reads: Sequence[Read] = (),
     culprit = named[0] if named else (reads[0] if len({id(s) for _, s in reads}) == 1 and reads else None)
     if culprit is not None:
         view, source = culprit
-        where = f"feature view {view.name!r}: " if view is not None else ""
+        where = f"{view_label(view)} {view.name!r}: " if view is not None else ""
         return DataSourceError(f"{where}cannot read source {batch_of(source).describe()}: {first}",
                                view=view.name if view is not None else None, source=batch_of(source).describe())
     if isinstance(err, duckdb.IOException):

@@ -21,10 +21,12 @@ from __future__ import annotations
 import glob
 import os
 import zlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from featurestore import types
+from featurestore.definitions.aggregate_view import SourcedView, source_columns, view_label
 from featurestore.definitions.batch_transform import ORDINAL
 from featurestore.definitions.feature_view import FeatureView
 from featurestore.definitions.sources import BatchSource, CsvSource, DuckDBSource, ParquetSource, PushSource, batch_of
@@ -51,7 +53,7 @@ class SourceContext:
     transformed: tuple[tuple[str, str], ...] = ()
     """(view name, Parquet file of its transform's output) of the views with a batch transform."""
 
-    def transformed_file(self, view: FeatureView | None) -> str | None:
+    def transformed_file(self, view: SourcedView | None) -> str | None:
         """The file holding ``view``'s transformed rows, when it has a transform (and the file is built)."""
         if view is None or not view.has_transform:
             return None
@@ -127,20 +129,19 @@ def _files_sql(reader: str, files: list[str], source: str, options: str = "", re
     )
 
 
-def where_of(source: BatchSource | PushSource, view: FeatureView | None) -> str:
+def where_of(source: BatchSource | PushSource, view: SourcedView | None) -> str:
     """How errors name a source: ``feature view 'v': source parquet:data/x.parquet`` (the view when known)."""
     described = f"source {batch_of(source).describe()}"
-    return f"feature view {view.name!r}: {described}" if view is not None else described
+    return f"{view_label(view)} {view.name!r}: {described}" if view is not None else described
 
 
-def declared_columns(view: FeatureView) -> dict[str, types.ValueType]:
-    """Source column -> declared type of the view's join keys and features (after ``field_mapping``)."""
-    out = {view.source_column(f.name): f.dtype for f in view.key_fields}
-    out.update({view.source_column(f.name): f.dtype for f in view.features})
-    return out
+def declared_columns(view: SourcedView) -> dict[str, types.ValueType]:
+    """Source column -> declared type of the view's join keys and features (after ``field_mapping``), or of an
+    aggregate view's join keys and aggregated columns."""
+    return source_columns(view)
 
 
-def _csv_sql(batch: CsvSource, files: list[str], view: FeatureView | None) -> str:
+def _csv_sql(batch: CsvSource, files: list[str], view: SourcedView | None) -> str:
     """A CSV read with the time columns as instants and, with ``view``, its columns as declared.
 
     Sniffing never decides a declared column's type: whole numbers feed a Float64 feature. Integer columns
@@ -164,7 +165,7 @@ def _csv_sql(batch: CsvSource, files: list[str], view: FeatureView | None) -> st
     return _files_sql("read_csv", files, batch.path, options, f" REPLACE ({replace})" if replace else "")
 
 
-def raw_relation(source: BatchSource | PushSource, ctx: SourceContext, view: FeatureView | None = None) -> str:
+def raw_relation(source: BatchSource | PushSource, ctx: SourceContext, view: SourcedView | None = None) -> str:
     """SELECT of every source column plus ``__fs_ord`` and ``__fs_rank``; pushed rows are appended for push sources.
 
     ``__fs_rank`` is 0 for batch rows and 1 for pushed rows: it ranks above ``__fs_ord`` in the
@@ -215,7 +216,7 @@ def _database(src: DuckDBSource, ctx: SourceContext) -> Path | None:
     return ctx.path(src.database) if src.database else ctx.database
 
 
-def _duckdb_relation(src: DuckDBSource, ctx: SourceContext, view: FeatureView | None) -> str:
+def _duckdb_relation(src: DuckDBSource, ctx: SourceContext, view: SourcedView | None) -> str:
     db = _database(src, ctx)
     name = view.name if view is not None else None
     if src.query is not None:
@@ -254,7 +255,7 @@ class Attachments:
 
 
 def attachments(sources: list[BatchSource | PushSource], ctx: SourceContext,
-                views: list[FeatureView | None] | None = None) -> Attachments:
+                views: Sequence[SourcedView | None] | None = None) -> Attachments:
     """What :class:`Attachments` ``sources`` (of ``views``, when known: errors name them) need."""
     attach: list[Path] = []
     search: list[Path] = []
@@ -276,7 +277,7 @@ def attachments(sources: list[BatchSource | PushSource], ctx: SourceContext,
     return Attachments(tuple(attach), tuple(search), tuple(queries))
 
 
-def stable_ordinal(view: FeatureView) -> bool:
+def stable_ordinal(view: SourcedView) -> bool:
     """Whether ``__fs_ord`` names one row the same way in two scans (not true of arbitrary queries; true of a
     transform's output file)."""
     if view.has_transform:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
 
@@ -12,6 +12,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from featurestore.definitions.aggregate_view import SourcedView
 from featurestore.definitions.feature_view import FeatureView
 from featurestore.definitions.sources import BatchSource, CsvSource, PushSource, batch_of
 from featurestore.errors import DataSourceError, FeatureStoreError, InputError
@@ -98,7 +99,7 @@ class DuckDBOfflineStore:
         self._transforms = TransformFiles(temp_directory)  # views with a Polars transform: their output files
 
     def connect(self, sources: list[BatchSource | PushSource] | None = None,
-                views: list[FeatureView | None] | None = None) -> duckdb.DuckDBPyConnection:
+                views: Sequence[SourcedView | None] | None = None) -> duckdb.DuckDBPyConnection:
         """A connection in UTC, with the DuckDB databases ``sources`` read attached read-only; close it after use.
 
         Relative file paths in queries are the repo's. Without DuckDB databases to attach it is a cursor of one
@@ -142,7 +143,7 @@ class DuckDBOfflineStore:
             raise self._errors(err, sources, views) from None
 
     def _errors(self, err: Exception, sources: list[BatchSource | PushSource],
-                views: list[FeatureView | None] | None = None) -> FeatureStoreError:
+                views: Sequence[SourcedView | None] | None = None) -> FeatureStoreError:
         """``err`` naming the view and source at fault (see failures.py)."""
         reads = list(zip(views or [None] * len(sources), sources, strict=True))
         return describe_error(err, reads, lambda source: source_files(source, self.ctx))
