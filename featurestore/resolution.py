@@ -19,6 +19,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from featurestore import types
+from featurestore.definitions.aggregate_view import AggregateView, SourcedView
 from featurestore.definitions.feature_service import FeatureService
 from featurestore.definitions.feature_view import FeatureView, FeatureViewProjection
 from featurestore.definitions.field import Field
@@ -37,7 +38,8 @@ ODFV_KIND = "on_demand_feature_views"
 class ResolvedView:
     """The part of a request served by one feature view (or one projection of it)."""
 
-    view: FeatureView
+    view: SourcedView
+    """A feature view or an aggregate view."""
     features: tuple[str, ...]
     out_names: tuple[str, ...]
     """One output name per feature: ``feature`` or ``name__feature``."""
@@ -140,13 +142,15 @@ class ResolvedRequest:
                     self.check_names([out], f"join key {out!r} of feature view {owners[out]!r}")
 
 
-Named = FeatureView | OnDemandFeatureView
+Named = FeatureView | AggregateView | OnDemandFeatureView
 
 
 def _named(state: RegistryState, name: str, where: str) -> Named:
-    """The feature view or on-demand view ``name`` (NotFoundError naming ``where`` when neither)."""
+    """The feature view, aggregate view or on-demand view ``name`` (NotFoundError naming ``where`` when none)."""
     if name in state.objects["feature_views"]:
         return state.feature_view(name)
+    if name in state.objects.get("aggregate_views", {}):
+        return state.aggregate_view(name)
     if name in state.objects[ODFV_KIND]:
         return state.on_demand_feature_view(name)
     raise NotFoundError(f"unknown feature view {name!r} ({where})", kind="feature_view", name=name)
@@ -172,7 +176,8 @@ def parse_refs(features: Any, state: RegistryState) -> list[str]:
         if feat == "*":
             out += [f"{view_name}:{f}" for f in view.feature_names]
         elif feat not in view.feature_names:
-            what = "on-demand feature view" if isinstance(view, OnDemandFeatureView) else "feature view"
+            what = ("on-demand feature view" if isinstance(view, OnDemandFeatureView) else
+                    "aggregate view" if isinstance(view, AggregateView) else "feature view")
             raise NotFoundError(f"{what} {view_name!r} has no feature {feat!r}", kind="feature", name=ref)
         else:
             out.append(ref)
@@ -212,7 +217,7 @@ def _projections(features: Any, state: RegistryState) -> list[tuple[FeatureViewP
     return out
 
 
-def _resolved_view(p: FeatureViewProjection, view: FeatureView, outs: tuple[str, ...], name: str = "") -> ResolvedView:
+def _resolved_view(p: FeatureViewProjection, view: SourcedView, outs: tuple[str, ...], name: str = "") -> ResolvedView:
     key_types = {f.name: f.dtype for f in view.key_fields}
     return ResolvedView(view, p.features, outs, view.join_keys,
                         tuple(key_types.get(k, types.Int64) for k in view.join_keys), name or p.name,

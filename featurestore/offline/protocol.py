@@ -9,13 +9,14 @@ config by :func:`featurestore.offline.factory.open_offline_store`.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 import pyarrow as pa
 
+from featurestore.definitions.aggregate_view import SourcedView
 from featurestore.definitions.feature_view import FeatureView
 from featurestore.definitions.sources import BatchSource, PushSource
 from featurestore.offline.entity_input import EntityInput
@@ -76,7 +77,7 @@ class OfflineStore(Protocol):
         """The point-in-time join of ``requests`` onto the entity rows (rules: see the README), lazily."""
         ...
 
-    def spine(self, views: list[FeatureView], start: datetime, end: datetime) -> pa.Table:
+    def spine(self, views: Sequence[SourcedView], start: datetime, end: datetime) -> pa.Table:
         """Every distinct (join keys, event time) of the views' sources in ``[start, end]``, ordered by time.
 
         Columns: the (shared) join keys, then ``event_timestamp`` (UTC). ``start``/``end`` are aware UTC.

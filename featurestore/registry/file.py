@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any, TypeAlias
 
 from featurestore.definitions import kinds
+from featurestore.definitions.aggregate_view import AggregateView, SourcedView
 from featurestore.definitions.entity import Entity
 from featurestore.definitions.feature_service import FeatureService
 from featurestore.definitions.feature_view import FeatureView
@@ -74,6 +75,15 @@ class RegistryState:
     def feature_view(self, name: str) -> FeatureView:
         return self._get("feature_views", name)  # type: ignore[no-any-return]
 
+    def aggregate_view(self, name: str) -> AggregateView:
+        return self._get("aggregate_views", name)  # type: ignore[no-any-return]
+
+    def sourced_view(self, name: str) -> SourcedView:
+        """The feature view or aggregate view ``name`` (NotFoundError, as a feature view, when neither)."""
+        if name in self.objects.get("aggregate_views", {}):
+            return self.aggregate_view(name)
+        return self.feature_view(name)
+
     def on_demand_feature_view(self, name: str) -> OnDemandFeatureView:
         """A registered on-demand view (``is_live`` False: its code text and fingerprint, not the code)."""
         return self._get("on_demand_feature_views", name)  # type: ignore[no-any-return]
@@ -89,6 +99,13 @@ class RegistryState:
 
     def feature_views(self) -> list[FeatureView]:
         return self.all("feature_views")
+
+    def aggregate_views(self) -> list[AggregateView]:
+        return self.all("aggregate_views")
+
+    def sourced_views(self) -> list[SourcedView]:
+        """Every feature view and aggregate view, by kind then name."""
+        return [*self.feature_views(), *self.aggregate_views()]
 
     def on_demand_feature_views(self) -> list[OnDemandFeatureView]:
         return self.all("on_demand_feature_views")

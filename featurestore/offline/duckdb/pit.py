@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from featurestore.definitions.feature_view import FeatureView
+from featurestore.errors import OfflineStoreError
 from featurestore.naming import quote
 from featurestore.offline.duckdb.relations import SourceContext, stable_ordinal, utc_us, view_relation
 from featurestore.resolution import ResolvedView
@@ -63,6 +64,8 @@ def _view_join(req: ResolvedView, ctx: SourceContext, types: dict[str, str], as_
 
     May append statements to ``setup`` that must run first (in the same connection).
     """
+    if not isinstance(req.view, FeatureView):  # TODO(issue 12, offline): aggregate views
+        raise OfflineStoreError(f"aggregate view {req.view.name!r}: training sets are in progress")
     keys = req.view.join_keys
     equal = [f"e.{quote(col)} = v.{quote(k)}" for col, k in req.keys]  # none for a view without entities
     on = "".join(f"{c} AND " for c in equal)

@@ -12,11 +12,12 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from featurestore.definitions.aggregate_view import SourcedView
+from featurestore.definitions.aggregate_view import AggregateView, SourcedView
 from featurestore.definitions.feature_view import FeatureView
 from featurestore.definitions.sources import BatchSource, CsvSource, PushSource, batch_of
 from featurestore.errors import DataSourceError, FeatureStoreError, InputError
 from featurestore.naming import quote, sql_string
+from featurestore.offline.duckdb.agg_inputs import inputs_relation
 from featurestore.offline.duckdb.drift import check_source_types
 from featurestore.offline.duckdb.failures import describe_error
 from featurestore.offline.duckdb.job import DuckDBRetrievalJob
@@ -47,6 +48,13 @@ def arrow_time_type(t: pa.DataType) -> str:
             return "TIMESTAMP WITH TIME ZONE"
         return "TIMESTAMP" if t.unit == "us" else f"TIMESTAMP_{t.unit.upper()}"
     return "DATE" if pa.types.is_date(t) else str(t)
+
+
+def events_relation(view: SourcedView, ctx: SourceContext, column_types: dict[str, str]) -> str:
+    """A view's events with join keys and ``__fs_ev`` (and more): its relation, or an aggregate view's inputs."""
+    if isinstance(view, AggregateView):
+        return inputs_relation(view, ctx, column_types)
+    return view_relation(view, ctx, column_types, ())
 
 
 def _check_unambiguous(con: duckdb.DuckDBPyConnection, plan: Attachments) -> None:
@@ -169,7 +177,7 @@ class DuckDBOfflineStore:
         finally:
             con.close()
 
-    def _missing_column(self, view: FeatureView | None, source: BatchSource | PushSource) -> FeatureStoreError | None:
+    def _missing_column(self, view: SourcedView | None, source: BatchSource | PushSource) -> FeatureStoreError | None:
         """Why a CSV read with the view's declared types fails, when a column is gone: read as sniffed, the
         drift check names the column (DuckDB would only say a typed column is not in the file)."""
         if view is None or not isinstance(batch_of(source), CsvSource):
@@ -186,16 +194,16 @@ class DuckDBOfflineStore:
             con.close()
         return None
 
-    def context(self, views: list[FeatureView]) -> SourceContext:
+    def context(self, views: Sequence[SourcedView]) -> SourceContext:
         """The source context for reading ``views``: the transform of each view that has one is run first (its
         output written to a temporary Parquet file, reused while the source files and code are unchanged)."""
         if not any(v.has_transform for v in views):
             return self.ctx
         return self._transforms.context(
-            list(views), self.ctx, lambda v: self.connect([v.source], [v]),
+            [v for v in views if isinstance(v, FeatureView)], self.ctx, lambda v: self.connect([v.source], [v]),
             lambda err, v: self._errors(err, [v.source], [v]))
 
-    def column_types(self, views: list[FeatureView], ctx: SourceContext | None = None) -> list[dict[str, str]]:
+    def column_types(self, views: Sequence[SourcedView], ctx: SourceContext | None = None) -> list[dict[str, str]]:
         """Column name -> DuckDB type of each view's source, read as the view declares (``DESCRIBE``, metadata only).
 
         For a view with a transform, its output's (``ctx`` from :meth:`context`, else built now).
@@ -223,7 +231,7 @@ class DuckDBOfflineStore:
         as_of_created: bool = False,
     ) -> DuckDBRetrievalJob:
         sources = [r.view.source for r in requests]
-        views: list[FeatureView | None] = [r.view for r in requests]
+        views: list[SourcedView | None] = [r.view for r in requests]
         ctx = self.context([r.view for r in requests])
         types = {r.view.name: t for r, t in
                  zip(requests, self.column_types([r.view for r in requests], ctx), strict=True)}
@@ -250,13 +258,13 @@ class DuckDBOfflineStore:
                         as_of_created)
         return DuckDBRetrievalJob(connect, query, None, out_cols, errors)
 
-    def spine(self, views: list[FeatureView], start: datetime, end: datetime) -> pa.Table:
+    def spine(self, views: Sequence[SourcedView], start: datetime, end: datetime) -> pa.Table:
         """Every distinct (join keys, event time) of the views' sources in [start, end], as an entity frame."""
         cols = "".join(f"{quote(k)}, " for k in views[0].join_keys)  # none for views without entities
         ctx = self.context(views)
         types = self.column_types(views, ctx)
         parts = [
-            f"SELECT {cols}__fs_ev FROM ({view_relation(v, ctx, t, ())}) "
+            f"SELECT {cols}__fs_ev FROM ({events_relation(v, ctx, t)}) "
             f"WHERE __fs_ev BETWEEN {epoch_us(start)} AND {epoch_us(end)}"
             for v, t in zip(views, types, strict=True)
         ]
