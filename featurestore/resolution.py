@@ -258,10 +258,10 @@ def _on_demand(p: FeatureViewProjection, odfv: OnDemandFeatureView, outs: tuple[
     fields: list[Field] = []
     sources: list[int] = []
     for src in odfv.view_sources:
-        if src.view not in state.objects["feature_views"]:
+        if src.view not in state.objects["feature_views"] and src.view not in state.objects["aggregate_views"]:
             raise NotFoundError(f"on-demand feature view {odfv.name!r} reads feature view {src.view!r}, which is not "
                                 "registered", kind="feature_view", name=src.view)
-        fv = state.feature_view(src.view)
+        fv = state.sourced_view(src.view)
         entity_keys = tuple(src.entity_column(k) for k in fv.join_keys)
         at = next((i for i, v in enumerate(views) if v.view.name == fv.name and v.name == src.name
                    and v.entity_keys == entity_keys), None)

@@ -11,6 +11,7 @@ from typing import Any
 from featurestore.code import StoreCode
 from featurestore.config import RepoConfig, load_config, resolve
 from featurestore.definitions import kinds
+from featurestore.definitions.aggregate_view import AggregateView
 from featurestore.definitions.entity import Entity
 from featurestore.definitions.feature_service import FeatureService
 from featurestore.definitions.feature_view import FeatureView
@@ -176,6 +177,10 @@ class FeatureStore:
     def list_feature_views(self) -> list[FeatureView]:
         return self.state().feature_views()
 
+    def list_aggregate_views(self) -> list[AggregateView]:
+        """The registered aggregate views, by name."""
+        return self.state().aggregate_views()
+
     def list_feature_services(self) -> list[FeatureService]:
         return self.state().feature_services()
 
@@ -184,6 +189,10 @@ class FeatureStore:
 
     def get_feature_view(self, name: str) -> FeatureView:
         return self.state().feature_view(name)
+
+    def get_aggregate_view(self, name: str) -> AggregateView:
+        """The registered aggregate view ``name`` (NotFoundError if absent)."""
+        return self.state().aggregate_view(name)
 
     def get_feature_service(self, name: str) -> FeatureService:
         return self.state().feature_service(name)
@@ -352,29 +361,39 @@ def _layouts(before: RegistryState, plan: Plan) -> dict[str, list[dict[str, list
     return layouts
 
 
+def _feature_names(kind: str, data: dict[str, Any]) -> set[str]:
+    """The feature names of a view's registry dict (an aggregate view's schema holds its columns, not them)."""
+    if kind == "aggregate_views":
+        return set(kinds.of_key(kind).from_dict(data).feature_names)
+    return {f["name"] for f in data["schema"]}
+
+
 def _check_references(state: RegistryState, plan: Plan) -> None:
     """A partial apply must not leave a registered service pointing at a feature a changed view dropped."""
-    views = dict(state.objects["feature_views"])
-    views.update(plan.desired.get("feature_views", {}))
-    views.update(state.objects["on_demand_feature_views"])  # one name space: a service may use either
-    views.update(plan.desired.get("on_demand_feature_views", {}))
+    keys = [k.key for k in kinds.VIEW_KINDS]  # one name space: a service or an on-demand view may use any
+    views: dict[str, tuple[str, dict[str, Any]]] = {}
+    for key in keys:
+        views.update({n: (key, d) for n, d in state.objects[key].items()})
+    for key in keys:
+        views.update({n: (key, d) for n, d in plan.desired.get(key, {}).items()})
     for c in plan.removed:
-        views.pop(c.name, None) if c.kind in ("feature_views", "on_demand_feature_views") else None
+        views.pop(c.name, None) if c.kind in keys else None
+    features = {name: _feature_names(kind, data) for name, (kind, data) in views.items()}
     for name, odfv in state.objects["on_demand_feature_views"].items():
         if name in plan.desired.get("on_demand_feature_views", {}) or name not in views:
             continue
         for source in odfv["sources"]:
-            view = views.get(source.get("view", ""))
-            feats = {f["name"] for f in view["schema"]} if view is not None else None
+            feats = features.get(source.get("view", ""))
             if "view" in source and (feats is None or not set(source.get("features") or ()) <= feats):
-                raise DefinitionError(f"on-demand feature view {name!r} would lose its source feature view "
+                label = kinds.of_key(views[source["view"]][0] if source["view"] in views else "feature_views")
+                raise DefinitionError(f"on-demand feature view {name!r} would lose its source {label.singular} "
                                       f"{source['view']!r} (or features of it)", name=name, source=source["view"])
     removed = {(c.kind, c.name) for c in plan.removed}
     for name, svc in state.objects["feature_services"].items():
         if name in plan.desired.get("feature_services", {}) or ("feature_services", name) in removed:
             continue
         for p in svc["features"]:
-            feats = {f["name"] for f in views[p["view"]]["schema"]} if p["view"] in views else None
+            feats = features.get(p["view"])
             if feats is None or not set(p["features"]) <= feats:
                 raise DefinitionError(f"feature service {name!r} would lose features of view {p['view']!r}",
                                       name=name)

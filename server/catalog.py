@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from featurestore import Entity, FeatureService, FeatureView, OnDemandFeatureView
+from featurestore import AggregateView, Entity, FeatureService, FeatureView, OnDemandFeatureView
 
 
 def _entity(e: Entity) -> dict[str, Any]:
@@ -32,6 +32,33 @@ def _view(v: FeatureView, marks: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _aggregate(v: AggregateView, marks: dict[str, Any]) -> dict[str, Any]:
+    key_types = {f.name: f.dtype.name for f in v.key_fields}
+    mark = marks.get(v.name)
+    features = []
+    out = {o.name: o for o in v.outputs}
+    for agg in v.aggregations:
+        for name, window in zip(agg.feature_names, agg.windows or (None,), strict=True):
+            features.append({"name": name, "type": out[name].dtype.name, "function": agg.function,
+                             "column": agg.column, "window": window, "where": agg.where})
+    return {
+        "name": v.name,
+        "entities": [e.name for e in v.entities],
+        "join_keys": [{"name": k, "type": key_types.get(k, "Int64")} for k in v.join_keys],
+        "features": features,
+        "windows": list(dict.fromkeys(w for a in v.aggregations for w in (a.windows or ("lifetime",)))),
+        "serving_horizon": v.serving_horizon,
+        "resolution": v.resolution,
+        "online": v.online,
+        "description": v.description,
+        "owner": v.owner,
+        "tags": dict(v.tags),
+        "source": v.source.to_dict(),
+        "materialization": {k: mark.get(k) for k in ("watermark", "last_success", "last_rows", "total_rows")}
+        if mark else None,
+    }
+
+
 def _on_demand(v: OnDemandFeatureView) -> dict[str, Any]:
     return {
         "name": v.name,
@@ -54,7 +81,8 @@ def _service(s: FeatureService) -> dict[str, Any]:
 
 def catalog(state: Any, marks: dict[str, Any]) -> dict[str, Any]:
     """Entities, feature views (join keys and features with types, ttl, owner, tags, description,
-    source, last materialization from ``marks``: ``FeatureStore.watermarks()``), on-demand feature views
+    source, last materialization from ``marks``: ``FeatureStore.watermarks()``), aggregate views (features with
+    types, function, column, window and where; windows, serving horizon, resolution), on-demand feature views
     (features with types, mode, source views, request fields, code fingerprint) and feature services
     of a registry snapshot."""
     return {
@@ -62,6 +90,7 @@ def catalog(state: Any, marks: dict[str, Any]) -> dict[str, Any]:
         "registry_version": state.version,
         "entities": [_entity(e) for e in state.entities()],
         "feature_views": [_view(v, marks) for v in state.feature_views()],
+        "aggregate_views": [_aggregate(v, marks) for v in state.aggregate_views()],
         "on_demand_feature_views": [_on_demand(v) for v in state.on_demand_feature_views()],
         "feature_services": [_service(s) for s in state.feature_services()],
     }

@@ -24,6 +24,8 @@ from datetime import timedelta
 from typing import Any
 
 from featurestore.cli._group import format_ttl
+from featurestore.definitions.aggregate_view import Aggregation
+from featurestore.errors import FeatureStoreError
 from featurestore.registry.file import RegistryState
 from featurestore.registry.plan import Plan, PlanChange, code_changes
 
@@ -58,7 +60,12 @@ def _changes(change: PlanChange, before: RegistryState, plan: Plan) -> list[str]
         a, b = old.get(key), new.get(key)
         if a == b or key in covered:
             continue
-        if key == "schema":
+        if key == "schema" and change.kind == "aggregate_views":  # join keys and aggregated columns
+            lines += _named("column", a or [], b or [],
+                            lambda i: "join key" if i.get("name") in _join_keys(old) | _join_keys(new) else "column")
+        elif key == "aggregations":
+            lines += _aggregations(a or [], b or [])
+        elif key == "schema":
             lines += _schema(a or [], b or [], _join_keys(old) | _join_keys(new))
         elif key == "entities":
             lines += _named("entity", a or [], b or [])
@@ -148,6 +155,32 @@ def _type(item: dict[str, Any]) -> str:
 
 def _schema(a: list[Any], b: list[Any], keys: set[str]) -> list[str]:
     return _named("feature", a, b, lambda i: "join key" if i.get("name") in keys else "feature")
+
+
+def _aggregations(a: list[Any], b: list[Any]) -> list[str]:
+    """An aggregate view's features, each with what computes it: ``+ feature count_1h: count(*) over 1h``."""
+
+    def features(aggs: list[Any]) -> dict[str, str]:
+        out: dict[str, str] = {}
+        for d in aggs:
+            try:
+                agg = Aggregation.from_dict(d)
+            except (FeatureStoreError, KeyError, TypeError):  # not this version's: show it as it is
+                out[_value(d)] = ""
+                continue
+            where = f" where {agg.where}" if agg.where else ""
+            for name, window in zip(agg.feature_names, agg.windows or ("lifetime",), strict=True):
+                out[name] = f"{agg.function}({agg.column or '*'}) over {window}{where}"
+        return out
+
+    old, new = features(a), features(b)
+    lines = [f"- feature {n}: {old[n]}" for n in old if n not in new]
+    lines += [f"+ feature {n}: {new[n]}" for n in new if n not in old]
+    lines += [f"~ feature {n}: {old[n]} -> {new[n]}" for n in new if n in old and old[n] != new[n]]
+    kept_old, kept_new = [n for n in old if n in new], [n for n in new if n in old]
+    if kept_old != kept_new:
+        lines.append(f"~ feature order: {', '.join(kept_old)} -> {', '.join(kept_new)}")
+    return lines
 
 
 def _service_features(a: list[Any], b: list[Any]) -> list[str]:

@@ -14,6 +14,7 @@ from featurestore.cli._group import echo_json, format_tags, format_ttl, get_stat
 from featurestore.cli.plan_format import format_plan
 from featurestore.config import CONFIG_FILE, check_project_name, load_config, parse_config
 from featurestore.definitions import kinds
+from featurestore.definitions.aggregate_view import AggregateView
 from featurestore.definitions.feature_view import FeatureView
 from featurestore.definitions.on_demand import OnDemandFeatureView
 from featurestore.definitions.sources import PushSource
@@ -167,15 +168,52 @@ def _view_row(v: FeatureView) -> list[Any]:
             v.owner or "-", format_tags(v.tags)]
 
 
+def _aggregate_row(v: AggregateView) -> list[Any]:
+    return [v.name, ",".join(e.name for e in v.entities), ",".join(v.join_keys), len(v.feature_names),
+            ",".join(windows_of(v)), v.serving_horizon, v.resolution or "-",
+            f"push:{v.source.name}" if isinstance(v.source, PushSource) else v.source.describe(),
+            v.owner or "-", format_tags(v.tags)]
+
+
+def windows_of(view: AggregateView) -> list[str]:
+    """The view's distinct windows, first-seen order (``lifetime`` for an aggregation without one)."""
+    return list(dict.fromkeys(w for a in view.aggregations for w in (a.windows or ("lifetime",))))
+
+
+def _aggregate_details(state: RegistryState, view: AggregateView, common: dict[str, Any],
+                       services: list[str]) -> dict[str, Any]:
+    on_demand = [v.name for v in state.on_demand_feature_views() if view.name in {p.view for p in v.view_sources}]
+    features: dict[str, str] = {}
+    types = {f.name: f.dtype.name for f in view.features}  # applied: every column's type is known
+    for agg in view.aggregations:
+        for name, window in zip(agg.feature_names, agg.windows or ("lifetime",), strict=True):
+            what = f"{agg.function}({agg.column or '*'}) over {window}" + (f" where {agg.where}" if agg.where else "")
+            features[name] = f"{types[name]}  # {what}"
+    return {
+        "aggregate_view": view.name,
+        "entities": [e.name for e in view.entities],
+        "join_keys": {f.name: f.dtype.name for f in view.key_fields} or list(view.join_keys),
+        "features": features,
+        "windows": windows_of(view),
+        "serving_horizon": view.serving_horizon,
+        "resolution": view.resolution or "none (exact to the microsecond)",
+        "source": {k: v for k, v in view.source.to_dict().items() if v not in ("", {}, None)},
+        "online": view.online,
+        **common,
+        "feature_services": services,
+        **({"on_demand_feature_views": on_demand} if on_demand else {}),
+    }
+
+
 @main.command(name="list")
 @repo_option
 @click.argument("kind", type=click.Choice(LIST_KINDS, case_sensitive=False))
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list of the objects' full definitions.")
 @click.pass_context
 def list_objects(ctx: click.Context, kind: str, as_json: bool) -> None:
-    """List registered entities, feature views, on-demand feature views or services.
+    """List registered entities, feature views, aggregate views, on-demand feature views or services.
 
-    A table of the key facts (join keys, features, ttl, source, owner, tags);
+    A table of the key facts (join keys, features, ttl or windows, source, owner, tags);
     --json prints the full definitions instead.
 
     \b
@@ -198,6 +236,9 @@ def list_objects(ctx: click.Context, kind: str, as_json: bool) -> None:
     elif of is kinds.FEATURE_VIEWS:
         click.echo(table(["NAME", "ENTITIES", "JOIN KEYS", "FEATURES", "TTL", "SOURCE", "OWNER", "TAGS"],
                          [_view_row(v) for v in objects]))
+    elif of is kinds.AGGREGATE_VIEWS:
+        click.echo(table(["NAME", "ENTITIES", "JOIN KEYS", "FEATURES", "WINDOWS", "HORIZON", "RESOLUTION", "SOURCE",
+                          "OWNER", "TAGS"], [_aggregate_row(v) for v in objects]))
     elif of is kinds.ON_DEMAND_FEATURE_VIEWS:
         click.echo(table(["NAME", "MODE", "SOURCES", "FEATURES", "FINGERPRINT", "OWNER", "TAGS"],
                          [[v.name, v.mode, ",".join(_source_names(v)), len(v.features), v.fingerprint[:12],
@@ -230,8 +271,12 @@ def _details(state: RegistryState, kind: str, obj: Any) -> dict[str, Any]:
     of = _BY_CLI_WORD[kind]
     if of is kinds.ENTITIES:
         views = [v.name for v in state.feature_views() if obj.name in {e.name for e in v.entities}]
-        return {"entity": obj.name, "join_keys": list(obj.join_keys), **common, "feature_views": views}
+        aggregates = [v.name for v in state.aggregate_views() if obj.name in {e.name for e in v.entities}]
+        return {"entity": obj.name, "join_keys": list(obj.join_keys), **common, "feature_views": views,
+                **({"aggregate_views": aggregates} if aggregates else {})}
     services = [s.name for s in state.feature_services() if obj.name in {p.view for p in s.features}]
+    if of is kinds.AGGREGATE_VIEWS:
+        return _aggregate_details(state, obj, common, services)
     if of is kinds.ON_DEMAND_FEATURE_VIEWS:
         return {
             "on_demand_feature_view": obj.name,
@@ -265,7 +310,7 @@ def _details(state: RegistryState, kind: str, obj: Any) -> dict[str, Any]:
     features: dict[str, dict[str, str]] = {}
     for p in obj.features:
         try:
-            kind = "on_demand_feature_views" if p.view in state.objects["on_demand_feature_views"] else "feature_views"
+            kind = next((k.key for k in kinds.VIEW_KINDS if p.view in state.objects[k.key]), "feature_views")
             view = state.get(kind, p.view)
             features[p.view] = {f: view.feature(f).dtype.name for f in (p.features or view.feature_names)}
         except NotFoundError:
@@ -282,12 +327,14 @@ def _details(state: RegistryState, kind: str, obj: Any) -> dict[str, Any]:
 def describe(ctx: click.Context, kind: str, name: str, as_json: bool) -> None:
     """Show the details of one registered object.
 
-    KIND is entity, feature-view, on-demand-feature-view or feature-service.
+    KIND is entity, feature-view, aggregate-view, on-demand-feature-view or feature-service.
     On-demand feature views show their mode (polars or python), sources, features, and the
     fingerprint of the applied code (--json shows the code itself).
     Feature views show join keys and features with their types, ttl, source, owner, tags,
     description, the feature services using them, and their materialization: per online
     store (the current one marked), the watermark, last success and rows written.
+    Aggregate views show each feature's type, function, window and where, the serving horizon and
+    resolution, and their materialization like feature views.
 
     \b
     featurestore describe feature-view driver_stats
@@ -301,12 +348,12 @@ def describe(ctx: click.Context, kind: str, name: str, as_json: bool) -> None:
         echo_json(obj.to_dict())
         return
     details = _details(state, kind, obj)
-    if isinstance(obj, FeatureView):
+    if isinstance(obj, FeatureView | AggregateView):
         details["materialization"] = _materialization(store, obj)
     click.echo(yaml.safe_dump(details, sort_keys=False, allow_unicode=True).rstrip())
 
 
-def _materialization(store: FeatureStore, view: FeatureView) -> Any:
+def _materialization(store: FeatureStore, view: FeatureView | AggregateView) -> Any:
     """The view's watermark records, per online store identity (the repo's current store marked)."""
     if not view.online:
         return "none: the view is not online (online=False)"

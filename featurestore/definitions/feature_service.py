@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from featurestore.definitions.aggregate_view import AggregateView
 from featurestore.definitions.feature_view import FeatureView, FeatureViewProjection
 from featurestore.definitions.on_demand import OnDemandFeatureView
 from featurestore.errors import DefinitionError
@@ -13,7 +14,8 @@ from featurestore.naming import check_name
 
 @dataclass(frozen=True)
 class FeatureService:
-    """A named list of feature views, on-demand feature views, or projections of them (``view[["a"]]``).
+    """A named list of feature views, aggregate views, on-demand feature views, or projections of them
+    (``view[["a"]]``).
 
     >>> from featurestore.definitions.feature_view import FeatureViewProjection
     >>> FeatureService(name="svc", features=[FeatureViewProjection("driver_stats", ("conv_rate",))]).refs()
@@ -30,13 +32,14 @@ class FeatureService:
         check_name(self.name, "feature service")
         projections = []
         for item in self.features or ():
-            if isinstance(item, FeatureView | OnDemandFeatureView):
+            if isinstance(item, FeatureView | AggregateView | OnDemandFeatureView):
                 projections.append(FeatureViewProjection(item.name, item.feature_names))
             elif isinstance(item, FeatureViewProjection):
                 projections.append(item)
             else:
                 raise DefinitionError(
-                    f"feature service {self.name!r}: features must be FeatureView, OnDemandFeatureView or "
+                    f"feature service {self.name!r}: features must be FeatureView, AggregateView, "
+                    "OnDemandFeatureView or "
                     f"view[[...]], got {item!r:.80}",
                     name=self.name,
                 )

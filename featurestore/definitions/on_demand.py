@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from featurestore.definitions.aggregate_view import AggregateView
 from featurestore.definitions.feature_view import FeatureView, FeatureViewProjection
 from featurestore.definitions.field import Field
 from featurestore.definitions.purity import lint_udf
@@ -45,7 +46,8 @@ def fingerprint_of(mode: str, code: str, schema: Sequence[Field]) -> str:
 
 @dataclass(frozen=True, eq=False)
 class OnDemandFeatureView:
-    """Features computed per row from the features of feature views and the fields of request sources.
+    """Features computed per row from the features of feature views (or aggregate views) and the fields of
+    request sources.
 
     Give exactly one of ``expressions`` (a Polars expression per feature of ``schema``; only row-local
     operations) or ``udf`` (a function of one row, a dict of the inputs by bare name, returning a dict
@@ -72,7 +74,7 @@ class OnDemandFeatureView:
     """
 
     name: str
-    sources: Sequence[FeatureView | FeatureViewProjection | RequestSource]
+    sources: Sequence[FeatureView | AggregateView | FeatureViewProjection | RequestSource]
     schema: Sequence[Field]
     expressions: Mapping[str, pl.Expr] | None = None
     udf: Callable[[dict[str, Any]], dict[str, Any]] | None = None
@@ -116,18 +118,20 @@ class OnDemandFeatureView:
         object.__setattr__(self, "_fingerprint", fingerprint_of(mode, code, self.features))
 
     def _sources(self, what: str) -> tuple[FeatureViewProjection | RequestSource, ...]:
-        items = [self.sources] if isinstance(self.sources, FeatureView | RequestSource) else list(self.sources or ())
+        items = ([self.sources] if isinstance(self.sources, FeatureView | AggregateView | RequestSource)
+                 else list(self.sources or ()))
         out: list[FeatureViewProjection | RequestSource] = []
         seen: set[tuple[str, str]] = set()
         for item in items:
-            if isinstance(item, FeatureView):
+            if isinstance(item, FeatureView | AggregateView):
                 item = item.projection()
             elif isinstance(item, OnDemandFeatureView):
                 raise DefinitionError(f"{what}: source {item.name!r} is an on-demand feature view; sources are "
-                                      "feature views and request sources", name=self.name, source=item.name)
+                                      "feature views, aggregate views and request sources", name=self.name,
+                                      source=item.name)
             elif not isinstance(item, FeatureViewProjection | RequestSource):
-                raise DefinitionError(f"{what}: sources must be FeatureView, view[[...]] or RequestSource objects, "
-                                      f"got {item!r:.80}", name=self.name)
+                raise DefinitionError(f"{what}: sources must be FeatureView, view[[...]] or RequestSource objects "
+                                      f"(or AggregateView), got {item!r:.80}", name=self.name)
             if isinstance(item, FeatureViewProjection) and item.alias is not None:
                 raise DefinitionError(f"{what}: source {item.view!r} is renamed ({item.alias!r}); inputs are keyed "
                                       "by bare feature names, so a source view takes no other name",
@@ -138,7 +142,8 @@ class OnDemandFeatureView:
             seen.add(key)
             out.append(item)
         if not out:
-            raise DefinitionError(f"{what} has no sources (feature views and/or request sources)", name=self.name)
+            raise DefinitionError(f"{what} has no sources (feature views, aggregate views and/or request sources)",
+                                  name=self.name)
         return tuple(out)
 
     def _expressions_code(self, what: str) -> str:
@@ -269,7 +274,7 @@ class OnDemandFeatureView:
 
 def on_demand_feature_view(
     *,
-    sources: Sequence[FeatureView | FeatureViewProjection | RequestSource],
+    sources: Sequence[FeatureView | AggregateView | FeatureViewProjection | RequestSource],
     schema: Sequence[Field],
     name: str | None = None,
     description: str = "",

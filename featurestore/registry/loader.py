@@ -117,16 +117,18 @@ def _name_space_clash(name: str, first: tuple[kinds.Kind, tuple[Path, str]],
                       second: tuple[kinds.Kind, tuple[Path, str]], repo: Path) -> DefinitionError:
     where = [f"{kind.singular} {attr!r} ({path.relative_to(repo)}:{_line_of(path, attr)})"
              for kind, (path, attr) in (first, second)]
-    return DefinitionError(f"a feature view and an on-demand feature view are both named {name!r}: {where[0]} and "
-                           f"{where[1]}; they share one name space, give one another name", name=name,
+    pair = sorted((first[0], second[0]), key=kinds.VIEW_KINDS.index)
+    both = " and ".join(("an " if k.singular[0] in "aeiou" else "a ") + k.singular for k in pair)
+    return DefinitionError(f"{both} are both named {name!r}: {where[0]} and {where[1]}; feature views, aggregate "
+                           "views and on-demand feature views share one name space, give one another name", name=name,
                            file=str(second[1][0]))
 
 
 def load_definitions(repo: Path) -> list[Any]:
     """Import the repo's modules and return their definitions, in file then attribute order.
 
-    Two different objects of one kind and name are an error naming both (file, line and variable); so are a
-    feature view and an on-demand feature view of one name (they share one name space).
+    Two different objects of one kind and name are an error naming both (file, line and variable); so are two
+    views of different kinds (feature, aggregate, on-demand) of one name (they share one name space).
     """
     repo = Path(repo).resolve()
     found: list[Any] = []
@@ -145,7 +147,7 @@ def load_definitions(repo: Path) -> list[Any]:
                 first = origin.setdefault((kind.key, value.name), (value, (path, attribute)))
                 if first[0] is not value and first[0].to_dict() != value.to_dict():
                     raise _clash(kind, value.name, first[1], (path, attribute), repo)
-                if kind in kinds.VIEW_KINDS:  # one name space for feature views and on-demand views
+                if kind in kinds.VIEW_KINDS:  # one name space for feature, aggregate and on-demand views
                     other = view_names.setdefault(value.name, (kind, (path, attribute)))
                     if other[0] is not kind:
                         raise _name_space_clash(value.name, other, (kind, (path, attribute)), repo)

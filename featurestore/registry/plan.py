@@ -8,7 +8,7 @@ from typing import Any
 from featurestore.definitions import kinds
 from featurestore.definitions.feature_view import FeatureView
 from featurestore.definitions.kinds import KEYS
-from featurestore.registry.checks import check_push_sources
+from featurestore.registry.checks import SOURCED_KEYS, check_push_sources
 from featurestore.registry.file import RegistryState
 from featurestore.utc import now_iso
 
@@ -37,12 +37,13 @@ def online_layout(view: FeatureView) -> Layout:
 
 @dataclass(frozen=True)
 class OnlineEffect:
-    """What applying a plan does to the online values of one feature view.
+    """What applying a plan does to the online values of one feature view or aggregate view.
 
     ``deletes``: its online values and watermark are deleted (the view is removed, or its join keys or
-    their types change). Otherwise the stored rows stay readable for the features whose name and type did
-    not change; ``added`` and ``retyped`` features read as NOT_FOUND for those rows until materialized,
-    and the watermark is forgotten so ``materialize-incremental`` reloads the view.
+    their types change; for an aggregate view, any change of what its online states depend on). Otherwise the
+    stored rows stay readable for the features whose name and type did not change; ``added`` and ``retyped``
+    features read as NOT_FOUND for those rows until materialized, and the watermark is forgotten so
+    ``materialize-incremental`` reloads the view.
     """
 
     view: str
@@ -80,6 +81,26 @@ def online_effect(name: str, old: FeatureView | None, new: FeatureView | None) -
                         removed=tuple(f for f in feats if f not in feats2))
 
 
+STATE_KEYS = ("entities", "source", "aggregations", "serving_horizon", "resolution", "schema")
+"""What an aggregate view's stored online states depend on (its state fingerprint): changing any makes them
+unreadable, so its online data is deleted and it must be materialized again."""
+
+
+def aggregate_effect(name: str, old: dict[str, Any] | None, new: dict[str, Any] | None) -> OnlineEffect | None:
+    """The effect on the online states of aggregate view ``name`` going from registry dict ``old`` to ``new``
+    (None: removed); None when its states read as before (only description, owner, tags or online changed)."""
+    if old is None:
+        return None
+    if new is None:
+        return OnlineEffect(name, True, "aggregate view removed")
+    changed = [k for k in STATE_KEYS if old.get(k) != new.get(k)]
+    if not changed:
+        return None
+    words = {"serving_horizon": "serving horizon", "schema": "column types"}
+    return OnlineEffect(name, True, f"{', '.join(words.get(k, k) for k in changed)} changed (its online states "
+                                    "no longer match the definition)")
+
+
 @dataclass(frozen=True)
 class Plan:
     """The difference between the registry and the desired definitions.
@@ -91,7 +112,7 @@ class Plan:
     changed: tuple[PlanChange, ...] = ()
     removed: tuple[PlanChange, ...] = ()
     online_effects: tuple[OnlineEffect, ...] = ()
-    """Per feature view whose online rows are affected: what the change does to them."""
+    """Per feature view or aggregate view whose online data is affected: what the change does to it."""
     desired: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict, compare=False, repr=False)
 
     @property
@@ -99,7 +120,8 @@ class Plan:
         return not (self.added or self.changed or self.removed)
 
     def removed_views(self) -> list[str]:
-        return [c.name for c in self.removed if c.kind == "feature_views"]
+        """The feature views and aggregate views the plan removes."""
+        return [c.name for c in self.removed if c.kind in ("feature_views", "aggregate_views")]
 
     def __str__(self) -> str:
         if self.empty:
@@ -182,18 +204,23 @@ def make_plan(state: RegistryState, desired: dict[str, dict[str, dict[str, Any]]
             removed += [PlanChange(kind, name) for name in sorted(current) if name not in wanted]
         else:
             removed += [PlanChange(kind, name) for k, name in to_delete if k == kind and name in current]
-    gone = {c.name for c in removed if c.kind == "feature_views"}
-    views = {n: v for n, v in state.objects["feature_views"].items() if n not in gone and not remove_missing}
-    views.update(desired.get("feature_views", {}))
+    gone = {(c.kind, c.name) for c in removed}
+    views = {n: v for k in SOURCED_KEYS for n, v in state.objects[k].items()
+             if (k, n) not in gone and not remove_missing}
+    for k in SOURCED_KEYS:
+        views.update(desired.get(k, {}))
     check_push_sources(views)
     effects = []
     view_kind = kinds.of_key("feature_views")
     for c in changed + removed:
+        data = desired.get(c.kind, {}).get(c.name) if c in changed else None
+        effect = None
         if c.kind == "feature_views":
-            data = desired.get("feature_views", {}).get(c.name) if c in changed else None
             effect = online_effect(c.name, state.feature_view(c.name), view_kind.from_dict(data) if data else None)
-            if effect is not None:
-                effects.append(effect)
+        elif c.kind == "aggregate_views":
+            effect = aggregate_effect(c.name, state.objects[c.kind][c.name], data)
+        if effect is not None:
+            effects.append(effect)
     return Plan(tuple(added), tuple(changed), tuple(removed), tuple(effects), desired)
 
 
