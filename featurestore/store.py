@@ -385,7 +385,8 @@ def _check_references(state: RegistryState, plan: Plan) -> None:
         for source in odfv["sources"]:
             feats = features.get(source.get("view", ""))
             if "view" in source and (feats is None or not set(source.get("features") or ()) <= feats):
-                label = kinds.of_key(views[source["view"]][0] if source["view"] in views else "feature_views")
+                label = next((k for k in kinds.VIEW_KINDS if source["view"] in state.objects[k.key]),
+                             kinds.FEATURE_VIEWS)
                 raise DefinitionError(f"on-demand feature view {name!r} would lose its source {label.singular} "
                                       f"{source['view']!r} (or features of it)", name=name, source=source["view"])
     removed = {(c.kind, c.name) for c in plan.removed}

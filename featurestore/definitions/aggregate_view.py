@@ -63,23 +63,24 @@ class Aggregation:
         what = f"aggregation {self.name or self.function!r}"
         if self.function not in FUNCTIONS:
             raise DefinitionError(f"{what}: unknown function {self.function!r}; use one of {', '.join(FUNCTIONS)}",
-                                  function=str(self.function))
+                                  value=str(self.function))
         if self.column is not None and (not isinstance(self.column, str) or not self.column):
             raise DefinitionError(f"{what}: column must be a source column name, got {self.column!r}",
-                                  function=self.function)
+                                  value=self.function)
         if self.column is None and self.function != "count":
             raise DefinitionError(f"{what}: function {self.function!r} needs a column (only count counts rows)",
-                                  function=self.function)
+                                  value=self.function)
         windows = self.windows
         if isinstance(windows, (str, timedelta)):
             windows = (windows,)
         spelled_windows = tuple(spelled(w, "window", what) for w in (windows or ()))
         if len(set(map(_us, spelled_windows))) != len(spelled_windows):
-            raise DefinitionError(f"{what} lists a window twice: {list(spelled_windows)}", function=self.function)
+            raise DefinitionError(f"{what} lists a window twice: {list(spelled_windows)}",
+                                  value=list(spelled_windows))
         object.__setattr__(self, "windows", spelled_windows)
         if self.where is not None and (not isinstance(self.where, str) or not self.where.strip()):
             raise DefinitionError(f"{what}: where must be a DuckDB SQL predicate (text), got {self.where!r}",
-                                  function=self.function)
+                                  value=self.function)
         if self.name is not None:
             check_name(self.name, "aggregation")
         for out in self.feature_names:

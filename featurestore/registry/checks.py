@@ -211,11 +211,11 @@ def _check_aggregate_view(view: AggregateView, entities: dict[str, Entity], read
         if agg.function in NUMERIC_FUNCTIONS and vt not in NUMERIC:
             raise DefinitionError(f"{label}: {agg.function} needs a numeric column (Int32, Int64, Float32, Float64), "
                                   f"but column {agg.column!r} is {vt.name} ({t})", name=view.name,
-                                  column=agg.column, function=agg.function)
+                                  column=agg.column, feature=agg.feature_names[0])
         if agg.function != "count" and vt.element is not None:
             raise DefinitionError(f"{label}: {agg.function} does not take list columns, and column {agg.column!r} is "
                                   f"{vt.name}; aggregate a scalar column (count counts non-null lists)",
-                                  name=view.name, column=agg.column, function=agg.function)
+                                  name=view.name, column=agg.column, feature=agg.feature_names[0])
         fields.setdefault(agg.column, Field(name=agg.column, dtype=vt))
     for agg in view.aggregations:
         if agg.where is None:
@@ -225,7 +225,7 @@ def _check_aggregate_view(view: AggregateView, entities: dict[str, Entity], read
             raise DefinitionError(
                 f"aggregate view {view.name!r}, aggregation {agg.function!r} ({', '.join(agg.feature_names)}): "
                 f"its where {agg.where!r} is not a DuckDB predicate on the source's columns: {error}",
-                name=view.name, function=agg.function, feature=agg.feature_names[0], where=agg.where)
+                name=view.name, feature=agg.feature_names[0], value=agg.where)
     keys = columns.key_fields()
     key_names = {f.name for f in keys}
     clash = [c for c in fields if c in key_names]
