@@ -54,6 +54,7 @@ def _plain(schema: pa.Schema) -> pa.Schema:
 
 
 def _message(err: duckdb.Error) -> str:
-    """DuckDB's message, on one line, without the SQL this module wrapped around the predicate."""
-    text = " ".join(str(err).split())
+    """DuckDB's message, on one line, without the SQL this module wrapped around the predicate (DuckDB quotes
+    the line in error after a blank line: ``LINE 3: ...``)."""
+    text = " ".join(str(err).split("\n\nLINE ")[0].split())
     return text.replace(RELATION, "the source")
