@@ -162,7 +162,8 @@ def test_field_mapping_applies_to_join_keys_and_aggregations_name_raw_columns(st
      "aggregate view 'card_txn' .*: timestamp column 'status' has type string, not a timestamp"),
     ([], {"source": ParquetSource(path=TXNS, timestamp_field="event_timestamp", created_timestamp_field="qty")},
      "created timestamp column 'qty' has type int32, not a timestamp"),
-    ([], {"source": ParquetSource(path=TXNS, timestamp_field="ts")}, "timestamp column 'ts' is missing from the source"),
+    ([], {"source": ParquetSource(path=TXNS, timestamp_field="ts")},
+     "timestamp column 'ts' is missing from the source"),
     ([], {"entities": [Entity(name="amt", join_keys=["amount"])]},
      "join key 'amount' has type double; keys must be integers, strings, bytes or booleans"),
     ([], {"entities": [Entity(name="c", join_keys=["card"])]}, "join key 'card' column 'card' is missing"),
@@ -307,13 +308,14 @@ def test_services_and_on_demand_views_over_aggregate_views(store: FeatureStore) 
     assert resolve("all", state).views[0].features == ("count_1h", "count_1d", "amount_sum_1d")
     # a partial apply must not take away what the service and the on-demand view read
     fewer = agg_view(Aggregation(function="count", windows=["1h", "1d"]))
-    with pytest.raises(DefinitionError, match="feature service '(all|fraud)' would lose features of view 'card_txn'"):
+    with pytest.raises(DefinitionError, match=r"feature service '(all|fraud)' would lose features of view 'card_txn'"):
         store.apply([fewer])
     with pytest.raises(DefinitionError, match="on-demand feature view 'hour_share' would lose its source aggregate "
                                               "view 'card_txn'"):
         store.apply([], [v])
     bad = FeatureService(name="bad", features=[v[["count_1h"]].with_join_key_map({"nope": "x"})])
-    with pytest.raises(DefinitionError, match="feature service 'bad': aggregate view 'card_txn' has no join key 'nope'"):
+    with pytest.raises(DefinitionError, match="feature service 'bad': aggregate view 'card_txn' has no join key "
+                                              "'nope'"):
         store.apply([bad])
     odfv_bad = OnDemandFeatureView(name="typo", sources=[v], schema=[Field(name="y", dtype=types.Float64)],
                                    expressions={"y": pl.col("count_2h")})
@@ -398,7 +400,8 @@ def test_cli_plans_applies_lists_and_describes_aggregate_views(tmp_path: Path, c
     assert described["aggregate_view"] == "card_txn" and described["join_keys"] == {"card_id": "Int64"}
     assert described["features"] == {
         "count_1h": "Int64  # count(*) over 1h", "count_1d": "Int64  # count(*) over 1d",
-        "amount_sum_1d": "Float64  # sum(amount) over 1d", "merchant_id_last": "String  # last(merchant_id) over lifetime",
+        "amount_sum_1d": "Float64  # sum(amount) over 1d",
+        "merchant_id_last": "String  # last(merchant_id) over lifetime",
         "declined_amount_7d": "Float64  # sum(amount) over 7d where status = 'declined'"}
     assert described["windows"] == ["1h", "1d", "lifetime", "7d"]
     assert described["serving_horizon"] == "2d" and described["resolution"] == "1m"
