@@ -448,3 +448,20 @@ def test_catalog_lists_aggregate_views(tmp_path: Path, clean_env: None) -> None:
     assert view["materialization"] is None and view["source"]["name"] == "txn_push"
     assert r.json()["feature_views"] == []
     assert r.json()["feature_services"][0]["features"] == ["card_txn:count_1h", "card_txn:declined_amount_7d"]
+
+
+def test_repo_files_defining_a_feature_view_and_an_aggregate_view_of_one_name_name_both(tmp_path: Path,
+                                                                                        clean_env: None) -> None:
+    repo = cli_repo(tmp_path / "r")
+    (repo / "more.py").write_text(textwrap.dedent('''
+        from featurestore import Entity, FeatureView, Field, ParquetSource
+        from featurestore.types import Float64
+
+        card_txn_plain = FeatureView(name="card_txn", entities=[Entity(name="card", join_keys=["card_id"])],
+                                     source=ParquetSource(path="data/txns.parquet"),
+                                     schema=[Field(name="amount", dtype=Float64)])
+    '''))
+    with pytest.raises(DefinitionError, match=r"a feature view and an aggregate view are both named 'card_txn': "
+                                              r"aggregate view 'card_txn' \(defs\.py:\d+\) and feature view "
+                                              r"'card_txn_plain' \(more\.py:\d+\)"):
+        FeatureStore(repo).apply()
