@@ -254,13 +254,12 @@ class SqliteOnlineStore:
         distinct = list(dict.fromkeys(entities))
         for start in range(0, len(distinct), _READ_CHUNK):
             chunk = distinct[start:start + _READ_CHUNK]
-            sql = (f"WITH ids(entity) AS (VALUES {','.join(['(?)'] * len(chunk))}) "
+            sql = (f"WITH ids(entity) AS (VALUES {','.join(f'(?{i})' for i in range(3, len(chunk) + 3))}) "
                    f"SELECT 0, entity, snapshot_us, 0, state FROM {STATES} "
                    "WHERE project = ?1 AND view = ?2 AND entity IN ids UNION ALL "
                    f"SELECT 1, entity, created_us, seq, record FROM {RECORDS} "
                    "WHERE project = ?1 AND view = ?2 AND entity IN ids")
-            sql = sql.replace("?1", f"?{len(chunk) + 1}").replace("?2", f"?{len(chunk) + 2}")
-            for kind, entity, us, seq, blob in conn.execute(sql, (*chunk, self.project, view.name)):
+            for kind, entity, us, seq, blob in conn.execute(sql, (self.project, view.name, *chunk)):
                 if kind:
                     records.setdefault(entity, []).append((seq, us, blob))
                 else:
