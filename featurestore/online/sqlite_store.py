@@ -1,4 +1,4 @@
-"""The SQLite online store: one table keyed by (project, view, entity), in WAL mode."""
+"""The SQLite online store: tables keyed by (project, view, entity) (``sqlite_schema.py``), in WAL mode."""
 
 from __future__ import annotations
 
@@ -17,54 +17,19 @@ from featurestore.online import codec
 from featurestore.online import keys as layout
 from featurestore.online.plans import ViewPlans
 from featurestore.online.protocol import ViewSpec
-
-TABLE = "fs_online_rows"
-_SCHEMA = f"""
-CREATE TABLE IF NOT EXISTS {TABLE} (
-    project TEXT NOT NULL,
-    view TEXT NOT NULL,
-    entity TEXT NOT NULL,       -- k1=v1,k2=v2 with the escaping of featurestore/online/keys.py
-    event_us INTEGER NOT NULL,
-    created_us INTEGER NOT NULL,
-    row BLOB NOT NULL,          -- the encoded row (featurestore/online/codec.py)
-    PRIMARY KEY (project, view, entity)
-) WITHOUT ROWID
-"""
-STATES = "fs_online_agg_states"
-RECORDS = "fs_online_agg_records"
-_AGG_SCHEMA = (f"""
-CREATE TABLE IF NOT EXISTS {STATES} (
-    project TEXT NOT NULL,
-    view TEXT NOT NULL,
-    entity TEXT NOT NULL,
-    snapshot_us INTEGER NOT NULL,
-    state BLOB NOT NULL,        -- opaque (featurestore/online/agg_state.py)
-    PRIMARY KEY (project, view, entity)
-) WITHOUT ROWID
-""", f"""
-CREATE TABLE IF NOT EXISTS {RECORDS} (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,  -- increasing: the append order
-    project TEXT NOT NULL,
-    view TEXT NOT NULL,
-    entity TEXT NOT NULL,
-    created_us INTEGER NOT NULL,
-    record BLOB NOT NULL
+from featurestore.online.sqlite_schema import (
+    APPEND,
+    RECORDS,
+    SCHEMA,
+    SELECT_ONE,
+    STATE_UPSERT,
+    STATES,
+    TABLE,
+    TRIM,
+    UPSERT,
+    aggregate_select,
 )
-""", f"CREATE INDEX IF NOT EXISTS {RECORDS}_entity ON {RECORDS} (project, view, entity, seq)")
-_STATE_UPSERT = f"""
-INSERT INTO {STATES} (project, view, entity, snapshot_us, state) VALUES (?, ?, ?, ?, ?)
-ON CONFLICT (project, view, entity) DO UPDATE SET snapshot_us = excluded.snapshot_us, state = excluded.state
-WHERE excluded.snapshot_us >= {STATES}.snapshot_us
-"""
-_TRIM = f"DELETE FROM {RECORDS} WHERE project = ? AND view = ? AND entity = ? AND created_us < ?"
-_APPEND = f"INSERT INTO {RECORDS} (project, view, entity, created_us, record) VALUES (?, ?, ?, ?, ?)"
-_UPSERT = f"""
-INSERT INTO {TABLE} (project, view, entity, event_us, created_us, row) VALUES (?, ?, ?, ?, ?, ?)
-ON CONFLICT (project, view, entity) DO UPDATE
-SET event_us = excluded.event_us, created_us = excluded.created_us, row = excluded.row
-WHERE (excluded.event_us, excluded.created_us) >= ({TABLE}.event_us, {TABLE}.created_us)
-"""
-_SELECT_ONE = f"SELECT row FROM {TABLE} WHERE project = ? AND view = ? AND entity = ?"
+
 _WRITE_CHUNK = 10_000  # rows per transaction: readers never wait (WAL), other writers wait at most one chunk
 _READ_CHUNK = 500  # entities per SELECT ... IN (...)
 BUSY_TIMEOUT_S = 30.0
@@ -151,7 +116,7 @@ class SqliteOnlineStore:
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_S * 1000)}")
             if create:
-                for statement in (_SCHEMA, *_AGG_SCHEMA):
+                for statement in SCHEMA:
                     conn.execute(statement)
         except sqlite3.Error as exc:
             self._fail(exc, "open the database")
@@ -186,7 +151,7 @@ class SqliteOnlineStore:
                 before = conn.total_changes
                 conn.execute("BEGIN IMMEDIATE")
                 try:
-                    conn.executemany(_UPSERT, params)
+                    conn.executemany(UPSERT, params)
                     conn.execute("COMMIT")
                 except BaseException:
                     conn.execute("ROLLBACK")
@@ -224,7 +189,7 @@ class SqliteOnlineStore:
         if view.aggregate:
             return self._read_aggregates(conn, view, entities)
         if len(entities) == 1:
-            found = conn.execute(_SELECT_ONE, (self.project, view.name, entities[0])).fetchone()
+            found = conn.execute(SELECT_ONE, (self.project, view.name, entities[0])).fetchone()
             blobs = {entities[0]: found[0]} if found else {}
         else:
             blobs = {}
@@ -254,11 +219,7 @@ class SqliteOnlineStore:
         distinct = list(dict.fromkeys(entities))
         for start in range(0, len(distinct), _READ_CHUNK):
             chunk = distinct[start:start + _READ_CHUNK]
-            sql = (f"WITH ids(entity) AS (VALUES {','.join(f'(?{i})' for i in range(3, len(chunk) + 3))}) "
-                   f"SELECT 0, entity, snapshot_us, 0, state FROM {STATES} "
-                   "WHERE project = ?1 AND view = ?2 AND entity IN ids UNION ALL "
-                   f"SELECT 1, entity, created_us, seq, record FROM {RECORDS} "
-                   "WHERE project = ?1 AND view = ?2 AND entity IN ids")
+            sql = aggregate_select(len(chunk))
             for kind, entity, us, seq, blob in conn.execute(sql, (self.project, view.name, *chunk)):
                 if kind:
                     records.setdefault(entity, []).append((seq, us, blob))
@@ -313,7 +274,7 @@ class SqliteOnlineStore:
             entities = _entities(view, keys, batch, build)
             upserts = [(project, name, e, snapshot, states[i]) for e, i in zip(entities, batch, strict=True)]
             trims = [(project, name, e, snapshot) for e in entities]
-            stored += self._transaction(conn, [(_STATE_UPSERT, upserts), (_TRIM, trims)],
+            stored += self._transaction(conn, [(STATE_UPSERT, upserts), (TRIM, trims)],
                                         f"write aggregate view {view.name!r}")[0]
         return stored
 
@@ -326,7 +287,7 @@ class SqliteOnlineStore:
         entities = _entities(view, keys, range(len(keys)), self._plan(view)[0])
         params = [(self.project, view.name, e, c, r) for e, c, r in zip(entities, created, records, strict=True)]
         conn = self._conn(create=True)
-        return self._transaction(conn, [(_APPEND, params)], f"append records to aggregate view {view.name!r}")[0]
+        return self._transaction(conn, [(APPEND, params)], f"append records to aggregate view {view.name!r}")[0]
 
     def delete(self, view: ViewSpec, keys: list[tuple[Any, ...]]) -> int:
         """Remove the rows of these entities of one view (one transaction); return how many were stored."""
