@@ -324,13 +324,14 @@ class RedisOnlineStore:
             return 0
         rows = frames.last_per_key(keys)
         snap = frames.STATE_HEAD.pack(snapshot)
+        state_names, record_names = self._entity_names(view, keys, rows)  # every key checked before a write
 
         def batches() -> Iterator[tuple[list[str], Any, list[bytes]]]:
             for start in range(0, len(rows), self._batch):
-                batch = rows[start:start + self._batch]
-                state_names, record_names = self._entity_names(view, keys, batch)
-                names = [n for pair in zip(state_names, record_names, strict=True) for n in pair]
-                yield names, snap, [states[i] for i in batch]
+                end = start + self._batch
+                names = [n for pair in zip(state_names[start:end], record_names[start:end], strict=True)
+                         for n in pair]
+                yield names, snap, [states[i] for i in rows[start:end]]
 
         return self._run_script(batches(), f"write aggregate view {view.name!r}",
                                 frames.WRITE_SCRIPT, frames.WRITE_SCRIPT_SHA)

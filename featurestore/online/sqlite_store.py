@@ -269,9 +269,10 @@ class SqliteOnlineStore:
         conn = self._conn(create=True)
         project, name = self.project, view.name
         stored = 0
+        every = _entities(view, keys, rows, build)  # every key checked before a write
         for start in range(0, len(rows), _WRITE_CHUNK):
             batch = rows[start:start + _WRITE_CHUNK]
-            entities = _entities(view, keys, batch, build)
+            entities = every[start:start + _WRITE_CHUNK]
             upserts = [(project, name, e, snapshot, states[i]) for e, i in zip(entities, batch, strict=True)]
             trims = [(project, name, e, snapshot) for e in entities]
             stored += self._transaction(conn, [(STATE_UPSERT, upserts), (TRIM, trims)],

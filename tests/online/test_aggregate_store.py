@@ -358,3 +358,11 @@ def test_redis_script_reloaded_after_script_flush(rstore: RedisOnlineStore, admi
     admin.script_flush()
     assert rstore.write_aggregates(AGG, [(1,), (2,), (3,)], T0 + 1, [b"b"] * 3) == 3
     assert read1(rstore, AGG, (1,)) == (T0 + 1, (b"b", ()))
+
+
+def test_bad_key_in_a_later_batch_writes_nothing(backend: Backend) -> None:
+    store = backend.open("proj", write_batch_size=2) if backend.kind == "redis" else backend.open("proj")
+    keys: list[Any] = [(1,), (2,), (3,), (4,), ("five",)]
+    with pytest.raises(InputError, match="five"):
+        store.write_aggregates(AGG, keys, T0, [b"s"] * 5)
+    assert store.read([(AGG, keys[:4])]) == [[None] * 4]
