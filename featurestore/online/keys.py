@@ -16,6 +16,17 @@ lists a project's keys; ``fs:demo:driver_stats:*`` one view's. Project and view 
 letters, digits and ``_``, so the ``:`` after them keeps project ``a`` from matching ``ab`` and
 view ``x`` from matching ``xy``.
 
+An aggregate view (``ViewSpec.aggregate``) keeps two strings per entity::
+
+    fs:<project>:<view>:<key1>=<value1>,...        the state: [int64 BE snapshot_us][state bytes]
+    fs:<project>:<view>:@r:<key1>=<value1>,...     the records: frames [int64 BE created_us][uint32 BE len][record]
+
+(built by :func:`records_prefix`; a view without entities has ``fs:<project>:<view>:`` and
+``fs:<project>:<view>:@r:``). No join key name starts with ``@``, so a records key never is the state key
+of another entity, and the view prefix ``fs:<project>:<view>:*`` covers both. Records are appended with
+``APPEND`` and trimmed (frames created before the new snapshot dropped) by the Lua script that stores a
+state (``featurestore/online/agg_frames.py``); a lookup reads both keys of every entity in the one ``MGET``.
+
 Join key values are written in a canonical text form per key type:
 
 * Int32 / Int64: decimal (``-42``); Bool: ``true`` / ``false``; Timestamp: integer microseconds
@@ -57,6 +68,8 @@ from featurestore.types import ValueType
 from featurestore.utc import epoch_us
 
 PREFIX = "fs"
+RECORDS = "@r:"
+"""What follows the view prefix in the records key of an aggregate view's entity."""
 _NAME = re.compile(r"[A-Za-z0-9_]+")
 _ESCAPE = {c: f"%{c:02X}" for c in [*range(0x20), 0x7F, ord("%"), ord(","), ord("=")]}
 _NEEDS_ESCAPE = re.compile(r"[\x00-\x1f\x7f%,=]")
@@ -81,6 +94,11 @@ def project_prefix(project: str) -> str:
 def view_prefix(project: str, view: str) -> str:
     """``fs:<project>:<view>:``, the prefix of every key of a feature view."""
     return f"{project_prefix(project)}{_name(view, 'feature view')}:"
+
+
+def records_prefix(project: str, view: str) -> str:
+    """``fs:<project>:<view>:@r:``, the prefix of the records keys of an aggregate view."""
+    return f"{view_prefix(project, view)}{RECORDS}"
 
 
 def scan_pattern(prefix: str) -> str:

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from featurestore.errors import OnlineStoreError
+from featurestore.online import agg_frames as frames
 from featurestore.online import codec
 from featurestore.online import keys as layout
 from featurestore.online.plans import ViewPlans
@@ -21,11 +22,17 @@ from featurestore.online.protocol import ViewSpec
 
 
 class MemoryDatabase:
-    """Rows of every project, shared by the stores opened on it: ``{(project, view): {entity: row}}``."""
+    """Rows of every project, shared by the stores opened on it: ``{(project, view): {entity: row}}``.
+
+    Aggregate views: ``states`` ``{(project, view): {entity: (snapshot_us, state)}}`` and ``records``
+    ``{(project, view): {entity: [(created_us, record), ...]}}``.
+    """
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.tables: dict[tuple[str, str], dict[str, bytes]] = {}
+        self.states: dict[tuple[str, str], dict[str, tuple[int, bytes]]] = {}
+        self.records: dict[tuple[str, str], dict[str, list[tuple[int, bytes]]]] = {}
         self.id = uuid.uuid4().hex  # watermarks of one database never carry over to a new, empty one
 
 
@@ -83,11 +90,16 @@ class MemoryOnlineStore:
         """For each ``(view, keys)`` and key: ``None`` or ``(event_us, values)`` (one consistent snapshot)."""
         plans = [(view, self._plan(view)[1], self._entities(view, keys, range(len(keys))))
                  for view, keys in requests]
-        with self.database.lock:
-            blobs = [[self.database.tables.get((self.project, view.name), {}).get(e) for e in entities]
+        db = self.database
+        with db.lock:
+            blobs: list[list[Any]] = [[self._aggregate(view, e) for e in entities] if view.aggregate
+                     else [db.tables.get((self.project, view.name), {}).get(e) for e in entities]
                      for view, _, entities in plans]
         out: list[list[tuple[int, tuple[Any, ...]] | None]] = []
         for (view, decode, _), found in zip(plans, blobs, strict=True):
+            if view.aggregate:
+                out.append(found)
+                continue
             try:
                 out.append([None if b is None else decode(b) for b in found])
             except Exception as exc:  # a corrupt row must not leak a msgpack error
@@ -100,17 +112,54 @@ class MemoryOnlineStore:
         """:meth:`read`, answered inline (it never waits on I/O)."""
         return self.read(requests)
 
+    def _aggregate(self, view: ViewSpec, entity: str) -> frames.AggEntry | None:
+        """One entity's read answer (under the lock)."""
+        where = (self.project, view.name)
+        snapshot, state = self.database.states.get(where, {}).get(entity, (None, None))
+        return frames.entry(snapshot, state, tuple(self.database.records.get(where, {}).get(entity, ())))
+
     def write_aggregates(self, view: ViewSpec, keys: list[tuple[Any, ...]], snapshot_us: int,
                          states: list[bytes]) -> int:
-        raise NotImplementedError("aggregate states: in progress")  # TODO(issue 12, store layer)
+        """Store states (newest snapshot wins) and drop the records created before ``snapshot_us``."""
+        snapshot = frames.check_states(view, keys, snapshot_us, states)
+        rows = frames.last_per_key(keys)
+        entities = self._entities(view, keys, rows)
+        stored = 0
+        with self.database.lock:
+            table = self.database.states.setdefault((self.project, view.name), {})
+            records = self.database.records.get((self.project, view.name), {})
+            for entity, i in zip(entities, rows, strict=True):
+                old = table.get(entity)
+                if old is None or snapshot >= old[0]:
+                    table[entity] = (snapshot, states[i])
+                    stored += 1
+                kept = [r for r in records.get(entity, ()) if r[0] >= snapshot]
+                if kept:
+                    records[entity] = kept
+                else:
+                    records.pop(entity, None)
+        return stored
 
     def append_aggregates(self, view: ViewSpec, keys: list[tuple[Any, ...]], created_us: list[int],
                           records: list[bytes]) -> int:
-        raise NotImplementedError("aggregate records: in progress")  # TODO(issue 12, store layer)
+        """Append the records in order."""
+        created = frames.check_records(view, keys, created_us, records)
+        entities = self._entities(view, keys, range(len(keys)))
+        with self.database.lock:
+            table = self.database.records.setdefault((self.project, view.name), {})
+            for entity, c, r in zip(entities, created, records, strict=True):
+                table.setdefault(entity, []).append((c, r))
+        return len(records)
 
     def delete(self, view: ViewSpec, keys: list[tuple[Any, ...]]) -> int:
         """Remove the rows of these entities of one view; return how many were stored."""
         entities = set(self._entities(view, keys, range(len(keys))))
+        if view.aggregate:
+            where = (self.project, view.name)
+            with self.database.lock:
+                states = self.database.states.get(where, {})
+                records = self.database.records.get(where, {})
+                return sum((states.pop(e, None) is not None) | (records.pop(e, None) is not None) for e in entities)
         with self.database.lock:
             table = self.database.tables.get((self.project, view.name), {})
             return sum(table.pop(e, None) is not None for e in entities)
@@ -119,13 +168,15 @@ class MemoryOnlineStore:
         """Remove all rows of one view of this project."""
         layout.view_prefix(self.project, view_name)
         with self.database.lock:
-            self.database.tables.pop((self.project, view_name), None)
+            for tables in (self.database.tables, self.database.states, self.database.records):
+                tables.pop((self.project, view_name), None)
 
     def teardown(self) -> None:
         """Remove all rows of this project, and nothing else."""
         with self.database.lock:
-            for key in [k for k in self.database.tables if k[0] == self.project]:
-                del self.database.tables[key]
+            for tables in (self.database.tables, self.database.states, self.database.records):
+                for key in [k for k in tables if k[0] == self.project]:
+                    del tables[key]
 
     @property
     def identity(self) -> str:

@@ -7,9 +7,12 @@ apart).
 >>> from featurestore.online.protocol import ViewSpec
 >>> from featurestore.types import Float64, Int64
 >>> plans = ViewPlans("demo", full_keys=True)
->>> build, decode, build_many = plans(ViewSpec("stats", ("driver_id",), (Int64,), ("conv",), (Float64,), None))
->>> build((7,)), build_many([(7,), (8,)])
+>>> plan = plans(ViewSpec("stats", ("driver_id",), (Int64,), ("conv",), (Float64,), None))
+>>> plan.key((7,)), plan.keys([(7,), (8,)])
 ('fs:demo:stats:driver_id=7', ['fs:demo:stats:driver_id=7', 'fs:demo:stats:driver_id=8'])
+>>> agg = plans(ViewSpec("trips_1h", ("driver_id",), (Int64,), ("n",), (Int64,), None, aggregate=True))
+>>> agg.records([(7,)])
+['fs:demo:trips_1h:@r:driver_id=7']
 """
 
 from __future__ import annotations
@@ -32,6 +35,8 @@ class ViewPlan(NamedTuple):
     decode: codec.Decoder
     keys: layout.KeysBuilder
     """A batch of entity key tuples -> their keys (faster for one join key)."""
+    records: layout.KeysBuilder | None = None
+    """An aggregate view with full keys: a batch of entity key tuples -> their records keys."""
 
 
 class ViewPlans:
@@ -50,6 +55,8 @@ class ViewPlans:
                 self._plans.clear()
             prefix = layout.view_prefix(self.project, view.name)  # validates the view name too
             prefix = prefix if self.full_keys else ""
+            records = (layout.keys_builder(layout.records_prefix(self.project, view.name), view)
+                       if view.aggregate and self.full_keys else None)
             plan = self._plans[view] = ViewPlan(layout.key_builder(prefix, view), codec.row_decoder(view),
-                                                layout.keys_builder(prefix, view))
+                                                layout.keys_builder(prefix, view), records)
         return plan

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import inspect
+import struct
 from collections import deque
 from collections.abc import Iterator, Sequence
 from typing import Any, NoReturn
@@ -17,6 +18,7 @@ from redis.retry import Retry
 
 from featurestore.config import redact_url, redis_identity
 from featurestore.errors import InputError, OnlineStoreError, OnlineStoreUnavailableError
+from featurestore.online import agg_frames as frames
 from featurestore.online import codec
 from featurestore.online import keys as layout
 from featurestore.online.plans import ViewPlans
@@ -127,19 +129,21 @@ class RedisOnlineStore:
         ttl_ms = max(1, round(ttl * 1000)) if ttl is not None and ttl > 0 else 0
         rows = codec.latest_rows(keys, event_us, created_us)
 
-        def batches() -> Iterator[tuple[list[str], list[bytes]]]:
+        def batches() -> Iterator[tuple[list[str], Any, list[bytes]]]:
             for start in range(0, len(rows), self._batch):
                 batch = rows[start:start + self._batch]
                 try:
                     names = [build(keys[i]) for i in batch]
                 except (TypeError, ValueError, OverflowError) as exc:
                     raise self._bad_key(view, keys, batch, build, exc) from None
-                yield names, encode(batch, event_us, created_us, values)
+                yield names, ttl_ms, encode(batch, event_us, created_us, values)
 
-        return self._run_script(batches(), ttl_ms, f"write feature view {view.name!r}")
+        return self._run_script(batches(), f"write feature view {view.name!r}")
 
-    def _run_script(self, batches: Iterator[tuple[list[str], list[bytes]]], ttl_ms: int, action: str) -> int:
-        """Send one EVALSHA per batch, keeping one batch in flight while the next one is encoded."""
+    def _run_script(self, batches: Iterator[tuple[list[str], Any, list[bytes]]], action: str,
+                    script: str = WRITE_SCRIPT, sha: str = WRITE_SCRIPT_SHA) -> int:
+        """Send one ``EVALSHA sha len(names) *names first *blobs`` per ``(names, first, blobs)`` batch, keeping
+        one batch in flight while the next one is encoded; return the sum of the replies."""
         pool = self._client.connection_pool
         try:
             conn = pool.get_connection(*_GET_CONNECTION_ARGS)
@@ -157,8 +161,8 @@ class RedisOnlineStore:
                 return 0
 
         try:
-            for names, blobs in batches:
-                packed = conn.pack_command("EVALSHA", WRITE_SCRIPT_SHA, len(names), *names, ttl_ms, *blobs)
+            for names, first, blobs in batches:
+                packed = conn.pack_command("EVALSHA", sha, len(names), *names, first, *blobs)
                 conn.send_packed_command(packed, check_health=False)
                 inflight.append(packed)
                 if len(inflight) > 1:
@@ -166,7 +170,7 @@ class RedisOnlineStore:
             while inflight:
                 stored += receive(inflight.popleft())
             if missing:
-                conn.send_command("SCRIPT", "LOAD", WRITE_SCRIPT)
+                conn.send_command("SCRIPT", "LOAD", script)
                 conn.read_response()
                 for packed in missing:
                     conn.send_packed_command(packed, check_health=False)
@@ -192,15 +196,19 @@ class RedisOnlineStore:
 
     def _names(self, requests: list[tuple[ViewSpec, list[tuple[Any, ...]]]]
                ) -> tuple[list[str], list[tuple[ViewSpec, codec.Decoder, int]]]:
+        """The keys of one MGET: per request its entities' keys (an aggregate view: their state keys, then
+        their records keys), and per request ``(view, decoder, number of keys)``."""
         names: list[str] = []
         plans = []
         for view, entity_keys in requests:
-            build, decode, build_many = self._plan(view)
+            build, decode, build_many, records = self._plan(view)
             try:
                 names.extend(build_many(entity_keys))
+                if records is not None:
+                    names.extend(records(entity_keys))
             except (TypeError, ValueError, OverflowError) as exc:
                 raise self._bad_key(view, entity_keys, range(len(entity_keys)), build, exc) from None
-            plans.append((view, decode, len(entity_keys)))
+            plans.append((view, decode, len(entity_keys) if records is None else 2 * len(entity_keys)))
         return names, plans
 
     def _decode(self, blobs: list[bytes | None], plans: list[tuple[ViewSpec, codec.Decoder, int]]
@@ -210,12 +218,23 @@ class RedisOnlineStore:
         for view, decode, n in plans:
             chunk = blobs[start:start + n] if len(plans) > 1 else blobs
             start += n
+            if view.aggregate:
+                out.append(self._decode_aggregates(view, chunk))
+                continue
             try:
                 out.append([None if b is None else decode(b) for b in chunk])
             except Exception as exc:  # a corrupt value must not leak a msgpack error
                 raise OnlineStoreError(f"{self._where}: undecodable row in feature view {view.name!r}: {exc}",
                                        view=view.name) from None
         return out
+
+    def _decode_aggregates(self, view: ViewSpec, blobs: list[bytes | None]
+                           ) -> list[tuple[int, tuple[Any, ...]] | None]:
+        half = len(blobs) // 2
+        try:
+            return [frames.decode_entity(s, r) for s, r in zip(blobs[:half], blobs[half:], strict=True)]
+        except (ValueError, struct.error) as exc:
+            raise frames.corrupt(self._where, view, exc) from None
 
     def read(self, requests: list[tuple[ViewSpec, list[tuple[Any, ...]]]]
              ) -> list[list[tuple[int, tuple[Any, ...]] | None]]:
@@ -286,16 +305,70 @@ class RedisOnlineStore:
         except (redis.exceptions.RedisError, OSError) as exc:
             self._fail(exc, action)
 
+    def _entity_names(self, view: ViewSpec, keys: Sequence[tuple[Any, ...]], rows: Sequence[int]
+                      ) -> tuple[list[str], list[str]]:
+        """The state keys and records keys of ``keys[i]`` for ``i`` in ``rows`` (InputError on a bad key)."""
+        build, _, build_many, records = self._plan(view)
+        picked = [keys[i] for i in rows]
+        try:
+            return build_many(picked), records(picked) if records is not None else []
+        except (TypeError, ValueError, OverflowError) as exc:
+            raise self._bad_key(view, keys, rows, build, exc) from None
+
     def write_aggregates(self, view: ViewSpec, keys: list[tuple[Any, ...]], snapshot_us: int,
                          states: list[bytes]) -> int:
-        raise NotImplementedError("aggregate states: in progress")  # TODO(issue 12, store layer)
+        """Store states (newest snapshot wins) and drop the records created before ``snapshot_us``: one
+        ``EVALSHA`` per batch of ``write_batch_size`` entities; returns how many states were stored."""
+        snapshot = frames.check_states(view, keys, snapshot_us, states)
+        if not keys:
+            return 0
+        rows = frames.last_per_key(keys)
+        snap = frames.STATE_HEAD.pack(snapshot)
+        state_names, record_names = self._entity_names(view, keys, rows)  # every key checked before a write
+
+        def batches() -> Iterator[tuple[list[str], Any, list[bytes]]]:
+            for start in range(0, len(rows), self._batch):
+                end = start + self._batch
+                names = [n for pair in zip(state_names[start:end], record_names[start:end], strict=True)
+                         for n in pair]
+                yield names, snap, [states[i] for i in rows[start:end]]
+
+        return self._run_script(batches(), f"write aggregate view {view.name!r}",
+                                frames.WRITE_SCRIPT, frames.WRITE_SCRIPT_SHA)
 
     def append_aggregates(self, view: ViewSpec, keys: list[tuple[Any, ...]], created_us: list[int],
                           records: list[bytes]) -> int:
-        raise NotImplementedError("aggregate records: in progress")  # TODO(issue 12, store layer)
+        """``APPEND`` one frame per record to its entity's records key, all in one MULTI/EXEC round trip."""
+        created = frames.check_records(view, keys, created_us, records)
+        if not keys:
+            return 0
+        _, names = self._entity_names(view, keys, range(len(keys)))
+        blobs = frames.record_frames(created, records)
+        try:
+            with self._client.pipeline(transaction=True) as pipe:
+                for name, blob in zip(names, blobs, strict=True):
+                    pipe.append(name, blob)
+                pipe.execute()
+        except (redis.exceptions.RedisError, OSError) as exc:
+            self._fail(exc, f"append records to aggregate view {view.name!r}")
+        return len(records)
 
     def delete(self, view: ViewSpec, keys: list[tuple[Any, ...]]) -> int:
-        """Remove the keys of these entities of one view (``UNLINK``); return how many were stored."""
+        """Remove the keys of these entities of one view (``UNLINK``); return how many were stored.
+
+        For an aggregate view both keys of an entity go (one ``UNLINK`` each, pipelined), and an entity
+        counts when it had either."""
+        action = f"delete entities of feature view {view.name!r}"
+        if view.aggregate:
+            state_names, record_names = self._entity_names(view, keys, range(len(keys)))
+            pairs = list(dict.fromkeys(zip(state_names, record_names, strict=True)))
+            try:
+                with self._client.pipeline(transaction=False) as pipe:
+                    for pair in pairs:
+                        pipe.unlink(*pair)
+                    return sum(int(n) > 0 for n in pipe.execute()) if pairs else 0
+            except (redis.exceptions.RedisError, OSError) as exc:
+                self._fail(exc, action)
         names, _ = self._names([(view, keys)])
         distinct = list(dict.fromkeys(names))
         deleted = 0
@@ -303,11 +376,11 @@ class RedisOnlineStore:
             for start in range(0, len(distinct), 1000):
                 deleted += int(self._client.unlink(*distinct[start:start + 1000]))
         except (redis.exceptions.RedisError, OSError) as exc:
-            self._fail(exc, f"delete entities of feature view {view.name!r}")
+            self._fail(exc, action)
         return deleted
 
     def delete_view(self, view_name: str) -> None:
-        """Remove every key of one view of this project (SCAN MATCH + UNLINK)."""
+        """Remove every key of one view of this project, records keys too (SCAN MATCH + UNLINK)."""
         prefix = layout.view_prefix(self.project, view_name)
         self._unlink_matching(prefix, f"delete feature view {view_name!r}")
 

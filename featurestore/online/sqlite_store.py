@@ -1,4 +1,4 @@
-"""The SQLite online store: one table keyed by (project, view, entity), in WAL mode."""
+"""The SQLite online store: tables keyed by (project, view, entity) (``sqlite_schema.py``), in WAL mode."""
 
 from __future__ import annotations
 
@@ -12,30 +12,24 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from featurestore.errors import OnlineStoreError, OnlineStoreUnavailableError
+from featurestore.online import agg_frames as frames
 from featurestore.online import codec
 from featurestore.online import keys as layout
 from featurestore.online.plans import ViewPlans
 from featurestore.online.protocol import ViewSpec
+from featurestore.online.sqlite_schema import (
+    APPEND,
+    RECORDS,
+    SCHEMA,
+    SELECT_ONE,
+    STATE_UPSERT,
+    STATES,
+    TABLE,
+    TRIM,
+    UPSERT,
+    aggregate_select,
+)
 
-TABLE = "fs_online_rows"
-_SCHEMA = f"""
-CREATE TABLE IF NOT EXISTS {TABLE} (
-    project TEXT NOT NULL,
-    view TEXT NOT NULL,
-    entity TEXT NOT NULL,       -- k1=v1,k2=v2 with the escaping of featurestore/online/keys.py
-    event_us INTEGER NOT NULL,
-    created_us INTEGER NOT NULL,
-    row BLOB NOT NULL,          -- the encoded row (featurestore/online/codec.py)
-    PRIMARY KEY (project, view, entity)
-) WITHOUT ROWID
-"""
-_UPSERT = f"""
-INSERT INTO {TABLE} (project, view, entity, event_us, created_us, row) VALUES (?, ?, ?, ?, ?, ?)
-ON CONFLICT (project, view, entity) DO UPDATE
-SET event_us = excluded.event_us, created_us = excluded.created_us, row = excluded.row
-WHERE (excluded.event_us, excluded.created_us) >= ({TABLE}.event_us, {TABLE}.created_us)
-"""
-_SELECT_ONE = f"SELECT row FROM {TABLE} WHERE project = ? AND view = ? AND entity = ?"
 _WRITE_CHUNK = 10_000  # rows per transaction: readers never wait (WAL), other writers wait at most one chunk
 _READ_CHUNK = 500  # entities per SELECT ... IN (...)
 BUSY_TIMEOUT_S = 30.0
@@ -77,12 +71,6 @@ class SqliteOnlineStore:
     def _fail(self, exc: Exception, action: str) -> NoReturn:
         raise OnlineStoreError(f"SQLite online store {self.path}: failed to {action}: {exc}",
                                path=str(self.path)) from None
-
-    def _run(self, fn: Any, action: str) -> Any:
-        try:
-            return fn()
-        except sqlite3.Error as exc:
-            self._fail(exc, action)
 
     def _stat(self) -> int | None:
         try:
@@ -128,7 +116,8 @@ class SqliteOnlineStore:
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_S * 1000)}")
             if create:
-                conn.execute(_SCHEMA)
+                for statement in SCHEMA:
+                    conn.execute(statement)
         except sqlite3.Error as exc:
             self._fail(exc, "open the database")
         self._inode = self._stat()
@@ -162,7 +151,7 @@ class SqliteOnlineStore:
                 before = conn.total_changes
                 conn.execute("BEGIN IMMEDIATE")
                 try:
-                    conn.executemany(_UPSERT, params)
+                    conn.executemany(UPSERT, params)
                     conn.execute("COMMIT")
                 except BaseException:
                     conn.execute("ROLLBACK")
@@ -195,10 +184,12 @@ class SqliteOnlineStore:
 
     def _read_view(self, conn: sqlite3.Connection, view: ViewSpec, entity_keys: Sequence[Any]
                    ) -> list[tuple[int, tuple[Any, ...]] | None]:
-        build, decode, _ = self._plan(view)
+        build, decode, _, _ = self._plan(view)
         entities = _entities(view, entity_keys, range(len(entity_keys)), build)
+        if view.aggregate:
+            return self._read_aggregates(conn, view, entities)
         if len(entities) == 1:
-            found = conn.execute(_SELECT_ONE, (self.project, view.name, entities[0])).fetchone()
+            found = conn.execute(SELECT_ONE, (self.project, view.name, entities[0])).fetchone()
             blobs = {entities[0]: found[0]} if found else {}
         else:
             blobs = {}
@@ -214,17 +205,90 @@ class SqliteOnlineStore:
             raise OnlineStoreError(f"SQLite online store {self.path}: undecodable row in feature view "
                                    f"{view.name!r}: {exc}", view=view.name) from None
 
-    def _delete(self, sql: str, params: tuple[str, ...], action: str) -> None:
+    def _delete(self, where: str, params: tuple[str, ...], action: str) -> None:
+        """Delete the rows, states and records matching ``where`` (one transaction)."""
         conn = self._conn()
-        self._run(lambda: conn.execute(sql, params), action)
+        self._transaction(conn, [(f"DELETE FROM {t} WHERE {where}", [params]) for t in (TABLE, STATES, RECORDS)],
+                          action)
+
+    def _read_aggregates(self, conn: sqlite3.Connection, view: ViewSpec, entities: list[str]
+                         ) -> list[tuple[int, tuple[Any, ...]] | None]:
+        """States and records of the entities: one SELECT (states UNION ALL records) per chunk."""
+        states: dict[str, tuple[int, Any]] = {}
+        records: dict[str, list[tuple[int, int, Any]]] = {}
+        distinct = list(dict.fromkeys(entities))
+        for start in range(0, len(distinct), _READ_CHUNK):
+            chunk = distinct[start:start + _READ_CHUNK]
+            sql = aggregate_select(len(chunk))
+            for kind, entity, us, seq, blob in conn.execute(sql, (self.project, view.name, *chunk)):
+                if kind:
+                    records.setdefault(entity, []).append((seq, us, blob))
+                else:
+                    states[entity] = (us, blob)
+        answers: dict[str, Any] = {}
+        try:
+            for entity in distinct:
+                snapshot, state = states.get(entity, (None, None))
+                found = tuple((us, _blob(b)) for _, us, b in sorted(records.get(entity, ())))
+                answers[entity] = frames.entry(snapshot, None if state is None else _blob(state), found)
+        except (TypeError, ValueError) as exc:
+            raise frames.corrupt(f"SQLite online store {self.path}", view, exc) from None
+        return [answers[e] for e in entities]
+
+    def _transaction(self, conn: sqlite3.Connection, steps: Sequence[tuple[str, Sequence[Any]]],
+                     action: str) -> list[int]:
+        """Run each ``(sql, parameter tuples)`` step with ``executemany`` in one write transaction; return
+        how many rows each step changed."""
+        changed = []
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                for sql, params in steps:
+                    before = conn.total_changes
+                    conn.executemany(sql, params)
+                    changed.append(conn.total_changes - before)
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+        except sqlite3.Error as exc:
+            self._fail(exc, action)
+        except OverflowError as exc:
+            self._fail(exc, f"{action} (a value out of range)")
+        return changed
 
     def write_aggregates(self, view: ViewSpec, keys: list[tuple[Any, ...]], snapshot_us: int,
                          states: list[bytes]) -> int:
-        raise NotImplementedError("aggregate states: in progress")  # TODO(issue 12, store layer)
+        """Store states (newest snapshot wins) and drop the records created before ``snapshot_us``, a chunk
+        of entities per transaction; returns how many states were stored."""
+        snapshot = frames.check_states(view, keys, snapshot_us, states)
+        if not keys:
+            return 0
+        build = self._plan(view)[0]
+        rows = frames.last_per_key(keys)
+        conn = self._conn(create=True)
+        project, name = self.project, view.name
+        stored = 0
+        every = _entities(view, keys, rows, build)  # every key checked before a write
+        for start in range(0, len(rows), _WRITE_CHUNK):
+            batch = rows[start:start + _WRITE_CHUNK]
+            entities = every[start:start + _WRITE_CHUNK]
+            upserts = [(project, name, e, snapshot, states[i]) for e, i in zip(entities, batch, strict=True)]
+            trims = [(project, name, e, snapshot) for e in entities]
+            stored += self._transaction(conn, [(STATE_UPSERT, upserts), (TRIM, trims)],
+                                        f"write aggregate view {view.name!r}")[0]
+        return stored
 
     def append_aggregates(self, view: ViewSpec, keys: list[tuple[Any, ...]], created_us: list[int],
                           records: list[bytes]) -> int:
-        raise NotImplementedError("aggregate records: in progress")  # TODO(issue 12, store layer)
+        """Append the records in order (one transaction); returns how many."""
+        created = frames.check_records(view, keys, created_us, records)
+        if not keys:
+            return 0
+        entities = _entities(view, keys, range(len(keys)), self._plan(view)[0])
+        params = [(self.project, view.name, e, c, r) for e, c, r in zip(entities, created, records, strict=True)]
+        conn = self._conn(create=True)
+        return self._transaction(conn, [(APPEND, params)], f"append records to aggregate view {view.name!r}")[0]
 
     def delete(self, view: ViewSpec, keys: list[tuple[Any, ...]]) -> int:
         """Remove the rows of these entities of one view (one transaction); return how many were stored."""
@@ -233,33 +297,28 @@ class SqliteOnlineStore:
         if not entities:
             return 0
         conn = self._conn()
-
-        def run() -> int:
-            before = conn.total_changes
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                for start in range(0, len(entities), _READ_CHUNK):
-                    chunk = entities[start:start + _READ_CHUNK]
-                    conn.execute(f"DELETE FROM {TABLE} WHERE project = ? AND view = ? "
-                                 f"AND entity IN ({','.join('?' * len(chunk))})", (self.project, view.name, *chunk))
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            return conn.total_changes - before
-
-        return int(self._run(run, f"delete entities of feature view {view.name!r}"))
+        # An aggregate view's entity counts once whether it had a state, records or both: the counted steps are
+        # 0 (the states of entities without records) and 2 (one record of each entity with records).
+        sql = (f"DELETE FROM {TABLE} WHERE project = ? AND view = ? AND entity = ?" if not view.aggregate else
+               f"DELETE FROM {STATES} WHERE project = ?1 AND view = ?2 AND entity = ?3 AND NOT EXISTS "
+               f"(SELECT 1 FROM {RECORDS} WHERE project = ?1 AND view = ?2 AND entity = ?3)")
+        steps = [(sql, [(self.project, view.name, e) for e in entities])]
+        if view.aggregate:
+            steps += [(f"DELETE FROM {STATES} WHERE project = ? AND view = ? AND entity = ?", steps[0][1]),
+                      (f"DELETE FROM {RECORDS} WHERE project = ? AND view = ? AND entity = ? AND seq = (SELECT "
+                       f"max(seq) FROM {RECORDS} WHERE project = ?1 AND view = ?2 AND entity = ?3)", steps[0][1]),
+                      (f"DELETE FROM {RECORDS} WHERE project = ? AND view = ? AND entity = ?", steps[0][1])]
+        changed = self._transaction(conn, steps, f"delete entities of feature view {view.name!r}")
+        return changed[0] + changed[2] if view.aggregate else changed[0]
 
     def delete_view(self, view_name: str) -> None:
         """Remove every row of one view of this project."""
         layout.view_prefix(self.project, view_name)
-        self._delete(f"DELETE FROM {TABLE} WHERE project = ? AND view = ?", (self.project, view_name),
-                     f"delete feature view {view_name!r}")
+        self._delete("project = ? AND view = ?", (self.project, view_name), f"delete feature view {view_name!r}")
 
     def teardown(self) -> None:
         """Remove every row of this project, and nothing else."""
-        self._delete(f"DELETE FROM {TABLE} WHERE project = ?", (self.project,),
-                     f"tear down project {self.project!r}")
+        self._delete("project = ?", (self.project,), f"tear down project {self.project!r}")
 
     def ping(self) -> None:
         """Raise :class:`OnlineStoreUnavailableError` when the database cannot be read."""
@@ -288,6 +347,12 @@ class SqliteOnlineStore:
 
     def __repr__(self) -> str:
         return f"SqliteOnlineStore({str(self.path)!r}, project={self.project!r})"
+
+
+def _blob(value: Any) -> bytes:
+    if type(value) is not bytes:
+        raise TypeError(f"a stored state or record is a {type(value).__name__}, not bytes")
+    return value
 
 
 def _entities(view: ViewSpec, keys: Sequence[Any], rows: Sequence[int],
