@@ -6,7 +6,7 @@
 """
 
 from featurestore.config import RepoConfig
-from featurestore.definitions.aggregate_view import AggInput, AggOutput, AggregateView, Aggregation
+from featurestore.definitions.aggregate_view import AggInput, AggOutput, AggregateView, Aggregation, SourcedView
 from featurestore.definitions.entity import Entity
 from featurestore.definitions.feature_service import FeatureService
 from featurestore.definitions.feature_view import FeatureView, FeatureViewProjection
@@ -101,6 +101,7 @@ __all__ = [
     "ResolvedRequest",
     "ResolvedView",
     "RetrievalJob",
+    "SourcedView",
     "StateStore",
     "StoreRequests",
     "StoreRows",
