@@ -16,7 +16,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import pyarrow as pa
 
-from featurestore.definitions.aggregate_view import SourcedView
+from featurestore.definitions.aggregate_view import AggregateView, SourcedView
 from featurestore.definitions.feature_view import FeatureView
 from featurestore.definitions.sources import BatchSource, PushSource
 from featurestore.offline.entity_input import EntityInput
@@ -92,6 +92,17 @@ class OfflineStore(Protocol):
         Columns: join keys, features, ``__fs_ev`` and ``__fs_cr`` (epoch µs;
         ``__fs_cr`` is :data:`featurestore.utc.MIN_US` when unknown). Ties: latest
         created time, then the row read last (pushed rows after batch rows).
+        """
+        ...
+
+    def aggregate_states(self, view: AggregateView, snapshot: datetime,
+                         batch_rows: int = 4096) -> Iterator[pa.RecordBatch]:
+        """Per entity of an aggregate view, the parts of its online state at ``snapshot`` (S), streamed.
+
+        Reads the view's events with created time before S. Per entity: per output its IR over
+        ``[lo_w(S + H), S)`` (lifetime: before S), the tail entries (events at or after S, and the grouped
+        events before S some window still needs during the serving horizon H) and the newest event time
+        before S. Columns: see ``featurestore/offline/duckdb/agg_states.py`` (the DuckDB engine's query).
         """
         ...
 

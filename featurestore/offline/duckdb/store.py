@@ -18,6 +18,7 @@ from featurestore.definitions.sources import BatchSource, CsvSource, PushSource,
 from featurestore.errors import DataSourceError, FeatureStoreError, InputError
 from featurestore.naming import quote, sql_string
 from featurestore.offline.duckdb.agg_inputs import inputs_relation
+from featurestore.offline.duckdb.agg_states import aggregate_states_sql
 from featurestore.offline.duckdb.drift import check_source_types
 from featurestore.offline.duckdb.failures import describe_error
 from featurestore.offline.duckdb.job import DuckDBRetrievalJob
@@ -311,6 +312,20 @@ class DuckDBOfflineStore:
                 f"SELECT {cols} FROM ({rel}) WHERE {' AND '.join(where)} QUALIFY row_number() OVER "
                 f"({partition}ORDER BY __fs_ev DESC, __fs_cr DESC, __fs_rank DESC, __fs_ord DESC) = 1"
             )
+        con = self.connect([view.source], [view])
+        try:
+            yield from con.sql(sql).to_arrow_reader(batch_rows)
+        except (duckdb.Error, OSError) as err:  # streamed through Arrow, DuckDB's errors are OSErrors
+            raise self._errors(err, [view.source], [view]) from None
+        finally:
+            con.close()
+
+    def aggregate_states(self, view: AggregateView, snapshot: datetime,
+                         batch_rows: int = 4096) -> Iterator[pa.RecordBatch]:
+        """Per entity, the parts of its online state at ``snapshot`` (columns: see agg_states.py), streamed."""
+        ctx = self.context([view])
+        types = self.column_types([view], ctx)[0]
+        sql = aggregate_states_sql(view, inputs_relation(view, ctx, types), epoch_us(snapshot))
         con = self.connect([view.source], [view])
         try:
             yield from con.sql(sql).to_arrow_reader(batch_rows)
