@@ -59,3 +59,38 @@ def is_int_sum(view: AggregateView, input_index: int) -> bool:
     """Whether sums of input ``input_index`` are integers (exact; the input of a count of rows too)."""
     column = view.inputs[input_index].column
     return column is None or view.column_type(column) in (types.Int32, types.Int64)
+
+
+Bound = int | None
+"""The start of a collapsed range ``[start, S)`` (None: lifetime, everything before S)."""
+
+
+def collapsed_bounds(view: AggregateView, snapshot_us: int) -> tuple[Bound | bool, ...]:
+    """Per output, the start of its collapsed range at snapshot ``S``: ``lo_w(S + H)`` (None for a lifetime
+    output), or False when the range is empty (``lo_w(S + H) >= S``: no event stays in the window all along)."""
+    out: list[Bound | bool] = []
+    for o in view.outputs:
+        if o.window_us is None:
+            out.append(None)
+            continue
+        lo = view.window_start(snapshot_us + view.serving_horizon_us, o.window_us)
+        out.append(lo if lo < snapshot_us else False)
+    return tuple(out)
+
+
+def collapsed_columns(view: AggregateView, snapshot_us: int) -> dict[tuple[int, str, Bound], str]:
+    """The distinct collapsed aggregates the outputs need: (input, component, range start) -> column name
+    (outputs sharing an input, a component and a range share one column)."""
+    names: dict[tuple[int, str, Bound], str] = {}
+    for o, bound in zip(view.outputs, collapsed_bounds(view, snapshot_us), strict=True):
+        if bound is False:
+            continue
+        for comp in FUNCTION_COMPONENTS[o.function]:
+            key = (o.input, comp, None if bound is None or bound is True else int(bound))
+            names.setdefault(key, f"__fs_c{len(names)}")
+    return names
+
+
+def uses_ties(view: AggregateView) -> bool:
+    """Whether some output is a first or last (the tail then keeps each event's created time and ordinal)."""
+    return any(o.function in ("first", "last") for o in view.outputs)

@@ -15,9 +15,18 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
-from featurestore.definitions.agg_ir import FUNCTION_COMPONENTS, input_components, is_int_sum
+from featurestore.definitions.agg_ir import (
+    FUNCTION_COMPONENTS,
+    collapsed_bounds,
+    collapsed_columns,
+    input_components,
+    is_int_sum,
+    uses_ties,
+)
 from featurestore.definitions.aggregate_view import AggregateView
 from featurestore.offline.protocol import OfflineStore
 from featurestore.online.agg_state import encode_state, fingerprint, packer
@@ -41,69 +50,94 @@ def _ints(lo: list[Any], big: list[Any] | None) -> list[Any]:
     return [int(b) if b is not None else v for v, b in zip(lo, big, strict=True)]
 
 
-def _ties(batch: pa.RecordBatch, name: str) -> list[list[list[Any] | None] | None]:
-    """Per entity, the tail's (ts, created, ordinal, value) entries of a first/last component."""
-    cols = [batch.column(f"{name}_{f}").to_pylist() for f in "tcov"]
-    out: list[list[list[Any] | None] | None] = []
-    for ts, cr, od, vs in zip(*cols, strict=True):
-        if ts is None:
-            out.append(None)
+def _tie(d: dict[str, Any] | None) -> list[Any] | None:
+    return None if d is None else [d["t"], d["c"], d["o"], d["v"]]
+
+
+def _collapsed(view: AggregateView, snapshot_us: int, batch: pa.RecordBatch) -> list[list[list[Any] | None]]:
+    """Per output, per entity: the components of its collapsed IR (None: an empty range)."""
+    columns: dict[str, list[Any]] = {}
+    for (i, comp, _), name in collapsed_columns(view, snapshot_us).items():
+        if comp == "s" and is_int_sum(view, i):
+            columns[name] = _ints(batch.column(f"{name}_lo").to_pylist(), batch.column(f"{name}_big").to_pylist())
+        elif comp in ("first", "last"):
+            columns[name] = [_tie(d) for d in batch.column(name).to_pylist()]
+        else:
+            columns[name] = batch.column(name).to_pylist()
+    names = collapsed_columns(view, snapshot_us)
+    out: list[list[list[Any] | None]] = []
+    for o, bound in zip(view.outputs, collapsed_bounds(view, snapshot_us), strict=True):
+        if bound is False:
+            out.append([None] * batch.num_rows)
             continue
-        out.append([None if t is None else [t, c, o, v] for t, c, o, v in zip(ts, cr, od, vs, strict=True)])
+        parts = [columns[names[(o.input, comp, bound)]] for comp in FUNCTION_COMPONENTS[o.function]]  # type: ignore[index]
+        out.append([list(p) for p in zip(*parts, strict=True)])
     return out
 
 
-def _collapsed(batch: pa.RecordBatch, o: int, function: str, int_sum: bool) -> list[list[Any]]:
-    """Per entity, the components of output ``o``'s collapsed IR."""
-    parts = []
-    for comp in FUNCTION_COMPONENTS[function]:
-        name = f"__fs_c{o}_{comp}"
-        if comp == "s" and int_sum:
-            lo = batch.column(f"{name}_lo").to_pylist()
-            big = batch.column(f"{name}_big").to_pylist()
-            parts.append([int(b) if b is not None else v for v, b in zip(lo, big, strict=True)])
-        elif comp in ("first", "last"):
-            parts.append([None if d is None else [d["t"], d["c"], d["o"], d["v"]]
-                          for d in batch.column(name).to_pylist()])
-        else:
-            parts.append(batch.column(name).to_pylist())
-    return [list(p) for p in zip(*parts, strict=True)]
-
-
-def encode_states(view: AggregateView, snapshot_us: int, batch: pa.RecordBatch) -> list[bytes]:
-    """The state bytes of each entity (row) of one ``aggregate_states`` batch."""
+def _raw_tails(view: AggregateView, batch: pa.RecordBatch) -> tuple[list[list[int]], list[list[Any]],
+                                                                   list[list[list[Any]]]]:
+    """Per entity: the tail's times (sorted by time, created, ordinal), its [created, ordinal] lists (first/last
+    only) and per input its values, from the unordered ``__fs_tail`` lists."""
+    col = batch.column("__fs_tail")
     n = batch.num_rows
-    horizon = view.serving_horizon_us
-    collapsed: list[list[list[Any] | None]] = []
-    for o, out in enumerate(view.outputs):
-        if out.window_us is not None and view.window_start(snapshot_us + horizon, out.window_us) >= snapshot_us:
-            collapsed.append([None] * n)  # nothing stays in this window for the whole horizon
-        else:
-            collapsed.append(list(_collapsed(batch, o, out.function, is_int_sum(view, out.input))))
-    t_col = [t or [] for t in batch.column("__fs_t").to_pylist()]
-    tails: list[list[list[Any]]] = []  # per input, per component: per entity the list
+    lengths = pc.fill_null(pc.list_value_length(col), 0).to_numpy()
+    starts = np.concatenate([[0], np.cumsum(lengths)])
+    flat = col.flatten()
+    owner = np.repeat(np.arange(n), lengths)
+    t = flat.field("t").to_numpy()
+    ties = uses_ties(view)
+    if ties:
+        c, o = flat.field("c").to_numpy(), flat.field("o").to_numpy()
+        order = np.lexsort((o, c, t, owner))
+    else:
+        order = np.lexsort((t, owner))
+    take = pa.array(order)
+    t_list = t[order].tolist()
+    extra = [c[order].tolist(), o[order].tolist()] if ties else []
+    inputs = [flat.field(f"i{i}").take(take).to_pylist() for i in range(len(view.inputs))]
+    bounds = starts.tolist()
+    times = [t_list[a:b] for a, b in zip(bounds, bounds[1:], strict=False)]
+    extras = [[e[a:b] for e in extra] for a, b in zip(bounds, bounds[1:], strict=False)]
+    values = [[v[a:b] for v in inputs] for a, b in zip(bounds, bounds[1:], strict=False)]
+    return times, extras, values
+
+
+def _grouped_tails(view: AggregateView, batch: pa.RecordBatch) -> tuple[list[list[int]], list[list[list[Any]]]]:
+    """Per entity: the tail entries' times and, per input and component, their lists (views with a resolution)."""
+    n = batch.num_rows
+    times = [t or [] for t in batch.column("__fs_t").to_pylist()]
+    per_input: list[list[list[Any]]] = []
     for i, names in enumerate(input_components(view)):
         per_comp: list[list[Any]] = []
         for comp in names:
             name = f"__fs_g{i}_{comp}"
             if comp in ("first", "last"):
-                per_comp.append(_ties(batch, name))
+                per_comp.append([[_tie(d) for d in lst] if lst else [] for lst in batch.column(name).to_pylist()])
             elif comp == "s" and is_int_sum(view, i):
                 lo = batch.column(f"{name}_lo").to_pylist()
                 big = batch.column(f"{name}_big").to_pylist()
                 per_comp.append([_ints(a or [], b) for a, b in zip(lo, big, strict=True)])
             else:
-                per_comp.append(batch.column(name).to_pylist())
-        tails.append(per_comp)
+                per_comp.append([lst or [] for lst in batch.column(name).to_pylist()])
+        per_input.append(per_comp)
+    return times, [[[comp[row] for comp in per_comp] for per_comp in per_input] for row in range(n)]
+
+
+def encode_states(view: AggregateView, snapshot_us: int, batch: pa.RecordBatch) -> list[bytes]:
+    """The state bytes of each entity (row) of one ``aggregate_states`` batch."""
+    n = batch.num_rows
+    collapsed = _collapsed(view, snapshot_us, batch)
     newest = batch.column("__fs_newest").to_pylist()
+    if view.resolution_us is None:
+        times, extras, tails = _raw_tails(view, batch)
+    else:
+        times, tails = _grouped_tails(view, batch)
+        extras = [[] for _ in range(n)]
     fp = fingerprint(view)
     pack = packer()
-    out_states = []
-    for row in range(n):
-        tail = [[(comp[row] or []) for comp in per_comp] for per_comp in tails]
-        out_states.append(encode_state(view, fp, snapshot_us, newest[row], [c[row] for c in collapsed],
-                                       t_col[row], tail, pack))
-    return out_states
+    return [encode_state(view, fp, snapshot_us, newest[row], [c[row] for c in collapsed], times[row], extras[row],
+                         tails[row], pack) for row in range(n)]
 
 
 def materialize_aggregates(offline: OfflineStore, online: OnlineStore, view: AggregateView, snapshot: datetime,

@@ -126,8 +126,23 @@ def _tie(pick: Callable[..., Any]) -> Finalizer:
     return fin
 
 
+_NO_SLICES: Slices = (0, 0, 0, 0)
+_NO_COLUMNS: tuple[tuple[Any, ...], ...] = ((), (), ())
+
+
+def _raw_ties(state: Any, i: int, a: int, b: int, c: int, d: int, first: bool) -> list[list[Any]]:
+    """The first (or last) counted event of a raw tail's slices [a, b) and [c, d), as (ts, created, ord, value)."""
+    values = state.tail[i]
+    ks = chain(range(a, b), range(c, d)) if first else chain(range(d - 1, c - 1, -1), range(b - 1, a - 1, -1))
+    for k in ks:
+        if values[k] is not None:
+            created, ordinal = state.ties
+            return [[state.t[k], created[k], ordinal[k], values[k]]]
+    return []
+
+
 class _Output:
-    __slots__ = ("check_range", "columns", "finalize", "input", "name", "ties", "window")
+    __slots__ = ("check_range", "columns", "finalize", "first", "input", "name", "ties", "window")
 
     def __init__(self, name: str, function: str, input_index: int, window: int | None, columns: tuple[int, ...],
                  finalize: Finalizer, check_range: bool) -> None:
@@ -138,6 +153,7 @@ class _Output:
         self.finalize = finalize
         self.check_range = check_range
         self.ties = function in ("first", "last")
+        self.first = function == "first"
 
 
 def _finalizer(function: str, dtype: types.ValueType) -> Finalizer:
@@ -169,6 +185,7 @@ class FoldPlan:
         self.fingerprint = fingerprint(view)
         self.records_fingerprint = records_fingerprint(view)
         self.resolution = view.resolution_us
+        self.raw = self.resolution is None  # the tail holds raw events (see agg_state.py)
         comps = input_components(view)
         self.outputs = tuple(
             _Output(o.name, o.function, o.input, o.window_us,
@@ -215,31 +232,38 @@ class FoldPlan:
             if i_now and (newest is None or t[i_now - 1] > newest):
                 newest = t[i_now - 1]
         values = []
+        raw = self.raw
         for pos, out in enumerate(self.outputs):
             window = out.window
             lo = None if window is None else self.start(now_us, window)
+            vals: list[Any] = []
+            ties: list[list[Any]] = []
+            sl: Slices = _NO_SLICES
+            cols: Sequence[Sequence[Any]] = _NO_COLUMNS
+            collapsed = None
             if state is not None:
                 if lo is None:
-                    sl: Slices = (0, 0, i_snap, i_now)
+                    a, b, c, d = 0, 0, i_snap, i_now
                 else:
-                    i_lo = bisect_left(t, lo)
-                    i_ex = min(bisect_left(t, self.start(snap + horizon, window)), i_snap)
-                    sl = (i_lo, max(i_lo, i_ex), max(i_snap, i_lo), i_now)
-                tail = state.tail[out.input]
-                cols = [tail[c] for c in out.columns]
+                    a = bisect_left(t, lo)
+                    b = max(a, min(bisect_left(t, self.start(snap + horizon, window)), i_snap))
+                    c, d = max(i_snap, a), i_now
                 collapsed = state.collapsed[pos]
-            else:
-                sl = (0, 0, 0, 0)
-                cols = [[] for _ in out.columns]
-                collapsed = None
+                if not raw:
+                    sl = (a, b, c, d)
+                    tail = state.tail[out.input]
+                    cols = [tail[k] for k in out.columns]
+                elif out.ties:
+                    ties = _raw_ties(state, out.input, a, b, c, d, out.first)
+                else:
+                    values_in = state.tail[out.input]
+                    vals = [v for v in chain(values_in[a:b], values_in[c:d]) if v is not None]
             col = 4 + out.input
             picked = [r for r in rows if r[col] is not None and (lo is None or r[1] >= lo)]
             if out.ties:
-                vals: list[Any] = []
-                ties = [[r[1], r[2], r[3], r[col]] for r in picked]
+                ties += [[r[1], r[2], r[3], r[col]] for r in picked]
             else:
-                vals = [r[col] for r in picked]
-                ties = []
+                vals += [r[col] for r in picked]
             value = out.finalize(collapsed, cols, sl, vals, ties)
             if out.check_range and not INT64_MIN <= value <= INT64_MAX:
                 raise DataSourceError(f"aggregate view {self.view!r}: feature {out.name!r}, a sum of integers, is "

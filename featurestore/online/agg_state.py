@@ -3,7 +3,7 @@
 A state, computed at snapshot ``S`` for the serving horizon ``H`` (valid for ``S <= now <= S + H``), is one
 MessagePack array::
 
-    [VERSION, fingerprint, S, H, newest, collapsed, t, tail]
+    [VERSION, fingerprint, S, H, newest, collapsed, t, ties, tail]
 
 - ``fingerprint``: of the view definition (inputs with their types, outputs, resolution); a state of another
   definition reads as ``OUTSIDE_MAX_AGE`` (materialize again);
@@ -11,11 +11,14 @@ MessagePack array::
 - ``collapsed``: per output, its IR (the components of :mod:`featurestore.definitions.agg_ir`, a list) over the
   events with ``lo_w(S + H) <= ts < S`` (lifetime: ``ts < S``), which stay in the window for every ``now`` of
   the horizon; None when no event counts;
-- ``t``: the sorted times of the TAIL entries: every event time ``>= S`` (exact), and the events before ``S``
-  that some window needs beyond its collapsed part (``lo_w(S) <= ts < lo_w(S + H)``), grouped per
-  ``floor(ts / resolution) * resolution`` (per microsecond without a resolution);
-- ``tail``: per input, per component of that input (:func:`~featurestore.definitions.agg_ir.input_components`),
-  a list aligned with ``t``.
+- ``t``: the sorted times of the TAIL entries: the events with ``ts >= S``, and the events before ``S`` that some
+  window needs beyond its collapsed part (``lo_w(S) <= ts < lo_w(S + H)``);
+- without a resolution the tail holds these events raw, sorted by (time, created, ordinal): ``ties`` is
+  ``[created list, ordinal list]`` when the view has first/last outputs (else empty) and ``tail`` holds per input
+  its values (None where the event does not count);
+- with a resolution ``r`` the events before ``S`` are grouped per ``floor(ts / r) * r`` and those after per
+  exact time; ``ties`` is empty and ``tail`` holds, per input, per component of that input
+  (:func:`~featurestore.definitions.agg_ir.input_components`), a list aligned with ``t``.
 
 A record (one pushed row) is ``[records fingerprint, ts, created, ordinal, input values...]`` with the ordinal
 ``2**62 + its index within its push`` (pushed rows rank above batch rows, as offline). Integers beyond 64 bits
@@ -90,12 +93,12 @@ def fingerprint(view: AggregateView) -> int:
 
 
 def encode_state(view: AggregateView, fp: int, snapshot_us: int, newest_us: int | None,
-                 collapsed: Sequence[Sequence[Any] | None], t: Sequence[int],
-                 tail: Sequence[Sequence[Sequence[Any]]], pack: msgpack.Packer | None = None) -> bytes:
+                 collapsed: Sequence[Sequence[Any] | None], t: Sequence[int], ties: Sequence[Sequence[int]],
+                 tail: Sequence[Sequence[Any]], pack: msgpack.Packer | None = None) -> bytes:
     """The state bytes of one entity (see the module docstring); ``fp`` is :func:`fingerprint` of the view."""
     pack = pack or packer()
     try:
-        return pack.pack([VERSION, fp, snapshot_us, view.serving_horizon_us, newest_us, collapsed, t, tail])
+        return pack.pack([VERSION, fp, snapshot_us, view.serving_horizon_us, newest_us, collapsed, t, ties, tail])
     except (TypeError, ValueError, OverflowError) as exc:
         raise InputError(f"aggregate view {view.name!r}: cannot store an aggregate state: {exc}",
                          view=view.name) from None
@@ -126,18 +129,18 @@ def encode_records(view: AggregateView, event_us: list[int], created_us: list[in
 class DecodedState:
     """A state's fields (see the module docstring)."""
 
-    __slots__ = ("collapsed", "fingerprint", "horizon_us", "newest_us", "snapshot_us", "t", "tail")
+    __slots__ = ("collapsed", "fingerprint", "horizon_us", "newest_us", "snapshot_us", "t", "tail", "ties")
 
     def __init__(self, row: list[Any]) -> None:
         (_, self.fingerprint, self.snapshot_us, self.horizon_us, self.newest_us, self.collapsed, self.t,
-         self.tail) = row
+         self.ties, self.tail) = row
 
 
 def decode_state(view_name: str, blob: bytes) -> DecodedState | None:
     """The state of ``blob``; None when written by another version of the format (read as out of date)."""
     try:
         row = unpack(blob)
-        if not isinstance(row, list) or not row or row[0] != VERSION:
+        if not isinstance(row, list) or len(row) != 9 or row[0] != VERSION:
             return None
         return DecodedState(row)
     except Exception as exc:  # a corrupt state must not leak a msgpack error
