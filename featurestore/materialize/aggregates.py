@@ -10,6 +10,7 @@ history: the start of a materialize range does not apply to aggregate views.
 
 from __future__ import annotations
 
+import gc
 import time
 from collections.abc import Callable
 from datetime import datetime
@@ -27,9 +28,17 @@ from featurestore.definitions.agg_ir import (
     is_int_sum,
     uses_ties,
 )
+from featurestore import types
 from featurestore.definitions.aggregate_view import AggregateView
 from featurestore.offline.protocol import OfflineStore
-from featurestore.online.agg_state import encode_state, fingerprint, packer
+from featurestore.online.agg_state import (
+    FLOAT_VALUES,
+    INT_VALUES,
+    LIST_VALUES,
+    VERSION,
+    fingerprint,
+    pack_states,
+)
 from featurestore.online.lookup import spec_of
 from featurestore.online.protocol import OnlineStore
 from featurestore.utc import epoch_us, to_utc
@@ -54,90 +63,109 @@ def _tie(d: dict[str, Any] | None) -> list[Any] | None:
     return None if d is None else [d["t"], d["c"], d["o"], d["v"]]
 
 
-def _collapsed(view: AggregateView, snapshot_us: int, batch: pa.RecordBatch) -> list[list[list[Any] | None]]:
-    """Per output, per entity: the components of its collapsed IR (None: an empty range)."""
-    columns: dict[str, list[Any]] = {}
-    for (i, comp, _), name in collapsed_columns(view, snapshot_us).items():
-        if comp == "s" and is_int_sum(view, i):
-            columns[name] = _ints(batch.column(f"{name}_lo").to_pylist(), batch.column(f"{name}_big").to_pylist())
-        elif comp in ("first", "last"):
-            columns[name] = [_tie(d) for d in batch.column(name).to_pylist()]
-        else:
-            columns[name] = batch.column(name).to_pylist()
+def _collapsed(view: AggregateView, snapshot_us: int, table: pa.Table) -> list[list[list[Any] | None]]:
+    """Per output, per entity: the components of its collapsed IR (None: none, see agg_states.py)."""
+    raw = view.resolution_us is None
     names = collapsed_columns(view, snapshot_us)
+    columns: dict[str, list[Any]] = {}
+    for (i, comp, _), name in names.items():
+        if comp in ("first", "last"):
+            if not raw:
+                columns[name] = [_tie(d) for d in table.column(name).to_pylist()]
+        elif comp == "s" and is_int_sum(view, i):
+            columns[name] = _ints(table.column(f"{name}_lo").to_pylist(), table.column(f"{name}_big").to_pylist())
+        else:
+            columns[name] = table.column(name).to_pylist()
     out: list[list[list[Any] | None]] = []
     for o, bound in zip(view.outputs, collapsed_bounds(view, snapshot_us), strict=True):
-        if bound is False:
-            out.append([None] * batch.num_rows)
+        if bound is False or (raw and o.function in ("first", "last")):
+            out.append([None] * table.num_rows)
             continue
-        parts = [columns[names[(o.input, comp, bound)]] for comp in FUNCTION_COMPONENTS[o.function]]  # type: ignore[index]
-        out.append([list(p) for p in zip(*parts, strict=True)])
+        parts = [columns[names[(o.input, comp, bound)]] for comp in FUNCTION_COMPONENTS[o.function]]
+        out.append(list(map(list, zip(*parts, strict=True))))
     return out
 
 
-def _raw_tails(view: AggregateView, batch: pa.RecordBatch) -> tuple[list[list[int]], list[list[Any]],
-                                                                   list[list[list[Any]]]]:
-    """Per entity: the tail's times (sorted by time, created, ordinal), its [created, ordinal] lists (first/last
-    only) and per input its values, from the unordered ``__fs_tail`` lists."""
-    col = batch.column("__fs_tail")
-    n = batch.num_rows
-    lengths = pc.fill_null(pc.list_value_length(col), 0).to_numpy()
-    starts = np.concatenate([[0], np.cumsum(lengths)])
-    flat = col.flatten()
-    owner = np.repeat(np.arange(n), lengths)
-    t = flat.field("t").to_numpy()
-    ties = uses_ties(view)
-    if ties:
-        c, o = flat.field("c").to_numpy(), flat.field("o").to_numpy()
-        order = np.lexsort((o, c, t, owner))
+def _bytes(values: np.ndarray, bounds: list[int]) -> list[bytes]:
+    return [values[a:b].tobytes() for a, b in zip(bounds, bounds[1:], strict=False)]
+
+
+def _raw_column(view: AggregateView, i: int, column: pa.ChunkedArray, bounds: list[int]) -> list[list[Any]]:
+    """Per entity, the tail entry of input ``i``: ``[kind, values, validity]`` (see agg_state.py)."""
+    inp = view.inputs[i]
+    dtype = None if inp.column is None else view.column_type(inp.column)
+    spans = list(zip(bounds, bounds[1:], strict=False))
+    if dtype is None or dtype in (types.Int32, types.Int64, types.Float32, types.Float64):
+        kind = FLOAT_VALUES if dtype in (types.Float32, types.Float64) else INT_VALUES
+        filled = pc.fill_null(column, 0).to_numpy().astype("<f8" if kind == FLOAT_VALUES else "<i8", copy=False)
+        data = _bytes(filled, bounds)
+        if column.null_count:
+            valid = _bytes(column.is_valid().to_numpy(zero_copy_only=False).astype(np.uint8), bounds)
+            return [[kind, d, v] for d, v in zip(data, valid, strict=True)]
+        return [[kind, d, None] for d in data]
+    values = column.to_pylist()
+    return [[LIST_VALUES, values[a:b], None] for a, b in spans]
+
+
+def _raw_tails(view: AggregateView, n: int, tail: pa.Table) -> tuple[list[Any], list[Any], list[Any]]:
+    """Per entity: its tail times (bytes), [created, ordinal] (bytes, first/last only) and per input its entry."""
+    owner = tail.column("__fs_e").to_numpy()
+    first = int(owner[0]) if len(owner) else 0
+    bounds = np.searchsorted(owner, np.arange(first, first + n + 1)).tolist()
+    times = _bytes(tail.column("__fs_t").to_numpy().astype("<i8", copy=False), bounds)
+    if uses_ties(view):
+        created = _bytes(tail.column("__fs_tc").to_numpy().astype("<i8", copy=False), bounds)
+        ordinal = _bytes(tail.column("__fs_to").to_numpy().astype("<i8", copy=False), bounds)
+        ties: list[Any] = [[c, o] for c, o in zip(created, ordinal, strict=True)]
     else:
-        order = np.lexsort((t, owner))
-    take = pa.array(order)
-    t_list = t[order].tolist()
-    extra = [c[order].tolist(), o[order].tolist()] if ties else []
-    inputs = [flat.field(f"i{i}").take(take).to_pylist() for i in range(len(view.inputs))]
-    bounds = starts.tolist()
-    times = [t_list[a:b] for a, b in zip(bounds, bounds[1:], strict=False)]
-    extras = [[e[a:b] for e in extra] for a, b in zip(bounds, bounds[1:], strict=False)]
-    values = [[v[a:b] for v in inputs] for a, b in zip(bounds, bounds[1:], strict=False)]
-    return times, extras, values
+        ties = [[] for _ in range(n)]
+    per_input = [_raw_column(view, i, tail.column(f"__fs_in{i}"), bounds) for i in range(len(view.inputs))]
+    return times, ties, [list(row) for row in zip(*per_input, strict=True)] if per_input else [[]] * n
 
 
-def _grouped_tails(view: AggregateView, batch: pa.RecordBatch) -> tuple[list[list[int]], list[list[list[Any]]]]:
-    """Per entity: the tail entries' times and, per input and component, their lists (views with a resolution)."""
-    n = batch.num_rows
-    times = [t or [] for t in batch.column("__fs_t").to_pylist()]
+def _grouped_tails(view: AggregateView, n: int, tail: pa.Table) -> tuple[list[Any], list[Any]]:
+    """Per entity: its tail times and, per input and component, their lists (views with a resolution)."""
+    owner = tail.column("__fs_e").to_numpy()
+    first = int(owner[0]) if len(owner) else 0
+    bounds = np.searchsorted(owner, np.arange(first, first + n + 1)).tolist()
+    spans = list(zip(bounds, bounds[1:], strict=False))
+    t = tail.column("__fs_t").to_pylist()
     per_input: list[list[list[Any]]] = []
     for i, names in enumerate(input_components(view)):
         per_comp: list[list[Any]] = []
         for comp in names:
             name = f"__fs_g{i}_{comp}"
             if comp in ("first", "last"):
-                per_comp.append([[_tie(d) for d in lst] if lst else [] for lst in batch.column(name).to_pylist()])
+                col = [_tie(d) for d in tail.column(name).to_pylist()]
             elif comp == "s" and is_int_sum(view, i):
-                lo = batch.column(f"{name}_lo").to_pylist()
-                big = batch.column(f"{name}_big").to_pylist()
-                per_comp.append([_ints(a or [], b) for a, b in zip(lo, big, strict=True)])
+                col = _ints(tail.column(f"{name}_lo").to_pylist(), tail.column(f"{name}_big").to_pylist())
             else:
-                per_comp.append([lst or [] for lst in batch.column(name).to_pylist()])
+                col = tail.column(name).to_pylist()
+            per_comp.append([col[a:b] for a, b in spans])
         per_input.append(per_comp)
-    return times, [[[comp[row] for comp in per_comp] for per_comp in per_input] for row in range(n)]
+    tails = [[[comp[k] for comp in per_comp] for per_comp in per_input] for k in range(n)]
+    return [t[a:b] for a, b in spans], tails
 
 
-def encode_states(view: AggregateView, snapshot_us: int, batch: pa.RecordBatch) -> list[bytes]:
-    """The state bytes of each entity (row) of one ``aggregate_states`` batch."""
-    n = batch.num_rows
-    collapsed = _collapsed(view, snapshot_us, batch)
-    newest = batch.column("__fs_newest").to_pylist()
-    if view.resolution_us is None:
-        times, extras, tails = _raw_tails(view, batch)
-    else:
-        times, tails = _grouped_tails(view, batch)
-        extras = [[] for _ in range(n)]
-    fp = fingerprint(view)
-    pack = packer()
-    return [encode_state(view, fp, snapshot_us, newest[row], [c[row] for c in collapsed], times[row], extras[row],
-                         tails[row], pack) for row in range(n)]
+def encode_page(view: AggregateView, snapshot_us: int, entities: pa.Table, tail: pa.Table) -> list[bytes]:
+    """The state bytes of each entity of one ``aggregate_states`` page, in the page's order."""
+    enabled = gc.isenabled()
+    gc.disable()  # millions of short-lived lists: the cyclic collector would rescan them all, again and again
+    try:
+        n = entities.num_rows
+        collapsed = _collapsed(view, snapshot_us, entities)
+        newest = entities.column("__fs_newest").to_pylist()
+        if view.resolution_us is None:
+            times, ties, tails = _raw_tails(view, n, tail)
+        else:
+            times, tails = _grouped_tails(view, n, tail)
+            ties = [[] for _ in range(n)]
+        head = [VERSION, fingerprint(view), snapshot_us, view.serving_horizon_us]
+        rows = zip(newest, zip(*collapsed, strict=True), times, ties, tails, strict=True)
+        return pack_states(view, [[*head, new, list(c), t, x, tl] for new, c, t, x, tl in rows])
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def materialize_aggregates(offline: OfflineStore, online: OnlineStore, view: AggregateView, snapshot: datetime,
@@ -147,14 +175,15 @@ def materialize_aggregates(offline: OfflineStore, online: OnlineStore, view: Agg
     spec = spec_of(view)
     snapshot_us = epoch_us(snapshot)
     rows = written = 0
-    for batch in offline.aggregate_states(view, snapshot):
-        if not batch.num_rows:
+    for entities, tail in offline.aggregate_states(view, snapshot):
+        n = entities.num_rows
+        if not n:
             continue
-        keys = [batch.column(k).to_pylist() for k in view.join_keys]
-        states = encode_states(view, snapshot_us, batch)
-        written += int(online.write_aggregates(
-            spec, list(zip(*keys, strict=True)) if keys else [()] * batch.num_rows, snapshot_us, states))
-        rows += batch.num_rows
+        keys = [entities.column(k).to_pylist() for k in view.join_keys]
+        states = encode_page(view, snapshot_us, entities, tail)
+        written += int(online.write_aggregates(spec, list(zip(*keys, strict=True)) if keys else [()] * n,
+                                               snapshot_us, states))
+        rows += n
         if progress:
             progress(view.name, rows, time.perf_counter() - t0)
     return rows, written

@@ -96,13 +96,13 @@ class OfflineStore(Protocol):
         ...
 
     def aggregate_states(self, view: AggregateView, snapshot: datetime,
-                         batch_rows: int = 4096) -> Iterator[pa.RecordBatch]:
-        """Per entity of an aggregate view, the parts of its online state at ``snapshot`` (S), streamed.
+                         page_entities: int = 16384) -> Iterator[tuple[pa.Table, pa.Table]]:
+        """Per entity of an aggregate view, the parts of its online state at ``snapshot`` (S), page by page.
 
-        Reads the view's events with created time before S. Per entity: per output its IR over
-        ``[lo_w(S + H), S)`` (lifetime: before S), the tail entries (events at or after S, and the grouped
-        events before S some window still needs during the serving horizon H) and the newest event time
-        before S. Columns: see ``featurestore/offline/duckdb/agg_states.py`` (the DuckDB engine's query).
+        Reads the view's events with created time before S. Yields per page of at most ``page_entities`` entities
+        ``(entities, tail)``: one row per entity (``__fs_e``, its number, then join keys, newest event time before
+        S and its collapsed IRs) and the page's tail rows ordered by ``__fs_e`` then time. Columns: see
+        ``featurestore/offline/duckdb/agg_states.py`` (the DuckDB engine's queries).
         """
         ...
 

@@ -16,9 +16,11 @@ empty window (0 for count, count_distinct and sum; null for the others); else ``
 from __future__ import annotations
 
 import math
+import sys
+from array import array
 from bisect import bisect_left
 from collections.abc import Callable, Sequence
-from itertools import chain
+from itertools import chain, compress
 from operator import itemgetter
 from typing import Any
 
@@ -26,13 +28,23 @@ from featurestore import types
 from featurestore.definitions.agg_ir import input_components
 from featurestore.definitions.aggregate_view import AggregateView
 from featurestore.errors import DataSourceError
-from featurestore.online.agg_state import decode_record, decode_state, fingerprint, records_fingerprint
+from featurestore.online.agg_state import (
+    FLOAT_VALUES,
+    INT_VALUES,
+    LIST_VALUES,
+    DecodedState,
+    decode_record,
+    decode_state,
+    fingerprint,
+    records_fingerprint,
+)
 
 PRESENT = "PRESENT"
 NOT_FOUND = "NOT_FOUND"
 OUTSIDE_MAX_AGE = "OUTSIDE_MAX_AGE"
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 _TIE = itemgetter(0, 1, 2)
+_SWAP = sys.byteorder != "little"  # raw tails hold little-endian arrays
 
 Folded = tuple[str, tuple[Any, ...], int | None]
 """``(status, values per output, newest event time before now or None)``."""
@@ -130,15 +142,60 @@ _NO_SLICES: Slices = (0, 0, 0, 0)
 _NO_COLUMNS: tuple[tuple[Any, ...], ...] = ((), (), ())
 
 
-def _raw_ties(state: Any, i: int, a: int, b: int, c: int, d: int, first: bool) -> list[list[Any]]:
-    """The first (or last) counted event of a raw tail's slices [a, b) and [c, d), as (ts, created, ord, value)."""
-    values = state.tail[i]
-    ks = chain(range(a, b), range(c, d)) if first else chain(range(d - 1, c - 1, -1), range(b - 1, a - 1, -1))
-    for k in ks:
-        if values[k] is not None:
-            created, ordinal = state.ties
-            return [[state.t[k], created[k], ordinal[k], values[k]]]
-    return []
+def _int64s(data: bytes) -> array[int]:
+    out = array("q", data)
+    if _SWAP:
+        out.byteswap()
+    return out
+
+
+def _float64s(data: bytes) -> array[float]:
+    out = array("d", data)
+    if _SWAP:
+        out.byteswap()
+    return out
+
+
+class _RawTail:
+    """A raw tail's columns (see agg_state.py), decoded on first use."""
+
+    __slots__ = ("columns", "entries", "t", "ties")
+
+    def __init__(self, state: DecodedState) -> None:
+        self.t = _int64s(state.t)
+        self.ties: tuple[array[int], array[int]] | None = None
+        if state.ties:
+            self.ties = (_int64s(state.ties[0]), _int64s(state.ties[1]))
+        self.entries = state.tail
+        self.columns: dict[int, tuple[Sequence[Any], bytes | None]] = {}
+
+    def column(self, i: int) -> tuple[Sequence[Any], bytes | None]:
+        """Input ``i``'s values and validity (None: every value counts, or a list where None does not)."""
+        found = self.columns.get(i)
+        if found is None:
+            kind, data, valid = self.entries[i]
+            values: Sequence[Any] = _int64s(data) if kind == INT_VALUES else _float64s(data) \
+                if kind == FLOAT_VALUES else data
+            found = self.columns[i] = (values, valid if kind != LIST_VALUES else None)
+        return found
+
+    def values(self, i: int, a: int, b: int, c: int, d: int) -> list[Any]:
+        """The values that count in slices [a, b) and [c, d)."""
+        values, valid = self.column(i)
+        if valid is not None:
+            return [*compress(values[a:b], valid[a:b]), *compress(values[c:d], valid[c:d])]
+        if isinstance(values, list):
+            return [v for v in chain(values[a:b], values[c:d]) if v is not None]
+        return [*values[a:b], *values[c:d]]
+
+    def extreme(self, i: int, a: int, d: int, first: bool) -> list[list[Any]]:
+        """The first (or last) counted event of [a, d), as [(ts, created, ordinal, value)] (empty: none)."""
+        values, valid = self.column(i)
+        for k in (range(a, d) if first else range(d - 1, a - 1, -1)):
+            if (valid[k] if valid is not None else values[k] is not None):
+                created, ordinal = self.ties or ((), ())
+                return [[self.t[k], created[k], ordinal[k], values[k]]]
+        return []
 
 
 class _Output:
@@ -223,8 +280,9 @@ class FoldPlan:
         if state is None and not seen:
             return NOT_FOUND, self.empty, None
         newest = max((r[1] for r in rows), default=None)
+        raw = _RawTail(state) if state is not None and self.raw else None
         if state is not None:
-            t = state.t
+            t = raw.t if raw is not None else state.t
             i_snap = bisect_left(t, snap)
             i_now = bisect_left(t, now_us)
             if state.newest_us is not None and (newest is None or state.newest_us > newest):
@@ -232,7 +290,6 @@ class FoldPlan:
             if i_now and (newest is None or t[i_now - 1] > newest):
                 newest = t[i_now - 1]
         values = []
-        raw = self.raw
         for pos, out in enumerate(self.outputs):
             window = out.window
             lo = None if window is None else self.start(now_us, window)
@@ -242,22 +299,22 @@ class FoldPlan:
             cols: Sequence[Sequence[Any]] = _NO_COLUMNS
             collapsed = None
             if state is not None:
-                if lo is None:
-                    a, b, c, d = 0, 0, i_snap, i_now
+                a = 0 if lo is None else bisect_left(t, lo)
+                if raw is not None and out.ties:  # no collapsed IR: its candidates are in the tail
+                    ties = raw.extreme(out.input, a, i_now, out.first)
                 else:
-                    a = bisect_left(t, lo)
-                    b = max(a, min(bisect_left(t, self.start(snap + horizon, window)), i_snap))
-                    c, d = max(i_snap, a), i_now
-                collapsed = state.collapsed[pos]
-                if not raw:
-                    sl = (a, b, c, d)
-                    tail = state.tail[out.input]
-                    cols = [tail[k] for k in out.columns]
-                elif out.ties:
-                    ties = _raw_ties(state, out.input, a, b, c, d, out.first)
-                else:
-                    values_in = state.tail[out.input]
-                    vals = [v for v in chain(values_in[a:b], values_in[c:d]) if v is not None]
+                    if lo is None:
+                        a, b, c, d = 0, 0, i_snap, i_now
+                    else:
+                        b = max(a, min(bisect_left(t, self.start(snap + horizon, window)), i_snap))
+                        c, d = max(i_snap, a), i_now
+                    collapsed = state.collapsed[pos]
+                    if raw is not None:
+                        vals = raw.values(out.input, a, b, c, d)
+                    else:
+                        sl = (a, b, c, d)
+                        tail = state.tail[out.input]
+                        cols = [tail[k] for k in out.columns]
             col = 4 + out.input
             picked = [r for r in rows if r[col] is not None and (lo is None or r[1] >= lo)]
             if out.ties:

@@ -13,9 +13,12 @@ MessagePack array::
   the horizon; None when no event counts;
 - ``t``: the sorted times of the TAIL entries: the events with ``ts >= S``, and the events before ``S`` that some
   window needs beyond its collapsed part (``lo_w(S) <= ts < lo_w(S + H)``);
-- without a resolution the tail holds these events raw, sorted by (time, created, ordinal): ``ties`` is
-  ``[created list, ordinal list]`` when the view has first/last outputs (else empty) and ``tail`` holds per input
-  its values (None where the event does not count);
+- without a resolution the tail holds these events raw, sorted by (time, created, ordinal), in binary columns
+  (little-endian int64 arrays): ``t`` is the times, ``ties`` is ``[created, ordinals]`` when the view has first/last
+  outputs (else empty) and ``tail`` holds per input ``[kind, values, validity]``: kind :data:`INT_VALUES` or
+  :data:`FLOAT_VALUES` with int64 / float64 arrays and a uint8 array (1: the event counts; None: all count), or
+  :data:`LIST_VALUES` with a list (None: does not count). First/last outputs have no collapsed IR then: the
+  events at the extreme time of their collapsed range are in the tail;
 - with a resolution ``r`` the events before ``S`` are grouped per ``floor(ts / r) * r`` and those after per
   exact time; ``ties`` is empty and ``tail`` holds, per input, per component of that input
   (:func:`~featurestore.definitions.agg_ir.input_components`), a list aligned with ``t``.
@@ -40,6 +43,8 @@ from featurestore.errors import InputError, OnlineStoreError
 from featurestore.utc import to_utc
 
 VERSION = 1
+INT_VALUES, FLOAT_VALUES, LIST_VALUES = 0, 1, 2
+"""The kinds of a raw tail's input columns (see the module docstring)."""
 PUSHED_ORD = 1 << 62
 """The ordinal of a pushed record: ``PUSHED_ORD + its index within its push``."""
 _BIG_INT = 1  # MessagePack extension code of an integer beyond 64 bits (decimal text)
@@ -99,6 +104,17 @@ def encode_state(view: AggregateView, fp: int, snapshot_us: int, newest_us: int 
     pack = pack or packer()
     try:
         return pack.pack([VERSION, fp, snapshot_us, view.serving_horizon_us, newest_us, collapsed, t, ties, tail])
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise InputError(f"aggregate view {view.name!r}: cannot store an aggregate state: {exc}",
+                         view=view.name) from None
+
+
+def pack_states(view: AggregateView, rows: Sequence[list[Any]]) -> list[bytes]:
+    """The bytes of states given as their lists (``[VERSION, fingerprint, S, H, newest, collapsed, t, ties, tail]``,
+    see the module docstring)."""
+    pack = packer().pack
+    try:
+        return [pack(row) for row in rows]
     except (TypeError, ValueError, OverflowError) as exc:
         raise InputError(f"aggregate view {view.name!r}: cannot store an aggregate state: {exc}",
                          view=view.name) from None

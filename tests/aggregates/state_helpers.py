@@ -16,7 +16,7 @@ import pyarrow.parquet as pq
 
 from featurestore import Aggregation, AggregateView, Entity, ParquetSource
 from featurestore.definitions.field import Field
-from featurestore.materialize.aggregates import encode_states
+from featurestore.materialize.aggregates import encode_page
 from featurestore.offline.duckdb.agg_inputs import input_sql
 from featurestore.offline.duckdb.store import DuckDBOfflineStore
 from featurestore.online.agg_state import encode_records
@@ -51,6 +51,9 @@ AGGREGATIONS = [
     Aggregation(column="merchant", function="last", windows=["1h"]),
     Aggregation(column="merchant", function="first", windows=["2h"]),
     Aggregation(column="merchant", function="last"),
+    Aggregation(column="merchant", function="first"),
+    Aggregation(column="qty", function="first", windows=["6h"]),
+    Aggregation(column="amount", function="last", windows=["5h"]),
     Aggregation(column="amount", function="sum", windows=["3h"], where="status = 'declined'", name="declined_3h"),
     Aggregation(function="count", windows=["1h"], where="qty >= 3", name="big_1h"),
 ]
@@ -112,9 +115,9 @@ def write_events(path: Path, events: list[Event]) -> None:
 def states_at(offline: DuckDBOfflineStore, view: AggregateView, snapshot: int) -> dict[tuple[Any, ...], bytes]:
     """Per entity, the state bytes a materialize at ``snapshot`` writes."""
     out: dict[tuple[Any, ...], bytes] = {}
-    for batch in offline.aggregate_states(view, from_epoch_us(snapshot), batch_rows=3):
-        keys = batch.column("card").to_pylist()
-        for k, state in zip(keys, encode_states(view, snapshot, batch), strict=True):
+    for entities, tail in offline.aggregate_states(view, from_epoch_us(snapshot), page_entities=2):
+        keys = entities.column("card").to_pylist()
+        for k, state in zip(keys, encode_page(view, snapshot, entities, tail), strict=True):
             assert (k,) not in out
             out[(k,)] = state
     return out

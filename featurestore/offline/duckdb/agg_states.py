@@ -1,33 +1,49 @@
-"""The materialize query of an aggregate view: per entity, what its online state holds at snapshot ``S``.
+"""The materialize queries of an aggregate view: per entity, what its online state holds at snapshot ``S``.
 
-One GROUP BY of the entity over the view's events (``inputs_relation``) with ``created < S``:
+Over the view's events (``inputs_relation``) with ``created < S``:
 
-- the COLLAPSED part: the IR components (``featurestore/definitions/agg_ir.py``) of each output over the events
-  with ``lo_w(S + H) <= ts < S`` (lifetime: ``ts < S``); the bounds are constants, so each is one aggregate of a
-  CASE (outputs sharing input, component and range share it: :func:`~featurestore.definitions.agg_ir.collapsed_columns`);
-- the newest event time before ``S``;
-- the TAIL: the events with ``ts >= S`` and those before ``S`` some window needs beyond its collapsed part
-  (``lo_w(S) <= ts < min(S, lo_w(S + H))``). Without a resolution: the raw events, one list of structs
-  ``__fs_tail`` (``t``, then ``c`` and ``o`` when the view has first/last outputs, then ``i{input}``), in no
-  particular order (materialize sorts them). With a resolution the events before ``S`` are grouped per
-  ``floor(ts / r) * r`` and those after per exact time: ``__fs_t`` and per input and component a list
-  ``__fs_g{i}_{comp}`` in time order (a second GROUP BY, joined).
+1. one GROUP BY of the entity into a temporary table (one row per entity, numbered ``__fs_e`` in key order): the
+   newest event time before ``S`` (``__fs_newest``) and the COLLAPSED part: the IR components
+   (``featurestore/definitions/agg_ir.py``) of each output over the events with ``lo_w(S + H) <= ts < S``
+   (lifetime: ``ts < S``). The bounds are constants, so each is one aggregate of a CASE, shared by the outputs with
+   the same input, component and range (:func:`~featurestore.definitions.agg_ir.collapsed_columns`). Without a
+   resolution, first/last outputs get no collapsed IR but the time of their extreme event (``__fs_m{output}``):
+   the events at that time join the tail, which is all the fold needs of them;
+2. per page of entities (``__fs_e`` ranges), the page's rows of that table, and its TAIL rows ordered by
+   (``__fs_e``, time, created, ordinal): the events with ``ts >= S``, those before ``S`` some window needs beyond
+   its collapsed part (``lo_w(S) <= ts < min(S, lo_w(S + H))``) and the first/last candidates. Without a
+   resolution the rows are the raw events (``__fs_t``, then ``__fs_tc`` and ``__fs_to`` when the view has
+   first/last outputs, then ``__fs_in{i}``); with a resolution they are groups per entity and time (the events
+   before ``S`` per ``floor(ts / r) * r``, the later ones per exact time) with, per input and component, a column
+   ``__fs_g{i}_{comp}``.
 
-Column contract with ``featurestore/materialize/aggregates.py``: join keys, ``__fs_newest``, the collapsed columns
-(integer sums as ``{name}_lo``, BIGINT or null beyond it, and ``{name}_big``, its decimal text then; first/last as a
-struct ``{t, c, o, v}``), then the tail. Float sums use ``kahan_sum`` (order-insensitive to ~1 ulp, so runs agree;
-DuckDB's parallel ``sum`` does not); ``m2`` is ``var_pop * n`` (Welford).
+Integer sums come as ``{name}_lo`` (BIGINT, null beyond it) and ``{name}_big`` (the decimal text then); first/last
+IRs (with a resolution) as structs ``{t, c, o, v}``. Float sums use ``kahan_sum`` (order-insensitive to ~1 ulp, so
+runs agree; DuckDB's parallel ``sum`` does not); ``m2`` is ``var_pop * n`` (Welford).
 """
 
 from __future__ import annotations
 
-from featurestore.definitions.agg_ir import collapsed_columns, input_components, is_int_sum, uses_ties
+from collections.abc import Callable, Iterator
+
+import pyarrow as pa
+
+from featurestore.definitions.agg_ir import (
+    collapsed_bounds,
+    collapsed_columns,
+    input_components,
+    is_int_sum,
+    uses_ties,
+)
 from featurestore.definitions.aggregate_view import AggregateView
 from featurestore.naming import quote
 from featurestore.offline.duckdb.agg_inputs import input_name
 
 ORD = "(CAST(__fs_rank AS BIGINT) * 4611686018427387904 + __fs_ord)"  # rank * 2**62 + ord: the PIT tie key
 UNIT_KEY = "__fs_unit"  # the one group of a view without entities
+Run = Callable[[str], pa.Table]
+"""Runs a statement and returns its result (the connection of one materialize)."""
+Stream = Callable[[str], Iterator[pa.RecordBatch]]
 
 
 def _component(view: AggregateView, i: int, comp: str, cond: str | None) -> list[tuple[str, str]]:
@@ -70,42 +86,76 @@ def tail_ranges(view: AggregateView, snapshot_us: int) -> list[tuple[int, int]]:
     return merged
 
 
-def aggregate_states_sql(view: AggregateView, relation: str, snapshot_us: int) -> str:
-    """The query (see the module docstring) over ``relation`` (``inputs_relation`` of the view)."""
+def _range(lo: int | None, snapshot_us: int) -> str:
+    return f"__fs_ev < {snapshot_us}" if lo is None else f"__fs_ev >= {lo} AND __fs_ev < {snapshot_us}"
+
+
+def tie_outputs(view: AggregateView, snapshot_us: int) -> list[tuple[int, int, bool, int | None]]:
+    """Without a resolution: (output, input, first?, range start) of the first/last outputs with a collapsed range
+    (their extreme event there joins the tail)."""
+    if view.resolution_us is not None:
+        return []
+    return [(o, out.input, out.function == "first", None if bound is None else int(bound))
+            for o, (out, bound) in enumerate(zip(view.outputs, collapsed_bounds(view, snapshot_us), strict=True))
+            if out.function in ("first", "last") and bound is not False]
+
+
+def entities_sql(view: AggregateView, relation: str, snapshot_us: int, table: str) -> str:
+    """CREATE the per-entity table of step 1 (see the module docstring)."""
     s = snapshot_us
-    keys = [quote(k) for k in view.join_keys] or [UNIT_KEY]
-    key_cols = ", ".join(keys)
+    keys = ", ".join([quote(k) for k in view.join_keys] or [UNIT_KEY])
     unit = f", 0 AS {UNIT_KEY}" if not view.join_keys else ""
-    events = f"SELECT *{unit} FROM ({relation}) WHERE __fs_cr < {s}"
+    raw = view.resolution_us is None
     cols = [f"max(CASE WHEN __fs_ev < {s} THEN __fs_ev END) AS __fs_newest"]
     for (i, comp, lo), name in collapsed_columns(view, s).items():
-        cond = f"__fs_ev < {s}" if lo is None else f"__fs_ev >= {lo} AND __fs_ev < {s}"
-        cols += [f"{sql} AS {name}{suffix}" for suffix, sql in _component(view, i, comp, cond)]
-    keep = " OR ".join([f"__fs_ev >= {s}"] + [f"(__fs_ev >= {lo} AND __fs_ev < {hi})"
-                                              for lo, hi in tail_ranges(view, s)])
+        if raw and comp in ("first", "last"):
+            continue
+        cols += [f"{sql} AS {name}{suffix}" for suffix, sql in _component(view, i, comp, _range(lo, s))]
+    for o, i, first, lo in tie_outputs(view, s):
+        cols.append(f"{'min' if first else 'max'}(CASE WHEN {_range(lo, s)} AND {input_name(i)} IS NOT NULL "
+                    f"THEN __fs_ev END) AS __fs_m{o}")
+    grouped = f"SELECT {keys}, {', '.join(cols)} FROM (SELECT *{unit} FROM ({relation}) WHERE __fs_cr < {s}) " \
+              f"GROUP BY {keys}"
+    return f"CREATE TEMP TABLE {table} AS SELECT row_number() OVER (ORDER BY {keys}) - 1 AS __fs_e, * FROM ({grouped})"
+
+
+def tail_sql(view: AggregateView, relation: str, snapshot_us: int, table: str, first: int, last: int) -> str:
+    """The tail rows of the entities ``first <= __fs_e < last`` (step 2, see the module docstring)."""
+    s = snapshot_us
+    keys = ", ".join([quote(k) for k in view.join_keys] or [UNIT_KEY])
+    unit = f", 0 AS {UNIT_KEY}" if not view.join_keys else ""
+    keep = [f"__fs_ev >= {s}"] + [f"(__fs_ev >= {lo} AND __fs_ev < {hi})" for lo, hi in tail_ranges(view, s)]
+    keep += [f"(__fs_ev = __fs_m{o} AND {input_name(i)} IS NOT NULL)" for o, i, _, _ in tie_outputs(view, s)]
+    events = (f"SELECT * FROM (SELECT *{unit} FROM ({relation}) WHERE __fs_cr < {s}) JOIN {table} USING ({keys}) "
+              f"WHERE __fs_e >= {first} AND __fs_e < {last} AND ({' OR '.join(keep)})")
     r = view.resolution_us
-    if r is None:  # the raw events
-        fields = ["'t': __fs_ev"] + (["'c': __fs_cr", f"'o': {ORD}"] if uses_ties(view) else [])
-        fields += [f"'i{i}': {input_name(i)}" for i in range(len(view.inputs))]
-        cols.append(f"list({{{', '.join(fields)}}}) FILTER (WHERE {keep}) AS __fs_tail")
-        return f"SELECT {key_cols}, {', '.join(cols)} FROM ({events}) GROUP BY {key_cols}"
-    collapsed_sql = f"SELECT {key_cols}, {', '.join(cols)} FROM ({events}) GROUP BY {key_cols}"
+    if r is None:
+        cols = ["__fs_e", "__fs_ev AS __fs_t"] + ([f"__fs_cr AS __fs_tc", f"{ORD} AS __fs_to"] if uses_ties(view)
+                                                  else [])
+        cols += [input_name(i) for i in range(len(view.inputs))]
+        order = "__fs_e, __fs_t" + (", __fs_tc, __fs_to" if uses_ties(view) else "")
+        return f"SELECT {', '.join(cols)} FROM ({events}) ORDER BY {order}"
     bucket = f"(__fs_ev - (((__fs_ev % {r}) + {r}) % {r}))"
-    groups, lists = [], ["list(__fs_t ORDER BY __fs_t) AS __fs_t"]
+    groups = []
     for i, names in enumerate(input_components(view)):
         for comp in names:
-            name = f"__fs_g{i}_{comp}"
-            for suffix, sql in _component(view, i, comp, None):
-                groups.append(f"{sql} AS {name}{suffix}")
-                if suffix == "_big":
-                    lists.append(f"CASE WHEN bool_or({name}_lo IS NULL) THEN list({name}_big ORDER BY __fs_t) END "
-                                 f"AS {name}_big")
-                else:
-                    lists.append(f"list({name}{suffix} ORDER BY __fs_t) AS {name}{suffix}")
-    tail_events = (f"SELECT *, CASE WHEN __fs_ev >= {s} THEN __fs_ev ELSE {bucket} END AS __fs_t "
-                   f"FROM ({events}) WHERE {keep}")
-    tail_groups = (f"SELECT {key_cols}, __fs_t, {', '.join(groups)} FROM ({tail_events}) "
-                   f"GROUP BY {key_cols}, __fs_t")
-    tail_sql = f"SELECT {key_cols}, {', '.join(lists)} FROM ({tail_groups}) GROUP BY {key_cols}"
-    join = " AND ".join(f"c.{k} = g.{k}" for k in keys)
-    return (f"SELECT c.*, g.* EXCLUDE ({key_cols}) FROM ({collapsed_sql}) c LEFT JOIN ({tail_sql}) g ON {join}")
+            groups += [f"{sql} AS __fs_g{i}_{comp}{suffix}" for suffix, sql in _component(view, i, comp, None)]
+    timed = f"SELECT *, CASE WHEN __fs_ev >= {s} THEN __fs_ev ELSE {bucket} END AS __fs_t FROM ({events})"
+    return (f"SELECT __fs_e, __fs_t, {', '.join(groups)} FROM ({timed}) GROUP BY __fs_e, __fs_t "
+            f"ORDER BY __fs_e, __fs_t")
+
+
+def aggregate_pages(view: AggregateView, relation: str, snapshot_us: int, table: str, run: Run, stream: Stream,
+                    page_entities: int) -> Iterator[tuple[pa.Table, pa.Table]]:
+    """Per page of at most ``page_entities`` entities: (its rows of the entity table, its tail rows)."""
+    run(entities_sql(view, relation, snapshot_us, table))
+    count = int(run(f"SELECT count(*) AS n FROM {table}").column(0)[0].as_py())
+    for first in range(0, count, page_entities):
+        last = first + page_entities
+        entities = run(f"SELECT * FROM {table} WHERE __fs_e >= {first} AND __fs_e < {last} ORDER BY __fs_e")
+        batches = list(stream(tail_sql(view, relation, snapshot_us, table, first, last)))
+        tail = pa.Table.from_batches(batches) if batches else None
+        if tail is None:
+            schema = run(f"SELECT * FROM ({tail_sql(view, relation, snapshot_us, table, first, last)}) LIMIT 0")
+            tail = schema
+        yield entities, tail
