@@ -18,13 +18,16 @@ from typing import Any
 
 import pyarrow as pa
 
+from featurestore.definitions.aggregate_view import AggregateView, SourcedView, view_label
 from featurestore.definitions.feature_view import FeatureView
 from featurestore.errors import FeatureStoreError, InputError
+from featurestore.materialize.aggregates import Clock, materialize_aggregates, snapshot_of
 from featurestore.offline.protocol import OfflineStore
 from featurestore.online.lookup import spec_of
 from featurestore.online.protocol import OnlineStore
 from featurestore.registry.file import RegistryState
 from featurestore.state import StateStore, repo_relative
+from featurestore.utc import now as utc_now
 from featurestore.utc import now_iso, parse_iso, to_utc
 
 WATERMARK = "watermark"
@@ -120,12 +123,37 @@ def materialize_view(
     return ViewMaterialization(view.name, start, end, rows, seconds, written, rows - written)
 
 
-def online_views(state: RegistryState, names: list[str] | None) -> list[FeatureView]:
-    views = [state.feature_view(n) for n in names] if names else state.feature_views()
+def materialize_aggregate_view(
+    offline: OfflineStore,
+    online: OnlineStore,
+    view: AggregateView,
+    end: datetime,
+    clock: Clock = utc_now,
+    progress: ProgressCallback | None = None,
+) -> ViewMaterialization:
+    """Write every entity's aggregate state at ``S = snapshot_of(end, clock)`` (the whole history is read);
+    ``rows``: the entities read."""
+    t0 = time.perf_counter()
+    snapshot = snapshot_of(end, clock)
+
+    def report(name: str, rows: int, seconds: float) -> None:
+        if progress:
+            progress(Progress(name, rows, seconds))
+
+    rows, written = materialize_aggregates(offline, online, view, snapshot, report)
+    seconds = time.perf_counter() - t0
+    if progress:
+        progress(Progress(view.name, rows, seconds, done=True))
+    return ViewMaterialization(view.name, None, end, rows, seconds, written, rows - written)
+
+
+def online_views(state: RegistryState, names: list[str] | None) -> list[SourcedView]:
+    """The views to materialize: ``names`` (feature views and aggregate views), else every online one."""
+    views = [state.sourced_view(n) for n in names] if names else state.sourced_views()
     if names:
-        off = [v.name for v in views if not v.online]
+        off = [v for v in views if not v.online]
         if off:
-            raise InputError(f"feature view {off[0]!r} has online=False", view=off[0])
+            raise InputError(f"{view_label(off[0])} {off[0].name!r} has online=False", view=off[0].name)
     return [v for v in views if v.online]
 
 
@@ -174,15 +202,20 @@ def run(
     online: OnlineStore,
     states: StateStore,
     target: str,
-    views: list[FeatureView],
+    views: list[SourcedView],
     start: datetime | None,
     end: datetime,
     incremental: bool,
     progress: ProgressCallback | None = None,
+    clock: Clock = utc_now,
 ) -> list[ViewMaterialization]:
     """Materialize each view into ``online`` (whose watermarks are kept under ``target``), holding the repo's
     exclusive lock (BusyError while another materialization runs); a failure names the view and leaves its
-    watermark where it was."""
+    watermark where it was.
+
+    An aggregate view always reads its whole history (``start`` and the watermark do not apply) and writes its
+    states at the snapshot ``min(end, clock())``; its watermark is recorded as a feature view's.
+    """
     end = to_utc(end, "end_date")
     if not incremental and start is not None and to_utc(start, "start_date") > end:
         raise InputError(f"start_date {to_utc(start, 'start_date')} is after end_date {end}")
@@ -191,6 +224,15 @@ def run(
         results = []
         online.ping()  # an unreachable store fails here, before any work, even when no row is due
         for view in views:
+            if isinstance(view, AggregateView):
+                try:
+                    result = materialize_aggregate_view(offline, online, view, end, clock, progress)
+                except FeatureStoreError as err:
+                    raise type(err)(f"materializing aggregate view {view.name!r} failed: {err.message}",
+                                    **{**err.fields, "view": view.name}) from None
+                record(states, result, target)
+                results.append(result)
+                continue
             if incremental:
                 begin = watermark(states, view.name, target)
                 if begin is None and view.ttl is not None:

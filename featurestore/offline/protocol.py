@@ -16,7 +16,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import pyarrow as pa
 
-from featurestore.definitions.aggregate_view import SourcedView
+from featurestore.definitions.aggregate_view import AggregateView, SourcedView
 from featurestore.definitions.feature_view import FeatureView
 from featurestore.definitions.sources import BatchSource, PushSource
 from featurestore.offline.entity_input import EntityInput
@@ -92,6 +92,17 @@ class OfflineStore(Protocol):
         Columns: join keys, features, ``__fs_ev`` and ``__fs_cr`` (epoch µs;
         ``__fs_cr`` is :data:`featurestore.utc.MIN_US` when unknown). Ties: latest
         created time, then the row read last (pushed rows after batch rows).
+        """
+        ...
+
+    def aggregate_states(self, view: AggregateView, snapshot: datetime,
+                         page_entities: int = 16384) -> Iterator[tuple[pa.Table, pa.Table]]:
+        """Per entity of an aggregate view, the parts of its online state at ``snapshot`` (S), page by page.
+
+        Reads the view's events with created time before S. Yields per page of at most ``page_entities`` entities
+        ``(entities, tail)``: one row per entity (``__fs_e``, its number, then join keys, newest event time before
+        S and its collapsed IRs) and the page's tail rows ordered by ``__fs_e`` then time. Columns: see
+        ``featurestore/offline/duckdb/agg_states.py`` (the DuckDB engine's queries).
         """
         ...
 

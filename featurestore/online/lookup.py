@@ -22,11 +22,13 @@ from featurestore.definitions.aggregate_view import AggregateView, SourcedView
 from featurestore.errors import InputError
 from featurestore.online import entity_rows as rows_in
 from featurestore.online import on_demand
+from featurestore.online.agg_fold import FoldPlan
 from featurestore.online.protocol import OnlineStore, ViewSpec
 from featurestore.online.response import NOT_FOUND, OUTSIDE_MAX_AGE, PRESENT, OnlineResponse, ViewResult
 from featurestore.registry.file import RegistryState
 from featurestore.resolution import ResolvedOnDemand, ResolvedRequest, ResolvedView, resolve
 from featurestore.transform import OnDemandRunner
+from featurestore.utc import epoch_us
 
 StoreRequests = list[tuple[ViewSpec, list[tuple[Any, ...]]]]
 StoreRows = list[list[tuple[int, tuple[Any, ...]] | None]]
@@ -50,8 +52,8 @@ def spec_of(view: SourcedView, state: RegistryState | None = None) -> ViewSpec:
 
 
 class _ViewPlan:
-    __slots__ = ("arrow_types", "key_checks", "key_types", "keys", "name", "outs", "partial", "positions", "spec",
-                 "ttl_us", "view_name")
+    __slots__ = ("arrow_types", "fold", "key_checks", "key_types", "keys", "name", "outs", "partial", "positions",
+                 "spec", "ttl_us", "view_name")
 
     def __init__(self, resolved: ResolvedView, state: RegistryState) -> None:
         view = resolved.view
@@ -67,6 +69,8 @@ class _ViewPlan:
         self.outs = resolved.out_names
         self.arrow_types = tuple(self.spec.feature_types[p].to_arrow() for p in self.positions)
         self.ttl_us = int(view.ttl.total_seconds() * 1_000_000) if view.ttl else None
+        self.fold = FoldPlan(view) if isinstance(view, AggregateView) else None
+        """An aggregate view's fold of states and records into values (None for a feature view)."""
 
 
 def _plans(resolved: ResolvedRequest, state: RegistryState) -> tuple[_ViewPlan, ...]:
@@ -78,6 +82,25 @@ def _plans(resolved: ResolvedRequest, state: RegistryState) -> tuple[_ViewPlan, 
             raise InputError(f"feature view {off!r} has online=False: it is not served online", view=off)
         plans = resolved.derived["online"] = tuple(_ViewPlan(v, state) for v in resolved.views)
     return plans
+
+
+def _folded(fold: FoldPlan, rows: list[Any], now_us: int) -> tuple[list[str], list[int | None], list[Any]]:
+    """Statuses, event times and values of an aggregate view's entities at ``now_us``."""
+    status: list[str] = []
+    ts: list[int | None] = []
+    vals: list[tuple[Any, ...]] = []
+    for row in rows:
+        if row is None:
+            status.append(NOT_FOUND)
+            ts.append(None)
+            vals.append(fold.empty)
+            continue
+        state, records = row[1]
+        st, values, newest = fold.fold(state, records, now_us)
+        status.append(st)
+        ts.append(newest)
+        vals.append(values)
+    return status, ts, vals
 
 
 class PreparedLookup:
@@ -137,7 +160,7 @@ class OnlineReader:
     def finish(self, prepared: PreparedLookup, results: StoreRows | list[Any],
                now: datetime | None = None) -> OnlineResponse:
         """The response from the store's rows: statuses, ttl (``now``: the current time by default)."""
-        now_us = int((now.timestamp() if now else time.time()) * 1_000_000)
+        now_us = epoch_us(now) if now is not None else time.time_ns() // 1000
         features_out: dict[str, list[Any]] = {}
         statuses: dict[str, list[str]] = {}
         stamps: dict[str, list[int | None]] = {}
@@ -151,7 +174,9 @@ class OnlineReader:
             ts: list[int | None]
             vals: list[tuple[Any, ...]]
             lacking: dict[int, list[int]] = {}  # feature position -> entity rows whose stored row lacks it
-            if oldest is None and None not in rows and not plan.partial:  # the common case: all found, no ttl
+            if plan.fold is not None:  # an aggregate view: fold each entity's state and records at now
+                status, ts, vals = _folded(plan.fold, rows, now_us)
+            elif oldest is None and None not in rows and not plan.partial:  # the common case: all found, no ttl
                 status = [PRESENT] * len(rows)
                 ts = [row[0] for row in rows]
                 vals = [row[1] for row in rows]

@@ -18,6 +18,7 @@ from featurestore.definitions.sources import BatchSource, CsvSource, PushSource,
 from featurestore.errors import DataSourceError, FeatureStoreError, InputError
 from featurestore.naming import quote, sql_string
 from featurestore.offline.duckdb.agg_inputs import inputs_relation
+from featurestore.offline.duckdb.agg_states import aggregate_pages
 from featurestore.offline.duckdb.drift import check_source_types
 from featurestore.offline.duckdb.failures import describe_error
 from featurestore.offline.duckdb.job import DuckDBRetrievalJob
@@ -314,6 +315,29 @@ class DuckDBOfflineStore:
         con = self.connect([view.source], [view])
         try:
             yield from con.sql(sql).to_arrow_reader(batch_rows)
+        except (duckdb.Error, OSError) as err:  # streamed through Arrow, DuckDB's errors are OSErrors
+            raise self._errors(err, [view.source], [view]) from None
+        finally:
+            con.close()
+
+    def aggregate_states(self, view: AggregateView, snapshot: datetime,
+                         page_entities: int = 16384) -> Iterator[tuple[pa.Table, pa.Table]]:
+        """Per page of entities, the parts of their online states at ``snapshot`` (see agg_states.py)."""
+        ctx = self.context([view])
+        types = self.column_types([view], ctx)[0]
+        relation = inputs_relation(view, ctx, types)
+        con = self.connect([view.source], [view])
+        table = f"__fs_agg_{uuid.uuid4().hex[:12]}"
+
+        def run(sql: str) -> pa.Table:
+            result = con.sql(sql)
+            return result.to_arrow_table() if result is not None else pa.table({})
+
+        def stream(sql: str) -> Iterator[pa.RecordBatch]:
+            yield from con.sql(sql).to_arrow_reader(65536)
+
+        try:
+            yield from aggregate_pages(view, relation, epoch_us(snapshot), table, run, stream, page_entities)
         except (duckdb.Error, OSError) as err:  # streamed through Arrow, DuckDB's errors are OSErrors
             raise self._errors(err, [view.source], [view]) from None
         finally:

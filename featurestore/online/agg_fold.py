@@ -1,0 +1,330 @@
+"""Reading an aggregate view online: fold an entity's state and pushed records into the values at ``now``.
+
+The read rule (see agg_state.py for the state): the state is valid iff ``S <= now <= S + H`` (else
+``OUTSIDE_MAX_AGE``, values null; so is a state of another view definition). Per output with window ``w``::
+
+    IR = collapsed_w
+       ⊕ tail entries with lo_w(now) <= t < now, except those with lo_w(S + H) <= t < S (in collapsed_w)
+       ⊕ records with S <= created < now and lo_w(now) <= ts < now
+
+then finalize. An entity without a state has ``S = -inf`` and no horizon: only its records count. Without a
+state and without a record seen (created before ``now``), its status is ``NOT_FOUND`` with the values of an
+empty window (0 for count, count_distinct and sum; null for the others); else ``PRESENT``. Float sums merge with
+``math.fsum``; integer sums are exact and a result outside Int64 is a DataSourceError naming the feature.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from array import array
+from bisect import bisect_left
+from collections.abc import Callable, Sequence
+from itertools import chain, compress
+from operator import itemgetter
+from typing import Any
+
+from featurestore import types
+from featurestore.definitions.agg_ir import input_components
+from featurestore.definitions.aggregate_view import AggregateView
+from featurestore.errors import DataSourceError
+from featurestore.online.agg_state import (
+    FLOAT_VALUES,
+    INT_VALUES,
+    LIST_VALUES,
+    DecodedState,
+    decode_record,
+    decode_state,
+    fingerprint,
+    records_fingerprint,
+)
+
+PRESENT = "PRESENT"
+NOT_FOUND = "NOT_FOUND"
+OUTSIDE_MAX_AGE = "OUTSIDE_MAX_AGE"
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+_TIE = itemgetter(0, 1, 2)
+_SWAP = sys.byteorder != "little"  # raw tails hold little-endian arrays
+
+Folded = tuple[str, tuple[Any, ...], int | None]
+"""``(status, values per output, newest event time before now or None)``."""
+
+# a finalizer gets (collapsed IR or None, tail columns of the output's components, slices, record values)
+Slices = tuple[int, int, int, int]
+Finalizer = Callable[[Sequence[Any] | None, Sequence[Sequence[Any]], Slices, list[Any], list[list[Any]]], Any]
+
+
+def _parts(col: Sequence[Any], sl: Slices) -> Any:
+    a, b, c, d = sl
+    return chain(col[a:b], col[c:d])
+
+
+def _count(c: Sequence[Any] | None, cols: Sequence[Sequence[Any]], sl: Slices, vals: list[Any],
+           rows: list[list[Any]]) -> int:
+    col = cols[0]
+    a, b, c2, d = sl
+    return (c[0] if c else 0) + sum(col[a:b]) + sum(col[c2:d]) + len(vals)
+
+
+def _int_sum(c: Sequence[Any] | None, cols: Sequence[Sequence[Any]], sl: Slices, vals: list[Any],
+             rows: list[list[Any]]) -> int:
+    col = cols[0]
+    a, b, c2, d = sl
+    return (c[0] if c else 0) + sum(col[a:b]) + sum(col[c2:d]) + sum(vals)
+
+
+def _float_sum(c: Sequence[Any] | None, cols: Sequence[Sequence[Any]], sl: Slices, vals: list[Any],
+               rows: list[list[Any]]) -> float:
+    head = (c[0],) if c else ()
+    return math.fsum(chain(head, _parts(cols[0], sl), vals))
+
+
+def _mean(c: Sequence[Any] | None, cols: Sequence[Sequence[Any]], sl: Slices, vals: list[Any],
+          rows: list[list[Any]]) -> float | None:
+    n = _count((c[0],) if c else None, cols[:1], sl, vals, rows)
+    if not n:
+        return None
+    head = (c[1],) if c else ()
+    s_parts = list(chain(head, _parts(cols[1], sl), vals))
+    if all(isinstance(s, int) for s in s_parts):
+        return sum(s_parts) / n  # exact integer sum, one rounding
+    return math.fsum(s_parts) / n
+
+
+def _stddev(c: Sequence[Any] | None, cols: Sequence[Sequence[Any]], sl: Slices, vals: list[Any],
+            rows: list[list[Any]]) -> float | None:
+    # groups (n, sum, M2) merged at once: M2 = sum(M2_j) + sum(n_j (mean_j - mean)^2)
+    groups: list[tuple[int, Any, float]] = [(c[0], c[1], c[2])] if c and c[0] else []
+    ns, ss, ms = cols
+    a, b, c2, d = sl
+    groups += [g for g in zip(ns[a:b], ss[a:b], ms[a:b], strict=True) if g[0]]
+    groups += [g for g in zip(ns[c2:d], ss[c2:d], ms[c2:d], strict=True) if g[0]]
+    groups += [(1, v, 0.0) for v in vals]
+    n = sum(g[0] for g in groups)
+    if n < 2:
+        return None
+    sums = [g[1] for g in groups]
+    mean = (sum(sums) / n) if all(isinstance(s, int) for s in sums) else math.fsum(sums) / n
+    m2 = math.fsum(chain((g[2] for g in groups), (g[0] * (g[1] / g[0] - mean) ** 2 for g in groups)))
+    return math.sqrt(max(m2, 0.0) / (n - 1))
+
+
+def _extreme(pick: Callable[..., Any]) -> Finalizer:
+    def fin(c: Sequence[Any] | None, cols: Sequence[Sequence[Any]], sl: Slices, vals: list[Any],
+            rows: list[list[Any]]) -> Any:
+        head = (c[0],) if c else ()
+        found = [v for v in chain(head, _parts(cols[0], sl), vals) if v is not None]
+        return pick(found) if found else None
+
+    return fin
+
+
+def _distinct(c: Sequence[Any] | None, cols: Sequence[Sequence[Any]], sl: Slices, vals: list[Any],
+              rows: list[list[Any]]) -> int:
+    seen: set[Any] = set(c[0]) if c and c[0] else set()
+    for part in _parts(cols[0], sl):
+        if part:
+            seen.update(part)
+    seen.update(vals)
+    return len(seen)
+
+
+def _tie(pick: Callable[..., Any]) -> Finalizer:
+    def fin(c: Sequence[Any] | None, cols: Sequence[Sequence[Any]], sl: Slices, vals: list[Any],
+            rows: list[list[Any]]) -> Any:
+        found = [x for x in chain((c[0],) if c else (), _parts(cols[0], sl), rows) if x is not None]
+        return pick(found, key=_TIE)[3] if found else None
+
+    return fin
+
+
+_NO_SLICES: Slices = (0, 0, 0, 0)
+_NO_COLUMNS: tuple[tuple[Any, ...], ...] = ((), (), ())
+
+
+def _int64s(data: bytes) -> array[int]:
+    out = array("q", data)
+    if _SWAP:
+        out.byteswap()
+    return out
+
+
+def _float64s(data: bytes) -> array[float]:
+    out = array("d", data)
+    if _SWAP:
+        out.byteswap()
+    return out
+
+
+class _RawTail:
+    """A raw tail's columns (see agg_state.py), decoded on first use."""
+
+    __slots__ = ("columns", "entries", "t", "ties")
+
+    def __init__(self, state: DecodedState) -> None:
+        self.t = _int64s(state.t)
+        self.ties: tuple[array[int], array[int]] | None = None
+        if state.ties:
+            self.ties = (_int64s(state.ties[0]), _int64s(state.ties[1]))
+        self.entries = state.tail
+        self.columns: dict[int, tuple[Sequence[Any], bytes | None]] = {}
+
+    def column(self, i: int) -> tuple[Sequence[Any], bytes | None]:
+        """Input ``i``'s values and validity (None: every value counts, or a list where None does not)."""
+        found = self.columns.get(i)
+        if found is None:
+            kind, data, valid = self.entries[i]
+            values: Sequence[Any] = _int64s(data) if kind == INT_VALUES else _float64s(data) \
+                if kind == FLOAT_VALUES else data
+            found = self.columns[i] = (values, valid if kind != LIST_VALUES else None)
+        return found
+
+    def values(self, i: int, a: int, b: int, c: int, d: int) -> list[Any]:
+        """The values that count in slices [a, b) and [c, d)."""
+        values, valid = self.column(i)
+        if valid is not None:
+            return [*compress(values[a:b], valid[a:b]), *compress(values[c:d], valid[c:d])]
+        if isinstance(values, list):
+            return [v for v in chain(values[a:b], values[c:d]) if v is not None]
+        return [*values[a:b], *values[c:d]]
+
+    def extreme(self, i: int, a: int, d: int, first: bool) -> list[list[Any]]:
+        """The first (or last) counted event of [a, d), as [(ts, created, ordinal, value)] (empty: none)."""
+        values, valid = self.column(i)
+        for k in (range(a, d) if first else range(d - 1, a - 1, -1)):
+            if (valid[k] if valid is not None else values[k] is not None):
+                created, ordinal = self.ties or ((), ())
+                return [[self.t[k], created[k], ordinal[k], values[k]]]
+        return []
+
+
+class _Output:
+    __slots__ = ("check_range", "columns", "finalize", "first", "input", "name", "ties", "window")
+
+    def __init__(self, name: str, function: str, input_index: int, window: int | None, columns: tuple[int, ...],
+                 finalize: Finalizer, check_range: bool) -> None:
+        self.name = name
+        self.input = input_index
+        self.window = window
+        self.columns = columns  # positions of its components within its input's tail columns
+        self.finalize = finalize
+        self.check_range = check_range
+        self.ties = function in ("first", "last")
+        self.first = function == "first"
+
+
+def _finalizer(function: str, dtype: types.ValueType) -> Finalizer:
+    if function == "count":
+        return _count
+    if function == "sum":
+        return _int_sum if dtype == types.Int64 else _float_sum
+    table: dict[str, Finalizer] = {"mean": _mean, "stddev": _stddev, "min": _extreme(min), "max": _extreme(max),
+                                   "count_distinct": _distinct, "first": _tie(min), "last": _tie(max)}
+    return table[function]
+
+
+def empty_value(function: str, dtype: types.ValueType) -> Any:
+    """The value of an empty window: 0 for count and count_distinct, 0 / 0.0 for sum, else None."""
+    if function in ("count", "count_distinct"):
+        return 0
+    if function == "sum":
+        return 0 if dtype == types.Int64 else 0.0
+    return None
+
+
+class FoldPlan:
+    """What folding one view's states needs, computed once per view definition."""
+
+    def __init__(self, view: AggregateView) -> None:
+        from featurestore.definitions.agg_ir import FUNCTION_COMPONENTS
+
+        self.view = view.name
+        self.fingerprint = fingerprint(view)
+        self.records_fingerprint = records_fingerprint(view)
+        self.resolution = view.resolution_us
+        self.raw = self.resolution is None  # the tail holds raw events (see agg_state.py)
+        comps = input_components(view)
+        self.outputs = tuple(
+            _Output(o.name, o.function, o.input, o.window_us,
+                    tuple(comps[o.input].index(c) for c in FUNCTION_COMPONENTS[o.function]),
+                    _finalizer(o.function, o.dtype), o.function == "sum" and o.dtype == types.Int64)
+            for o in view.outputs)
+        self.empty = tuple(empty_value(o.function, o.dtype) for o in view.outputs)
+        self.nulls: tuple[Any, ...] = (None,) * len(self.outputs)
+
+    def start(self, at: int, window: int) -> int:
+        lo = at - window
+        r = self.resolution
+        return lo if r is None else (lo // r) * r
+
+    def fold(self, state_blob: bytes | None, records: Sequence[tuple[int, bytes]], now_us: int) -> Folded:
+        """Status, values and event time of one entity at ``now_us`` (see the module docstring)."""
+        state = decode_state(self.view, state_blob) if state_blob is not None else None
+        if state is not None:
+            snap, horizon = state.snapshot_us, state.horizon_us
+            if state.fingerprint != self.fingerprint or not snap <= now_us <= snap + horizon:
+                return OUTSIDE_MAX_AGE, self.nulls, None
+        elif state_blob is not None:  # an older format
+            return OUTSIDE_MAX_AGE, self.nulls, None
+        seen = False
+        rows: list[list[Any]] = []
+        for created, blob in records:
+            if created >= now_us or (state is not None and created < snap):
+                continue
+            row = decode_record(self.view, blob)
+            if row[0] != self.records_fingerprint:
+                continue
+            seen = True
+            if row[1] < now_us:
+                rows.append(row)
+        if state is None and not seen:
+            return NOT_FOUND, self.empty, None
+        newest = max((r[1] for r in rows), default=None)
+        raw = _RawTail(state) if state is not None and self.raw else None
+        if state is not None:
+            t = raw.t if raw is not None else state.t
+            i_snap = bisect_left(t, snap)
+            i_now = bisect_left(t, now_us)
+            if state.newest_us is not None and (newest is None or state.newest_us > newest):
+                newest = state.newest_us
+            if i_now and (newest is None or t[i_now - 1] > newest):
+                newest = t[i_now - 1]
+        values = []
+        for pos, out in enumerate(self.outputs):
+            window = out.window
+            lo = None if window is None else self.start(now_us, window)
+            vals: list[Any] = []
+            ties: list[list[Any]] = []
+            sl: Slices = _NO_SLICES
+            cols: Sequence[Sequence[Any]] = _NO_COLUMNS
+            collapsed = None
+            if state is not None:
+                a = 0 if lo is None else bisect_left(t, lo)
+                if raw is not None and out.ties:  # no collapsed IR: its candidates are in the tail
+                    ties = raw.extreme(out.input, a, i_now, out.first)
+                else:
+                    if lo is None:
+                        a, b, c, d = 0, 0, i_snap, i_now
+                    else:
+                        b = max(a, min(bisect_left(t, self.start(snap + horizon, window)), i_snap))
+                        c, d = max(i_snap, a), i_now
+                    collapsed = state.collapsed[pos]
+                    if raw is not None:
+                        vals = raw.values(out.input, a, b, c, d)
+                    else:
+                        sl = (a, b, c, d)
+                        tail = state.tail[out.input]
+                        cols = [tail[k] for k in out.columns]
+            col = 4 + out.input
+            picked = [r for r in rows if r[col] is not None and (lo is None or r[1] >= lo)]
+            if out.ties:
+                ties += [[r[1], r[2], r[3], r[col]] for r in picked]
+            else:
+                vals += [r[col] for r in picked]
+            value = out.finalize(collapsed, cols, sl, vals, ties)
+            if out.check_range and not INT64_MIN <= value <= INT64_MAX:
+                raise DataSourceError(f"aggregate view {self.view!r}: feature {out.name!r}, a sum of integers, is "
+                                      f"{value}, outside Int64 (declare the column Float64 to sum it as floats)",
+                                      view=self.view, column=out.name)
+            values.append(value)
+        return PRESENT, tuple(values), newest
