@@ -209,7 +209,7 @@ def test_push_over_http_reports_records_per_aggregate_view(repo: Repo) -> None:
     clock = Clock(S)
     with TestClient(create_app(store=repo.store(clock))) as client:
         r = client.post("/push", json={"push_source_name": "txn_push", "to": "online", "df": {
-            "card_id": [1, 1], "event_timestamp": ["2024-03-10T11:00:00Z", "2024-03-10T11:30:00Z"],
+            "card_id": [1, 1], "event_timestamp": ["2024-03-10T11:30:00Z", "2024-03-10T11:45:00Z"],
             "amount": [5.0, "NaN"], "qty": [1, 2], "merchant_id": ["a", None], "status": ["ok", "declined"]}})
         assert r.status_code == 200, r.text
         views = {v["view"]: v for v in r.json()["views"]}
