@@ -149,7 +149,8 @@ def test_a_snapshot_taken_under_the_exclusive_lock_sees_the_in_flight_push(
 
     waiting = threading.Thread(target=snapshot)
     waiting.start()
-    assert sorted(folder.glob("*.parquet")) == []  # nothing appended yet, and the snapshot not taken
+    waiting.join(1)  # time for a snapshot that would not wait to be taken (a correct one waits whatever the time)
+    assert seen == [] and sorted(folder.glob("*.parquet")) == []  # nothing appended yet, no snapshot taken
     finish(paused_push, "pushed")
     waiting.join(60)
     assert len(seen) == 1 and len(seen[0]) == 1  # the snapshot came after the append
@@ -164,6 +165,8 @@ def test_a_materialize_waits_for_an_in_flight_push_and_counts_its_row_once(
     done: list[object] = []
     waiting = threading.Thread(target=lambda: done.append(store.materialize(S - timedelta(days=30), S)))
     waiting.start()
+    waiting.join(2)  # time for a materialize that would not wait to read the source without the pushed row
+    assert not done, "the materialize did not wait for the in-flight push"
     finish(paused_push, "pushed")
     waiting.join(120)
     assert done, "the materialize did not finish"
