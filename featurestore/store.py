@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from featurestore import utc
 from featurestore.code import StoreCode
 from featurestore.config import RepoConfig, load_config, resolve
 from featurestore.definitions import kinds
@@ -16,8 +18,8 @@ from featurestore.definitions.entity import Entity
 from featurestore.definitions.feature_service import FeatureService
 from featurestore.definitions.feature_view import FeatureView
 from featurestore.errors import CodeMismatchError, ConfigError, DefinitionError, OnlineStoreError
+from featurestore.materialize import agg_push, writes
 from featurestore.materialize import run as mat
-from featurestore.materialize import writes
 from featurestore.offline import retrieval
 from featurestore.offline.factory import open_offline_store
 from featurestore.offline.protocol import OfflineStore, RetrievalJob
@@ -47,6 +49,9 @@ class FeatureStore:
     passed in: ``FeatureStore(repo, offline=my_engine, online=my_online_store)`` uses those as
     they are (any :class:`~featurestore.offline.protocol.OfflineStore` /
     :class:`~featurestore.online.protocol.OnlineStore`), as ``httpx.Client(transport=...)`` does.
+    ``clock``: what "now" is (a callable returning an aware UTC datetime; default :func:`featurestore.utc.now`):
+    the time of online lookups, the created stamps of pushes to aggregate views and the cap of a materialize's
+    snapshot. Tests inject one to read at chosen times; a server built from the store uses it too.
     Who closes what: :meth:`close` (or leaving a ``with`` block) closes the stores this object
     opened from the config; a store passed in belongs to the caller, who closes it.
     """
@@ -57,6 +62,7 @@ class FeatureStore:
         config: RepoConfig | None = None,
         offline: OfflineStore | None = None,
         online: OnlineStore | None = None,
+        clock: Callable[[], datetime] | None = None,
     ) -> None:
         self.repo_path = Path(repo_path).resolve()
         self.config = config if config is not None else load_config(self.repo_path)
@@ -73,6 +79,10 @@ class FeatureStore:
         self._online: OnlineStore | None = online
         self._reader: OnlineReader | None = None
         self._code = StoreCode(self.repo_path)  # the live code of its transformations
+        self.clock: Callable[[], datetime] = clock if clock is not None else utc.now
+        """The current time of this store: lookups, push stamps, materialize snapshots (see the class)."""
+        # pushes through the default clock share the process's stamps (strictly increasing in the process)
+        self._stamper = agg_push.PROCESS_STAMPER if clock is None else agg_push.Stamper(clock)
 
     @property
     def offline(self) -> OfflineStore:
@@ -257,7 +267,7 @@ class FeatureStore:
         views = mat.online_views(state, feature_views)
         with self._code.explained(live):
             return mat.run(self.offline, self.online, self.state_store, mat.target_of(self.online, self.repo_path),
-                           views, start_date, end_date, False, progress)
+                           views, start_date, end_date, False, progress, clock=self.clock)
 
     def materialize_incremental(self, end_date: datetime, feature_views: list[str] | None = None,
                                 progress: mat.ProgressCallback | None = None) -> list[mat.ViewMaterialization]:
@@ -266,7 +276,7 @@ class FeatureStore:
         views = mat.online_views(state, feature_views)
         with self._code.explained(live):
             return mat.run(self.offline, self.online, self.state_store, mat.target_of(self.online, self.repo_path),
-                           views, None, end_date, True, progress)
+                           views, None, end_date, True, progress, clock=self.clock)
 
     def get_online_features(self, features: Any, entity_rows: Any, full_feature_names: bool = False) -> OnlineResponse:
         """Latest values for entity rows (a list of dicts or a dict of lists): one online-store round trip.
@@ -277,7 +287,7 @@ class FeatureStore:
         if self._reader is None:
             self._reader = OnlineReader(self.online, self.on_demand_runner)
         # one registry snapshot per call: a service name is resolved against the same snapshot
-        return self._reader.read(self.state(), features, entity_rows, full_feature_names)
+        return self._reader.read(self.state(), features, entity_rows, full_feature_names, now=self.clock())
 
     def write_to_online_store(self, feature_view_name: str, df: Any) -> mat.OnlineWrite:
         """Write rows (join keys, event timestamp, features) straight to the online store.
@@ -285,17 +295,22 @@ class FeatureStore:
         Returns the rows ``written`` and those ``skipped`` because the store held a row of the entity at
         least as new (never older: see :meth:`delete_online` to remove a wrong newer row).
         """
-        return writes.write_to_online_store(self.online, self.state(), feature_view_name, df, self._max_future())
+        return writes.write_to_online_store(self.online, self.state(), feature_view_name, df, self._max_future(),
+                                            now=self.clock())
 
     def push(self, push_source_name: str, df: Any, to: str = "online") -> writes.PushResult:
         """Push rows to the views of a PushSource: ``to`` is "online", "offline" or "online_and_offline".
 
         Returns the rows pushed and, per online view, the rows written and skipped (as
-        :meth:`write_to_online_store`).
+        :meth:`write_to_online_store`). A push source feeding an aggregate view stamps the created column with
+        the arrival time and always appends the rows offline (``to="offline"``: offline only); each online
+        aggregate view gets one record per row (``written``); see the README's "Pushing events to aggregate
+        views".
         """
         state, live = self._code.with_transforms(self.state())
         with self._code.explained(live):
-            return writes.push(self.online, self.offline, state, push_source_name, df, to, self._max_future())
+            return writes.push(self.online, self.offline, state, push_source_name, df, to, self._max_future(),
+                               states=self.state_store, stamper=self._stamper)
 
     def delete_online(self, feature_view_name: str, entity_rows: Any) -> int:
         """Delete the online values of some entities of one view; returns how many were stored.

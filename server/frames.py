@@ -17,7 +17,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from featurestore import FeatureView, InputError, PushSource
+from featurestore import AggregateView, FeatureView, InputError, PushSource
 
 from .lookup import parse_time
 
@@ -55,7 +55,7 @@ def _kind(type_name: str) -> str | None:
     return {"Timestamp": "time", "Bytes": "bytes", "Float32": "float", "Float64": "float"}.get(base)
 
 
-def column_kinds(views: Iterable[FeatureView], source_names: bool) -> dict[str, tuple[str, bool]]:
+def column_kinds(views: Iterable[FeatureView | AggregateView], source_names: bool) -> dict[str, tuple[str, bool]]:
     """``{column: (kind, is_array)}`` for the columns needing conversion.
 
     ``source_names``: columns are named like the batch source (push) rather than like the view.
@@ -108,6 +108,7 @@ def to_table(df: dict[str, list[Any]], kinds: dict[str, tuple[str, bool]]) -> pa
         raise InputError(f"df cannot be read as a table: {err}") from None
 
 
-def push_views(state: Any, push_source_name: str) -> list[FeatureView]:
-    return [v for v in state.feature_views()
+def push_views(state: Any, push_source_name: str) -> list[FeatureView | AggregateView]:
+    """The views (feature views and aggregate views) fed by a push source."""
+    return [v for v in [*state.feature_views(), *state.aggregate_views()]
             if isinstance(v.source, PushSource) and v.source.name == push_source_name]

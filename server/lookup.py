@@ -100,7 +100,8 @@ class Lookups:
         if state is None:
             state = self.store.state()  # never loaded: the library's answer (or its error, 503)
         resolved = resolve(features, state, full)
-        answer = await self.reader.read_async(state, resolved, convert_keys(resolved, entities), full)
+        answer = await self.reader.read_async(state, resolved, convert_keys(resolved, entities), full,
+                                              now=self.store.clock())
         observe = self.metrics.observe_lookup
         for view in answer.views:
             statuses = view.statuses

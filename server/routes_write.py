@@ -81,7 +81,10 @@ async def write_to_online_store(request: Request) -> Response:
     ctx = get_context(request)
     req = parse(WriteToOnlineStoreRequest, await read_body(request, ctx.max_body_bytes))
     state = await _state(ctx)
-    view = state.feature_view(req.feature_view_name)  # 404 when unknown
+    if req.feature_view_name in state.objects.get("aggregate_views", {}):  # refused by the library: 400
+        view: Any = state.aggregate_view(req.feature_view_name)
+    else:
+        view = state.feature_view(req.feature_view_name)  # 404 when unknown
     table = to_table(req.df, column_kinds([view], source_names=False))
     result = await run_in_threadpool(ctx.store.write_to_online_store, req.feature_view_name, table)
     return _json({"rows": result.rows, "written": result.written, "skipped": result.skipped})

@@ -24,7 +24,7 @@ from tests.cli_helpers import failed, ok
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "definitions"
 # the example repo's views, sorted
-ALL_VIEWS = ["customer_driver", "customer_profile", "driver_stats", "trip_stats", "zone_demand"]
+ALL_VIEWS = ["card_txn", "customer_driver", "customer_profile", "driver_stats", "trip_stats", "zone_demand"]
 LOG_LINE = re.compile(r"^materialize (\w+): (\d+) rows in \d+\.\d\ds \(\d+ rows/s\)$")
 
 
@@ -111,7 +111,8 @@ def test_materialize_start_end(runner: CliRunner, dated: Path) -> None:
     assert rows["zone_demand"][2] == "8"
     assert rows["customer_driver"][2] == "50"  # pairs with a trip that week
     assert rows["trip_stats"][2] == "50"  # every driver finished a trip that week
-    assert "Materialized 178 entity rows into the online store (5 feature views): 178 written." in result.stdout
+    assert rows["card_txn"][2] == "20"  # an aggregate view: every card's state at the snapshot (the end)
+    assert "Materialized 198 entity rows into the online store (6 feature views): 198 written." in result.stdout
     assert watermarks(dated) == {view: "2024-01-08T00:00:00+00:00" for view in ALL_VIEWS}
 
 
@@ -181,7 +182,7 @@ def test_log_lines_when_not_on_a_terminal(runner: CliRunner, dated: Path) -> Non
     assert all(matches), lines
     assert [(m.group(1), m.group(2)) for m in matches if m] == [("customer_driver", "50"), ("customer_profile", "20"),
                                                                 ("driver_stats", "50"), ("trip_stats", "50"),
-                                                                ("zone_demand", "8")]
+                                                                ("zone_demand", "8"), ("card_txn", "20")]
 
 
 def test_progress_reporter_log_lines() -> None:
@@ -390,7 +391,8 @@ def test_console_script_materialize_and_lookup(tmp_path: Path) -> None:
     mat = run("materialize-incremental", "now")
     assert mat.returncode == 0, mat.stderr
     assert "\r" not in mat.stderr  # stderr is a pipe: log lines
-    assert [m.group(1) for m in map(LOG_LINE.match, mat.stderr.splitlines()) if m] == ALL_VIEWS
+    # feature views first, then aggregate views
+    assert [m.group(1) for m in map(LOG_LINE.match, mat.stderr.splitlines()) if m] == [*ALL_VIEWS[1:], "card_txn"]
     assert sorted(summary(mat.stdout)) == ALL_VIEWS
 
     got = run("get-online", "driver_stats:conv_rate", "--entity", "driver_id=1001", "--entity", "driver_id=1")

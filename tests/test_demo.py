@@ -91,14 +91,21 @@ def check_demo_output(out: str, first: bool = True) -> dict[str, Any]:
     if first:
         assert "+ feature_view zone_demand" in out and "+ feature_view customer_driver" in out
         assert "+ feature_service trip_model" in out
+        assert "+ aggregate_view card_txn" in out and "+ feature_service card_risk" in out
     training = out[out.index("=== 3."):out.index("=== 4.")]
     for column in ("zone_id", "event_timestamp", "trip_completed", "conv_rate", "tier", "trips_together",
-                   "avg_rating_given", "surge_multiplier", "avg_wait_minutes"):
+                   "avg_rating_given", "surge_multiplier", "avg_wait_minutes", "card_id", "count_1h",
+                   "amount_sum_7d", "declined_amount_7d"):
         assert column in training
     online = out[out.index("=== 4."):out.index("=== 5.")]
-    for view, rows in (("driver_stats", 50), ("customer_profile", 20), ("zone_demand", 8), ("trip_stats", 50)):
+    for view, rows in (("driver_stats", 50), ("customer_profile", 20), ("zone_demand", 8), ("trip_stats", 50),
+                       ("card_txn", 20)):
         assert re.search(f"materialized {view}: {rows if first else '[0-9]+'} entity rows", online), view
     assert re.search(r"^  conv_rate\s+PRESENT, PRESENT, PRESENT$", online, re.M)
+    # a pushed transaction counts online at once
+    pushed = re.search(r"^  count_1h of card 3001: (\d+) -> (\d+)$", online, re.M)
+    assert pushed and int(pushed.group(2)) == int(pushed.group(1)) + 1, online
+    assert re.search(r"^  count_1h\s+" + pushed.group(1) + "$", online, re.M)
 
     pid, request, answer = http_part(out)
     assert not server_alive(pid), "the demo's server is still running"

@@ -4,8 +4,10 @@ Steps, each a small function of the :class:`FeatureStore` (:data:`STEPS` lists t
 
 1. ``generate_data``     write the deterministic sample data into ``REPO/data``
 2. ``apply_repo``        register the repo's definitions (prints the plan)
-3. ``training_set``      a point-in-time-correct training set for the ``trip_model`` service
-4. ``online_lookup``     materialize into the online store, then look up three drivers in-process
+3. ``training_set``      a point-in-time-correct training set for the ``trip_model`` service (and the
+                         on-demand ``trip_quote`` and the windowed aggregates of ``card_risk``)
+4. ``online_lookup``     materialize into the online store, then look up three drivers in-process, and a
+                         card's aggregates before and after pushing a transaction
 5. ``http_lookup``       start ``featurestore serve`` in the background, look up over HTTP (printed
                          as the equivalent ``curl`` command and its JSON answer), stop the server
 6. ``where_things_are``  the files used, and commands to try next
@@ -98,6 +100,7 @@ def training_set(store: FeatureStore, service: str = SERVICE) -> pa.Table:
     print("latest feature row at or before event_timestamp and within the view's ttl (else null):\n")
     print(format_table(result))
     quote_training_set(store, entities)
+    card_training_set(store)
     return result
 
 
@@ -116,6 +119,22 @@ def quote_training_set(store: FeatureStore, entities: pa.Table) -> pa.Table:
     print("driver_stats and the request's distance_km, a column of the entity frame):")
     print(wrapped(", ".join(features.refs())))
     result = store.get_historical_features(trips, features=features).to_arrow()
+    print(format_table(result))
+    return result
+
+
+CARD_SERVICE = "card_risk"
+CARD_FEATURES = ["card_txn:count_1h", "card_txn:count_1d", "card_txn:amount_sum_7d", "card_txn:amount_max_1d",
+                 "card_txn:merchant_id_count_distinct_7d", "card_txn:declined_amount_7d"]
+
+
+def card_training_set(store: FeatureStore) -> pa.Table:
+    """Step 3, aggregates: windowed counts and sums of each card's transactions before each row's time."""
+    features = store.get_feature_service(CARD_SERVICE)
+    print(f"\nfeature service {CARD_SERVICE!r} (aggregate view card_txn: per card, its transactions in the window "
+          "before each row's time, the end excluded):")
+    print(wrapped(", ".join(features.refs())))
+    result = store.get_historical_features(sample_data.card_frame(), features=CARD_FEATURES).to_arrow()
     print(format_table(result))
     return result
 
@@ -140,7 +159,33 @@ def online_lookup(store: FeatureStore) -> OnlineResponse:
     print("statuses:")
     for name, statuses in resp.statuses.items():
         print(f"  {name:<16} {', '.join(statuses)}")
+    card_push(store)
     return resp
+
+
+PUSH_CARD = sample_data.CARDS[0]
+
+
+def card_push(store: FeatureStore) -> tuple[int, int]:
+    """Step 4, aggregates: a card's aggregates, then a transaction pushed and ``count_1h`` read again."""
+    def count() -> tuple[int, Any]:
+        answer = store.get_online_features(CARD_FEATURES, [{"card_id": PUSH_CARD}])
+        return int(answer.to_dict()["count_1h"][0]), answer
+
+    before, answer = count()
+    print(f"\nstore.get_online_features(card_txn:*, card {PUSH_CARD}):")
+    for name, values in answer.to_dict().items():
+        print(f"  {name:<32} {_show(values[0])}")
+    now = store.clock()
+    txn = pa.table({"card_id": pa.array([PUSH_CARD], pa.int64()),
+                    "event_timestamp": pa.array([now], pa.timestamp("us", tz="UTC")),
+                    "amount": [42.5], "merchant_id": ["m99"], "status": ["approved"]})
+    result = store.push("txn_push", txn)
+    after, _ = count()
+    print(f'store.push("txn_push", one transaction of card {PUSH_CARD}): appended offline, '
+          f"{result.written} records online")
+    print(f"  count_1h of card {PUSH_CARD}: {before} -> {after}")
+    return before, after
 
 
 def server_env(config: RepoConfig) -> dict[str, str]:

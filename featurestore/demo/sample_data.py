@@ -10,15 +10,21 @@ A small ride-hailing company: 50 drivers, 20 customers, 8 city zones. :func:`wri
   (5,376 rows; ``zone_demand``)
 - ``data/driver_trips.parquet``: one row per trip a driver finished or had cancelled, 7 days
   (~4,200 rows; ``trip_stats``, a view with a Polars batch transform)
+- ``data/txns.parquet``: card transactions of 20 riders' cards, 30 days up to the current minute (~3,000
+  rows; the aggregate view ``card_txn``, fed by the push source ``txn_push``), with a created time, some
+  amounts null or NaN and some merchants null; the rows earlier demo runs pushed (``data/_push/txn_push``)
+  are removed
 
 Timestamps end at the given ``end`` (default: today, midnight UTC) so that online lookups of the
 demo find fresh values; ``zone_demand``, whose view's ttl is one hour, runs up to the current
-quarter hour when no ``end`` is given. The values are seeded: the same ``end`` gives the same files.
+quarter hour and ``txns`` up to the current minute when no ``end`` is given. The values are seeded:
+the same ``end`` gives the same files.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -167,6 +173,59 @@ def driver_trips(end: datetime | None = None, days: int = 7, seed: int = 5) -> p
     })
 
 
+CARDS = list(range(3001, 3021))
+"""The riders' payment cards (entity ``card``)."""
+MERCHANTS = [f"m{i:02d}" for i in range(25)]
+
+
+def _minute_end(end: datetime | None) -> datetime:
+    """``end``, or the current minute (so that recent windows of the demo's lookups hold transactions)."""
+    if end is not None:
+        return end
+    return datetime.now(UTC).replace(second=0, microsecond=0)
+
+
+def txns(end: datetime | None = None, days: int = 30, seed: int = 6) -> pa.Table:
+    """Card transactions over ``days`` days before ``end`` (default: the current minute), about 5 a day per
+    card, busier cards more; each created up to 90 s after it (never after ``end``). Amounts are sometimes
+    null or NaN and merchants null (aggregations skip them); about 1 in 12 is declined."""
+    end = _minute_end(end)
+    rng = np.random.default_rng(seed)
+    span = days * 24 * 3600
+    counts = rng.poisson(days * rng.uniform(2, 8, len(CARDS)))
+    cards = np.repeat(np.array(CARDS, dtype=np.int64), counts)
+    n = len(cards)
+    ago = np.concatenate([np.sort(rng.integers(1, span, c))[::-1] for c in counts])  # per card, oldest first
+    end_us = int(end.timestamp()) * 1_000_000 + end.microsecond
+    at = end_us - ago * 1_000_000
+    created = np.minimum(at + rng.integers(0, 91, n) * 1_000_000, end_us)
+    kind = rng.random(n)
+    amount = np.where(kind < 0.03, np.nan, np.round(rng.gamma(2.0, 18.0, n), 2))
+    regular = np.array([rng.choice(len(MERCHANTS), 4, replace=False) for _ in CARDS])[np.repeat(
+        np.arange(len(CARDS)), counts), rng.integers(0, 4, n)]
+    merchant = np.where(rng.random(n) < 0.7, regular, rng.integers(0, len(MERCHANTS), n))
+    return pa.table({
+        "card_id": pa.array(cards),
+        "event_timestamp": pa.array(at, pa.int64()).cast(TS),
+        "created": pa.array(created, pa.int64()).cast(TS),
+        "amount": pa.array(amount, pa.float64(), mask=kind < 0.02),  # null, NaN (1 %), or an amount
+        "merchant_id": pa.array(np.array(MERCHANTS, dtype=object)[merchant], pa.string(), mask=rng.random(n) < 0.03),
+        "status": pa.array(np.where(rng.random(n) < 0.08, "declined", "approved"), pa.string()),
+    })
+
+
+def card_frame(end: datetime | None = None, rows: int = 6, seed: int = 7) -> pa.Table:
+    """A small entity frame of the card-fraud model: cards at times in the last 3 days, and a label."""
+    end = _minute_end(end)
+    rng = np.random.default_rng(seed)
+    return pa.table({
+        "card_id": pa.array(rng.choice(CARDS, rows), pa.int64()),
+        "event_timestamp": pa.array([end - timedelta(minutes=int(m)) for m in rng.integers(1, 3 * 24 * 60, rows)],
+                                    TS),
+        "is_fraud": pa.array(rng.integers(0, 2, rows), pa.int64()),
+    })
+
+
 def write_duckdb_table(path: Path, name: str, table: pa.Table) -> None:
     """Replace the DuckDB file ``path`` by one holding ``table`` as table ``name`` (atomically)."""
     import duckdb
@@ -200,7 +259,10 @@ def write(repo: Path, end: datetime | None = None) -> list[Path]:
     write_duckdb_table(city, "zone_demand", zone_demand(end))
     trips = data / "driver_trips.parquet"
     pq.write_table(driver_trips(end), trips)
-    return [stats, profile, pairs, city, trips]
+    transactions = data / "txns.parquet"
+    pq.write_table(txns(end), transactions)
+    shutil.rmtree(data / "_push" / "txn_push", ignore_errors=True)  # rows pushed by an earlier demo run
+    return [stats, profile, pairs, city, trips, transactions]
 
 
 def entity_frame(end: datetime | None = None, rows: int = 10, seed: int = 2) -> pa.Table:

@@ -225,8 +225,12 @@ def run(
         online.ping()  # an unreachable store fails here, before any work, even when no row is due
         for view in views:
             if isinstance(view, AggregateView):
+                # the snapshot is picked under the exclusive ingest lock: every push stamped before it has its rows
+                # on disk (pushes stamp and append offline under the shared lock), so the read below sees them
+                with states.ingest(exclusive=True):
+                    picked = snapshot_of(end, clock)
                 try:
-                    result = materialize_aggregate_view(offline, online, view, end, clock, progress)
+                    result = materialize_aggregate_view(offline, online, view, end, lambda: picked, progress)
                 except FeatureStoreError as err:
                     raise type(err)(f"materializing aggregate view {view.name!r} failed: {err.message}",
                                     **{**err.fields, "view": view.name}) from None

@@ -14,16 +14,18 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from featurestore.definitions.aggregate_view import AggregateView, SourcedView
 from featurestore.definitions.batch_transform import transform_table
 from featurestore.definitions.feature_view import FeatureView
 from featurestore.definitions.sources import PushSource, batch_of
-from featurestore.errors import InputError, NotFoundError
-from featurestore.materialize import frame_columns
+from featurestore.errors import FeatureStoreError, InputError, NotFoundError
+from featurestore.materialize import agg_push, frame_columns
 from featurestore.materialize.run import OnlineWrite, write_batch
 from featurestore.offline.entity_input import to_arrow
 from featurestore.offline.protocol import OfflineStore
 from featurestore.online.protocol import OnlineStore
 from featurestore.registry.file import RegistryState
+from featurestore.state import StateStore
 from featurestore.utc import MIN_US, arrow_epoch_us, from_epoch_us
 
 PUSH_TARGETS = ("online", "offline", "online_and_offline")
@@ -31,8 +33,9 @@ PUSH_TARGETS = ("online", "offline", "online_and_offline")
 
 @dataclass(frozen=True)
 class PushResult:
-    """What a push did: the ``rows`` pushed, and per online feature view of the push source (none for
-    ``to="offline"``) what the online store took (:class:`OnlineWrite`: written, skipped as older)."""
+    """What a push did: the ``rows`` pushed, and per online view of the push source (none for ``to="offline"``)
+    what the online store took (:class:`OnlineWrite`: for a feature view written, skipped as older; for an
+    aggregate view ``written`` = the records appended, one per row, ``skipped`` = 0)."""
 
     push_source: str
     to: str
@@ -161,67 +164,139 @@ def _check_not_future(event_us: pa.Array, column: str, where: str, max_future: t
 
 
 def write_to_online_store(online: OnlineStore, state: RegistryState, view_name: str, data: Any,
-                          max_future: timedelta | None = MAX_FUTURE) -> OnlineWrite:
+                          max_future: timedelta | None = MAX_FUTURE, now: datetime | None = None) -> OnlineWrite:
     """Write rows (named like the view's keys and features) to the online store: rows written and skipped.
 
-    Event times later than now + ``max_future`` are refused (None: no limit).
+    Event times later than ``now`` (default: the current time) + ``max_future`` are refused (None: no limit).
+    An aggregate view is refused: its online values come from materialize and from pushes to its push source.
     """
+    if view_name in state.objects.get("aggregate_views", {}):
+        agg = state.aggregate_view(view_name)
+        how = (f"push its rows to its push source {agg.source.name!r} (store.push), which appends them offline "
+               "and online" if isinstance(agg.source, PushSource) else "materialize its source")
+        raise InputError(f"aggregate view {view_name!r} cannot be written with write_to_online_store: {how}",
+                         view=view_name)
     view = state.feature_view(view_name)
     frame = to_arrow(data, "df")
     frame_columns.check([view], frame.column_names, mapped=True)  # every missing and unknown column at once
-    table = online_batch(view, frame, mapped=True, max_future=max_future)
+    table = online_batch(view, frame, mapped=True, max_future=max_future, now=now)
     return write_batch(online, view, table)
 
 
 def push_views(state: RegistryState, push_name: str) -> list[FeatureView]:
+    """The feature views fed by push source ``push_name`` (NotFoundError when no view, of any kind, is)."""
     views = [v for v in state.feature_views() if isinstance(v.source, PushSource) and v.source.name == push_name]
-    if not views:
+    if not views and not push_aggregate_views(state, push_name):
         raise NotFoundError(f"unknown push source {push_name!r}", kind="push_source", name=push_name)
     return views
 
 
+def push_aggregate_views(state: RegistryState, push_name: str) -> list[AggregateView]:
+    """The aggregate views fed by push source ``push_name``."""
+    return [v for v in state.aggregate_views() if isinstance(v.source, PushSource) and v.source.name == push_name]
+
+
 def push(online: OnlineStore, offline: OfflineStore, state: RegistryState, push_name: str, data: Any,
-         to: str = "online", max_future: timedelta | None = MAX_FUTURE) -> PushResult:
+         to: str = "online", max_future: timedelta | None = MAX_FUTURE, *, states: StateStore | None = None,
+         stamper: agg_push.Stamper | None = None) -> PushResult:
     """Push rows named like the push source's batch-source columns: rows pushed, and per online view written
     and skipped.
 
     Event times later than now + ``max_future`` are refused (None: no limit), whatever the target. A view with
     a Polars batch transform gets the transform's output of the rows (online, and checked before anything is
     written); the offline copy holds the rows as pushed (the transform runs when they are read).
+
+    A push source feeding aggregate views (see :func:`_push_aggregated`) needs ``states`` (its ingest lock);
+    ``stamper`` gives the created stamps and the current time (default: the process's, on the system clock).
     """
     if to not in PUSH_TARGETS:
         raise InputError(f"push target {to!r} is not one of {list(PUSH_TARGETS)}", to=to)
     views = push_views(state, push_name)
+    aggs = push_aggregate_views(state, push_name)
     table = to_arrow(data, "df")
     # the same for every `to`; a batch transform may read any column, so its view's columns are checked in
-    # the transform's output instead, and no column is unknown while a view of the push source has one
-    plain = [v for v in views if not v.has_transform]
-    if plain:
-        frame_columns.check(plain, table.column_names, mapped=False, push=push_name,
-                            allow_unknown=len(plain) < len(views))
-    source = views[0].source
+    # the transform's output instead, and no column is unknown while a view of the push source has one (or an
+    # aggregate view, whose `where` may read any column: the offline schema check names unknown ones)
+    checked: list[SourcedView] = [v for v in views if not v.has_transform]
+    checked += aggs
+    if checked:
+        frame_columns.check(checked, table.column_names, mapped=False, push=push_name,
+                            allow_unknown=len(checked) < len(views) + len(aggs) or bool(aggs))
+    source = (views or aggs)[0].source
     assert isinstance(source, PushSource)
-    now = datetime.now(UTC)
-
-    def shaped(view: FeatureView) -> pa.Table:
-        if not view.has_transform:
-            return table
-        out = transform_table(view, table)
-        frame_columns.check([view], out.column_names, mapped=False, push=push_name, allow_unknown=True)
-        return out
+    stamper = stamper or agg_push.PROCESS_STAMPER
+    now = stamper.clock()
+    if aggs:
+        if states is None:
+            raise InputError(f"push source {push_name!r} feeds aggregate views: a push needs the state store's "
+                             "ingest lock (push through FeatureStore.push)", name=push_name)
+        return _push_aggregated(online, offline, push_name, source, views, aggs, table, to, max_future, states,
+                                stamper, now)
 
     # validates every view first
-    batches = [(v, online_batch(v, shaped(v), mapped=False, max_future=max_future, now=now)) for v in views]
-    offline_table = None
+    batches = [(v, online_batch(v, _shaped(v, table, push_name), mapped=False, max_future=max_future, now=now))
+               for v in views]
     if to != "online":
-        schema = offline.source_schema(source)
-        unknown = [c for c in table.column_names if c not in schema.names]
-        if unknown:
-            raise InputError(f"push source {push_name!r} has no column {unknown[0]!r}", column=unknown[0])
-        offline_table = pa.table({c: _cast(table, c, schema.field(c).type, f"push source {push_name!r}")
-                                  for c in table.column_names})
-    if offline_table is not None:
-        offline.write_push(source, offline_table)
+        offline.write_push(source, _offline_rows(offline, source, push_name, table))
     written = tuple(write_batch(online, view, batch) for view, batch in batches if view.online) \
         if to != "offline" else ()
     return PushResult(push_name, to, int(table.num_rows), written)
+
+
+def _shaped(view: FeatureView, table: pa.Table, push_name: str) -> pa.Table:
+    """The rows ``view`` reads of a push: the rows as pushed, or its batch transform's output of them."""
+    if not view.has_transform:
+        return table
+    out = transform_table(view, table)
+    frame_columns.check([view], out.column_names, mapped=False, push=push_name, allow_unknown=True)
+    return out
+
+
+def _offline_rows(offline: OfflineStore, source: PushSource, push_name: str, table: pa.Table) -> pa.Table:
+    """The pushed rows as the offline store appends them: every column known to the source, cast to its type."""
+    schema = offline.source_schema(source)
+    unknown = [c for c in table.column_names if c not in schema.names]
+    if unknown:
+        raise InputError(f"push source {push_name!r} has no column {unknown[0]!r}", column=unknown[0])
+    return pa.table({c: _cast(table, c, schema.field(c).type, f"push source {push_name!r}")
+                     for c in table.column_names})
+
+
+def _push_aggregated(online: OnlineStore, offline: OfflineStore, push_name: str, source: PushSource,
+                     views: list[FeatureView], aggs: list[AggregateView], table: pa.Table, to: str,
+                     max_future: timedelta | None, states: StateStore, stamper: agg_push.Stamper,
+                     now: datetime) -> PushResult:
+    """A push to a source feeding aggregate views: under the shared ingest lock, the created column is stamped
+    with the arrival time and the rows are appended offline whatever ``to``; then (unless ``to="offline"``)
+    the feature views get their rows and each online aggregate view one record per row. Everything is
+    validated before the offline append; an online failure after it leaves the offline rows in place."""
+    created = source.batch_source.created_timestamp_field
+    assert created is not None  # AggregateView requires it on a push source
+    check = agg_push.max_future_check(max_future, now, _check_not_future)
+    with states.ingest(exclusive=False):  # a materialize picks its snapshot under the exclusive lock
+        schema = offline.source_schema(source)
+        stamp = stamper.next()
+        rows = agg_push.stamped(table, created, stamp, schema.field(created).type if created in schema.names
+                                else None)
+        batches = [(v, online_batch(v, _shaped(v, rows, push_name), mapped=False, max_future=max_future, now=now))
+                   for v in views]
+        offline_rows = _offline_rows(offline, source, push_name, rows)
+        prepared = [agg_push.records(v, rows, offline_rows, schema, stamp, check, encode=to != "offline" and v.online)
+                    for v in aggs]
+        offline.write_push(source, offline_rows)
+    if to == "offline":
+        return PushResult(push_name, to, int(table.num_rows))
+    done: list[OnlineWrite] = []
+    try:
+        done += [write_batch(online, view, batch) for view, batch in batches if view.online]
+        for p in prepared:
+            if p.view.online:
+                n = agg_push.append(online, p)
+                done.append(OnlineWrite(p.view.name, len(p.records), n, 0))
+    except FeatureStoreError as err:
+        err.message = (f"{err.message} (the {table.num_rows:,} pushed rows were appended offline, created "
+                       f"{from_epoch_us(stamp).isoformat()}: the next materialize reads them"
+                       f"{'; done online: ' + ', '.join(w.view for w in done) if done else ''})")
+        err.args = (err.message,)
+        raise
+    return PushResult(push_name, to, int(table.num_rows), tuple(done))

@@ -1,4 +1,5 @@
-"""A non-blocking cross-process lock on a file: one exclusive operation (a materialization) at a time.
+"""Cross-process locks on files: one exclusive operation (a materialization) at a time (:func:`exclusive`), and
+the ingest lock between pushes and materialize snapshots (:func:`ingest`).
 
 ``flock`` locks belong to an open file description, so the lock also holds between threads of one
 process, and the kernel releases it when the holder dies: a crashed run never leaves it stuck.
@@ -11,6 +12,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -56,6 +58,46 @@ def exclusive(path: Path, operation: str) -> Iterator[None]:
             yield
         finally:
             os.ftruncate(fd, 0)
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
+
+
+INGEST_TIMEOUT_S = 60.0
+"""How long :func:`ingest` waits for the lock before a BusyError (a push or a snapshot holds it for milliseconds)."""
+
+
+@contextmanager
+def ingest(path: Path, exclusive: bool, timeout_s: float = INGEST_TIMEOUT_S) -> Iterator[None]:
+    """Hold the ingest lock at ``path`` while the block runs: shared (pushes: stamp and append offline) or
+    exclusive (a materialize picking its snapshot time). Waits while the other mode holds it; BusyError after
+    ``timeout_s`` seconds.
+
+    Each call opens its own file description, so threads of one process exclude each other as processes do.
+    """
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as err:
+        raise RegistryError(f"cannot open the lock file {str(path)!r}: {err}", path=str(path)) from None
+    try:
+        mode = fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH
+        deadline, pause = time.monotonic() + timeout_s, 0.0005
+        while True:
+            try:
+                fcntl.flock(fd, mode | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    what = "exclusive" if exclusive else "shared"
+                    raise BusyError(f"the ingest lock {str(path)!r} was not free for {timeout_s:g} s ({what} "
+                                    "wanted): a push or a materialize snapshot is stuck; retry", lock=str(path)) \
+                        from None
+                time.sleep(pause)
+                pause = min(pause * 2, 0.02)
+        try:
+            yield
+        finally:
             fcntl.flock(fd, fcntl.LOCK_UN)
     finally:
         os.close(fd)

@@ -52,3 +52,8 @@ class StateStore(Protocol):
         processes); raise :class:`~featurestore.errors.BusyError` at once when another holder has it."""
         ...
 
+    def ingest(self, exclusive: bool) -> AbstractContextManager[None]:
+        """Hold the repo's ingest lock while the block runs, waiting for it: shared by pushes while they stamp
+        rows and append them offline, exclusive while a materialize picks its snapshot time (so every row
+        stamped before the snapshot is on disk when it is read). Separate from :meth:`exclusive`."""
+        ...

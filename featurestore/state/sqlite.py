@@ -46,6 +46,7 @@ class SqliteStateStore:
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
         self.lock_path = self.path.with_name(self.path.name + ".lock")
+        self.ingest_lock_path = self.path.with_name(self.path.name + ".ingest.lock")
 
     def _fail(self, err: Exception, action: str) -> RegistryError:
         return RegistryError(f"state store {str(self.path)!r}: cannot {action}: {err}", path=str(self.path))
@@ -141,6 +142,10 @@ class SqliteStateStore:
     def exclusive(self, operation: str) -> AbstractContextManager[None]:
         """Hold the lock file ``<state db>.lock`` while the block runs (see :func:`.lock.exclusive`)."""
         return lock.exclusive(self.lock_path, operation)
+
+    def ingest(self, exclusive: bool) -> AbstractContextManager[None]:
+        """Hold the lock file ``<state db>.ingest.lock``, shared or exclusive (see :func:`.lock.ingest`)."""
+        return lock.ingest(self.ingest_lock_path, exclusive)
 
     def __repr__(self) -> str:
         return f"SqliteStateStore({str(self.path)!r})"
