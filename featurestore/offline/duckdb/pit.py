@@ -20,9 +20,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 
+from featurestore.definitions.aggregate_view import AggregateView
 from featurestore.definitions.feature_view import FeatureView
-from featurestore.errors import OfflineStoreError
 from featurestore.naming import quote
+from featurestore.offline.duckdb.aggregates import aggregate_sql
 from featurestore.offline.duckdb.relations import SourceContext, stable_ordinal, utc_us, view_relation
 from featurestore.resolution import ResolvedView
 
@@ -64,8 +65,9 @@ def _view_join(req: ResolvedView, ctx: SourceContext, types: dict[str, str], as_
 
     May append statements to ``setup`` that must run first (in the same connection).
     """
-    if not isinstance(req.view, FeatureView):  # TODO(issue 12, offline): aggregate views
-        raise OfflineStoreError(f"aggregate view {req.view.name!r}: training sets are in progress")
+    if isinstance(req.view, AggregateView):
+        return ViewPart(aggregate_sql(req, ctx, types, as_of_created), False)
+    assert isinstance(req.view, FeatureView)
     keys = req.view.join_keys
     equal = [f"e.{quote(col)} = v.{quote(k)}" for col, k in req.keys]  # none for a view without entities
     on = "".join(f"{c} AND " for c in equal)
