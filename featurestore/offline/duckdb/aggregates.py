@@ -32,12 +32,16 @@ from __future__ import annotations
 
 import re
 
+from collections.abc import Callable
+import duckdb
+
 from featurestore import types
 from featurestore.definitions.aggregate_view import AggOutput, AggregateView
 from featurestore.definitions.sources import batch_of
 from featurestore.errors import DataSourceError
 from featurestore.naming import quote, sql_string
 from featurestore.offline.duckdb.agg_inputs import input_name, inputs_relation
+from featurestore.offline.duckdb.agg_windows import windows_table
 from featurestore.offline.duckdb.relations import SourceContext
 from featurestore.resolution import ResolvedView
 
@@ -140,9 +144,15 @@ def _ordered(out: AggOutput, filt: str) -> str:
     return _aggregate(out, "", filt)
 
 
-def aggregate_sql(req: ResolvedView, ctx: SourceContext, column_types: dict[str, str], as_of_created: bool) -> str:
+Step = Callable[[duckdb.DuckDBPyConnection], None]
+"""A statement run in Python before the training-set query, in its connection."""
+
+
+def aggregate_sql(req: ResolvedView, ctx: SourceContext, column_types: dict[str, str], as_of_created: bool,
+                  entity_cte: str, index: int) -> tuple[str, Step | None]:
     """The view's part: ``__fs_row`` and the requested outputs (``req.out_names``), one row per entity row of
-    ``__fs_e`` (the entity CTE of pit.py: entity columns, ``__fs_row``, ``__fs_ts``), in any order."""
+    ``__fs_e`` (the entity CTE of pit.py: entity columns, ``__fs_row``, ``__fs_ts``), in any order; and the
+    step to run first (it registers the values per spine point as table ``__fs_agg{index}``), if any."""
     view = req.view
     assert isinstance(view, AggregateView)
     by_name = {o.name: o for o in view.outputs}
@@ -154,38 +164,26 @@ def aggregate_sql(req: ResolvedView, ctx: SourceContext, column_types: dict[str,
     event_keys = "".join(f"{quote(key)} AS {k}, " for (_, key), k in zip(req.keys, keys, strict=True))
     used = sorted({o.input for o, _, _ in wanted})
     ins = "".join(f", {input_name(i)}" for i in used)
-    events = (f"SELECT {event_keys}__fs_ev, __fs_cr, __fs_ev::HUGEINT * {TWO_64} + (__fs_rank::HUGEINT * {TWO_62} "
-              f"+ __fs_ord + 1) AS __fs_z, {{'t': __fs_ev, 'c': __fs_cr, 'o': __fs_rank::BIGINT * "
-              f"4611686018427387904 + __fs_ord}} AS __fs_tie{ins} FROM ({inputs_relation(view, ctx, column_types)})")
-    if keys:  # only the keys the entity rows ask for
-        events = f"SELECT * FROM ({events}) SEMI JOIN (SELECT DISTINCT {', '.join(keys)} FROM __fs_u) USING ({', '.join(keys)})"
-    timed = as_of_created and batch_of(view.source).created_timestamp_field is not None
-    values = (_grouped(view, wanted, keys) if timed else _framed(view, wanted, keys))
+    events = (f"SELECT {event_keys}__fs_ev, __fs_cr, __fs_rank, __fs_ord{ins} "
+              f"FROM ({inputs_relation(view, ctx, column_types)})")
     cols = ", ".join(f"{_final(view, o, f, f'r.__fs_v{j}')} AS {quote(name)}" for j, (o, f, name) in enumerate(wanted))
     on = "".join(f"r.{k} = e.{quote(col)} AND " for k, (col, _) in zip(keys, req.keys, strict=True))
-    return (f"SELECT e.__fs_row, {cols} FROM __fs_e e LEFT JOIN (WITH __fs_u AS ({spine}), __fs_x AS ({events}) "
-            f"{values}) r ON {on}r.__fs_t = e.__fs_ts")
+    head = f"SELECT e.__fs_row, {cols} FROM __fs_e e LEFT JOIN "
+    tail = f" r ON {on}r.__fs_t = e.__fs_ts"
+    if as_of_created and batch_of(view.source).created_timestamp_field is not None:
+        tie = "{'t': __fs_ev, 'c': __fs_cr, 'o': __fs_rank::BIGINT * 4611686018427387904 + __fs_ord}"
+        timed = (f"SELECT *, __fs_ev::HUGEINT * {TWO_64} + (__fs_rank::HUGEINT * {TWO_62} + __fs_ord + 1) AS __fs_z, "
+                 f"{tie} AS __fs_tie FROM ({events})")
+        if keys:  # only the keys the entity rows ask for
+            timed = f"SELECT * FROM ({timed}) SEMI JOIN (SELECT DISTINCT {', '.join(keys)} FROM __fs_u) USING ({', '.join(keys)})"
+        values = _grouped(view, wanted, keys)
+        return f"{head}(WITH __fs_u AS ({spine}), __fs_x AS ({timed}) {values}){tail}", None
+    table = f"__fs_agg{index}"
 
+    def step(con: duckdb.DuckDBPyConnection) -> None:
+        con.register(table, windows_table(con, view, wanted, keys, f"WITH {entity_cte} {spine}", events, index))
 
-def _framed(view: AggregateView, wanted: list[tuple[AggOutput, str, str]], keys: list[str]) -> str:
-    """The outputs per spine point by window frames over the union of spine points and events."""
-    windows = list(dict.fromkeys(o.window_us for o, _, _ in wanted))
-    offsets = {w: f"__fs_o{n}" for n, w in enumerate(windows) if w is not None}
-    spine_cols = "".join(f", (__fs_t - {window_start_sql(view, '__fs_t', w)})::HUGEINT * {TWO_64} AS {c}"
-                         for w, c in offsets.items())
-    event_cols = "".join(f", 0::HUGEINT AS {c}" for c in offsets.values())
-    union = (f"SELECT *{event_cols}, NULL::BIGINT AS __fs_t FROM __fs_x UNION ALL BY NAME "
-             f"SELECT *, __fs_t::HUGEINT * {TWO_64} AS __fs_z{spine_cols} FROM __fs_u")
-    part = f"PARTITION BY {', '.join(keys)} " if keys else ""
-    defs = []
-    for n, w in enumerate(windows):
-        start = "UNBOUNDED" if w is None else offsets[w]
-        defs.append(f"__fs_w{n} AS ({part}ORDER BY __fs_z RANGE BETWEEN {start} PRECEDING AND 1 PRECEDING)")
-    exprs = ", ".join(f"{_aggregate(o, f' OVER __fs_w{windows.index(o.window_us)}')} AS __fs_v{j}"
-                      for j, (o, _, _) in enumerate(wanted))
-    head = "".join(f"{k}, " for k in keys)
-    return (f"SELECT {head}__fs_t, {exprs} FROM ({union}) WINDOW {', '.join(defs)} "
-            "QUALIFY __fs_t IS NOT NULL")
+    return f"{head}{table}{tail}", step
 
 
 def _grouped(view: AggregateView, wanted: list[tuple[AggOutput, str, str]], keys: list[str]) -> str:
