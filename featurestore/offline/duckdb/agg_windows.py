@@ -28,35 +28,42 @@ Wanted = list[tuple[AggOutput, str, str]]
 
 
 def windows_table(con: duckdb.DuckDBPyConnection, view: AggregateView, wanted: Wanted, keys: list[str],
-                  spine: str, events: str, index: int) -> pa.Table:
+                  spine: str, events: str, index: int, timed: bool = False) -> pa.Table:
     """Per spine point (``spine``: SQL of the distinct ``__fs_k*`` keys and ``__fs_t``): the keys, ``__fs_t`` and
-    each output's raw value ``__fs_v{j}`` (empty windows null; the part's SQL fills in the empty values).
-    ``events``: SQL of the view's events with keys ``__fs_k*``, ``__fs_ev``, ``__fs_cr``, ``__fs_rank``,
-    ``__fs_ord`` and the inputs."""
+    each output's value ``__fs_v{j}`` (empty windows null, except counts; the part's SQL fills in the rest).
+    ``events``: SQL of the view's events with keys ``__fs_k*``, ``__fs_ev``, ``__fs_cr``, ``__fs_ro`` (rank *
+    2**62 + ordinal) and the inputs. ``timed``: events also need ``created < T`` (see :func:`_timed_rows`)."""
     ids = f"dense_rank() OVER (ORDER BY {', '.join(keys)}) - 1" if keys else "0"
     points = con.sql(f"SELECT *, ({ids})::BIGINT AS __fs_id FROM ({spine}) ORDER BY __fs_id, __fs_t").to_arrow_table()
-    known = f"__fs_aggk{index}"
-    con.register(known, points)
-    try:
-        join = (f"JOIN (SELECT DISTINCT {', '.join(keys)}, __fs_id FROM {known}) k USING ({', '.join(keys)})"
-                if keys else "CROSS JOIN (SELECT 0::BIGINT AS __fs_id) k")
-        used = sorted({o.input for o, _, _ in wanted})
-        ins = "".join(f", x.{input_name(i)}" for i in used)
-        rows = con.sql(f"SELECT k.__fs_id, x.__fs_ev, x.__fs_cr, x.__fs_rank::BIGINT * 4611686018427387904 + "
-                       f"x.__fs_ord AS __fs_ro{ins} FROM ({events}) x {join}").to_arrow_table()
-    finally:
-        con.unregister(known)
     at = _ints(points.column("__fs_t"))
-    point_ids = _ints(points.column("__fs_id"))
     windows = [w for w in dict.fromkeys(o.window_us for o, _, _ in wanted) if w is not None]
     bounds = [at] + [window_start(view, at, w) for w in windows]
+    used = sorted({o.input for o, _, _ in wanted})
+    ins = "".join(f", x.{input_name(i)}" for i in used)
+    known = f"__fs_aggk{index}"
+    if timed:  # every spine point its own group of events: its id is its position
+        point_ids = np.arange(len(at), dtype=np.int64)
+        points = points.set_column(points.schema.get_field_index("__fs_id"), "__fs_id", pa.array(point_ids))
+    else:
+        point_ids = _ints(points.column("__fs_id"))
+    con.register(known, points)
+    try:
+        if timed:
+            rows = _timed_rows(con, view, wanted, keys, events, known, ins)
+        else:
+            join = (f"JOIN (SELECT DISTINCT {', '.join(keys)}, __fs_id FROM {known}) k USING ({', '.join(keys)})"
+                    if keys else "CROSS JOIN (SELECT 0::BIGINT AS __fs_id) k")
+            rows = con.sql(f"SELECT k.__fs_id, x.__fs_ev, x.__fs_cr, x.__fs_ro{ins} FROM ({events}) x {join}"
+                           ).to_arrow_table()
+    finally:
+        con.unregister(known)
     ev_ids, ev = _ints(rows.column("__fs_id")), _ints(rows.column("__fs_ev"))
     pack = Packing(ev, bounds)
     packed = ev_ids * pack.stride + pack.rank(ev)
     order = event_order(packed, _ints(rows.column("__fs_cr")), _ints(rows.column("__fs_ro")))
     packed = packed[order]
     take = pa.array(order)
-    # per bound: the events before it in its key; last: the key's first event (lifetime windows start there)
+    # per bound: the events before it in its group; last: the group's first event (lifetime windows start there)
     found = [np.searchsorted(packed, point_ids * pack.stride + pack.rank(b), side="left") for b in bounds]
     first = np.searchsorted(packed, point_ids * pack.stride, side="left")
     starts = {None: first, **{w: found[1 + n] for n, w in enumerate(windows)}}
@@ -72,6 +79,44 @@ def windows_table(con: duckdb.DuckDBPyConnection, view: AggregateView, wanted: W
         a, b = ranges[(o.input, o.window_us)]
         out[f"__fs_v{j}"] = output(view, o, feature, inp, a, b)
     return pa.table(out)
+
+
+def _floor(x: str, r: int) -> str:
+    """SQL: ``x`` rounded down to a multiple of ``r`` (DuckDB's ``//`` truncates toward zero)."""
+    return f"(({x}) - ((({x}) % {r}) + {r}) % {r})"
+
+
+def window_start_sql(view: AggregateView, at: str, window_us: int) -> str:
+    """SQL of :meth:`AggregateView.window_start` for a BIGINT expression ``at``."""
+    lo = f"({at} - {window_us})"
+    r = view.resolution_us
+    return lo if r is None else _floor(lo, r)
+
+
+def _timed_rows(con: duckdb.DuckDBPyConnection, view: AggregateView, wanted: Wanted, keys: list[str], events: str,
+                known: str, ins: str) -> pa.Table:
+    """With ``as_of_created``: per spine point (``__fs_id``), the events of its key with event and created time
+    before its T, and event time in its widest window.
+
+    A range of the sorted events cannot filter ``created < T`` per spine point, so events are joined to spine
+    points: on the keys and a time bucket as wide as the widest window (plus ``resolution``) when every window is
+    finite, so a spine point reads at most three buckets, in proportion to its window, not to its key's history;
+    with a lifetime aggregate, on the keys alone (quadratic on busy keys: the cost of ``as_of_created`` with
+    lifetime aggregates).
+    """
+    on = [f"x.{k} = u.{k}" for k in keys] + ["x.__fs_ev < u.__fs_t", "x.__fs_cr < u.__fs_t"]
+    finite = [o.window_us for o, _, _ in wanted if o.window_us is not None]
+    spine, source = known, f"({events})"
+    if len(finite) == len(wanted):
+        widest = max(finite)
+        size = widest + (view.resolution_us or 1)  # a window spans at most widest + resolution - 1 µs
+        lo = window_start_sql(view, "__fs_t", widest)
+        spine = (f"(SELECT *, unnest(range({_floor(lo, size)} // {size}, {_floor('__fs_t - 1', size)} // {size} + 1))"
+                 f" AS __fs_b FROM {known})")
+        source = f"(SELECT *, {_floor('__fs_ev', size)} // {size} AS __fs_b FROM ({events}))"
+        on += ["x.__fs_b = u.__fs_b", f"x.__fs_ev >= {window_start_sql(view, 'u.__fs_t', widest)}"]
+    return con.sql(f"SELECT u.__fs_id, x.__fs_ev, x.__fs_cr, x.__fs_ro{ins} FROM {spine} u JOIN {source} x "
+                   f"ON {' AND '.join(on)}").to_arrow_table()
 
 
 def _ints(column: pa.ChunkedArray) -> Int:

@@ -18,7 +18,6 @@ from featurestore.definitions.sources import BatchSource, CsvSource, PushSource,
 from featurestore.errors import DataSourceError, FeatureStoreError, InputError
 from featurestore.naming import quote, sql_string
 from featurestore.offline.duckdb.agg_inputs import inputs_relation
-from featurestore.offline.duckdb.aggregates import overflow_error
 from featurestore.offline.duckdb.drift import check_source_types
 from featurestore.offline.duckdb.failures import describe_error
 from featurestore.offline.duckdb.job import DuckDBRetrievalJob
@@ -243,7 +242,7 @@ class DuckDBOfflineStore:
             return self.connect(sources, views)
 
         def errors(err: Exception) -> FeatureStoreError:
-            return overflow_error(err) or self._errors(err, sources, views)
+            return self._errors(err, sources, views)
 
         if entity.table is not None:
             query = pit_sql("__fs_entity", entity.timestamp_column, ts_type, None, requests, ctx, types,
