@@ -24,9 +24,11 @@ import duckdb
 from featurestore import types
 from featurestore.definitions.aggregate_view import AggOutput, AggregateView
 from featurestore.definitions.sources import batch_of
+from featurestore.errors import FeatureStoreError
 from featurestore.naming import quote
 from featurestore.offline.duckdb.agg_inputs import input_name, inputs_relation
 from featurestore.offline.duckdb.agg_windows import windows_table
+from featurestore.offline.duckdb.failures import describe_error
 from featurestore.offline.duckdb.relations import SourceContext
 from featurestore.resolution import ResolvedView
 
@@ -49,6 +51,16 @@ def _final(out: AggOutput, value: str) -> str:
     if empty is not None:
         value = f"coalesce({value}, {empty})"
     return f"CAST({value} AS {out.dtype.to_duckdb()})"
+
+
+def _named(err: Exception, view: AggregateView) -> FeatureStoreError:
+    """A DuckDB error of the view's events query, naming the view (and its where predicates, which run there)."""
+    found = describe_error(err, [(view, view.source)])
+    wheres = list(dict.fromkeys(a.where for a in view.aggregations if a.where))
+    if not wheres:
+        return found
+    shown = "; ".join(repr(w) for w in wheres)
+    return type(found)(f"{found.message} (the view's where predicates run in this query: {shown})", **found.fields)
 
 
 def aggregate_sql(req: ResolvedView, ctx: SourceContext, column_types: dict[str, str], as_of_created: bool,
@@ -74,7 +86,10 @@ def aggregate_sql(req: ResolvedView, ctx: SourceContext, column_types: dict[str,
     table = f"__fs_agg{index}"
 
     def step(con: duckdb.DuckDBPyConnection) -> None:
-        con.register(table, windows_table(con, view, wanted, keys, spine, events, index, timed))
+        try:
+            con.register(table, windows_table(con, view, wanted, keys, spine, events, index, timed))
+        except (duckdb.Error, OSError) as err:  # the view's own reads: the error is this view's
+            raise _named(err, view) from None
 
     cols = ", ".join(f"{_final(o, f'r.__fs_v{j}')} AS {quote(name)}" for j, (o, _, name) in enumerate(wanted))
     on = "".join(f"r.{k} = e.{quote(col)} AND " for k, (col, _) in zip(keys, req.keys, strict=True))
