@@ -289,7 +289,8 @@ def test_multi_key_entities_and_key_only_in_the_entity_frame(make_store: Callabl
     view = AggregateView(name="pairs", entities=[pair], source=ParquetSource(path="pairs.parquet"),
                          schema=[Field(name="a", dtype=Int32), Field(name="b", dtype=String),
                                  Field(name="v", dtype=Int32)],
-                         aggregations=[Aggregation(column="v", function="sum"), Aggregation(column="v", function="max")])
+                         aggregations=[Aggregation(column="v", function="sum"),
+                                       Aggregation(column="v", function="max")])
     store = make_store()
     store.apply([pair, view])
     entity = pa.table({"a": pa.array([1, 1, 2, 2, 1], pa.int32()), "b": ["y", "x", "x", "y", None],

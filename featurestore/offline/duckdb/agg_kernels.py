@@ -53,12 +53,14 @@ class Input:
         return self._cache[name]
 
     def floats(self) -> Float:
-        return self.cached("floats", lambda: np.asarray(self.values.to_numpy(zero_copy_only=False), np.float64))
+        out: Float = self.cached("floats", lambda: np.asarray(self.values.to_numpy(zero_copy_only=False), np.float64))
+        return out
 
     def ranks(self) -> Int:
         """Dense ranks of the values (equal values, equal ranks), from 0."""
-        return self.cached("ranks", lambda: np.asarray(pc.rank(self.values, sort_keys="ascending",
-                                                               tiebreaker="dense").to_numpy(), np.int64) - 1)
+        out: Int = self.cached("ranks", lambda: np.asarray(pc.rank(self.values, sort_keys="ascending",
+                                                                   tiebreaker="dense").to_numpy(), np.int64) - 1)
+        return out
 
 
 def float_sums(inp: Input, a: Int, b: Int) -> Float:

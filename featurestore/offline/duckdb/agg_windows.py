@@ -66,7 +66,7 @@ def windows_table(con: duckdb.DuckDBPyConnection, view: AggregateView, wanted: W
     # per bound: the events before it in its group; last: the group's first event (lifetime windows start there)
     found = [np.searchsorted(packed, point_ids * pack.stride + pack.rank(b), side="left") for b in bounds]
     first = np.searchsorted(packed, point_ids * pack.stride, side="left")
-    starts = {None: first, **{w: found[1 + n] for n, w in enumerate(windows)}}
+    starts: dict[int | None, Int] = {None: first, **{w: found[1 + n] for n, w in enumerate(windows)}}
     inputs: dict[int, kernels.Input] = {}
     ranges: dict[tuple[int, int | None], tuple[Int, Int]] = {}
     out = {k: points.column(k) for k in [*keys, "__fs_t"]}
