@@ -12,7 +12,7 @@ plus ``log m`` per window, whatever the skew of the keys:
   times larger (a plain prefix difference would cancel: design notes section 5); numpy's cumulative sum is
   sequential, so results are identical run to run;
 * ``min``, ``max``, ``stddev``: a segment tree (``stddev``: count, mean and M2 merged with Chan's formula);
-* ``first``, ``last``: the first and last counting event of the range (the event order is the tie rule);
+* ``first``, ``last``: the ends of the range (the event order is the tie rule; agg_windows.py);
 * ``count_distinct``: ``#{j in [a, b): prev(j) < a}`` (``prev``: the previous event with the same value), a
   dominance count over a merge-sort tree of ``prev``.
 """
@@ -83,8 +83,8 @@ def float_sums(inp: Input, a: Int, b: Int) -> Float:
     return out
 
 
-def int_sums(inp: Input, a: Int, b: Int) -> tuple[Int, list[tuple[int, int]]]:
-    """Exact sums of the integer values in ``[a, b)``, and the (window index, sum) of those outside Int64."""
+def int_limbs(inp: Input, a: Int, b: Int) -> tuple[Int, Int]:
+    """The sums of the integer values in ``[a, b)`` as two exact limbs ``(high, low)``: ``high * 2**32 + low``."""
 
     def build() -> tuple[Int, Int]:
         x = np.asarray(inp.values.to_numpy(zero_copy_only=False), np.int64)
@@ -93,15 +93,19 @@ def int_sums(inp: Input, a: Int, b: Int) -> tuple[Int, list[tuple[int, int]]]:
                 np.concatenate([[0], np.cumsum(low)]).astype(np.int64))
 
     ph, pl = inp.cached("limbs", build)
-    dh, dl = ph[b] - ph[a], pl[b] - pl[a]
-    near = np.flatnonzero(np.abs(dh.astype(np.float64) * 2.0**32 + dl.astype(np.float64)) > 2.0**62)
-    out = np.zeros(len(a), np.int64)
-    safe = np.ones(len(a), bool)
+    return ph[b] - ph[a], pl[b] - pl[a]
+
+
+def int_totals(high: Int, low: Int) -> tuple[Int, list[tuple[int, int]]]:
+    """``high * 2**32 + low`` exactly, and the (index, value) of those outside Int64."""
+    near = np.flatnonzero(np.abs(high.astype(np.float64) * 2.0**32 + low.astype(np.float64)) > 2.0**62)
+    out = np.zeros(len(high), np.int64)
+    safe = np.ones(len(high), bool)
     safe[near] = False
-    out[safe] = dh[safe] * 2**32 + dl[safe]
+    out[safe] = high[safe] * 2**32 + low[safe]
     bad = []
     for i in near.tolist():
-        total = int(dh[i]) * 2**32 + int(dl[i])
+        total = int(high[i]) * 2**32 + int(low[i])
         if abs(total) > INT64_MAX or total == -(2**63):
             bad.append((i, total))
         else:
@@ -154,35 +158,50 @@ def _put(x: np.ndarray, at: Int, values: np.ndarray) -> np.ndarray:
     return x
 
 
-def extremes(inp: Input, a: Int, b: Int, largest: bool) -> pa.Array:
-    """min (or max) of each range, null when empty, in the values' type."""
-    t = inp.values.type
-    numeric = pa.types.is_integer(t) or pa.types.is_floating(t)
-    if numeric:
-        x = np.asarray(inp.values.to_numpy(zero_copy_only=False))
-        if pa.types.is_floating(t):
-            x = x.astype(np.float64)
-            fill = -np.inf if largest else np.inf
-        else:
-            x = x.astype(np.int64)
-            fill = np.iinfo(np.int64).min if largest else np.iinfo(np.int64).max
-    else:
-        x = inp.ranks()
-        fill = -1 if largest else np.iinfo(np.int64).max
+def extremes(inp: Input, a: Int, b: Int, largest: bool) -> np.ndarray:
+    """min (or max) of each range: the value for numbers (:func:`is_numeric`), else its rank (see
+    :func:`from_ranks`); an empty range gives the identity (+-inf, the extreme integer, -1 for ranks)."""
+    x = _comparable(inp)
+    fill = _identity(x, largest)
     op = np.maximum if largest else np.minimum
 
     def combine(p: Node, q: Node) -> Node:
         return (op(p[0], q[0]),)
 
     identity = (np.array([fill], dtype=x.dtype),)
-    levels = inp.cached(f"tree-{largest}-{numeric}", lambda: _levels((x,), combine, identity))
+    levels = inp.cached(f"tree-{largest}", lambda: _levels((x,), combine, identity))
     (found,) = tree_query(levels, combine, identity, a, b)
-    empty = a >= b
-    if numeric:
-        return pa.array(np.where(empty, 0, found), mask=empty).cast(t)
-    first_of_rank = np.empty(int(x.max(initial=-1)) + 1, np.int64)
-    first_of_rank[x] = np.arange(len(x))
-    index = first_of_rank[np.where(empty, 0, found)] if len(x) else np.zeros(len(a), np.int64)
+    return found
+
+
+def is_numeric(inp: Input) -> bool:
+    t = inp.values.type
+    return bool(pa.types.is_integer(t) or pa.types.is_floating(t))
+
+
+def _comparable(inp: Input) -> np.ndarray:
+    """The values as numpy numbers that order like them: floats, integers, else dense ranks."""
+    t = inp.values.type
+    if not is_numeric(inp):
+        return inp.ranks()
+    x = np.asarray(inp.values.to_numpy(zero_copy_only=False))
+    return x.astype(np.float64) if pa.types.is_floating(t) else x.astype(np.int64)
+
+
+def _identity(x: np.ndarray, largest: bool) -> Any:
+    if x.dtype == np.float64:
+        return -np.inf if largest else np.inf
+    return np.iinfo(np.int64).min if largest else np.iinfo(np.int64).max
+
+
+def extremes_array(inp: Input, found: np.ndarray, empty: np.ndarray) -> pa.Array:
+    """:func:`extremes` results as values of the input's type, null where ``empty``."""
+    if is_numeric(inp):
+        return pa.array(np.where(empty, 0, found), mask=empty).cast(inp.values.type)
+    ranks = inp.ranks()
+    first_of_rank = np.zeros(int(ranks.max(initial=-1)) + 1, np.int64)
+    first_of_rank[ranks] = np.arange(len(ranks))
+    index = first_of_rank[np.where(empty, 0, found)] if len(ranks) else np.zeros(len(found), np.int64)
     return inp.values.take(pa.array(index, mask=empty))
 
 
@@ -199,22 +218,23 @@ def _chan(p: Node, q: Node) -> Node:
     return n, mean, m2_
 
 
-def stddevs(inp: Input, a: Int, b: Int) -> pa.Array:
-    """Sample standard deviation of each range (null below two values)."""
+def moments(inp: Input, a: Int, b: Int) -> Node:
+    """(count, mean, M2) of each range (a segment tree merging with Chan's formula: no cancellation)."""
     x = inp.floats()
     identity = (np.array([0.0]), np.array([0.0]), np.array([0.0]))
     levels = inp.cached("chan", lambda: _levels((np.ones(len(x)), x, np.zeros(len(x))), _chan, identity))
-    n, _, m2 = tree_query(levels, _chan, identity, a, b)
+    return tree_query(levels, _chan, identity, a, b)
+
+
+def merge_moments(p: Node, q: Node) -> Node:
+    return _chan(p, q)
+
+
+def stddev_array(n: np.ndarray, m2: np.ndarray) -> pa.Array:
+    """Sample standard deviations from counts and M2 (null below two values)."""
     with np.errstate(invalid="ignore", divide="ignore"):
         out = np.sqrt(np.maximum(m2, 0.0) / (n - 1))
     return pa.array(out, mask=n < 2)
-
-
-def ends(inp: Input, a: Int, b: Int, last: bool) -> pa.Array:
-    """The first (or last) value of each range in the event order, null when empty."""
-    empty = a >= b
-    index = np.where(empty, 0, b - 1 if last else a)
-    return inp.values.take(pa.array(index, mask=empty))
 
 
 def distinct_counts(inp: Input, a: Int, b: Int) -> Int:
@@ -250,4 +270,24 @@ def distinct_counts(inp: Input, a: Int, b: Int) -> Int:
         found = np.searchsorted(arr, a[has] + 1 + block * (m + 1), side="left") - start
         total[has] += found
     out: Int = total - a
+    return out
+
+
+def vanished(inp: Input, points: int, hole_point: Int, hole: Int, a: Int, b: Int) -> Int:
+    """Per point, the distinct values of its range ``[a, b)`` that occur only at its holes (``hole_point``,
+    ``hole``: the point and value index of each hole, inside the point's range)."""
+    ranks = inp.ranks()
+    m = len(ranks)
+    v = ranks[hole]
+    order = np.lexsort((v, hole_point))
+    hp, v = hole_point[order], v[order]
+    new = np.ones(len(hp), bool)
+    new[1:] = (hp[1:] != hp[:-1]) | (v[1:] != v[:-1])
+    start = np.flatnonzero(new)
+    held = np.diff(np.append(start, len(hp)))  # holes per (point, value)
+    gp, gv = hp[start], v[start]
+    occurrences = inp.cached("occurrences", lambda: np.sort(ranks * (m + 1) + np.arange(m, dtype=np.int64)))
+    inside = (np.searchsorted(occurrences, gv * (m + 1) + b[gp]) - np.searchsorted(occurrences, gv * (m + 1) + a[gp]))
+    gone = inside == held
+    out: Int = np.bincount(gp[gone], minlength=points).astype(np.int64)
     return out

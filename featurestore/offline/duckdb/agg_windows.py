@@ -10,6 +10,8 @@ found by binary search. agg_kernels.py answers each function over those ranges.
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
 from typing import Any
 
 import duckdb
@@ -23,6 +25,7 @@ from featurestore.offline.duckdb import agg_kernels as kernels
 from featurestore.offline.duckdb.agg_inputs import input_name
 
 Int = np.ndarray[Any, np.dtype[np.int64]]
+Node = tuple[np.ndarray, ...]
 Wanted = list[tuple[AggOutput, str, str]]
 """Per requested output: the output, its feature name, its output column name."""
 
@@ -32,91 +35,44 @@ def windows_table(con: duckdb.DuckDBPyConnection, view: AggregateView, wanted: W
     """Per spine point (``spine``: SQL of the distinct ``__fs_k*`` keys and ``__fs_t``): the keys, ``__fs_t`` and
     each output's value ``__fs_v{j}`` (empty windows null, except counts; the part's SQL fills in the rest).
     ``events``: SQL of the view's events with keys ``__fs_k*``, ``__fs_ev``, ``__fs_cr``, ``__fs_ro`` (rank *
-    2**62 + ordinal) and the inputs. ``timed``: events also need ``created < T`` (see :func:`_timed_rows`)."""
+    2**62 + ordinal) and the inputs. ``timed``: events also need ``created < T`` (see :func:`holes`)."""
     ids = f"dense_rank() OVER (ORDER BY {', '.join(keys)}) - 1" if keys else "0"
     points = con.sql(f"SELECT *, ({ids})::BIGINT AS __fs_id FROM ({spine}) ORDER BY __fs_id, __fs_t").to_arrow_table()
-    at = _ints(points.column("__fs_t"))
+    at, point_ids = _ints(points.column("__fs_t")), _ints(points.column("__fs_id"))
     windows = [w for w in dict.fromkeys(o.window_us for o, _, _ in wanted) if w is not None]
     bounds = [at] + [window_start(view, at, w) for w in windows]
-    used = sorted({o.input for o, _, _ in wanted})
-    ins = "".join(f", x.{input_name(i)}" for i in used)
+    ins = "".join(f", x.{input_name(i)}" for i in sorted({o.input for o, _, _ in wanted}))
     known = f"__fs_aggk{index}"
-    if timed:  # every spine point its own group of events: its id is its position
-        point_ids = np.arange(len(at), dtype=np.int64)
-        points = points.set_column(points.schema.get_field_index("__fs_id"), "__fs_id", pa.array(point_ids))
-    else:
-        point_ids = _ints(points.column("__fs_id"))
     con.register(known, points)
     try:
-        if timed:
-            rows = _timed_rows(con, view, wanted, keys, events, known, ins)
-        else:
-            join = (f"JOIN (SELECT DISTINCT {', '.join(keys)}, __fs_id FROM {known}) k USING ({', '.join(keys)})"
-                    if keys else "CROSS JOIN (SELECT 0::BIGINT AS __fs_id) k")
-            rows = con.sql(f"SELECT k.__fs_id, x.__fs_ev, x.__fs_cr, x.__fs_ro{ins} FROM ({events}) x {join}"
-                           ).to_arrow_table()
+        join = (f"JOIN (SELECT DISTINCT {', '.join(keys)}, __fs_id FROM {known}) k USING ({', '.join(keys)})"
+                if keys else "CROSS JOIN (SELECT 0::BIGINT AS __fs_id) k")
+        rows = con.sql(f"SELECT k.__fs_id, x.__fs_ev, x.__fs_cr, x.__fs_ro{ins} FROM ({events}) x {join}"
+                       ).to_arrow_table()
     finally:
         con.unregister(known)
-    ev_ids, ev = _ints(rows.column("__fs_id")), _ints(rows.column("__fs_ev"))
+    ev_ids, ev, created = _ints(rows.column("__fs_id")), _ints(rows.column("__fs_ev")), _ints(rows.column("__fs_cr"))
     pack = Packing(ev, bounds)
     packed = ev_ids * pack.stride + pack.rank(ev)
-    order = event_order(packed, _ints(rows.column("__fs_cr")), _ints(rows.column("__fs_ro")))
+    order = event_order(packed, created, _ints(rows.column("__fs_ro")))
     packed = packed[order]
     take = pa.array(order)
-    # per bound: the events before it in its group; last: the group's first event (lifetime windows start there)
+    # per bound: the events before it in its key; last: the key's first event (lifetime windows start there)
     found = [np.searchsorted(packed, point_ids * pack.stride + pack.rank(b), side="left") for b in bounds]
     first = np.searchsorted(packed, point_ids * pack.stride, side="left")
     starts: dict[int | None, Int] = {None: first, **{w: found[1 + n] for n, w in enumerate(windows)}}
+    late = holes(pack, packed, ev[order], created[order], point_ids * pack.stride + pack.rank(at)) if timed else None
     inputs: dict[int, kernels.Input] = {}
-    ranges: dict[tuple[int, int | None], tuple[Int, Int]] = {}
+    cache: dict[tuple[int, int | None], Parts] = {}
     out = {k: points.column(k) for k in [*keys, "__fs_t"]}
     for j, (o, feature, _) in enumerate(wanted):
         if o.input not in inputs:
             inputs[o.input] = kernels.Input(rows.column(input_name(o.input)).combine_chunks().take(take))
         inp = inputs[o.input]
-        if (o.input, o.window_us) not in ranges:
-            ranges[(o.input, o.window_us)] = inp.ranges(starts[o.window_us], found[0])
-        a, b = ranges[(o.input, o.window_us)]
-        out[f"__fs_v{j}"] = output(view, o, feature, inp, a, b)
+        if (o.input, o.window_us) not in cache:
+            cache[(o.input, o.window_us)] = Parts.of(inp, starts[o.window_us], found[0], late)
+        out[f"__fs_v{j}"] = output(view, o, feature, inp, cache[(o.input, o.window_us)])
     return pa.table(out)
-
-
-def _floor(x: str, r: int) -> str:
-    """SQL: ``x`` rounded down to a multiple of ``r`` (DuckDB's ``//`` truncates toward zero)."""
-    return f"(({x}) - ((({x}) % {r}) + {r}) % {r})"
-
-
-def window_start_sql(view: AggregateView, at: str, window_us: int) -> str:
-    """SQL of :meth:`AggregateView.window_start` for a BIGINT expression ``at``."""
-    lo = f"({at} - {window_us})"
-    r = view.resolution_us
-    return lo if r is None else _floor(lo, r)
-
-
-def _timed_rows(con: duckdb.DuckDBPyConnection, view: AggregateView, wanted: Wanted, keys: list[str], events: str,
-                known: str, ins: str) -> pa.Table:
-    """With ``as_of_created``: per spine point (``__fs_id``), the events of its key with event and created time
-    before its T, and event time in its widest window.
-
-    A range of the sorted events cannot filter ``created < T`` per spine point, so events are joined to spine
-    points: on the keys and a time bucket as wide as the widest window (plus ``resolution``) when every window is
-    finite, so a spine point reads at most three buckets, in proportion to its window, not to its key's history;
-    with a lifetime aggregate, on the keys alone (quadratic on busy keys: the cost of ``as_of_created`` with
-    lifetime aggregates).
-    """
-    on = [f"x.{k} = u.{k}" for k in keys] + ["x.__fs_ev < u.__fs_t", "x.__fs_cr < u.__fs_t"]
-    finite = [o.window_us for o, _, _ in wanted if o.window_us is not None]
-    spine, source = known, f"({events})"
-    if len(finite) == len(wanted):
-        widest = max(finite)
-        size = widest + (view.resolution_us or 1)  # a window spans at most widest + resolution - 1 µs
-        lo = window_start_sql(view, "__fs_t", widest)
-        spine = (f"(SELECT *, unnest(range({_floor(lo, size)} // {size}, {_floor('__fs_t - 1', size)} // {size} + 1))"
-                 f" AS __fs_b FROM {known})")
-        source = f"(SELECT *, {_floor('__fs_ev', size)} // {size} AS __fs_b FROM ({events}))"
-        on += ["x.__fs_b = u.__fs_b", f"x.__fs_ev >= {window_start_sql(view, 'u.__fs_t', widest)}"]
-    return con.sql(f"SELECT u.__fs_id, x.__fs_ev, x.__fs_cr, x.__fs_ro{ins} FROM {spine} u JOIN {source} x "
-                   f"ON {' AND '.join(on)}").to_arrow_table()
 
 
 def _ints(column: pa.ChunkedArray) -> Int:
@@ -139,7 +95,7 @@ class Packing:
     def __init__(self, ev: Int, bounds: list[Int]) -> None:
         every = [x for x in (ev, *bounds) if len(x)]
         self.low = min((int(x.min()) for x in every), default=0)
-        high = max((int(x.max()) for x in every), default=0)
+        self.high = high = max((int(x.max()) for x in every), default=0)
         self.stride = high - self.low + 2
         self.times: Int | None = None
         if self.stride * (max(len(ev), max((len(b) for b in bounds), default=0)) + 1) >= 2**62:
@@ -147,10 +103,19 @@ class Packing:
             self.stride = len(self.times) + 1
 
     def rank(self, t: Int) -> Int:
+        """The packed time of ``t`` (one of the times given)."""
         if self.times is None:
             out: Int = t - self.low
             return out
         found: Int = np.searchsorted(self.times, t).astype(np.int64)
+        return found
+
+    def rank_floor(self, t: Int) -> Int:
+        """The packed time of the latest time given that is ``<= t`` (any ``t >= low``)."""
+        if self.times is None:
+            out: Int = np.minimum(t, self.high) - self.low
+            return out
+        found: Int = np.searchsorted(self.times, t, side="right").astype(np.int64) - 1
         return found
 
 
@@ -169,32 +134,123 @@ def event_order(packed: Int, created: Int, ro: Int) -> Int:
     return order
 
 
-def output(view: AggregateView, o: AggOutput, feature: str, inp: kernels.Input, a: Int, b: Int) -> pa.Array:
-    """One output's raw values per spine point (empty windows null, except counts)."""
-    f = o.function
-    empty = a >= b
+def holes(pack: Packing, packed: Int, ev: Int, created: Int, points: Int) -> tuple[Int, Int]:
+    """With ``as_of_created``: the (spine point, event index) pairs where the event is dated before the point's T
+    but created at or after it, sorted; ``points``: the spine points' packed (key, T), ascending.
+
+    Only events created after their event time can be such a hole, and only for the points of their key with T
+    in (event time, created time]: the cost grows with those pairs (none when rows arrive before the next
+    entity row's time), never with the key's history.
+    """
+    late = np.flatnonzero(created > ev)
+    key = packed[late] - pack.rank(ev[late])  # key id * stride
+    lo = np.searchsorted(points, key + pack.rank(ev[late]), side="right")  # T > event time
+    hi = np.searchsorted(points, key + pack.rank_floor(created[late]), side="right")  # T <= created time
+    counts = np.maximum(hi - lo, 0)
+    total = int(counts.sum())
+    offsets = np.repeat(np.cumsum(counts) - counts, counts)
+    point = np.repeat(lo, counts) + (np.arange(total, dtype=np.int64) - offsets)
+    event = np.repeat(late, counts)
+    order = np.lexsort((event, point))
+    return point[order].astype(np.int64), event[order].astype(np.int64)
+
+
+class Parts:
+    """One input's window per spine point as ranges of its counting events: ``[a, b)``, minus the holes of
+    ``as_of_created`` (then each point has several parts, the first at ``group[point]``)."""
+
+    def __init__(self, a: Int, b: Int, group: Int | None, whole: tuple[Int, Int],
+                 holes: tuple[Int, Int] | None) -> None:
+        self.a, self.b, self.group, self.whole, self.holes = a, b, group, whole, holes
+
+    @classmethod
+    def of(cls, inp: kernels.Input, start: Int, end: Int, late: tuple[Int, Int] | None) -> Parts:
+        """``start``, ``end``: per point, its window as a range of all events; ``late``: see :func:`holes`."""
+        a, b = inp.ranges(start, end)
+        if late is None:
+            return cls(a, b, None, (a, b), None)
+        point, event = late
+        keep = (event >= start[point]) & (inp.before[event + 1] > inp.before[event])  # in the window, counting
+        hp, hc = point[keep], inp.before[event[keep]]
+        if not len(hp):
+            return cls(a, b, None, (a, b), None)
+        q = len(a)
+        every = np.arange(q, dtype=np.int64)
+        # parts of a point with holes h1 < h2 < ...: [a, h1), [h1 + 1, h2), ..., [hk + 1, b)
+        sp = np.concatenate([every, hp])
+        lo = np.concatenate([a, hc + 1])[np.lexsort((np.concatenate([np.full(q, -1), hc]), sp))]
+        hi = np.concatenate([hc, b])[np.lexsort((np.concatenate([hc, np.full(q, 2**62)]), np.concatenate([hp, every])))]
+        owner = np.sort(sp)
+        return cls(lo, hi, np.searchsorted(owner, every), (a, b), (hp, hc))
+
+    def reduce(self, values: np.ndarray, ufunc: np.ufunc) -> np.ndarray:
+        """Per point, ``ufunc`` over its parts' ``values``."""
+        return values if self.group is None else ufunc.reduceat(values, self.group)
+
+    def merge(self, values: tuple[np.ndarray, ...], combine: Callable[[Node, Node], Node]) -> tuple[np.ndarray, ...]:
+        """Per point, its parts' ``values`` combined left to right (points with one part as they are)."""
+        if self.group is None:
+            return values
+        acc = tuple(v[self.group] for v in values)
+        sizes = np.diff(np.append(self.group, len(values[0])))
+        for step in range(1, int(sizes.max(initial=1))):
+            more = np.flatnonzero(sizes > step)
+            merged = combine(tuple(x[more] for x in acc), tuple(v[self.group[more] + step] for v in values))
+            for x, m in zip(acc, merged, strict=True):
+                x[more] = m
+        return acc
+
+
+def _fsums(parts: Parts, sums: np.ndarray) -> np.ndarray:
+    """Per point, the exactly rounded sum of its parts' sums."""
+    if parts.group is None:
+        return sums
+    out = np.add.reduceat(sums, parts.group)
+    sizes = np.diff(np.append(parts.group, len(sums)))
+    for point in np.flatnonzero(sizes > 1).tolist():
+        g = int(parts.group[point])
+        out[point] = math.fsum(sums[g:g + int(sizes[point])].tolist())
+    return out
+
+
+def output(view: AggregateView, o: AggOutput, feature: str, inp: kernels.Input, parts: Parts) -> pa.Array:
+    """One output's values per spine point (empty windows null, except counts)."""
+    f, a, b = o.function, parts.a, parts.b
+    count = parts.reduce(np.maximum(b - a, 0), np.add)
+    empty = count == 0
     if f == "count":
-        return pa.array(b - a, pa.int64())
+        return pa.array(count, pa.int64())
     if f == "count_distinct":
-        return pa.array(kernels.distinct_counts(inp, a, b), pa.int64())
+        wa, wb = parts.whole
+        distinct = kernels.distinct_counts(inp, wa, wb)
+        if parts.holes is not None:
+            distinct = distinct - kernels.vanished(inp, len(wa), parts.holes[0], parts.holes[1], wa, wb)
+        return pa.array(distinct, pa.int64())
     if f == "sum" and o.dtype == types.Int64:
-        sums, bad = kernels.int_sums(inp, a, b)
+        high, low = kernels.int_limbs(inp, a, b)
+        sums, bad = kernels.int_totals(parts.reduce(high, np.add), parts.reduce(low, np.add))
         if bad:
             raise DataSourceError(f"aggregate view {view.name!r}: feature {feature!r}, a sum of integers, is "
                                   f"{bad[0][1]}, outside Int64 (declare the column Float64 to sum it as floats)",
                                   view=view.name, column=feature)
         return pa.array(sums, pa.int64())
-    if f == "sum":
-        return pa.array(inp.cached(f"sum-{id(a)}", lambda: kernels.float_sums(inp, a, b)), pa.float64())
-    if f == "mean":
-        sums = inp.cached(f"sum-{id(a)}", lambda: kernels.float_sums(inp, a, b))
+    if f in ("sum", "mean"):
+        sums = inp.cached(f"sum-{id(parts)}", lambda: _fsums(parts, kernels.float_sums(inp, a, b)))
+        if f == "sum":
+            return pa.array(sums, pa.float64())
         with np.errstate(invalid="ignore", divide="ignore"):
-            means = sums / np.where(empty, 1, b - a)
-        return pa.array(means, pa.float64(), mask=empty)
+            return pa.array(sums / np.where(empty, 1, count), pa.float64(), mask=empty)
     if f in ("min", "max"):
-        return kernels.extremes(inp, a, b, largest=f == "max")
+        found = kernels.extremes(inp, a, b, largest=f == "max")
+        return kernels.extremes_array(inp, parts.reduce(found, np.maximum if f == "max" else np.minimum), empty)
     if f == "stddev":
-        return kernels.stddevs(inp, a, b)
+        n, _, m2 = parts.merge(kernels.moments(inp, a, b), kernels.merge_moments)
+        return kernels.stddev_array(n, m2)
     if f in ("first", "last"):
-        return kernels.ends(inp, a, b, last=f == "last")
+        some = a < b
+        if f == "last":
+            index = parts.reduce(np.where(some, b - 1, -1), np.maximum)
+        else:
+            index = parts.reduce(np.where(some, a, np.iinfo(np.int64).max), np.minimum)
+        return inp.values.take(pa.array(np.where(empty, 0, index), mask=empty))
     raise ValueError(f"unknown function {f!r}")
