@@ -300,3 +300,28 @@ def test_multi_key_entities_and_key_only_in_the_entity_frame(make_store: Callabl
     assert got.column("v_max").to_pylist() == [2, 1, 4, None, None]
     assert got.schema.field("v_max").type == pa.int32() and got.schema.field("v_sum").type == pa.int64()
 
+
+
+def test_times_centuries_apart_with_many_keys(make_store: Callable[..., FeatureStore], tmp_path: Path) -> None:
+    # (key, time) no longer packs into a BIGINT as an offset: times are ranked instead; same answers
+    rng = random.Random(11)
+    anchors = [datetime(1, 1, 2, tzinfo=UTC), datetime(2026, 3, 1, tzinfo=UTC), datetime(9000, 1, 1, tzinfo=UTC)]
+    rows = [ev(rng.randint(1, 100), rng.choice(anchors) + rng.randint(0, 30) * H, rng.choice([1.0, 2.5, None]),
+               created=rng.choice([None, anchors[1], anchors[2] + 40 * H])) for _ in range(3000)]
+    write_events(tmp_path / "events.parquet", rows)
+    store = make_store()
+    store.apply([card, agg_view(*[Aggregation(column="amount", function=f, windows=["5h"])
+                                  for f in ("sum", "count", "last", "max")], Aggregation(function="count"))])
+    spine = [(rng.randint(1, 101), rng.choice(anchors) + rng.randint(0, 32) * H) for _ in range(400)]
+    refs = ["txn:amount_sum_5h", "txn:amount_count_5h", "txn:amount_last_5h", "txn:amount_max_5h", "txn:count"]
+    events = [{"key": (r["card_id"],), "ts": epoch_us(r["event_timestamp"]), "ord": i, "amount": r["amount"],
+               "created": -(2**63) if r["created"] is None else epoch_us(r["created"])} for i, r in enumerate(rows)]
+    for as_of_created in (False, True):
+        got = values(store, frame([t for _, t in spine], [k for k, _ in spine]), refs, as_of_created=as_of_created)
+        points = [((k,), epoch_us(t)) for k, t in spine]
+        for ref in refs:
+            name = ref.split(":")[1]
+            five_hours = 5 * 3600 * 10**6
+            fn, col, window = ("count", None, None) if name == "count" else (name.split("_")[1], "amount", five_hours)
+            want = oracle(events, points, fn, col, window, as_of_created=as_of_created)
+            assert all(same(g, w) for g, w in zip(got[name], want, strict=True)), (name, as_of_created)

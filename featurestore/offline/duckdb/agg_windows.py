@@ -52,16 +52,16 @@ def windows_table(con: duckdb.DuckDBPyConnection, view: AggregateView, wanted: W
     finally:
         con.unregister(known)
     ev_ids, ev, created = _ints(rows.column("__fs_id")), _ints(rows.column("__fs_ev")), _ints(rows.column("__fs_cr"))
-    pack = Packing(ev, bounds)
-    packed = ev_ids * pack.stride + pack.rank(ev)
+    pack = Packing(ev, bounds, created, int(point_ids.max(initial=0)) + 1)
+    packed = ev_ids * pack.stride + pack.ev
     order = event_order(packed, created, _ints(rows.column("__fs_ro")))
     packed = packed[order]
     take = pa.array(order)
     # per bound: the events before it in its key; last: the key's first event (lifetime windows start there)
-    found = [np.searchsorted(packed, point_ids * pack.stride + pack.rank(b), side="left") for b in bounds]
+    found = [np.searchsorted(packed, point_ids * pack.stride + b, side="left") for b in pack.bounds]
     first = np.searchsorted(packed, point_ids * pack.stride, side="left")
     starts: dict[int | None, Int] = {None: first, **{w: found[1 + n] for n, w in enumerate(windows)}}
-    late = holes(pack, packed, ev[order], created[order], point_ids * pack.stride + pack.rank(at)) if timed else None
+    late = holes(packed, pack.ev[order], pack.created[order], point_ids * pack.stride + pack.bounds[0]) if timed else None
     inputs: dict[int, kernels.Input] = {}
     cache: dict[tuple[int, int | None], Parts] = {}
     out = {k: points.column(k) for k in [*keys, "__fs_t"]}
@@ -89,34 +89,33 @@ def window_start(view: AggregateView, at: Int, window_us: int) -> Int:
 
 
 class Packing:
-    """(key id, time) packed in one BIGINT that sorts like the pair: ``id * stride + rank(time)``; ``rank(t)`` is
-    ``t - min`` when that fits, else the rank of ``t`` among every time (events and bounds)."""
+    """(key id, time) packed in one BIGINT that sorts like the pair: ``id * stride + time'``, where ``time'`` is
+    ``time - min`` when that fits for every key id, else the dense rank of the time among all times given.
 
-    def __init__(self, ev: Int, bounds: list[Int]) -> None:
+    Attributes: ``ev``, ``bounds``, ``created`` (``time'`` of each array given; created times beyond the latest
+    event or bound time are clipped to it, which keeps their order against those) and ``stride``.
+    """
+
+    def __init__(self, ev: Int, bounds: list[Int], created: Int, keys: int) -> None:
         every = [x for x in (ev, *bounds) if len(x)]
-        self.low = min((int(x.min()) for x in every), default=0)
-        self.high = high = max((int(x.max()) for x in every), default=0)
-        self.stride = high - self.low + 2
-        self.times: Int | None = None
-        if self.stride * (max(len(ev), max((len(b) for b in bounds), default=0)) + 1) >= 2**62:
-            self.times = np.unique(np.concatenate(every)) if every else np.zeros(0, np.int64)
-            self.stride = len(self.times) + 1
-
-    def rank(self, t: Int) -> Int:
-        """The packed time of ``t`` (one of the times given)."""
-        if self.times is None:
-            out: Int = t - self.low
-            return out
-        found: Int = np.searchsorted(self.times, t).astype(np.int64)
-        return found
-
-    def rank_floor(self, t: Int) -> Int:
-        """The packed time of the latest time given that is ``<= t`` (any ``t >= low``)."""
-        if self.times is None:
-            out: Int = np.minimum(t, self.high) - self.low
-            return out
-        found: Int = np.searchsorted(self.times, t, side="right").astype(np.int64) - 1
-        return found
+        low = min((int(x.min()) for x in every), default=0)
+        high = max((int(x.max()) for x in every), default=0)
+        self.stride = high - low + 2
+        if self.stride * (keys + 1) < 2**62:
+            self.ev, self.bounds = ev - low, [b - low for b in bounds]
+            self.created: Int = np.minimum(np.maximum(created, low), high) - low
+            return
+        arrays = [ev, *bounds, created]
+        flat = np.concatenate(arrays)
+        order = np.argsort(flat, kind="stable")
+        ordered = flat[order]
+        new = np.ones(len(flat), np.int64)
+        new[1:] = ordered[1:] != ordered[:-1]
+        ranks = np.empty(len(flat), np.int64)
+        ranks[order] = np.cumsum(new) - 1
+        self.stride = int(ranks.max(initial=0)) + 2
+        parts = np.split(ranks, np.cumsum([len(x) for x in arrays])[:-1])
+        self.ev, self.bounds, self.created = parts[0], parts[1:-1], parts[-1]
 
 
 def event_order(packed: Int, created: Int, ro: Int) -> Int:
@@ -134,18 +133,19 @@ def event_order(packed: Int, created: Int, ro: Int) -> Int:
     return order
 
 
-def holes(pack: Packing, packed: Int, ev: Int, created: Int, points: Int) -> tuple[Int, Int]:
+def holes(packed: Int, ev: Int, created: Int, points: Int) -> tuple[Int, Int]:
     """With ``as_of_created``: the (spine point, event index) pairs where the event is dated before the point's T
-    but created at or after it, sorted; ``points``: the spine points' packed (key, T), ascending.
+    but created at or after it, sorted. ``packed``: the events' packed (key, time), ascending; ``ev``, ``created``:
+    their packed times (:class:`Packing`); ``points``: the spine points' packed (key, T), ascending.
 
     Only events created after their event time can be such a hole, and only for the points of their key with T
     in (event time, created time]: the cost grows with those pairs (none when rows arrive before the next
     entity row's time), never with the key's history.
     """
     late = np.flatnonzero(created > ev)
-    key = packed[late] - pack.rank(ev[late])  # key id * stride
-    lo = np.searchsorted(points, key + pack.rank(ev[late]), side="right")  # T > event time
-    hi = np.searchsorted(points, key + pack.rank_floor(created[late]), side="right")  # T <= created time
+    key = packed[late] - ev[late]  # key id * stride
+    lo = np.searchsorted(points, packed[late], side="right")  # T > event time
+    hi = np.searchsorted(points, key + created[late], side="right")  # T <= created time
     counts = np.maximum(hi - lo, 0)
     total = int(counts.sum())
     offsets = np.repeat(np.cumsum(counts) - counts, counts)
