@@ -129,10 +129,16 @@ class DuckDBRetrievalJob(JobOutputs):
             con.register("__fs_entity", self._entity.append_column("__fs_row", rows))
         try:
             for statement in self._setup:
-                con.execute(statement)
-        except duckdb.Error as err:
+                if isinstance(statement, str):
+                    con.execute(statement)
+                else:
+                    statement(con)
+        except (duckdb.Error, OSError) as err:
             con.close()
             raise self._errors(err) from None
+        except BaseException:
+            con.close()
+            raise
         return con
 
     def to_batches(self, batch_rows: int = BATCH_ROWS) -> Iterator[pa.RecordBatch]:

@@ -20,9 +20,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 
+from featurestore.definitions.aggregate_view import AggregateView
 from featurestore.definitions.feature_view import FeatureView
-from featurestore.errors import OfflineStoreError
 from featurestore.naming import quote
+from featurestore.offline.duckdb.aggregates import Step, aggregate_sql
 from featurestore.offline.duckdb.relations import SourceContext, stable_ordinal, utc_us, view_relation
 from featurestore.resolution import ResolvedView
 
@@ -41,6 +42,8 @@ ENTITY_KEY = (
     "'ro': 9223372036854775807::BIGINT} END"
 )
 SOURCE_RO = "__fs_rank::BIGINT * 4611686018427387904 + __fs_ord"
+Setup = str | Step
+"""A statement run before a training-set query: SQL, or a Python step (an aggregate view's windows)."""
 
 
 def _key_ttl_ok(view: FeatureView, key: str, ts: str) -> str | None:
@@ -59,13 +62,17 @@ def _ttl_ok(view: FeatureView, ev: str, ts: str) -> str | None:
 
 
 def _view_join(req: ResolvedView, ctx: SourceContext, types: dict[str, str], as_of_created: bool,
-               entity_cte: str, index: int, setup: list[str]) -> ViewPart:
+               entity_cte: str, index: int, setup: list[Setup]) -> ViewPart:
     """The view's part of the query (``types``: the source's DESCRIBE).
 
     May append statements to ``setup`` that must run first (in the same connection).
     """
-    if not isinstance(req.view, FeatureView):  # TODO(issue 12, offline): aggregate views
-        raise OfflineStoreError(f"aggregate view {req.view.name!r}: training sets are in progress")
+    if isinstance(req.view, AggregateView):
+        sql, step = aggregate_sql(req, ctx, types, as_of_created, entity_cte, index)
+        if step is not None:
+            setup.append(step)
+        return ViewPart(sql, False)
+    assert isinstance(req.view, FeatureView)
     keys = req.view.join_keys
     equal = [f"e.{quote(col)} = v.{quote(k)}" for col, k in req.keys]  # none for a view without entities
     on = "".join(f"{c} AND " for c in equal)
@@ -141,13 +148,14 @@ class ViewPart:
 
 @dataclass(frozen=True)
 class PitQuery:
-    """A training-set query: ``setup`` statements to run first, in order and in the same connection, then ``sql``.
+    """A training-set query: ``setup`` statements to run first, in order and in the same connection (SQL text, or
+    a Python step given the connection), then ``sql``.
 
     ``parts`` are the views' parts of ``sql`` (rows in any order, see :class:`ViewPart`), for callers that
     resolve ties and restore input order themselves from ``__fs_row``.
     """
 
-    setup: tuple[str, ...]
+    setup: tuple[Setup, ...]
     sql: str
     parts: tuple[ViewPart, ...]
     entity_cte: str
@@ -181,7 +189,7 @@ def pit_sql(
         f"__fs_e AS (SELECT {key_cols}__fs_row, {utc_us(quote(timestamp_column), timestamp_type)} AS __fs_ts "
         f"FROM {entity_relation})"
     )
-    setup: list[str] = []
+    setup: list[Setup] = []
     parts = [_view_join(req, ctx, column_types.get(req.view.name, {}), as_of_created, entity_cte, i, setup)
              for i, req in enumerate(requests)]
     ctes = [entity_cte] + [f"__fs_r{i} AS ({part.best})" for i, part in enumerate(parts)]
