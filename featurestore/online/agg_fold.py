@@ -16,11 +16,9 @@ empty window (0 for count, count_distinct and sum; null for the others); else ``
 from __future__ import annotations
 
 import math
-import sys
-from array import array
 from bisect import bisect_left
 from collections.abc import Callable, Sequence
-from itertools import chain, compress
+from itertools import chain
 from operator import itemgetter
 from typing import Any
 
@@ -28,23 +26,14 @@ from featurestore import types
 from featurestore.definitions.agg_ir import input_components
 from featurestore.definitions.aggregate_view import AggregateView
 from featurestore.errors import DataSourceError
-from featurestore.online.agg_state import (
-    FLOAT_VALUES,
-    INT_VALUES,
-    LIST_VALUES,
-    DecodedState,
-    decode_record,
-    decode_state,
-    fingerprint,
-    records_fingerprint,
-)
+from featurestore.online.agg_state import decode_record, decode_state, fingerprint, records_fingerprint
+from featurestore.online.agg_tail import RawTail
 
 PRESENT = "PRESENT"
 NOT_FOUND = "NOT_FOUND"
 OUTSIDE_MAX_AGE = "OUTSIDE_MAX_AGE"
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 _TIE = itemgetter(0, 1, 2)
-_SWAP = sys.byteorder != "little"  # raw tails hold little-endian arrays
 
 Folded = tuple[str, tuple[Any, ...], int | None]
 """``(status, values per output, newest event time before now or None)``."""
@@ -142,68 +131,36 @@ _NO_SLICES: Slices = (0, 0, 0, 0)
 _NO_COLUMNS: tuple[tuple[Any, ...], ...] = ((), (), ())
 
 
-def _int64s(data: bytes) -> array[int]:
-    out = array("q", data)
-    if _SWAP:
-        out.byteswap()
-    return out
-
-
-def _float64s(data: bytes) -> array[float]:
-    out = array("d", data)
-    if _SWAP:
-        out.byteswap()
-    return out
-
-
-class _RawTail:
-    """A raw tail's columns (see agg_state.py), decoded on first use."""
-
-    __slots__ = ("columns", "entries", "t", "ties")
-
-    def __init__(self, state: DecodedState) -> None:
-        self.t = _int64s(state.t)
-        self.ties: tuple[array[int], array[int]] | None = None
-        if state.ties:
-            self.ties = (_int64s(state.ties[0]), _int64s(state.ties[1]))
-        self.entries = state.tail
-        self.columns: dict[int, tuple[Sequence[Any], bytes | None]] = {}
-
-    def column(self, i: int) -> tuple[Sequence[Any], bytes | None]:
-        """Input ``i``'s values and validity (None: every value counts, or a list where None does not)."""
-        found = self.columns.get(i)
-        if found is None:
-            kind, data, valid = self.entries[i]
-            values: Sequence[Any] = _int64s(data) if kind == INT_VALUES else _float64s(data) \
-                if kind == FLOAT_VALUES else data
-            found = self.columns[i] = (values, valid if kind != LIST_VALUES else None)
-        return found
-
-    def values(self, i: int, a: int, b: int, c: int, d: int) -> list[Any]:
-        """The values that count in slices [a, b) and [c, d)."""
-        values, valid = self.column(i)
-        if valid is not None:
-            return [*compress(values[a:b], valid[a:b]), *compress(values[c:d], valid[c:d])]
-        if isinstance(values, list):
-            return [v for v in chain(values[a:b], values[c:d]) if v is not None]
-        return [*values[a:b], *values[c:d]]
-
-    def extreme(self, i: int, a: int, d: int, first: bool) -> list[list[Any]]:
-        """The first (or last) counted event of [a, d), as [(ts, created, ordinal, value)] (empty: none)."""
-        values, valid = self.column(i)
-        for k in (range(a, d) if first else range(d - 1, a - 1, -1)):
-            if (valid[k] if valid is not None else values[k] is not None):
-                created, ordinal = self.ties or ((), ())
-                return [[self.t[k], created[k], ordinal[k], values[k]]]
-        return []
+def _raw_value(out: _Output, raw: RawTail, collapsed: Any, sl: Slices, i_now: int, picked: list[list[Any]],
+               col: int, below: int) -> Any:
+    """One output's value over a raw tail (see agg_tail.py), its collapsed IR and the records ``picked``."""
+    f = out.function
+    i = out.input
+    a, b, c, d = sl
+    if f == "count":
+        return (collapsed[0] if collapsed else 0) + raw.count(i, a, b, c, d) + len(picked)
+    if f == "sum":
+        return raw.total(i, a, b, c, d, collapsed[0] if collapsed else 0, [r[col] for r in picked])
+    if f == "mean":
+        n = (collapsed[0] if collapsed else 0) + raw.count(i, a, b, c, d) + len(picked)
+        if not n:
+            return None
+        total = raw.total(i, a, b, c, d, collapsed[1] if collapsed else 0, [r[col] for r in picked])
+        return total / n
+    if out.ties:  # no collapsed IR: the candidates are in the tail (see agg_state.py)
+        ties = raw.extreme(i, a, d, out.first, below) + [[r[1], r[2], r[3], r[col]] for r in picked]
+        return out.finalize(None, _NO_COLUMNS, _NO_SLICES, [], ties)
+    vals = raw.values(i, a, b, c, d) + [r[col] for r in picked]
+    return out.finalize(collapsed, _NO_COLUMNS, _NO_SLICES, vals, [])
 
 
 class _Output:
-    __slots__ = ("check_range", "columns", "finalize", "first", "input", "name", "ties", "window")
+    __slots__ = ("check_range", "columns", "finalize", "first", "function", "input", "name", "ties", "window")
 
     def __init__(self, name: str, function: str, input_index: int, window: int | None, columns: tuple[int, ...],
                  finalize: Finalizer, check_range: bool) -> None:
         self.name = name
+        self.function = function
         self.input = input_index
         self.window = window
         self.columns = columns  # positions of its components within its input's tail columns
@@ -280,7 +237,7 @@ class FoldPlan:
         if state is None and not seen:
             return NOT_FOUND, self.empty, None
         newest = max((r[1] for r in rows), default=None)
-        raw = _RawTail(state) if state is not None and self.raw else None
+        raw = RawTail(state) if state is not None and self.raw else None
         if state is not None:
             t = raw.t if raw is not None else state.t
             i_snap = bisect_left(t, snap)
@@ -290,38 +247,32 @@ class FoldPlan:
             if i_now and (newest is None or t[i_now - 1] > newest):
                 newest = t[i_now - 1]
         values = []
+        spans: dict[int | None, tuple[int, int, int, int]] = {}  # per window: the tail slices it reads
         for pos, out in enumerate(self.outputs):
             window = out.window
             lo = None if window is None else self.start(now_us, window)
-            vals: list[Any] = []
-            ties: list[list[Any]] = []
-            sl: Slices = _NO_SLICES
-            cols: Sequence[Sequence[Any]] = _NO_COLUMNS
-            collapsed = None
-            if state is not None:
-                a = 0 if lo is None else bisect_left(t, lo)
-                if raw is not None and out.ties:  # no collapsed IR: its candidates are in the tail
-                    ties = raw.extreme(out.input, a, i_now, out.first)
-                else:
-                    if lo is None:
-                        a, b, c, d = 0, 0, i_snap, i_now
-                    else:
-                        b = max(a, min(bisect_left(t, self.start(snap + horizon, window)), i_snap))
-                        c, d = max(i_snap, a), i_now
-                    collapsed = state.collapsed[pos]
-                    if raw is not None:
-                        vals = raw.values(out.input, a, b, c, d)
-                    else:
-                        sl = (a, b, c, d)
-                        tail = state.tail[out.input]
-                        cols = [tail[k] for k in out.columns]
             col = 4 + out.input
-            picked = [r for r in rows if r[col] is not None and (lo is None or r[1] >= lo)]
-            if out.ties:
-                ties += [[r[1], r[2], r[3], r[col]] for r in picked]
+            picked = [r for r in rows if r[col] is not None and (lo is None or r[1] >= lo)] if rows else rows
+            if state is None:
+                value = out.finalize(None, _NO_COLUMNS, _NO_SLICES, [r[col] for r in picked],
+                                     [[r[1], r[2], r[3], r[col]] for r in picked])
             else:
-                vals += [r[col] for r in picked]
-            value = out.finalize(collapsed, cols, sl, vals, ties)
+                sl = spans.get(window)
+                if sl is None:
+                    if lo is None:
+                        sl = (0, 0, i_snap, i_now)
+                    else:
+                        a = bisect_left(t, lo)
+                        b = max(a, min(bisect_left(t, self.start(snap + horizon, window)), i_snap))
+                        sl = (a, b, max(i_snap, a), i_now)
+                    spans[window] = sl
+                collapsed = state.collapsed[pos]
+                if raw is not None:
+                    value = _raw_value(out, raw, collapsed, sl, i_now, picked, col, snap - 1)
+                else:
+                    tail = state.tail[out.input]
+                    value = out.finalize(collapsed, [tail[k] for k in out.columns], sl, [r[col] for r in picked],
+                                         [[r[1], r[2], r[3], r[col]] for r in picked])
             if out.check_range and not INT64_MIN <= value <= INT64_MAX:
                 raise DataSourceError(f"aggregate view {self.view!r}: feature {out.name!r}, a sum of integers, is "
                                       f"{value}, outside Int64 (declare the column Float64 to sum it as floats)",

@@ -12,8 +12,8 @@ Over the view's events (``inputs_relation``) with ``created < S``:
 2. per page of entities (``__fs_e`` ranges), the page's rows of that table, and its TAIL rows ordered by
    (``__fs_e``, time, created, ordinal): the events with ``ts >= S``, those before ``S`` some window needs beyond
    its collapsed part (``lo_w(S) <= ts < min(S, lo_w(S + H))``) and the first/last candidates. Without a
-   resolution the rows are the raw events (``__fs_t``, then ``__fs_tc`` and ``__fs_to`` when the view has
-   first/last outputs, then ``__fs_in{i}``); with a resolution they are groups per entity and time (the events
+   resolution the rows are the raw events (``__fs_t``, then ``__fs_in{i}``), ordered by (time, created, ordinal)
+   when the view has first/last outputs (the order is all the fold needs of their tie keys); with a resolution they are groups per entity and time (the events
    before ``S`` per ``floor(ts / r) * r``, the later ones per exact time) with, per input and component, a column
    ``__fs_g{i}_{comp}``.
 
@@ -130,10 +130,8 @@ def tail_sql(view: AggregateView, relation: str, snapshot_us: int, table: str, f
               f"WHERE __fs_e >= {first} AND __fs_e < {last} AND ({' OR '.join(keep)})")
     r = view.resolution_us
     if r is None:
-        cols = ["__fs_e", "__fs_ev AS __fs_t"] + ([f"__fs_cr AS __fs_tc", f"{ORD} AS __fs_to"] if uses_ties(view)
-                                                  else [])
-        cols += [input_name(i) for i in range(len(view.inputs))]
-        order = "__fs_e, __fs_t" + (", __fs_tc, __fs_to" if uses_ties(view) else "")
+        cols = ["__fs_e", "__fs_ev AS __fs_t"] + [input_name(i) for i in range(len(view.inputs))]
+        order = "__fs_e, __fs_ev" + (f", __fs_cr, {ORD}" if uses_ties(view) else "")
         return f"SELECT {', '.join(cols)} FROM ({events}) ORDER BY {order}"
     bucket = f"(__fs_ev - (((__fs_ev % {r}) + {r}) % {r}))"
     groups = []
