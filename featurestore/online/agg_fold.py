@@ -26,7 +26,13 @@ from featurestore import types
 from featurestore.definitions.agg_ir import input_components
 from featurestore.definitions.aggregate_view import AggregateView
 from featurestore.errors import DataSourceError
-from featurestore.online.agg_state import decode_record, decode_state, fingerprint, records_fingerprint
+from featurestore.online.agg_state import (
+    LIST_VALUES,
+    decode_record,
+    decode_state,
+    fingerprint,
+    records_fingerprint,
+)
 from featurestore.online.agg_tail import RawTail
 
 PRESENT = "PRESENT"
@@ -154,6 +160,57 @@ def _raw_value(out: _Output, raw: RawTail, collapsed: Any, sl: Slices, i_now: in
     return out.finalize(collapsed, _NO_COLUMNS, _NO_SLICES, vals, [])
 
 
+_COUNT, _SUM, _MEAN, _TIES, _OTHER = range(5)
+_CODES = {"count": _COUNT, "sum": _SUM, "mean": _MEAN, "first": _TIES, "last": _TIES}
+
+
+def _fast(plan: FoldPlan, state: Any, raw: RawTail, i_snap: int, i_now: int, now_us: int) -> list[Any]:
+    """The values of a raw-tail state without records (the common lookup), without a resolution."""
+    t = raw.t
+    snap = state.snapshot_us
+    end = snap + state.horizon_us
+    slices = []
+    for w in plan.windows:
+        if w is None:
+            slices.append((0, 0, i_snap, i_now))
+            continue
+        a = bisect_left(t, now_us - w)
+        b = bisect_left(t, end - w)
+        b = i_snap if b > i_snap else b
+        slices.append((a, b if b > a else a, i_snap if i_snap > a else a, i_now))
+    collapsed = state.collapsed
+    columns = raw.decoded()
+    out: list[Any] = []
+    for pos, code, i, wi, o in plan.program:
+        a, b, c, d = slices[wi]
+        coll = collapsed[pos]
+        if code == _COUNT:
+            kind, _, valid = columns[i]
+            if valid is not None:
+                n = valid.count(1, a, b) + valid.count(1, c, d)
+            elif kind == LIST_VALUES:
+                n = raw.count(i, a, b, c, d)
+            else:
+                n = b - a + d - c
+            out.append(coll[0] + n if coll else n)
+        elif code == _SUM:
+            value = raw.total(i, a, b, c, d, coll[0] if coll else 0, _EMPTY)
+            if o.check_range and not INT64_MIN <= value <= INT64_MAX:
+                out.append(plan.overflow(o.name, value))
+            out.append(value)
+        elif code == _MEAN:
+            n = raw.count(i, a, b, c, d) + (coll[0] if coll else 0)
+            out.append(raw.total(i, a, b, c, d, coll[1] if coll else 0, _EMPTY) / n if n else None)
+        elif code == _TIES:
+            out.append(o.finalize(None, _NO_COLUMNS, _NO_SLICES, _EMPTY, raw.extreme(i, a, d, o.first, snap - 1)))
+        else:
+            out.append(o.finalize(coll, _NO_COLUMNS, _NO_SLICES, raw.values(i, a, b, c, d), _EMPTY))
+    return out
+
+
+_EMPTY: list[Any] = []
+
+
 class _Output:
     __slots__ = ("check_range", "columns", "finalize", "first", "function", "input", "name", "ties", "window")
 
@@ -208,6 +265,17 @@ class FoldPlan:
             for o in view.outputs)
         self.empty = tuple(empty_value(o.function, o.dtype) for o in view.outputs)
         self.nulls: tuple[Any, ...] = (None,) * len(self.outputs)
+        windows = list(dict.fromkeys(o.window for o in self.outputs))
+        self.windows = tuple(windows)
+        self.program = tuple((pos, _CODES.get(o.function, _OTHER), o.input, windows.index(o.window), o)
+                             for pos, o in enumerate(self.outputs))
+        """Per output: (position, operation code, input, window index, output), for the raw fast path."""
+
+    def overflow(self, feature: str, value: int) -> Any:
+        """Raise the DataSourceError of an integer sum outside Int64."""
+        raise DataSourceError(f"aggregate view {self.view!r}: feature {feature!r}, a sum of integers, is {value}, "
+                              "outside Int64 (declare the column Float64 to sum it as floats)",
+                              view=self.view, column=feature)
 
     def start(self, at: int, window: int) -> int:
         lo = at - window
@@ -246,6 +314,8 @@ class FoldPlan:
                 newest = state.newest_us
             if i_now and (newest is None or t[i_now - 1] > newest):
                 newest = t[i_now - 1]
+        if raw is not None and not rows and self.resolution is None:
+            return PRESENT, tuple(_fast(self, state, raw, i_snap, i_now, now_us)), newest
         values = []
         spans: dict[int | None, tuple[int, int, int, int]] = {}  # per window: the tail slices it reads
         for pos, out in enumerate(self.outputs):
@@ -274,8 +344,6 @@ class FoldPlan:
                     value = out.finalize(collapsed, [tail[k] for k in out.columns], sl, [r[col] for r in picked],
                                          [[r[1], r[2], r[3], r[col]] for r in picked])
             if out.check_range and not INT64_MIN <= value <= INT64_MAX:
-                raise DataSourceError(f"aggregate view {self.view!r}: feature {out.name!r}, a sum of integers, is "
-                                      f"{value}, outside Int64 (declare the column Float64 to sum it as floats)",
-                                      view=self.view, column=out.name)
+                self.overflow(out.name, value)
             values.append(value)
         return PRESENT, tuple(values), newest

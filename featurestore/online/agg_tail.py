@@ -54,6 +54,10 @@ class RawTail:
             found = self.columns[i] = (kind, values, valid)
         return found
 
+    def decoded(self) -> list[tuple[int, Sequence[Any], bytes | None]]:
+        """Every input column (see :meth:`column`)."""
+        return [self.column(i) for i in range(len(self.entries))]
+
     def count(self, i: int, a: int, b: int, c: int, d: int) -> int:
         """How many events count in slices [a, b) and [c, d)."""
         kind, values, valid = self.column(i)
