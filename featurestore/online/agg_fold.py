@@ -89,6 +89,8 @@ def _mean(c: Sequence[Any] | None, cols: Sequence[Sequence[Any]], sl: Slices, va
 def _stddev(c: Sequence[Any] | None, cols: Sequence[Sequence[Any]], sl: Slices, vals: list[Any],
             rows: list[list[Any]]) -> float | None:
     # groups (n, sum, M2) merged at once: M2 = sum(M2_j) + sum(n_j (mean_j - mean)^2)
+    if sl is _NO_SLICES:  # the collapsed IR and single values (a raw tail, records)
+        return _stddev_values(c, vals)
     groups: list[tuple[int, Any, float]] = [(c[0], c[1], c[2])] if c and c[0] else []
     ns, ss, ms = cols
     a, b, c2, d = sl
@@ -101,6 +103,25 @@ def _stddev(c: Sequence[Any] | None, cols: Sequence[Sequence[Any]], sl: Slices, 
     sums = [g[1] for g in groups]
     mean = (sum(sums) / n) if all(isinstance(s, int) for s in sums) else math.fsum(sums) / n
     m2 = math.fsum(chain((g[2] for g in groups), (g[0] * (g[1] / g[0] - mean) ** 2 for g in groups)))
+    return math.sqrt(max(m2, 0.0) / (n - 1))
+
+
+def _stddev_values(c: Sequence[Any] | None, vals: list[Any]) -> float | None:
+    """:func:`_stddev` of a collapsed IR ``(n, sum, M2)`` and single values."""
+    k = len(vals)
+    n0 = c[0] if c else 0
+    n = n0 + k
+    if n < 2:
+        return None
+    ints = isinstance(vals[0], int) if vals else True  # one input's values share a type
+    if n0:
+        s0 = c[1]  # type: ignore[index]
+        mean = ((s0 + sum(vals)) if ints and isinstance(s0, int) else math.fsum((s0, *vals))) / n
+        head: tuple[float, ...] = (c[2], n0 * (s0 / n0 - mean) ** 2)  # type: ignore[index]
+    else:
+        mean = (sum(vals) if ints else math.fsum(vals)) / n
+        head = ()
+    m2 = math.fsum(chain(head, [(v - mean) ** 2 for v in vals]))
     return math.sqrt(max(m2, 0.0) / (n - 1))
 
 
