@@ -14,12 +14,14 @@ import gc
 import time
 from collections.abc import Callable
 from datetime import datetime
+from itertools import pairwise
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from featurestore import types
 from featurestore.definitions.agg_ir import (
     FUNCTION_COMPONENTS,
     collapsed_bounds,
@@ -27,7 +29,6 @@ from featurestore.definitions.agg_ir import (
     input_components,
     is_int_sum,
 )
-from featurestore import types
 from featurestore.definitions.aggregate_view import AggregateView
 from featurestore.offline.protocol import OfflineStore
 from featurestore.online.agg_state import (
@@ -90,14 +91,14 @@ NUMERIC = (types.Int32, types.Int64, types.Float32, types.Float64)
 
 
 def _bytes(values: np.ndarray, bounds: list[int]) -> list[bytes]:
-    return [values[a:b].tobytes() for a, b in zip(bounds, bounds[1:], strict=False)]
+    return [values[a:b].tobytes() for a, b in pairwise(bounds)]
 
 
 def _raw_column(view: AggregateView, i: int, column: pa.ChunkedArray, bounds: list[int]) -> list[list[Any]]:
     """Per entity, the tail entry of input ``i``: ``[kind, values, validity]`` (see agg_state.py)."""
     inp = view.inputs[i]
     dtype = None if inp.column is None else view.column_type(inp.column)
-    spans = list(zip(bounds, bounds[1:], strict=False))
+    spans = list(pairwise(bounds))
     valid: list[bytes | None] = [None] * len(spans)
     if column.null_count and (dtype is None or dtype in NUMERIC):
         valid = list(_bytes(column.is_valid().to_numpy(zero_copy_only=False).astype(np.uint8), bounds))
@@ -127,7 +128,7 @@ def _grouped_tails(view: AggregateView, n: int, tail: pa.Table) -> tuple[list[An
     owner = tail.column("__fs_e").to_numpy()
     first = int(owner[0]) if len(owner) else 0
     bounds = np.searchsorted(owner, np.arange(first, first + n + 1)).tolist()
-    spans = list(zip(bounds, bounds[1:], strict=False))
+    spans = list(pairwise(bounds))
     t = tail.column("__fs_t").to_pylist()
     per_input: list[list[list[Any]]] = []
     for i, names in enumerate(input_components(view)):

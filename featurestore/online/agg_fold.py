@@ -58,14 +58,14 @@ def _count(c: Sequence[Any] | None, cols: Sequence[Sequence[Any]], sl: Slices, v
            rows: list[list[Any]]) -> int:
     col = cols[0]
     a, b, c2, d = sl
-    return (c[0] if c else 0) + sum(col[a:b]) + sum(col[c2:d]) + len(vals)
+    return int((c[0] if c else 0) + sum(col[a:b]) + sum(col[c2:d]) + len(vals))
 
 
 def _int_sum(c: Sequence[Any] | None, cols: Sequence[Sequence[Any]], sl: Slices, vals: list[Any],
              rows: list[list[Any]]) -> int:
     col = cols[0]
     a, b, c2, d = sl
-    return (c[0] if c else 0) + sum(col[a:b]) + sum(col[c2:d]) + sum(vals)
+    return int((c[0] if c else 0) + sum(col[a:b]) + sum(col[c2:d]) + sum(vals))
 
 
 def _float_sum(c: Sequence[Any] | None, cols: Sequence[Sequence[Any]], sl: Slices, vals: list[Any],
@@ -82,7 +82,7 @@ def _mean(c: Sequence[Any] | None, cols: Sequence[Sequence[Any]], sl: Slices, va
     head = (c[1],) if c else ()
     s_parts = list(chain(head, _parts(cols[1], sl), vals))
     if all(isinstance(s, int) for s in s_parts):
-        return sum(s_parts) / n  # exact integer sum, one rounding
+        return float(sum(s_parts) / n)  # exact integer sum, one rounding
     return math.fsum(s_parts) / n
 
 
@@ -353,6 +353,7 @@ class FoldPlan:
                     if lo is None:
                         sl = (0, 0, i_snap, i_now)
                     else:
+                        assert window is not None
                         a = bisect_left(t, lo)
                         b = max(a, min(bisect_left(t, self.start(snap + horizon, window)), i_snap))
                         sl = (a, b, max(i_snap, a), i_now)

@@ -99,18 +99,6 @@ def fingerprint(view: AggregateView) -> int:
     return zlib.crc32(repr(("state", VERSION, _definition(view), outs, view.resolution_us)).encode())
 
 
-def encode_state(view: AggregateView, fp: int, snapshot_us: int, newest_us: int | None,
-                 collapsed: Sequence[Sequence[Any] | None], t: Sequence[int], ties: Sequence[Sequence[int]],
-                 tail: Sequence[Sequence[Any]], pack: msgpack.Packer | None = None) -> bytes:
-    """The state bytes of one entity (see the module docstring); ``fp`` is :func:`fingerprint` of the view."""
-    pack = pack or packer()
-    try:
-        return pack.pack([VERSION, fp, snapshot_us, view.serving_horizon_us, newest_us, collapsed, t, ties, tail])
-    except (TypeError, ValueError, OverflowError) as exc:
-        raise InputError(f"aggregate view {view.name!r}: cannot store an aggregate state: {exc}",
-                         view=view.name) from None
-
-
 def pack_states(view: AggregateView, rows: Sequence[list[Any]]) -> list[bytes]:
     """The bytes of states given as their lists (``[VERSION, fingerprint, S, H, newest, collapsed, t, ties, tail]``,
     see the module docstring)."""
@@ -172,11 +160,11 @@ def decode_record(view_name: str, blob: bytes) -> list[Any]:
         row = unpack(blob)
         if not isinstance(row, list) or len(row) < 4:
             raise ValueError("not a record")
-        return row  # type: ignore[no-any-return]
+        return row
     except Exception as exc:
         raise OnlineStoreError(f"aggregate view {view_name!r}: undecodable pushed record: {exc}",
                                view=view_name) from None
 
 
-__all__ = ["PUSHED_ORD", "DecodedState", "decode_record", "decode_state", "encode_records", "encode_state",
-           "fingerprint", "input_components", "records_fingerprint"]
+__all__ = ["PUSHED_ORD", "DecodedState", "decode_record", "decode_state", "encode_records", "fingerprint",
+           "input_components", "pack_states", "records_fingerprint"]

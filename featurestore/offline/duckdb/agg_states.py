@@ -6,16 +6,16 @@ Over the view's events (``inputs_relation``) with ``created < S``:
    newest event time before ``S`` (``__fs_newest``) and the COLLAPSED part: the IR components
    (``featurestore/definitions/agg_ir.py``) of each output over the events with ``lo_w(S + H) <= ts < S``
    (lifetime: ``ts < S``). The bounds are constants, so each is one aggregate of a CASE, shared by the outputs with
-   the same input, component and range (:func:`~featurestore.definitions.agg_ir.collapsed_columns`). Without a
+   the same input, component and range (``collapsed_columns`` in agg_ir.py). Without a
    resolution, first/last outputs get no collapsed IR but the time of their extreme event (``__fs_m{output}``):
    the events at that time join the tail, which is all the fold needs of them;
-2. per page of entities (``__fs_e`` ranges), the page's rows of that table, and its TAIL rows (sorted here by
-   ``__fs_e``, time, created, ordinal, with numpy: faster than DuckDB's ORDER BY on 2 cores): the events with ``ts >= S``, those before ``S`` some window needs beyond
-   its collapsed part (``lo_w(S) <= ts < min(S, lo_w(S + H))``) and the first/last candidates. Without a
-   resolution the rows are the raw events (``__fs_t``, then ``__fs_in{i}``), ordered by (time, created, ordinal)
-   when the view has first/last outputs (the order is all the fold needs of their tie keys); with a resolution they are groups per entity and time (the events
-   before ``S`` per ``floor(ts / r) * r``, the later ones per exact time) with, per input and component, a column
-   ``__fs_g{i}_{comp}``.
+2. per page of entities (``__fs_e`` ranges), the page's rows of that table, and its TAIL rows: the events with
+   ``ts >= S``, those before ``S`` some window needs beyond its collapsed part
+   (``lo_w(S) <= ts < min(S, lo_w(S + H))``) and the first/last candidates. Without a resolution the rows are the
+   raw events (``__fs_e``, ``__fs_t``, then ``__fs_in{i}``), sorted here with numpy by (``__fs_e``, time, created,
+   ordinal) (faster than DuckDB's ORDER BY on 2 cores; the order is all the fold needs of the tie keys); with a
+   resolution they are groups per entity and time (the events before ``S`` per ``floor(ts / r) * r``, the later
+   ones per exact time) with, per input and component, a column ``__fs_g{i}_{comp}``, in (``__fs_e``, time) order.
 
 Integer sums come as ``{name}_lo`` (BIGINT, null beyond it) and ``{name}_big`` (the decimal text then); first/last
 IRs (with a resolution) as structs ``{t, c, o, v}``. Float sums use ``kahan_sum`` (order-insensitive to ~1 ulp, so
@@ -129,7 +129,7 @@ def tail_sql(view: AggregateView, relation: str, snapshot_us: int, table: str, f
               f"WHERE __fs_e >= {first} AND __fs_e < {last} AND ({' OR '.join(keep)})")
     r = view.resolution_us
     if r is None:  # unordered: sort_tail orders them
-        cols = ["__fs_e", "__fs_ev AS __fs_t"] + ([f"__fs_cr AS __fs_tc", f"{ORD} AS __fs_to"] if uses_ties(view)
+        cols = ["__fs_e", "__fs_ev AS __fs_t"] + (["__fs_cr AS __fs_tc", f"{ORD} AS __fs_to"] if uses_ties(view)
                                                   else [])
         return f"SELECT {', '.join(cols + [input_name(i) for i in range(len(view.inputs))])} FROM ({events})"
     bucket = f"(__fs_ev - (((__fs_ev % {r}) + {r}) % {r}))"
