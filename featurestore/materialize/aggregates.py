@@ -14,27 +14,28 @@ import gc
 import time
 from collections.abc import Callable
 from datetime import datetime
+from itertools import pairwise
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from featurestore import types
 from featurestore.definitions.agg_ir import (
     FUNCTION_COMPONENTS,
     collapsed_bounds,
     collapsed_columns,
     input_components,
     is_int_sum,
-    uses_ties,
 )
-from featurestore import types
 from featurestore.definitions.aggregate_view import AggregateView
 from featurestore.offline.protocol import OfflineStore
 from featurestore.online.agg_state import (
     FLOAT_VALUES,
     INT_VALUES,
     LIST_VALUES,
+    ONES,
     VERSION,
     fingerprint,
     pack_states,
@@ -86,41 +87,40 @@ def _collapsed(view: AggregateView, snapshot_us: int, table: pa.Table) -> list[l
     return out
 
 
+NUMERIC = (types.Int32, types.Int64, types.Float32, types.Float64)
+
+
 def _bytes(values: np.ndarray, bounds: list[int]) -> list[bytes]:
-    return [values[a:b].tobytes() for a, b in zip(bounds, bounds[1:], strict=False)]
+    return [values[a:b].tobytes() for a, b in pairwise(bounds)]
 
 
 def _raw_column(view: AggregateView, i: int, column: pa.ChunkedArray, bounds: list[int]) -> list[list[Any]]:
     """Per entity, the tail entry of input ``i``: ``[kind, values, validity]`` (see agg_state.py)."""
     inp = view.inputs[i]
     dtype = None if inp.column is None else view.column_type(inp.column)
-    spans = list(zip(bounds, bounds[1:], strict=False))
-    if dtype is None or dtype in (types.Int32, types.Int64, types.Float32, types.Float64):
+    spans = list(pairwise(bounds))
+    valid: list[bytes | None] = [None] * len(spans)
+    if column.null_count and (dtype is None or dtype in NUMERIC):
+        valid = list(_bytes(column.is_valid().to_numpy(zero_copy_only=False).astype(np.uint8), bounds))
+    if dtype is None:  # a count of rows: every value is 1
+        return [[ONES, None, v] for v in valid]
+    if dtype in NUMERIC:
         kind = FLOAT_VALUES if dtype in (types.Float32, types.Float64) else INT_VALUES
         filled = pc.fill_null(column, 0).to_numpy().astype("<f8" if kind == FLOAT_VALUES else "<i8", copy=False)
-        data = _bytes(filled, bounds)
-        if column.null_count:
-            valid = _bytes(column.is_valid().to_numpy(zero_copy_only=False).astype(np.uint8), bounds)
-            return [[kind, d, v] for d, v in zip(data, valid, strict=True)]
-        return [[kind, d, None] for d in data]
+        return [[kind, d, v] for d, v in zip(_bytes(filled, bounds), valid, strict=True)]
     values = column.to_pylist()
     return [[LIST_VALUES, values[a:b], None] for a, b in spans]
 
 
 def _raw_tails(view: AggregateView, n: int, tail: pa.Table) -> tuple[list[Any], list[Any], list[Any]]:
-    """Per entity: its tail times (bytes), [created, ordinal] (bytes, first/last only) and per input its entry."""
+    """Per entity: its tail times (bytes), no tie columns (the order is enough) and per input its entry."""
     owner = tail.column("__fs_e").to_numpy()
     first = int(owner[0]) if len(owner) else 0
     bounds = np.searchsorted(owner, np.arange(first, first + n + 1)).tolist()
     times = _bytes(tail.column("__fs_t").to_numpy().astype("<i8", copy=False), bounds)
-    if uses_ties(view):
-        created = _bytes(tail.column("__fs_tc").to_numpy().astype("<i8", copy=False), bounds)
-        ordinal = _bytes(tail.column("__fs_to").to_numpy().astype("<i8", copy=False), bounds)
-        ties: list[Any] = [[c, o] for c, o in zip(created, ordinal, strict=True)]
-    else:
-        ties = [[] for _ in range(n)]
     per_input = [_raw_column(view, i, tail.column(f"__fs_in{i}"), bounds) for i in range(len(view.inputs))]
-    return times, ties, [list(row) for row in zip(*per_input, strict=True)] if per_input else [[]] * n
+    tails = [list(row) for row in zip(*per_input, strict=True)] if per_input else [[] for _ in range(n)]
+    return times, [[] for _ in range(n)], tails
 
 
 def _grouped_tails(view: AggregateView, n: int, tail: pa.Table) -> tuple[list[Any], list[Any]]:
@@ -128,7 +128,7 @@ def _grouped_tails(view: AggregateView, n: int, tail: pa.Table) -> tuple[list[An
     owner = tail.column("__fs_e").to_numpy()
     first = int(owner[0]) if len(owner) else 0
     bounds = np.searchsorted(owner, np.arange(first, first + n + 1)).tolist()
-    spans = list(zip(bounds, bounds[1:], strict=False))
+    spans = list(pairwise(bounds))
     t = tail.column("__fs_t").to_pylist()
     per_input: list[list[list[Any]]] = []
     for i, names in enumerate(input_components(view)):

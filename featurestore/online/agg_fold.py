@@ -16,11 +16,9 @@ empty window (0 for count, count_distinct and sum; null for the others); else ``
 from __future__ import annotations
 
 import math
-import sys
-from array import array
 from bisect import bisect_left
 from collections.abc import Callable, Sequence
-from itertools import chain, compress
+from itertools import chain
 from operator import itemgetter
 from typing import Any
 
@@ -29,22 +27,19 @@ from featurestore.definitions.agg_ir import input_components
 from featurestore.definitions.aggregate_view import AggregateView
 from featurestore.errors import DataSourceError
 from featurestore.online.agg_state import (
-    FLOAT_VALUES,
-    INT_VALUES,
     LIST_VALUES,
-    DecodedState,
     decode_record,
     decode_state,
     fingerprint,
     records_fingerprint,
 )
+from featurestore.online.agg_tail import RawTail
 
 PRESENT = "PRESENT"
 NOT_FOUND = "NOT_FOUND"
 OUTSIDE_MAX_AGE = "OUTSIDE_MAX_AGE"
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 _TIE = itemgetter(0, 1, 2)
-_SWAP = sys.byteorder != "little"  # raw tails hold little-endian arrays
 
 Folded = tuple[str, tuple[Any, ...], int | None]
 """``(status, values per output, newest event time before now or None)``."""
@@ -63,14 +58,14 @@ def _count(c: Sequence[Any] | None, cols: Sequence[Sequence[Any]], sl: Slices, v
            rows: list[list[Any]]) -> int:
     col = cols[0]
     a, b, c2, d = sl
-    return (c[0] if c else 0) + sum(col[a:b]) + sum(col[c2:d]) + len(vals)
+    return int((c[0] if c else 0) + sum(col[a:b]) + sum(col[c2:d]) + len(vals))
 
 
 def _int_sum(c: Sequence[Any] | None, cols: Sequence[Sequence[Any]], sl: Slices, vals: list[Any],
              rows: list[list[Any]]) -> int:
     col = cols[0]
     a, b, c2, d = sl
-    return (c[0] if c else 0) + sum(col[a:b]) + sum(col[c2:d]) + sum(vals)
+    return int((c[0] if c else 0) + sum(col[a:b]) + sum(col[c2:d]) + sum(vals))
 
 
 def _float_sum(c: Sequence[Any] | None, cols: Sequence[Sequence[Any]], sl: Slices, vals: list[Any],
@@ -87,13 +82,15 @@ def _mean(c: Sequence[Any] | None, cols: Sequence[Sequence[Any]], sl: Slices, va
     head = (c[1],) if c else ()
     s_parts = list(chain(head, _parts(cols[1], sl), vals))
     if all(isinstance(s, int) for s in s_parts):
-        return sum(s_parts) / n  # exact integer sum, one rounding
+        return float(sum(s_parts) / n)  # exact integer sum, one rounding
     return math.fsum(s_parts) / n
 
 
 def _stddev(c: Sequence[Any] | None, cols: Sequence[Sequence[Any]], sl: Slices, vals: list[Any],
             rows: list[list[Any]]) -> float | None:
     # groups (n, sum, M2) merged at once: M2 = sum(M2_j) + sum(n_j (mean_j - mean)^2)
+    if sl is _NO_SLICES:  # the collapsed IR and single values (a raw tail, records)
+        return _stddev_values(c, vals)
     groups: list[tuple[int, Any, float]] = [(c[0], c[1], c[2])] if c and c[0] else []
     ns, ss, ms = cols
     a, b, c2, d = sl
@@ -106,6 +103,25 @@ def _stddev(c: Sequence[Any] | None, cols: Sequence[Sequence[Any]], sl: Slices, 
     sums = [g[1] for g in groups]
     mean = (sum(sums) / n) if all(isinstance(s, int) for s in sums) else math.fsum(sums) / n
     m2 = math.fsum(chain((g[2] for g in groups), (g[0] * (g[1] / g[0] - mean) ** 2 for g in groups)))
+    return math.sqrt(max(m2, 0.0) / (n - 1))
+
+
+def _stddev_values(c: Sequence[Any] | None, vals: list[Any]) -> float | None:
+    """:func:`_stddev` of a collapsed IR ``(n, sum, M2)`` and single values."""
+    k = len(vals)
+    n0 = c[0] if c else 0
+    n = n0 + k
+    if n < 2:
+        return None
+    ints = isinstance(vals[0], int) if vals else True  # one input's values share a type
+    if n0:
+        s0 = c[1]  # type: ignore[index]
+        mean = ((s0 + sum(vals)) if ints and isinstance(s0, int) else math.fsum((s0, *vals))) / n
+        head: tuple[float, ...] = (c[2], n0 * (s0 / n0 - mean) ** 2)  # type: ignore[index]
+    else:
+        mean = (sum(vals) if ints else math.fsum(vals)) / n
+        head = ()
+    m2 = math.fsum(chain(head, [(v - mean) ** 2 for v in vals]))
     return math.sqrt(max(m2, 0.0) / (n - 1))
 
 
@@ -142,68 +158,87 @@ _NO_SLICES: Slices = (0, 0, 0, 0)
 _NO_COLUMNS: tuple[tuple[Any, ...], ...] = ((), (), ())
 
 
-def _int64s(data: bytes) -> array[int]:
-    out = array("q", data)
-    if _SWAP:
-        out.byteswap()
+def _raw_value(out: _Output, raw: RawTail, collapsed: Any, sl: Slices, i_now: int, picked: list[list[Any]],
+               col: int, below: int) -> Any:
+    """One output's value over a raw tail (see agg_tail.py), its collapsed IR and the records ``picked``."""
+    f = out.function
+    i = out.input
+    a, b, c, d = sl
+    if f == "count":
+        return (collapsed[0] if collapsed else 0) + raw.count(i, a, b, c, d) + len(picked)
+    if f == "sum":
+        return raw.total(i, a, b, c, d, collapsed[0] if collapsed else 0, [r[col] for r in picked])
+    if f == "mean":
+        n = (collapsed[0] if collapsed else 0) + raw.count(i, a, b, c, d) + len(picked)
+        if not n:
+            return None
+        total = raw.total(i, a, b, c, d, collapsed[1] if collapsed else 0, [r[col] for r in picked])
+        return total / n
+    if out.ties:  # no collapsed IR: the candidates are in the tail (see agg_state.py)
+        ties = raw.extreme(i, a, d, out.first, below) + [[r[1], r[2], r[3], r[col]] for r in picked]
+        return out.finalize(None, _NO_COLUMNS, _NO_SLICES, [], ties)
+    vals = raw.values(i, a, b, c, d) + [r[col] for r in picked]
+    return out.finalize(collapsed, _NO_COLUMNS, _NO_SLICES, vals, [])
+
+
+_COUNT, _SUM, _MEAN, _TIES, _OTHER = range(5)
+_CODES = {"count": _COUNT, "sum": _SUM, "mean": _MEAN, "first": _TIES, "last": _TIES}
+
+
+def _fast(plan: FoldPlan, state: Any, raw: RawTail, i_snap: int, i_now: int, now_us: int) -> list[Any]:
+    """The values of a raw-tail state without records (the common lookup), without a resolution."""
+    t = raw.t
+    snap = state.snapshot_us
+    end = snap + state.horizon_us
+    slices = []
+    for w in plan.windows:
+        if w is None:
+            slices.append((0, 0, i_snap, i_now))
+            continue
+        a = bisect_left(t, now_us - w)
+        b = bisect_left(t, end - w)
+        b = i_snap if b > i_snap else b
+        slices.append((a, b if b > a else a, i_snap if i_snap > a else a, i_now))
+    collapsed = state.collapsed
+    columns = raw.decoded()
+    out: list[Any] = []
+    for pos, code, i, wi, o in plan.program:
+        a, b, c, d = slices[wi]
+        coll = collapsed[pos]
+        if code == _COUNT:
+            kind, _, valid = columns[i]
+            if valid is not None:
+                n = valid.count(1, a, b) + valid.count(1, c, d)
+            elif kind == LIST_VALUES:
+                n = raw.count(i, a, b, c, d)
+            else:
+                n = b - a + d - c
+            out.append(coll[0] + n if coll else n)
+        elif code == _SUM:
+            value = raw.total(i, a, b, c, d, coll[0] if coll else 0, _EMPTY)
+            if o.check_range and not INT64_MIN <= value <= INT64_MAX:
+                out.append(plan.overflow(o.name, value))
+            out.append(value)
+        elif code == _MEAN:
+            n = raw.count(i, a, b, c, d) + (coll[0] if coll else 0)
+            out.append(raw.total(i, a, b, c, d, coll[1] if coll else 0, _EMPTY) / n if n else None)
+        elif code == _TIES:
+            out.append(o.finalize(None, _NO_COLUMNS, _NO_SLICES, _EMPTY, raw.extreme(i, a, d, o.first, snap - 1)))
+        else:
+            out.append(o.finalize(coll, _NO_COLUMNS, _NO_SLICES, raw.values(i, a, b, c, d), _EMPTY))
     return out
 
 
-def _float64s(data: bytes) -> array[float]:
-    out = array("d", data)
-    if _SWAP:
-        out.byteswap()
-    return out
-
-
-class _RawTail:
-    """A raw tail's columns (see agg_state.py), decoded on first use."""
-
-    __slots__ = ("columns", "entries", "t", "ties")
-
-    def __init__(self, state: DecodedState) -> None:
-        self.t = _int64s(state.t)
-        self.ties: tuple[array[int], array[int]] | None = None
-        if state.ties:
-            self.ties = (_int64s(state.ties[0]), _int64s(state.ties[1]))
-        self.entries = state.tail
-        self.columns: dict[int, tuple[Sequence[Any], bytes | None]] = {}
-
-    def column(self, i: int) -> tuple[Sequence[Any], bytes | None]:
-        """Input ``i``'s values and validity (None: every value counts, or a list where None does not)."""
-        found = self.columns.get(i)
-        if found is None:
-            kind, data, valid = self.entries[i]
-            values: Sequence[Any] = _int64s(data) if kind == INT_VALUES else _float64s(data) \
-                if kind == FLOAT_VALUES else data
-            found = self.columns[i] = (values, valid if kind != LIST_VALUES else None)
-        return found
-
-    def values(self, i: int, a: int, b: int, c: int, d: int) -> list[Any]:
-        """The values that count in slices [a, b) and [c, d)."""
-        values, valid = self.column(i)
-        if valid is not None:
-            return [*compress(values[a:b], valid[a:b]), *compress(values[c:d], valid[c:d])]
-        if isinstance(values, list):
-            return [v for v in chain(values[a:b], values[c:d]) if v is not None]
-        return [*values[a:b], *values[c:d]]
-
-    def extreme(self, i: int, a: int, d: int, first: bool) -> list[list[Any]]:
-        """The first (or last) counted event of [a, d), as [(ts, created, ordinal, value)] (empty: none)."""
-        values, valid = self.column(i)
-        for k in (range(a, d) if first else range(d - 1, a - 1, -1)):
-            if (valid[k] if valid is not None else values[k] is not None):
-                created, ordinal = self.ties or ((), ())
-                return [[self.t[k], created[k], ordinal[k], values[k]]]
-        return []
+_EMPTY: list[Any] = []
 
 
 class _Output:
-    __slots__ = ("check_range", "columns", "finalize", "first", "input", "name", "ties", "window")
+    __slots__ = ("check_range", "columns", "finalize", "first", "function", "input", "name", "ties", "window")
 
     def __init__(self, name: str, function: str, input_index: int, window: int | None, columns: tuple[int, ...],
                  finalize: Finalizer, check_range: bool) -> None:
         self.name = name
+        self.function = function
         self.input = input_index
         self.window = window
         self.columns = columns  # positions of its components within its input's tail columns
@@ -251,6 +286,17 @@ class FoldPlan:
             for o in view.outputs)
         self.empty = tuple(empty_value(o.function, o.dtype) for o in view.outputs)
         self.nulls: tuple[Any, ...] = (None,) * len(self.outputs)
+        windows = list(dict.fromkeys(o.window for o in self.outputs))
+        self.windows = tuple(windows)
+        self.program = tuple((pos, _CODES.get(o.function, _OTHER), o.input, windows.index(o.window), o)
+                             for pos, o in enumerate(self.outputs))
+        """Per output: (position, operation code, input, window index, output), for the raw fast path."""
+
+    def overflow(self, feature: str, value: int) -> Any:
+        """Raise the DataSourceError of an integer sum outside Int64."""
+        raise DataSourceError(f"aggregate view {self.view!r}: feature {feature!r}, a sum of integers, is {value}, "
+                              "outside Int64 (declare the column Float64 to sum it as floats)",
+                              view=self.view, column=feature)
 
     def start(self, at: int, window: int) -> int:
         lo = at - window
@@ -280,7 +326,7 @@ class FoldPlan:
         if state is None and not seen:
             return NOT_FOUND, self.empty, None
         newest = max((r[1] for r in rows), default=None)
-        raw = _RawTail(state) if state is not None and self.raw else None
+        raw = RawTail(state) if state is not None and self.raw else None
         if state is not None:
             t = raw.t if raw is not None else state.t
             i_snap = bisect_left(t, snap)
@@ -289,42 +335,37 @@ class FoldPlan:
                 newest = state.newest_us
             if i_now and (newest is None or t[i_now - 1] > newest):
                 newest = t[i_now - 1]
+        if raw is not None and not rows and self.resolution is None:
+            return PRESENT, tuple(_fast(self, state, raw, i_snap, i_now, now_us)), newest
         values = []
+        spans: dict[int | None, tuple[int, int, int, int]] = {}  # per window: the tail slices it reads
         for pos, out in enumerate(self.outputs):
             window = out.window
             lo = None if window is None else self.start(now_us, window)
-            vals: list[Any] = []
-            ties: list[list[Any]] = []
-            sl: Slices = _NO_SLICES
-            cols: Sequence[Sequence[Any]] = _NO_COLUMNS
-            collapsed = None
-            if state is not None:
-                a = 0 if lo is None else bisect_left(t, lo)
-                if raw is not None and out.ties:  # no collapsed IR: its candidates are in the tail
-                    ties = raw.extreme(out.input, a, i_now, out.first)
-                else:
-                    if lo is None:
-                        a, b, c, d = 0, 0, i_snap, i_now
-                    else:
-                        b = max(a, min(bisect_left(t, self.start(snap + horizon, window)), i_snap))
-                        c, d = max(i_snap, a), i_now
-                    collapsed = state.collapsed[pos]
-                    if raw is not None:
-                        vals = raw.values(out.input, a, b, c, d)
-                    else:
-                        sl = (a, b, c, d)
-                        tail = state.tail[out.input]
-                        cols = [tail[k] for k in out.columns]
             col = 4 + out.input
-            picked = [r for r in rows if r[col] is not None and (lo is None or r[1] >= lo)]
-            if out.ties:
-                ties += [[r[1], r[2], r[3], r[col]] for r in picked]
+            picked = [r for r in rows if r[col] is not None and (lo is None or r[1] >= lo)] if rows else rows
+            if state is None:
+                value = out.finalize(None, _NO_COLUMNS, _NO_SLICES, [r[col] for r in picked],
+                                     [[r[1], r[2], r[3], r[col]] for r in picked])
             else:
-                vals += [r[col] for r in picked]
-            value = out.finalize(collapsed, cols, sl, vals, ties)
+                sl = spans.get(window)
+                if sl is None:
+                    if lo is None:
+                        sl = (0, 0, i_snap, i_now)
+                    else:
+                        assert window is not None
+                        a = bisect_left(t, lo)
+                        b = max(a, min(bisect_left(t, self.start(snap + horizon, window)), i_snap))
+                        sl = (a, b, max(i_snap, a), i_now)
+                    spans[window] = sl
+                collapsed = state.collapsed[pos]
+                if raw is not None:
+                    value = _raw_value(out, raw, collapsed, sl, i_now, picked, col, snap - 1)
+                else:
+                    tail = state.tail[out.input]
+                    value = out.finalize(collapsed, [tail[k] for k in out.columns], sl, [r[col] for r in picked],
+                                         [[r[1], r[2], r[3], r[col]] for r in picked])
             if out.check_range and not INT64_MIN <= value <= INT64_MAX:
-                raise DataSourceError(f"aggregate view {self.view!r}: feature {out.name!r}, a sum of integers, is "
-                                      f"{value}, outside Int64 (declare the column Float64 to sum it as floats)",
-                                      view=self.view, column=out.name)
+                self.overflow(out.name, value)
             values.append(value)
         return PRESENT, tuple(values), newest

@@ -13,12 +13,14 @@ MessagePack array::
   the horizon; None when no event counts;
 - ``t``: the sorted times of the TAIL entries: the events with ``ts >= S``, and the events before ``S`` that some
   window needs beyond its collapsed part (``lo_w(S) <= ts < lo_w(S + H)``);
-- without a resolution the tail holds these events raw, sorted by (time, created, ordinal), in binary columns
-  (little-endian int64 arrays): ``t`` is the times, ``ties`` is ``[created, ordinals]`` when the view has first/last
-  outputs (else empty) and ``tail`` holds per input ``[kind, values, validity]``: kind :data:`INT_VALUES` or
-  :data:`FLOAT_VALUES` with int64 / float64 arrays and a uint8 array (1: the event counts; None: all count), or
-  :data:`LIST_VALUES` with a list (None: does not count). First/last outputs have no collapsed IR then: the
-  events at the extreme time of their collapsed range are in the tail;
+- without a resolution the tail holds these events raw, sorted by (time, created, ordinal), in binary columns:
+  ``t`` is their times (a little-endian int64 array), ``ties`` is empty (a batch event ties with a pushed record
+  only on time, and then ranks below it: its created time is before ``S``) and ``tail`` holds per input
+  ``[kind, values, validity]``: kind :data:`INT_VALUES` or :data:`FLOAT_VALUES` with an int64 / float64 array (0
+  where the event does not count), :data:`ONES` (a count of rows: no values) or :data:`LIST_VALUES` (a list, None
+  where the event does not count); validity: a uint8 array (1: the event counts), None when every event counts
+  (always None for lists). First/last outputs have no collapsed IR then: the events at the extreme time of their
+  collapsed range are in the tail;
 - with a resolution ``r`` the events before ``S`` are grouped per ``floor(ts / r) * r`` and those after per
   exact time; ``ties`` is empty and ``tail`` holds, per input, per component of that input
   (:func:`~featurestore.definitions.agg_ir.input_components`), a list aligned with ``t``.
@@ -43,7 +45,7 @@ from featurestore.errors import InputError, OnlineStoreError
 from featurestore.utc import to_utc
 
 VERSION = 1
-INT_VALUES, FLOAT_VALUES, LIST_VALUES = 0, 1, 2
+INT_VALUES, FLOAT_VALUES, LIST_VALUES, ONES = 0, 1, 2, 3
 """The kinds of a raw tail's input columns (see the module docstring)."""
 PUSHED_ORD = 1 << 62
 """The ordinal of a pushed record: ``PUSHED_ORD + its index within its push``."""
@@ -95,18 +97,6 @@ def fingerprint(view: AggregateView) -> int:
     """CRC32 of what a state's layout depends on: inputs with types, outputs, resolution."""
     outs = [(o.name, o.function, o.input, o.window_us, o.dtype.name) for o in view.outputs]
     return zlib.crc32(repr(("state", VERSION, _definition(view), outs, view.resolution_us)).encode())
-
-
-def encode_state(view: AggregateView, fp: int, snapshot_us: int, newest_us: int | None,
-                 collapsed: Sequence[Sequence[Any] | None], t: Sequence[int], ties: Sequence[Sequence[int]],
-                 tail: Sequence[Sequence[Any]], pack: msgpack.Packer | None = None) -> bytes:
-    """The state bytes of one entity (see the module docstring); ``fp`` is :func:`fingerprint` of the view."""
-    pack = pack or packer()
-    try:
-        return pack.pack([VERSION, fp, snapshot_us, view.serving_horizon_us, newest_us, collapsed, t, ties, tail])
-    except (TypeError, ValueError, OverflowError) as exc:
-        raise InputError(f"aggregate view {view.name!r}: cannot store an aggregate state: {exc}",
-                         view=view.name) from None
 
 
 def pack_states(view: AggregateView, rows: Sequence[list[Any]]) -> list[bytes]:
@@ -170,11 +160,11 @@ def decode_record(view_name: str, blob: bytes) -> list[Any]:
         row = unpack(blob)
         if not isinstance(row, list) or len(row) < 4:
             raise ValueError("not a record")
-        return row  # type: ignore[no-any-return]
+        return row
     except Exception as exc:
         raise OnlineStoreError(f"aggregate view {view_name!r}: undecodable pushed record: {exc}",
                                view=view_name) from None
 
 
-__all__ = ["PUSHED_ORD", "DecodedState", "decode_record", "decode_state", "encode_records", "encode_state",
-           "fingerprint", "input_components", "records_fingerprint"]
+__all__ = ["PUSHED_ORD", "DecodedState", "decode_record", "decode_state", "encode_records", "fingerprint",
+           "input_components", "pack_states", "records_fingerprint"]

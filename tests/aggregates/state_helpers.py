@@ -14,7 +14,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from featurestore import Aggregation, AggregateView, Entity, ParquetSource
+from featurestore import AggregateView, Aggregation, Entity, ParquetSource
 from featurestore.definitions.field import Field
 from featurestore.materialize.aggregates import encode_page
 from featurestore.offline.duckdb.agg_inputs import input_sql
@@ -135,6 +135,7 @@ def push_records(view: AggregateView, pushes: list[tuple[int, list[Event]]]
             e["created"], e["ord"], e["key"] = created, ORD_PUSHED + i, (e["card"],)
         pushed = pa.table({c: pa.array([e[c] for e in rows], t) for c, t in (
             ("amount", pa.float64()), ("qty", pa.int64()), ("merchant", pa.string()), ("status", pa.string()))})
+        con.register("pushed", pushed)
         inputs = [tuple(r) for r in con.sql(f"SELECT {cols} FROM pushed").fetchall()]
         records = encode_records(view, [e["ts"] for e in rows], [created] * len(rows), inputs)
         for e, rec in zip(rows, records, strict=True):

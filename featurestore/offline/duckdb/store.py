@@ -330,14 +330,13 @@ class DuckDBOfflineStore:
         table = f"__fs_agg_{uuid.uuid4().hex[:12]}"
 
         def run(sql: str) -> pa.Table:
-            result = con.sql(sql)
-            return result.to_arrow_table() if result is not None else pa.table({})
+            return con.sql(sql).to_arrow_table()
 
-        def stream(sql: str) -> Iterator[pa.RecordBatch]:
-            yield from con.sql(sql).to_arrow_reader(65536)
+        def register(name: str, data: pa.Table) -> None:
+            con.register(name, data)
 
         try:
-            yield from aggregate_pages(view, relation, epoch_us(snapshot), table, run, stream, page_entities)
+            yield from aggregate_pages(view, relation, epoch_us(snapshot), table, run, register, page_entities)
         except (duckdb.Error, OSError) as err:  # streamed through Arrow, DuckDB's errors are OSErrors
             raise self._errors(err, [view.source], [view]) from None
         finally:
