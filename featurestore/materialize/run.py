@@ -9,6 +9,7 @@ One materialization runs at a time per repo, across processes (the state store's
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -197,6 +198,10 @@ def watermark(states: StateStore, view: str, target: str) -> datetime | None:
     return parse_iso(mark) if mark else None
 
 
+def _same(value: datetime) -> datetime:
+    return value
+
+
 def run(
     offline: OfflineStore,
     online: OnlineStore,
@@ -230,7 +235,8 @@ def run(
                 with states.ingest(exclusive=True):
                     picked = snapshot_of(end, clock)
                 try:
-                    result = materialize_aggregate_view(offline, online, view, end, lambda: picked, progress)
+                    result = materialize_aggregate_view(offline, online, view, end, functools.partial(_same, picked),
+                                                        progress)
                 except FeatureStoreError as err:
                     raise type(err)(f"materializing aggregate view {view.name!r} failed: {err.message}",
                                     **{**err.fields, "view": view.name}) from None
