@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import sys
 import tempfile
 import time
@@ -236,9 +237,68 @@ def transforms(fs: System, sizes: bench_data.Sizes) -> dict[str, Any]:
     return out
 
 
+def _json_lines(argv: list[str], timeout: float) -> list[dict[str, Any]]:
+    """Run a bench script in a child process; the JSON objects it prints, one per line (its errors as one)."""
+    try:
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, cwd=ROOT)
+    except subprocess.TimeoutExpired:
+        return [{"error": f"timed out after {timeout:.0f} s: {' '.join(argv[1:])}"}]
+    found = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
+    if done.returncode != 0 or not found:
+        tail = (done.stderr or done.stdout).strip().splitlines()[-3:]
+        return [*found, {"error": f"exit {done.returncode}: {' / '.join(tail)}"}]
+    return found
+
+
+def aggregates() -> dict[str, Any]:
+    """The cases of issue 12 (targets in bench/report_aggregates.py): training sets of an aggregate view at the
+    issue's three shapes beside a DuckDB self-join written by hand (bench/aggregates_offline.py), then materialize
+    and lookups of a 16-feature view over 10M events (bench/aggregates_online.py, SDK and HTTP)."""
+    out: dict[str, Any] = {}
+    timeout = float(setting("TIMEOUT", 1200))
+    shapes = os.environ.get("BENCH_AGG_SHAPES", "1m,skew,10m").split(",")
+    for shape in shapes:
+        workloads = ["featurestore", "by-hand"] if shape != "skew" else ["featurestore"]
+        for found in _json_lines([sys.executable, "-m", "bench.aggregates_offline", "--shapes", shape,
+                                  "--workloads", *workloads], timeout):
+            if "error" in found and "workload" not in found:
+                out.setdefault(f"offline_{shape}", found)
+                continue
+            key = {"featurestore": "offline", "by-hand": "by_hand"}.get(found["workload"], found["workload"])
+            out[f"{key}_{shape}"] = found
+    events = str(setting("AGG_EVENTS", 10_000_000))
+    online = _json_lines([sys.executable, "bench/aggregates_online.py", "--events", events, "--http"], timeout * 2)
+    result = online[-1]
+    if "error" in result:
+        out["materialize"] = result
+    else:
+        out["materialize"] = result.get("materialize", {})
+        lookup = result.get("lookup", {})
+        for n in (1, 100):
+            if f"p50_ms_{n}" in lookup:
+                out[f"lookup_{n}"] = {"p50_ms": lookup[f"p50_ms_{n}"], "p99_ms": lookup.get(f"p99_ms_{n}"),
+                                      "n": lookup.get("n")}
+        for window in ("1h", "30d"):
+            if f"p50_ms_count_{window}" in lookup:
+                out[f"lookup_{window}"] = {"p50_ms": lookup[f"p50_ms_count_{window}"]}
+        if "commands_per_lookup" in lookup:
+            out["commands"] = {"per_lookup": lookup["commands_per_lookup"], "by_command": lookup.get("commands")}
+        if "http_1_seq" in result:
+            out["http_1_seq"] = result["http_1_seq"]
+    log(f"  aggregates: {out}")
+    return out
+
+
 def main(argv: list[str]) -> None:
     if argv == ["--report"]:
         write_results(json.loads((OUT / "results.json").read_text()), OUT / "RESULTS.md")
+        return
+    if os.environ.get("BENCH_SECTIONS") == "aggregates":  # only issue 12's cases; the rest kept from the last run
+        results = json.loads((OUT / "results.json").read_text())
+        results["aggregates"] = aggregates()
+        results["aggregates_date"] = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+        (OUT / "results.json").write_text(json.dumps(results, indent=1) + "\n")
+        print(write_results(results, OUT / "RESULTS.md"))
         return
     from tests.conftest import start_redis
 
@@ -270,6 +330,8 @@ def main(argv: list[str]) -> None:
             if setting("EXTRAS", 1) and 1 in scales:
                 results["extras"] = extras(systems[0], sizes, redis.url)
                 results["transforms"] = transforms(systems[0], sizes)
+            if setting("AGGREGATES", 1):
+                results["aggregates"] = aggregates()
         finally:
             redis.stop()
     results["minutes"] = round((time.perf_counter() - started) / 60, 1)
