@@ -158,7 +158,6 @@ def main() -> None:
     parser.add_argument("--url", default=None)
     parser.add_argument("--repo", default=None)
     parser.add_argument("--repeat", type=int, default=2000)
-    parser.add_argument("--uptime", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--phase", default=None)
     args = parser.parse_args()
     repo = Path(args.repo or ROOT / "bench" / "data" / f"agg-online-e{args.entities}-r{args.events}")
