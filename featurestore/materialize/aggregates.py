@@ -112,22 +112,24 @@ def _raw_column(view: AggregateView, i: int, column: pa.ChunkedArray, bounds: li
     return [[LIST_VALUES, values[a:b], None] for a, b in spans]
 
 
-def _raw_tails(view: AggregateView, n: int, tail: pa.Table) -> tuple[list[Any], list[Any], list[Any]]:
-    """Per entity: its tail times (bytes), no tie columns (the order is enough) and per input its entry."""
+def _bounds(entities: pa.Table, tail: pa.Table) -> list[int]:
+    """Per entity of the page, where its tail rows start (and, last, where the page's end); rows follow ``__fs_e``."""
+    first = int(entities.column("__fs_e")[0].as_py())
     owner = tail.column("__fs_e").to_numpy()
-    first = int(owner[0]) if len(owner) else 0
-    bounds = np.searchsorted(owner, np.arange(first, first + n + 1)).tolist()
+    return list(np.searchsorted(owner, np.arange(first, first + entities.num_rows + 1)).tolist())
+
+
+def _raw_tails(view: AggregateView, n: int, tail: pa.Table, bounds: list[int]
+               ) -> tuple[list[Any], list[Any], list[Any]]:
+    """Per entity: its tail times (bytes), no tie columns (the order is enough) and per input its entry."""
     times = _bytes(tail.column("__fs_t").to_numpy().astype("<i8", copy=False), bounds)
     per_input = [_raw_column(view, i, tail.column(f"__fs_in{i}"), bounds) for i in range(len(view.inputs))]
     tails = [list(row) for row in zip(*per_input, strict=True)] if per_input else [[] for _ in range(n)]
     return times, [[] for _ in range(n)], tails
 
 
-def _grouped_tails(view: AggregateView, n: int, tail: pa.Table) -> tuple[list[Any], list[Any]]:
+def _grouped_tails(view: AggregateView, n: int, tail: pa.Table, bounds: list[int]) -> tuple[list[Any], list[Any]]:
     """Per entity: its tail times and, per input and component, their lists (views with a resolution)."""
-    owner = tail.column("__fs_e").to_numpy()
-    first = int(owner[0]) if len(owner) else 0
-    bounds = np.searchsorted(owner, np.arange(first, first + n + 1)).tolist()
     spans = list(pairwise(bounds))
     t = tail.column("__fs_t").to_pylist()
     per_input: list[list[list[Any]]] = []
@@ -156,9 +158,9 @@ def encode_page(view: AggregateView, snapshot_us: int, entities: pa.Table, tail:
         collapsed = _collapsed(view, snapshot_us, entities)
         newest = entities.column("__fs_newest").to_pylist()
         if view.resolution_us is None:
-            times, ties, tails = _raw_tails(view, n, tail)
+            times, ties, tails = _raw_tails(view, n, tail, _bounds(entities, tail))
         else:
-            times, tails = _grouped_tails(view, n, tail)
+            times, tails = _grouped_tails(view, n, tail, _bounds(entities, tail))
             ties = [[] for _ in range(n)]
         head = [VERSION, fingerprint(view), snapshot_us, view.serving_horizon_us]
         rows = zip(newest, zip(*collapsed, strict=True), times, ties, tails, strict=True)

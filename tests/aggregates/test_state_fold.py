@@ -160,3 +160,23 @@ def test_an_integer_sum_leaving_int64_is_an_error(tmp_path: Path) -> None:
     records = push_records(view, [(BASE, back)])[(1,)]
     _, values, _ = FoldPlan(view).fold(state, records, BASE + 1)
     assert dict(zip(view.feature_names, values, strict=True))["qty_sum_2h"] == big
+
+
+@pytest.mark.parametrize("resolution", [None, "10m"])
+def test_pages_with_entities_without_tail(tmp_path: Path, resolution: str | None) -> None:
+    """States are built page by page: an entity whose events are all old (no tail entry) may open a page."""
+    rng = random.Random(11)
+    snapshot = BASE
+    events = []
+    for key in range(1, 9):  # odd keys: only events long before S (no tail); even keys: recent ones too
+        times = [snapshot - 20 * HOUR - k * MIN for k in range(3)]
+        if key % 2 == 0:
+            times += [snapshot - 10 * MIN, snapshot + 5 * MIN]
+        events += [random_row(rng, key, ts, min(ts, snapshot - 1)) for ts in times]
+    write_events(tmp_path / "e.parquet", events)
+    view = make_view(str(tmp_path / "e.parquet"), resolution)
+    states = states_at(offline_store(tmp_path), view, snapshot)  # pages of 2 entities
+    plan = FoldPlan(view)
+    for now in (snapshot, snapshot + 30 * MIN):
+        for key, state in states.items():
+            _check(plan, view, state, [], events, key, now, f"key {key}")
