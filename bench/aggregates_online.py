@@ -126,13 +126,26 @@ def phase_lookup(repo: Path, online: str, entities: int, repeat: int) -> dict[st
     assert len(features) == 16, features
     rng = np.random.default_rng(1)
     out: dict[str, Any] = {}
+    client = None
+    if online.startswith("redis"):
+        import redis
+
+        client = redis.Redis.from_url(online)
     for n in (1, 100):
+        before = commandstats(client) if client is not None and n == 1 else None
         times = []
         for _ in range(repeat // max(1, n // 10)):
             rows = {"card_id": [int(x) for x in rng.integers(0, entities, n)]}
             t0 = time.perf_counter()
             store.get_online_features(features, rows)
             times.append(time.perf_counter() - t0)
+        if before is not None and client is not None:  # Redis commands per lookup (INFO itself not counted)
+            after = commandstats(client)
+            calls = {c: after.get(c, 0) - before.get(c, 0) for c in after}
+            calls = {c: k for c, k in calls.items() if k and c != "info"}
+            out["commands"] = calls
+            out["commands_per_lookup"] = round(sum(calls.values()) / len(times), 3)
+        out[f"n_{n}"] = len(times)
         times = times[len(times) // 10:]  # warm
         times.sort()
         out[f"p50_ms_{n}"] = round(statistics.median(times) * 1000, 3)
@@ -150,6 +163,32 @@ def phase_lookup(repo: Path, online: str, entities: int, repeat: int) -> dict[st
     return out
 
 
+def commandstats(client: Any) -> dict[str, int]:
+    """Calls per Redis command so far (``INFO commandstats``)."""
+    return {name.removeprefix("cmdstat_"): int(v["calls"]) for name, v in client.info("commandstats").items()}
+
+
+def phase_http(repo: Path, online: str, entities: int) -> dict[str, Any]:
+    """``featurestore serve`` on the repo, then a sequential keep-alive client (wrk, else bench/loadgen.py) for
+    lookups of 1 entity and the 16 features."""
+    import os
+    import tempfile
+
+    from bench.run import http_client, loadgen
+
+    store = open_store(repo, online)
+    features = [f"card_txn:{n}" for n in store.state().aggregate_view("card_txn").feature_names]
+    store.close()
+    port = free_port()
+    (repo / "featurestore.yaml").write_text(f"project: bench\nonline_store:\n  type: redis\n  url: {online}\n")
+    env = dict(os.environ)
+    argv = [str(Path(sys.executable).parent / "featurestore"), "serve", "--repo", str(repo), "--host", "127.0.0.1",
+            "--port", str(port), "--log-level", "warning"]
+    body = {"features": features, "entities": {"card_id": [entities // 2]}}
+    with server(argv, port, env=env) as url, tempfile.TemporaryDirectory() as folder:
+        return loadgen(f"{url}/get-online-features", body, 1, Path(folder), True, http_client())
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--events", type=int, default=10_000_000)
@@ -159,6 +198,7 @@ def main() -> None:
     parser.add_argument("--repo", default=None)
     parser.add_argument("--repeat", type=int, default=2000)
     parser.add_argument("--phase", default=None)
+    parser.add_argument("--http", action="store_true", help="also HTTP lookups through featurestore serve (Redis)")
     args = parser.parse_args()
     repo = Path(args.repo or ROOT / "bench" / "data" / f"agg-online-e{args.entities}-r{args.events}")
     if args.phase == "materialize":
@@ -178,6 +218,8 @@ def main() -> None:
         result["store"] = "sqlite" if url == "sqlite" else "redis"
         result["materialize"] = run_json([*me, "--phase", "materialize"], timeout=1800)
         result["lookup"] = run_json([*me, "--phase", "lookup"], timeout=1800)
+        if args.http and url != "sqlite":
+            result["http_1_seq"] = phase_http(repo, url, args.entities)
 
     if args.store == "sqlite":
         run("sqlite")

@@ -277,7 +277,7 @@ def aggregates() -> dict[str, Any]:
         for n in (1, 100):
             if f"p50_ms_{n}" in lookup:
                 out[f"lookup_{n}"] = {"p50_ms": lookup[f"p50_ms_{n}"], "p99_ms": lookup.get(f"p99_ms_{n}"),
-                                      "n": lookup.get("n")}
+                                      "n": lookup.get(f"n_{n}")}
         for window in ("1h", "30d"):
             if f"p50_ms_count_{window}" in lookup:
                 out[f"lookup_{window}"] = {"p50_ms": lookup[f"p50_ms_count_{window}"]}
