@@ -38,7 +38,7 @@ FUNCTIONS = ("count", "sum", "mean", "max")
 WINDOWS = ("1h", "1d", "7d")
 WINDOW_US = {"1h": 3_600 * 10**6, "1d": 86_400 * 10**6, "7d": 7 * 86_400 * 10**6}
 SHAPES = {"1m": (1_000_000, 100_000, 10_000, False), "10m": (10_000_000, 1_000_000, 100_000, False),
-          "skew": (1_000_000, 100_000, 10_000, True)}
+          "skew": (1_000_000, 100_000, 10_000, True), "tiny": (20_000, 2_000, 200, False)}
 """name -> (events, entity rows, cards, skewed)."""
 
 DEFS = '''

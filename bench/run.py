@@ -267,7 +267,9 @@ def aggregates() -> dict[str, Any]:
             key = {"featurestore": "offline", "by-hand": "by_hand"}.get(found["workload"], found["workload"])
             out[f"{key}_{shape}"] = found
     events = str(setting("AGG_EVENTS", 10_000_000))
-    online = _json_lines([sys.executable, "bench/aggregates_online.py", "--events", events, "--http"], timeout * 2)
+    online = _json_lines([sys.executable, "bench/aggregates_online.py", "--events", events, "--entities",
+                          str(setting("AGG_ENTITIES", 10_000)), "--repeat", str(setting("AGG_LOOKUPS", 2000)),
+                          "--http"], timeout * 2)
     result = online[-1]
     if "error" in result:
         out["materialize"] = result

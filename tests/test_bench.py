@@ -18,7 +18,8 @@ from bench.systems import FEAST_PYTHON
 ROOT = Path(__file__).resolve().parents[1]
 TINY = {"BENCH_ENTITIES": "300", "BENCH_ROWS": "6000", "BENCH_ENTITY_ROWS": "500", "BENCH_SCALES": "1",
         "BENCH_REPEAT": "1", "BENCH_LOOKUPS": "50", "BENCH_HTTP_SECONDS": "0.3", "BENCH_HTTP_WARMUP": "0",
-        "BENCH_FEAST": "0"}
+        "BENCH_FEAST": "0", "BENCH_AGG_SHAPES": "tiny", "BENCH_AGG_EVENTS": "20000", "BENCH_AGG_ENTITIES": "200",
+        "BENCH_AGG_LOOKUPS": "100"}
 
 
 @pytest.mark.usefixtures("redis_server")  # the bench starts its own redis-server: skip or fail like the others
@@ -62,6 +63,12 @@ def test_make_bench_runs_every_workload_and_writes_results(tmp_path: Path) -> No
     assert "| HTTP 1 entity, 16 connections: ≥ 70% of the hello world's requests/s |" in text
     assert "| training set ≤ 1.2x the bare ASOF join's seconds |" in text
     assert "### Transformations (issue 11)" in text
+    agg = results["aggregates"]
+    assert {k: v for k, v in agg.items() if isinstance(v, dict) and "error" in v} == {}
+    assert agg["offline_tiny"]["rows"] == 2000 and agg["by_hand_tiny"]["rows"] == 2000
+    assert agg["materialize"]["entities"] == 200 and agg["commands"]["per_lookup"] >= 1
+    assert agg["lookup_1"]["p50_ms"] > 0 and agg["http_1_seq"]["requests"] > 0
+    assert "## Aggregations (issue 12)" in text and "| HTTP, 1 entity, sequential: p50 ≤ 1.0 ms |" in text
     assert "| Polars batch transform: peak RSS ≤ 1.5x the plain training set's | " in text
 
 
