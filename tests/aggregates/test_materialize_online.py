@@ -16,7 +16,6 @@ import pytest
 
 from featurestore import Entity, FeatureStore, FeatureView, Field, ParquetSource
 from featurestore.config import parse_config
-from featurestore.errors import OfflineStoreError
 from featurestore.online import MemoryOnlineStore
 from featurestore.online.lookup import OnlineReader
 from featurestore.online.response import NOT_FOUND, PRESENT
@@ -26,12 +25,6 @@ from tests.aggregates.oracle import same
 from tests.aggregates.state_helpers import BASE, HOUR, MIN, expected, make_view, random_events, write_events
 
 STORES = ["sqlite", "redis", "memory"]
-
-
-def _not_ready(err: NotImplementedError) -> None:
-    # ISSUE12-MERGE (agg-state branch only): the online stores' aggregate methods are helper "store"'s work;
-    # on this branch alone they raise NotImplementedError. The coordinator removes this skip after the merge.
-    pytest.skip(f"ISSUE12-MERGE: online store aggregate methods not on this branch: {err}")
 
 
 @pytest.fixture(params=STORES)
@@ -57,11 +50,7 @@ def repo(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Featu
                           source=ParquetSource(path=str(tmp_path / "profile.parquet"), timestamp_field="ts"),
                           schema=[Field(name="card", dtype=Int64), Field(name="score", dtype=Float64)])
     store.apply([card, view, profile])
-    try:
-        done = store.materialize(from_epoch_us(BASE - 30 * HOUR), from_epoch_us(snapshot))
-    except NotImplementedError as err:
-        store.close()
-        _not_ready(err)
+    done = store.materialize(from_epoch_us(BASE - 30 * HOUR), from_epoch_us(snapshot))
     by_view = {d.view: d for d in done}
     assert by_view["txn"].rows == len({e["card"] for e in events})  # entities written
     assert by_view["txn"].written == by_view["txn"].rows
@@ -132,11 +121,7 @@ def test_online_equals_the_training_set(repo: tuple[FeatureStore, list[Any], Any
     entity_df = pa.table({"card": pa.array([c for _ in nows for c in cards], pa.int64()),
                           "event_timestamp": pa.array([from_epoch_us(n) for n in nows for _ in cards],
                                                       pa.timestamp("us", tz="UTC"))})
-    try:
-        training = store.get_historical_features(entity_df, features, as_of_created=True).to_arrow().to_pydict()
-    except OfflineStoreError as err:
-        # ISSUE12-MERGE (agg-state branch only): training sets of aggregate views are helper "offline"'s work
-        pytest.skip(f"ISSUE12-MERGE: aggregate training sets not on this branch: {err}")
+    training = store.get_historical_features(entity_df, features, as_of_created=True).to_arrow().to_pydict()
     for j, now in enumerate(nows):
         online = _lookup(store, features, [{"card": c} for c in cards], now).to_dict()
         for i in range(len(cards)):
