@@ -61,7 +61,9 @@ def windows_table(con: duckdb.DuckDBPyConnection, view: AggregateView, wanted: W
     found = [np.searchsorted(packed, point_ids * pack.stride + b, side="left") for b in pack.bounds]
     first = np.searchsorted(packed, point_ids * pack.stride, side="left")
     starts: dict[int | None, Int] = {None: first, **{w: found[1 + n] for n, w in enumerate(windows)}}
-    late = holes(packed, pack.ev[order], pack.created[order], point_ids * pack.stride + pack.bounds[0]) if timed else None
+    late = None
+    if timed:
+        late = holes(packed, pack.ev[order], pack.created[order], point_ids * pack.stride + pack.bounds[0])
     inputs: dict[int, kernels.Input] = {}
     cache: dict[tuple[int, int | None], Parts] = {}
     out = {k: points.column(k) for k in [*keys, "__fs_t"]}
