@@ -35,12 +35,17 @@ class Input:
     """The counting events of one input: ``values`` (no nulls) and where they are among all events."""
 
     def __init__(self, column: pa.Array) -> None:
-        valid = np.asarray(column.is_valid().to_numpy(zero_copy_only=False), dtype=bool)
-        self.positions: Int = np.flatnonzero(valid).astype(np.int64)
-        """Event index of each counting event."""
-        self.before: Int = np.concatenate([[0], np.cumsum(valid, dtype=np.int64)])
+        m = len(column)
+        self.before: Int = np.empty(m + 1, np.int64)
         """``before[p]``: counting events among the first ``p`` events."""
-        self.values: pa.Array = column.filter(pa.array(valid)) if column.null_count else column
+        self.before[0] = 0
+        if column.null_count:
+            valid = np.asarray(column.is_valid().to_numpy(zero_copy_only=False), dtype=bool)
+            np.cumsum(valid, out=self.before[1:])
+            self.values: pa.Array = column.filter(pa.array(valid))
+        else:
+            self.before[1:] = np.arange(1, m + 1, dtype=np.int64)
+            self.values = column
         self._cache: dict[str, Any] = {}
 
     def ranges(self, lo: Int, hi: Int) -> tuple[Int, Int]:
@@ -68,11 +73,14 @@ def float_sums(inp: Input, a: Int, b: Int) -> Float:
 
     def build() -> tuple[Float, Float]:
         x = inp.floats()
-        s = np.cumsum(x)
-        prev = np.concatenate([[0.0], s[:-1]])
-        bb = s - prev
-        err = (prev - (s - bb)) + (x - bb)  # TwoSum: prev + x == s + err exactly
-        return np.concatenate([[0.0], s]), np.concatenate([[0.0], np.cumsum(err)])
+        s = np.zeros(len(x) + 1)
+        np.cumsum(x, out=s[1:])
+        prev, cur = s[:-1], s[1:]
+        bb = cur - prev
+        err = (prev - (cur - bb)) + (x - bb)  # TwoSum: prev + x == cur + err exactly
+        e = np.zeros(len(x) + 1)
+        np.cumsum(err, out=e[1:])
+        return s, e
 
     s, e = inp.cached("prefix", build)
     hi, lo = s[b], s[a]

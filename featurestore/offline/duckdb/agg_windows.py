@@ -6,6 +6,9 @@ the event does not count), are sorted by (key id, event time, created time, rank
 tie rule of plain views, so ``first``/``last`` are the ends of a range — and every window of a spine point is
 a range of that order: from the first event at or after the window start to the last event before ``T``, both
 found by binary search. agg_kernels.py answers each function over those ranges.
+
+With ``as_of_created`` the events of a range created at or after ``T`` are holes: the window is the range
+minus its holes, as parts (:class:`Parts`) whose results are merged per spine point (:func:`holes`).
 """
 
 from __future__ import annotations
@@ -61,7 +64,9 @@ def windows_table(con: duckdb.DuckDBPyConnection, view: AggregateView, wanted: W
     found = [np.searchsorted(packed, point_ids * pack.stride + b, side="left") for b in pack.bounds]
     first = np.searchsorted(packed, point_ids * pack.stride, side="left")
     starts: dict[int | None, Int] = {None: first, **{w: found[1 + n] for n, w in enumerate(windows)}}
-    late = holes(packed, pack.ev[order], pack.created[order], point_ids * pack.stride + pack.bounds[0]) if timed else None
+    late = None
+    if timed:
+        late = holes(packed, pack.ev[order], pack.created[order], point_ids * pack.stride + pack.bounds[0])
     inputs: dict[int, kernels.Input] = {}
     cache: dict[tuple[int, int | None], Parts] = {}
     out = {k: points.column(k) for k in [*keys, "__fs_t"]}

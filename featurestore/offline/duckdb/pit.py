@@ -12,6 +12,8 @@ of those per entity row is kept: by ``QUALIFY`` in SQL, or after the fetch in Ar
 (job.py), where input order is also restored by a positional take instead of a sort.
 With ``as_of_created`` the created time must also be ``<=`` the entity time, which ASOF cannot express: a range join
 keeping the best row per entity row is used instead.
+An aggregate view's part is built by aggregates.py (a Python step computes its windows per distinct (keys, T)
+before the query; the part joins them back to the entity rows).
 """
 
 from __future__ import annotations
