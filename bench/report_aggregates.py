@@ -13,7 +13,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from bench.report_transforms import TransformTarget, _measured
+from bench import report_transforms
+from bench.report_transforms import TransformTarget
 
 Target = TransformTarget
 
@@ -46,17 +47,7 @@ def targets() -> list[Target]:
 
 def targets_table(found: dict[str, Any]) -> str:
     """Each issue-12 target with its measured number and whether it is met (failed cases say why)."""
-    lines = ["| target (issue 12) | measured | met |", "|---|---:|---|"]
-    for t in targets():
-        measured = _measured(t, found)
-        if measured is None:
-            error = next((c["error"] for c in (found.get(t.case), found.get(t.base or ""))
-                          if isinstance(c, dict) and "error" in c), None)
-            lines.append(f"| {t.label} | {'failed: ' + error if error else 'not measured'} | — |")
-        else:
-            cell, met = measured
-            lines.append(f"| {t.label} | {cell} | {'yes' if met else '**no**'} |")
-    return "\n".join(lines)
+    return report_transforms.targets_table(found, targets(), issue=12)
 
 
 def _cell(case: dict[str, Any] | None, key: str, form: str) -> str:

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
+from typing import Any, ClassVar
 
 from featurestore import types
 from featurestore.definitions.durations import parse_duration, spelled
 from featurestore.definitions.entity import Entity
-from featurestore.definitions.feature_view import FeatureView, FeatureViewProjection
+from featurestore.definitions.feature_view import FeatureView, Projectable
 from featurestore.definitions.field import Field, fields_of
 from featurestore.definitions.sources import (
     BatchSource,
@@ -26,7 +26,7 @@ from featurestore.definitions.sources import (
     batch_of,
     source_from_dict,
 )
-from featurestore.errors import DefinitionError, NotFoundError
+from featurestore.errors import DefinitionError
 from featurestore.naming import check_name
 
 FUNCTIONS = ("count", "sum", "mean", "min", "max", "stddev", "count_distinct", "last", "first")
@@ -138,7 +138,7 @@ class AggOutput:
 
 
 @dataclass(frozen=True)
-class AggregateView:
+class AggregateView(Projectable):
     """Windowed aggregations of a source's events per entity (see the module docstring for the window rule).
 
     ``schema`` declares the types of join keys and aggregated columns; ``apply`` fills in the rest from the
@@ -214,6 +214,7 @@ class AggregateView:
     def __hash__(self) -> int:
         return hash(("AggregateView", self.name))
 
+    label: ClassVar[str] = "aggregate view"
     # what the rest of the library reads of any view
     has_transform = False
     transform_code = None
@@ -296,35 +297,6 @@ class AggregateView:
                 return col
         return name
 
-    def feature(self, name: str) -> Field:
-        for f in self.features:
-            if f.name == name:
-                return f
-        raise NotFoundError(f"aggregate view {self.name!r} has no feature {name!r}", kind="feature",
-                            name=f"{self.name}:{name}")
-
-    def __getitem__(self, names: list[str]) -> FeatureViewProjection:
-        """``view[["a", "b"]]``: a subset of the view's features, for feature services."""
-        if isinstance(names, str):
-            names = [names]
-        for n in names:
-            if n not in self.feature_names:
-                raise NotFoundError(f"aggregate view {self.name!r} has no feature {n!r}", kind="feature",
-                                    name=f"{self.name}:{n}")
-        return FeatureViewProjection(self.name, tuple(names))
-
-    def projection(self) -> FeatureViewProjection:
-        return FeatureViewProjection(self.name)
-
-    def with_name(self, name: str) -> FeatureViewProjection:
-        return self.projection().with_name(name)
-
-    def with_join_key_map(self, join_key_map: dict[str, str]) -> FeatureViewProjection:
-        unknown = [k for k in join_key_map if k not in self.join_keys]
-        if unknown:
-            raise DefinitionError(f"aggregate view {self.name!r} has no join key {unknown[0]!r} to map; its join "
-                                  f"keys are {list(self.join_keys)}", name=self.name, field=unknown[0])
-        return self.projection().with_join_key_map(join_key_map)
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from featurestore.definitions.entity import Entity
 from featurestore.definitions.field import Field, fields_of
@@ -18,15 +18,80 @@ from featurestore.definitions.sources import (
     source_from_dict,
 )
 from featurestore.definitions.transform_code import check_transform
-from featurestore.errors import DefinitionError
+from featurestore.errors import DefinitionError, NotFoundError
 from featurestore.naming import check_name
 
 if TYPE_CHECKING:
     import polars as pl
 
 
+class Projectable:
+    """What feature views and aggregate views share: a feature by name, and the projections of the view that
+    feature services use (``view[["a"]]``, ``with_name``, ``with_join_key_map``)."""
+
+    label: ClassVar[str] = "feature view"
+    """The kind of view, in messages."""
+
+    if TYPE_CHECKING:
+        name: str
+
+        @property
+        def join_keys(self) -> tuple[str, ...]: ...
+
+        @property
+        def features(self) -> tuple[Field, ...]: ...
+
+        @property
+        def feature_names(self) -> tuple[str, ...]: ...
+
+    def _no_feature(self, name: str) -> NotFoundError:
+        return NotFoundError(f"{self.label} {self.name!r} has no feature {name!r}", kind="feature",
+                             name=f"{self.name}:{name}")
+
+    def feature(self, name: str) -> Field:
+        for f in self.features:
+            if f.name == name:
+                return f
+        raise self._no_feature(name)
+
+    def __getitem__(self, names: list[str]) -> FeatureViewProjection:
+        """``view[["a", "b"]]``: a subset of the view's features, for feature services."""
+        if isinstance(names, str):
+            names = [names]
+        for n in names:
+            if n not in self.feature_names:
+                raise self._no_feature(n)
+        return FeatureViewProjection(self.name, tuple(names))
+
+    def projection(self) -> FeatureViewProjection:
+        """Every feature of the view, under its own name and join keys."""
+        return FeatureViewProjection(self.name)
+
+    def with_name(self, name: str) -> FeatureViewProjection:
+        """The view under another name in a feature service (``name:feature``, ``name__feature``)."""
+        return self.projection().with_name(name)
+
+    def with_join_key_map(self, join_key_map: dict[str, str]) -> FeatureViewProjection:
+        """The view looked up by other entity columns: ``{"location_id": "origin_id"}`` reads the
+        view's join key ``location_id`` from the entity column ``origin_id``.
+
+        >>> from featurestore import Entity, Field, ParquetSource
+        >>> from featurestore.types import Float64
+        >>> loc = FeatureView(name="location", entities=[Entity(name="location", join_keys=["location_id"])],
+        ...                   schema=[Field(name="temp", dtype=Float64)], source=ParquetSource(path="l.parquet"))
+        >>> p = loc.with_name("origin").with_join_key_map({"location_id": "origin_id"})
+        >>> p.name, p.entity_column("location_id")
+        ('origin', 'origin_id')
+        """
+        unknown = [k for k in join_key_map if k not in self.join_keys]
+        if unknown:
+            raise DefinitionError(f"{self.label} {self.name!r} has no join key {unknown[0]!r} to map; its join keys "
+                                  f"are {list(self.join_keys)}", name=self.name, field=unknown[0])
+        return self.projection().with_join_key_map(join_key_map)
+
+
 @dataclass(frozen=True)
-class FeatureView:
+class FeatureView(Projectable):
     """Features of one or more entities, with a source and an optional ttl.
 
     ``ttl=None`` or ``timedelta(0)`` means values never expire. A field whose name
@@ -141,48 +206,6 @@ class FeatureView:
                 return col
         return name
 
-    def feature(self, name: str) -> Field:
-        for f in self.features:
-            if f.name == name:
-                return f
-        from featurestore.errors import NotFoundError
-
-        raise NotFoundError(f"feature view {self.name!r} has no feature {name!r}", kind="feature",
-                            name=f"{self.name}:{name}")
-
-    def __getitem__(self, names: list[str]) -> FeatureViewProjection:
-        """``view[["a", "b"]]``: a subset of the view's features, for feature services."""
-        if isinstance(names, str):
-            names = [names]
-        for n in names:
-            self.feature(n)
-        return FeatureViewProjection(self.name, tuple(names))
-
-    def projection(self) -> FeatureViewProjection:
-        """Every feature of the view, under its own name and join keys."""
-        return FeatureViewProjection(self.name)
-
-    def with_name(self, name: str) -> FeatureViewProjection:
-        """The view under another name in a feature service (``name:feature``, ``name__feature``)."""
-        return self.projection().with_name(name)
-
-    def with_join_key_map(self, join_key_map: dict[str, str]) -> FeatureViewProjection:
-        """The view looked up by other entity columns: ``{"location_id": "origin_id"}`` reads the
-        view's join key ``location_id`` from the entity column ``origin_id``.
-
-        >>> from featurestore import Entity, Field, ParquetSource
-        >>> from featurestore.types import Float64
-        >>> loc = FeatureView(name="location", entities=[Entity(name="location", join_keys=["location_id"])],
-        ...                   schema=[Field(name="temp", dtype=Float64)], source=ParquetSource(path="l.parquet"))
-        >>> p = loc.with_name("origin").with_join_key_map({"location_id": "origin_id"})
-        >>> p.name, p.entity_column("location_id")
-        ('origin', 'origin_id')
-        """
-        unknown = [k for k in join_key_map if k not in self.join_keys]
-        if unknown:
-            raise DefinitionError(f"feature view {self.name!r} has no join key {unknown[0]!r} to map; its join keys "
-                                  f"are {list(self.join_keys)}", name=self.name, field=unknown[0])
-        return self.projection().with_join_key_map(join_key_map)
 
     def to_dict(self) -> dict[str, Any]:
         return {
