@@ -26,10 +26,13 @@ def _view(v: FeatureView, marks: dict[str, Any]) -> dict[str, Any]:
         "owner": v.owner,
         "tags": dict(v.tags),
         "source": v.source.to_dict(),
-        # not the online store's identity: it names internal hosts
-        "materialization": {k: mark.get(k) for k in ("watermark", "last_success", "last_rows", "total_rows")}
-        if mark else None,
+        "materialization": _materialization(mark),
     }
+
+
+def _materialization(mark: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A view's last materialization (not the online store's identity: it names internal hosts)."""
+    return {k: mark.get(k) for k in ("watermark", "last_success", "last_rows", "total_rows")} if mark else None
 
 
 def _aggregate(v: AggregateView, marks: dict[str, Any]) -> dict[str, Any]:
@@ -54,8 +57,7 @@ def _aggregate(v: AggregateView, marks: dict[str, Any]) -> dict[str, Any]:
         "owner": v.owner,
         "tags": dict(v.tags),
         "source": v.source.to_dict(),
-        "materialization": {k: mark.get(k) for k in ("watermark", "last_success", "last_rows", "total_rows")}
-        if mark else None,
+        "materialization": _materialization(mark),
     }
 
 

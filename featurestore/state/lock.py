@@ -30,17 +30,22 @@ def _holder(path: Path) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
+def _open(path: Path) -> int:
+    """A new file description of the lock file (created with its folder when missing)."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as err:
+        raise RegistryError(f"cannot open the lock file {str(path)!r}: {err}", path=str(path)) from None
+
+
 @contextmanager
 def exclusive(path: Path, operation: str) -> Iterator[None]:
     """Hold the lock at ``path`` while the block runs; BusyError at once if another holder has it.
 
     The error's fields: ``running`` (the holder's operation), ``since`` (ISO time it started) and ``pid``.
     """
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-    except OSError as err:
-        raise RegistryError(f"cannot open the lock file {str(path)!r}: {err}", path=str(path)) from None
+    fd = _open(path)
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -75,11 +80,7 @@ def ingest(path: Path, exclusive: bool, timeout_s: float = INGEST_TIMEOUT_S) -> 
 
     Each call opens its own file description, so threads of one process exclude each other as processes do.
     """
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-    except OSError as err:
-        raise RegistryError(f"cannot open the lock file {str(path)!r}: {err}", path=str(path)) from None
+    fd = _open(path)
     try:
         mode = fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH
         deadline, pause = time.monotonic() + timeout_s, 0.0005
