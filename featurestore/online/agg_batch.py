@@ -240,13 +240,11 @@ def _fold_states(plan: FoldPlan, states: list[DecodedState], now_us: int) -> lis
             else:
                 nonfinite(i, values)
                 s1, s2, err = float_sums(values, a, b, c, d, None)
-                sums = []
-                for k, (h, x1, x2, e) in enumerate(zip(heads_ir, s1.tolist(), s2.tolist(), err.tolist(),
-                                                      strict=True)):
-                    value = math.fsum((h[at], x1, x2)) if h else math.fsum((x1, x2))
-                    if not e <= _TOL * abs(value):
-                        ok[k] = False
-                    sums.append(value)
+                head = np.array([h[at] if h else 0.0 for h in heads_ir], dtype=np.float64)
+                both = head + s1 + s2  # two more roundings: in the bound
+                err = err + 2 * _EPS * (np.abs(head) + np.abs(s1) + np.abs(s2))
+                np.logical_and(ok, err <= _TOL * np.abs(both), out=ok)  # NaN: False
+                sums = both.tolist()
             if code == _SUM:
                 if o.check_range:
                     for value in sums:
@@ -278,12 +276,13 @@ def _fold_states(plan: FoldPlan, states: list[DecodedState], now_us: int) -> lis
             fill = (np.inf if f == "min" else -np.inf) if kind == FLOAT_VALUES else (
                 INT64_MAX if f == "min" else INT64_MIN)
             v = values if valid is None else np.where(valid.astype(bool), values, values.dtype.type(fill))
-            n1 = (cv[b] - cv[a]).tolist()
-            n2 = (cv[d] - cv[c]).tolist()
             r1, r2 = _reduce2(ufunc, v, (a, b, c, d), index(a, b, c, d), fill)
-            m1 = [x if m else None for x, m in zip(r1.tolist(), n1, strict=True)]
-            m2 = [x if m else None for x, m in zip(r2.tolist(), n2, strict=True)]
-            out_cols.append(_extremes(f, heads_ir, m1, m2))
+            pick = min if f == "min" else max
+            col = []
+            for h, x, m in zip(heads_ir, ufunc(r1, r2).tolist(), n, strict=True):
+                hv = h[0] if h else None
+                col.append((pick(hv, x) if m else hv) if hv is not None else x if m else None)
+            out_cols.append(col)
         elif f == "stddev":
             sd = _stddev(i, kind, values, valid, cv, heads_ir, (a, b, c, d), n, lengths, ok, int_prefix, nonfinite,
                          float_sums, index(a, b, c, d))
