@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from itertools import chain
 from typing import Any
 
 import numpy as np
@@ -380,28 +379,25 @@ def _in_slices(total: int, sl: tuple[Any, Any, Any, Any]) -> Any:
 
 def _distinct(values: Any, valid: Any, heads: list[Any], sl: tuple[Any, Any, Any, Any], total: int,
               owner: Any) -> list[int]:
-    """How many distinct integers per entity (``owner``: the entity of each tail position): the collapsed sets and
-    the slices' values."""
+    """How many distinct integers per entity (``owner``: the entity of each tail position): the collapsed set and
+    the slices' values, one Python set per entity (the collapsed sets are Python lists already)."""
     k_n = len(heads)
     mask = _in_slices(total, sl)
     if valid is not None:
         mask &= valid.astype(bool)
-    ent = owner[mask]
-    vals = values[mask]
-    sets = [h[0] if h and h[0] else () for h in heads]
-    sizes = [len(x) for x in sets]
-    extra = sum(sizes)
-    if extra:
-        ent = np.concatenate((ent, np.repeat(np.arange(k_n, dtype=np.int64), sizes)))
-        vals = np.concatenate((vals, np.fromiter(chain.from_iterable(sets), dtype=np.int64, count=extra)))
-    if not len(ent):
-        return [0] * k_n
-    order = np.lexsort((vals, ent))
-    e, v = ent[order], vals[order]
-    new = np.ones(len(e), dtype=bool)
-    new[1:] = (e[1:] != e[:-1]) | (v[1:] != v[:-1])
-    counts: list[int] = np.bincount(e[new], minlength=k_n).tolist()
-    return counts
+    picked = values[mask].tolist()
+    ends = np.cumsum(np.bincount(owner[mask], minlength=k_n)).tolist()
+    out = []
+    lo = 0
+    for h, hi in zip(heads, ends, strict=True):
+        if h and h[0]:
+            seen = set(h[0])
+            seen.update(picked[lo:hi])
+            out.append(len(seen))
+        else:
+            out.append(len(set(picked[lo:hi])))
+        lo = hi
+    return out
 
 
 def _distinct_python(kind: int, values: Any, valid: Any, heads: list[Any], sl: tuple[Any, Any, Any, Any]) -> list[int]:
