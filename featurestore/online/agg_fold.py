@@ -27,7 +27,9 @@ from featurestore.definitions.agg_ir import input_components
 from featurestore.definitions.aggregate_view import AggregateView
 from featurestore.errors import DataSourceError
 from featurestore.online.agg_state import (
+    INT_VALUES,
     LIST_VALUES,
+    ONES,
     decode_record,
     decode_state,
     fingerprint,
@@ -205,23 +207,31 @@ def _fast(plan: FoldPlan, state: Any, raw: RawTail, i_snap: int, i_now: int, now
     for pos, code, i, wi, o in plan.program:
         a, b, c, d = slices[wi]
         coll = collapsed[pos]
-        if code == _COUNT:
-            kind, _, valid = columns[i]
+        kind, vals, valid = columns[i]
+        if code in (_COUNT, _MEAN) or (code == _SUM and kind == ONES):
             if valid is not None:
                 n = valid.count(1, a, b) + valid.count(1, c, d)
             elif kind == LIST_VALUES:
                 n = raw.count(i, a, b, c, d)
             else:
                 n = b - a + d - c
+        if code == _COUNT:
             out.append(coll[0] + n if coll else n)
-        elif code == _SUM:
-            value = raw.total(i, a, b, c, d, coll[0] if coll else 0, _EMPTY)
+        elif code in (_SUM, _MEAN):
+            head = (coll[0] if code == _SUM else coll[1]) if coll else 0
+            if kind == ONES:
+                value = head + n
+            elif kind == INT_VALUES:
+                value = head + sum(vals[a:b]) + sum(vals[c:d])
+            else:
+                value = raw.total(i, a, b, c, d, head, _EMPTY)
+            if code == _MEAN:
+                n += coll[0] if coll else 0
+                out.append(value / n if n else None)
+                continue
             if o.check_range and not INT64_MIN <= value <= INT64_MAX:
                 out.append(plan.overflow(o.name, value))
             out.append(value)
-        elif code == _MEAN:
-            n = raw.count(i, a, b, c, d) + (coll[0] if coll else 0)
-            out.append(raw.total(i, a, b, c, d, coll[1] if coll else 0, _EMPTY) / n if n else None)
         elif code == _TIES:
             out.append(o.finalize(None, _NO_COLUMNS, _NO_SLICES, _EMPTY, raw.extreme(i, a, d, o.first, snap - 1)))
         else:

@@ -22,6 +22,7 @@ from featurestore.definitions.aggregate_view import AggregateView, SourcedView
 from featurestore.errors import InputError
 from featurestore.online import entity_rows as rows_in
 from featurestore.online import on_demand
+from featurestore.online.agg_batch import MIN_BATCH, fold_rows
 from featurestore.online.agg_fold import FoldPlan
 from featurestore.online.protocol import OnlineStore, ViewSpec
 from featurestore.online.response import NOT_FOUND, OUTSIDE_MAX_AGE, PRESENT, OnlineResponse, ViewResult
@@ -86,6 +87,8 @@ def _plans(resolved: ResolvedRequest, state: RegistryState) -> tuple[_ViewPlan, 
 
 def _folded(fold: FoldPlan, rows: list[Any], now_us: int) -> tuple[list[str], list[int | None], list[Any]]:
     """Statuses, event times and values of an aggregate view's entities at ``now_us``."""
+    if len(rows) >= MIN_BATCH:
+        return fold_rows(fold, rows, now_us)
     status: list[str] = []
     ts: list[int | None] = []
     vals: list[tuple[Any, ...]] = []
