@@ -23,7 +23,6 @@ from featurestore.definitions.sources import (
     DuckDBSource,
     ParquetSource,
     PushSource,
-    batch_of,
     source_from_dict,
 )
 from featurestore.errors import DefinitionError
@@ -288,15 +287,6 @@ class AggregateView(Projectable):
         lo = at_us - window_us
         r = self.resolution_us
         return lo if r is None else (lo // r) * r
-
-    def source_column(self, name: str) -> str:
-        """The source column of join key ``name`` (``field_mapping`` applies to join keys; aggregations and
-        ``where`` name source columns as they are)."""
-        for col, mapped in batch_of(self.source).field_mapping.items():
-            if mapped == name:
-                return col
-        return name
-
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -34,6 +34,7 @@ class Projectable:
 
     if TYPE_CHECKING:
         name: str
+        source: BatchSource | PushSource
 
         @property
         def join_keys(self) -> tuple[str, ...]: ...
@@ -43,6 +44,15 @@ class Projectable:
 
         @property
         def feature_names(self) -> tuple[str, ...]: ...
+
+    def source_column(self, name: str) -> str:
+        """The source column that feeds ``name`` (the inverse of ``field_mapping``; an aggregate view maps only its
+        join keys: its aggregations and ``where`` name source columns as they are)."""
+        batch = self.source.batch_source if isinstance(self.source, PushSource) else self.source
+        for col, mapped in batch.field_mapping.items():
+            if mapped == name:
+                return col
+        return name
 
     def _no_feature(self, name: str) -> NotFoundError:
         return NotFoundError(f"{self.label} {self.name!r} has no feature {name!r}", kind="feature",
@@ -197,15 +207,6 @@ class FeatureView(Projectable):
         """Join keys declared in the schema (the registry fills in the rest from the source)."""
         keys = set(self.join_keys)
         return tuple(f for f in self.schema if f.name in keys)
-
-    def source_column(self, name: str) -> str:
-        """The source column that feeds feature or join key ``name`` (the inverse of ``field_mapping``)."""
-        batch = self.source.batch_source if isinstance(self.source, PushSource) else self.source
-        for col, mapped in batch.field_mapping.items():
-            if mapped == name:
-                return col
-        return name
-
 
     def to_dict(self) -> dict[str, Any]:
         return {
