@@ -220,16 +220,6 @@ class AggregateView(Projectable):
     transform_fingerprint = None
 
     @property
-    def join_keys(self) -> tuple[str, ...]:
-        return tuple(k for e in self.entities for k in e.join_keys)
-
-    @property
-    def key_fields(self) -> tuple[Field, ...]:
-        """Join keys declared in the schema (the registry fills in the rest from the source)."""
-        keys = set(self.join_keys)
-        return tuple(f for f in self.schema if f.name in keys)
-
-    @property
     def input_fields(self) -> tuple[Field, ...]:
         """The aggregated source columns' fields declared in the schema (``apply`` fills in every one)."""
         keys = set(self.join_keys)

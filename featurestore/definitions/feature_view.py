@@ -35,15 +35,24 @@ class Projectable:
     if TYPE_CHECKING:
         name: str
         source: BatchSource | PushSource
-
-        @property
-        def join_keys(self) -> tuple[str, ...]: ...
+        entities: tuple[Entity, ...]
+        schema: tuple[Field, ...]
 
         @property
         def features(self) -> tuple[Field, ...]: ...
 
         @property
         def feature_names(self) -> tuple[str, ...]: ...
+
+    @property
+    def join_keys(self) -> tuple[str, ...]:
+        return tuple(k for e in self.entities for k in e.join_keys)
+
+    @property
+    def key_fields(self) -> tuple[Field, ...]:
+        """Join keys declared in the schema (the registry fills in the rest from the source)."""
+        keys = set(self.join_keys)
+        return tuple(f for f in self.schema if f.name in keys)
 
     def source_column(self, name: str) -> str:
         """The source column that feeds ``name`` (the inverse of ``field_mapping``; an aggregate view maps only its
@@ -190,10 +199,6 @@ class FeatureView(Projectable):
         return self._transform_fingerprint
 
     @property
-    def join_keys(self) -> tuple[str, ...]:
-        return tuple(k for e in self.entities for k in e.join_keys)
-
-    @property
     def features(self) -> tuple[Field, ...]:
         keys = set(self.join_keys)
         return tuple(f for f in self.schema if f.name not in keys)
@@ -201,12 +206,6 @@ class FeatureView(Projectable):
     @property
     def feature_names(self) -> tuple[str, ...]:
         return tuple(f.name for f in self.features)
-
-    @property
-    def key_fields(self) -> tuple[Field, ...]:
-        """Join keys declared in the schema (the registry fills in the rest from the source)."""
-        keys = set(self.join_keys)
-        return tuple(f for f in self.schema if f.name in keys)
 
     def to_dict(self) -> dict[str, Any]:
         return {
