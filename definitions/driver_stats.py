@@ -2,7 +2,7 @@
 
 from datetime import timedelta
 
-from featurestore import Entity, FeatureService, FeatureView, Field, ParquetSource, PushSource
+from featurestore import Entity, FeatureService, FeatureView, Field, LoggingConfig, ParquetSource, PushSource, expect
 from featurestore.types import Float32, Int64
 
 driver = Entity(name="driver", join_keys=["driver_id"], description="A ride-hailing driver")
@@ -25,8 +25,19 @@ driver_stats = FeatureView(
             created_timestamp_field="created",
         ),
     ),
+    # every batch written online (materialize, push, write_to_online_store) must pass these, or nothing is written
+    expectations=[
+        expect.not_null("conv_rate"),
+        expect.between("conv_rate", 0, 1),
+        expect.between("acc_rate", 0, 1),
+        expect.between("avg_daily_trips", 0, None),
+    ],
+    on_invalid="reject",
+    max_staleness="2h",
     owner="ml-platform@example.com",
     tags={"team": "pricing"},
 )
 
-driver_activity = FeatureService(name="driver_activity", features=[driver_stats])
+# every served vector is logged (data/logs/driver_activity), for drift and consistency checks
+driver_activity = FeatureService(name="driver_activity", features=[driver_stats],
+                                 logging=LoggingConfig(sample_rate=1.0))

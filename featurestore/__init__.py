@@ -6,11 +6,14 @@
 """
 
 from featurestore.config import RepoConfig
+from featurestore.definitions import expect
 from featurestore.definitions.aggregate_view import AggInput, AggOutput, AggregateView, Aggregation, SourcedView
 from featurestore.definitions.entity import Entity
+from featurestore.definitions.expect import Expectation
 from featurestore.definitions.feature_service import FeatureService
 from featurestore.definitions.feature_view import FeatureView, FeatureViewProjection
 from featurestore.definitions.field import Field
+from featurestore.definitions.logging_config import LoggingConfig
 from featurestore.definitions.on_demand import OnDemandFeatureView, on_demand_feature_view
 from featurestore.definitions.request_source import RequestSource
 from featurestore.definitions.sources import BatchSource, CsvSource, DuckDBSource, ParquetSource, PushSource
@@ -20,6 +23,7 @@ from featurestore.errors import (
     ConfigError,
     DataSourceError,
     DefinitionError,
+    ExpectationError,
     FeatureStoreError,
     InputError,
     NotFoundError,
@@ -64,6 +68,8 @@ __all__ = [
     "DuckDBSource",
     "Entity",
     "EntityInput",
+    "Expectation",
+    "ExpectationError",
     "FeatureService",
     "FeatureStore",
     "FeatureStoreError",
@@ -72,6 +78,7 @@ __all__ = [
     "Field",
     "InputError",
     "LiveCode",
+    "LoggingConfig",
     "NotFoundError",
     "OfflineStore",
     "OfflineStoreError",
@@ -110,6 +117,7 @@ __all__ = [
     "ViewResult",
     "ViewSpec",
     "__version__",
+    "expect",
     "on_demand_feature_view",
     "resolve",
 ]

@@ -165,3 +165,16 @@ class BusyError(FeatureStoreError):
     since: str | None = None
     pid: int | None = None
     lock: str | None = None
+
+
+class ExpectationError(FeatureStoreError):
+    """A batch failed its feature view's expectations under ``on_invalid="reject"``: nothing of it was written,
+    online or offline.
+
+    Fields: ``view``; ``failures``, one dict per failed expectation (``expectation``, its label such as
+    ``between(conv_rate, 0, 1)``; ``column``; ``bad_rows``; ``examples``, a few bad values; ``observed`` for
+    batch checks, e.g. the null ratio or the row count); ``rows``, the rows of the batch.
+    """
+
+    failures: list[dict[str, object]] | None = None
+    rows: int | None = None

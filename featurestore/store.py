@@ -29,9 +29,10 @@ from featurestore.online.protocol import OnlineStore
 from featurestore.online.response import OnlineResponse
 from featurestore.registry.checks import validate
 from featurestore.registry.file import Registry, RegistryState, RegistryUpdate
+from featurestore.registry.layouts import kept_layouts
 from featurestore.registry.live import LiveCode
 from featurestore.registry.loader import load_definitions
-from featurestore.registry.plan import Plan, applied, make_plan, online_layout
+from featurestore.registry.plan import Plan, applied, make_plan
 from featurestore.registry.references import check_references
 from featurestore.resolution import ResolvedOnDemand
 from featurestore.state import StateStore, open_state_store
@@ -84,6 +85,11 @@ class FeatureStore:
         """The current time of this store: lookups, push stamps, materialize snapshots (see the class)."""
         # pushes through the default clock share the process's stamps (strictly increasing in the process)
         self._stamper = agg_push.PROCESS_STAMPER if clock is None else agg_push.Stamper(clock)
+
+    @property
+    def data_dir(self) -> Path:
+        """The repo's data folder: the registry file's folder (quarantined rows and feature logs go under it)."""
+        return self.registry.path.parent
 
     @property
     def offline(self) -> OfflineStore:
@@ -154,7 +160,7 @@ class FeatureStore:
             result["plan"] = plan
             if new is None:
                 return None
-            return replace(new[0], online_layouts=_layouts(state, plan)), new[1]
+            return replace(new[0], online_layouts=kept_layouts(state, plan)), new[1]
 
         self.registry.update(change)
         # transforms applied here run as they are in this process (the repo may not define them: a notebook)
@@ -346,32 +352,25 @@ class FeatureStore:
         self.online.teardown()
         mat.forget(self.state_store, None, mat.target_of(self.online, self.repo_path))
 
+    # -- data quality and monitoring ----------------------------------------------------------------------
+    def validate(self, feature_view: str, start: datetime | None = None, end: datetime | None = None) -> Any:
+        """Dry run of a view's expectations over its source rows with event time in ``[start, end]``."""
+        raise NotImplementedError("validate: issue 13, expectations helper")
+
+    def profile(self, what: Any, start: datetime | None = None, end: datetime | None = None) -> Any:
+        """Statistics per feature of a view over a time range, a training set, or a service's logged values."""
+        raise NotImplementedError("profile: issue 13, statistics helper")
+
+    def drift(self, what: str, reference: Any, current: Any = "served") -> Any:
+        """Drift per feature between a reference and a current sample (PSI, KS, JS)."""
+        raise NotImplementedError("drift: issue 13, statistics helper")
+
+    def check_consistency(self, service: str, start: datetime | None = None, end: datetime | None = None) -> Any:
+        """Replay a service's logged lookups through the training-set path and compare, per feature."""
+        raise NotImplementedError("check_consistency: issue 13, logging helper")
+
     def watermarks(self) -> dict[str, dict[str, Any]]:
         """Per view, its last materialization into this online store: ``watermark`` (end of the loaded range),
         ``last_success``, ``last_rows`` and ``total_rows``."""
         return mat.watermarks(self.state_store, lambda: mat.target_of(self.online, self.repo_path))
 
-
-MAX_LAYOUTS = 16
-"""Earlier layouts kept readable per view (rows of older ones read as NOT_FOUND)."""
-
-
-def _layouts(before: RegistryState, plan: Plan) -> dict[str, list[dict[str, list[str]]]]:
-    """The views' earlier readable layouts after ``plan``: a reshaped view keeps its layout before the change
-    (newest first, without the new one); a removed view or one with other join keys keeps none."""
-    layouts = dict(before.online_layouts)
-    for effect in plan.online_effects:
-        if effect.deletes:
-            layouts.pop(effect.view, None)
-            continue
-        _, _, features, types = online_layout(before.feature_view(effect.view))
-        new = plan.desired["feature_views"][effect.view]
-        _, _, new_features, new_types = online_layout(kinds.of_key("feature_views").from_dict(new))
-        current = {"features": list(new_features), "types": list(new_types)}
-        entries = [{"features": list(features), "types": list(types)}, *layouts.get(effect.view, [])]
-        kept: list[dict[str, list[str]]] = []
-        for entry in entries:
-            if entry != current and entry not in kept:
-                kept.append(entry)
-        layouts[effect.view] = kept[:MAX_LAYOUTS]
-    return layouts

@@ -17,7 +17,17 @@ from fastapi import FastAPI
 
 from featurestore import FeatureStore, FeatureStoreError, __version__
 
-from . import docs_ui, errors, routes_online, routes_ops, routes_write
+from . import (
+    docs_ui,
+    errors,
+    routes_consistency,
+    routes_freshness,
+    routes_online,
+    routes_ops,
+    routes_quality,
+    routes_stats,
+    routes_write,
+)
 from .auth import ApiKeyMiddleware, ApiKeys
 from .context import Materializer, ServerContext
 from .fastpath import FastPath
@@ -26,6 +36,7 @@ from .metrics import Metrics, MetricsMiddleware
 from .reload import RegistryWatcher
 
 log = logging.getLogger("featurestore.server")
+ROUTES = (routes_online, routes_write, routes_ops, routes_quality, routes_stats, routes_consistency, routes_freshness)
 REPO_ENV = "FEATURESTORE_REPO"
 
 DESCRIPTION = """\
@@ -95,7 +106,7 @@ def create_app(repo_path: str | Path | None = None, store: FeatureStore | None =
     docs_ui.install(app)
     app.state.featurestore = ctx
     errors.install(app)
-    for module in (routes_online, routes_write, routes_ops):
+    for module in ROUTES:
         app.include_router(module.router)
     app.add_middleware(FastPath, routes={"/get-online-features": routes_online.get_online_features,
                                          "/v1/online": routes_online.online})  # innermost: after auth, metrics
@@ -103,7 +114,7 @@ def create_app(repo_path: str | Path | None = None, store: FeatureStore | None =
     if keys.enabled:
         app.add_middleware(ApiKeyMiddleware, keys=keys)
         _with_security(app)
-    paths = [getattr(r, "path", "") for m in (routes_online, routes_write, routes_ops) for r in m.router.routes]
+    paths = [getattr(r, "path", "") for m in ROUTES for r in m.router.routes]
     paths += [app.openapi_url or "", *docs_ui.PATHS]
     app.add_middleware(MetricsMiddleware, metrics=metrics, endpoints=[p for p in paths if p])  # outermost
     return app

@@ -16,8 +16,10 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("registry", ("registry", "state")),
     ("resolution", ("resolution",)),
     ("transform", ("transform",)),
+    ("quality", ("quality",)),
     ("engines", ("offline", "online")),
     ("materialize", ("materialize",)),
+    ("monitoring", ("monitoring",)),
     ("store", ("code", "store")),
     ("entry points", ("cli", "demo", "__init__")),
 ]

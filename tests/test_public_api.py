@@ -7,7 +7,9 @@ import featurestore.types
 def test_all_is_complete_and_importable() -> None:
     public = {name for name in dir(featurestore) if not name.startswith("_")}
     modules = {name for name in public if type(getattr(featurestore, name)).__name__ == "module"}
-    assert public - modules == set(featurestore.__all__) - {"__version__"}
+    public_modules = {"expect"}  # modules of the public API (``from featurestore import expect``)
+    assert public - modules == set(featurestore.__all__) - {"__version__"} - public_modules
+    assert public_modules <= modules and public_modules <= set(featurestore.__all__)
     for name in featurestore.__all__:
         assert getattr(featurestore, name) is not None
 

@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 from featurestore import types
 from featurestore.definitions.durations import parse_duration, spelled
 from featurestore.definitions.entity import Entity
+from featurestore.definitions.expect import parse_staleness
 from featurestore.definitions.feature_view import FeatureView, Projectable
 from featurestore.definitions.field import Field, fields_of
 from featurestore.definitions.sources import (
@@ -142,7 +143,8 @@ class AggregateView(Projectable):
 
     ``schema`` declares the types of join keys and aggregated columns; ``apply`` fills in the rest from the
     source. ``serving_horizon``: how long after a materialize online values stay exact (later, their status is
-    ``OUTSIDE_MAX_AGE``). ``resolution``: round every window's start down to a multiple of it (both paths),
+    ``OUTSIDE_MAX_AGE``). ``max_staleness``: the freshness SLA of its online data (as a feature view's).
+    ``resolution``: round every window's start down to a multiple of it (both paths),
     which bounds what a busy entity stores online. A ``ttl`` is refused: the windows define the lookback.
 
     >>> from featurestore import Entity, ParquetSource
@@ -165,6 +167,7 @@ class AggregateView(Projectable):
     description: str = ""
     owner: str = ""
     tags: dict[str, str] = field(default_factory=dict)
+    max_staleness: timedelta | str | None = None
     ttl: None = None
 
     def __post_init__(self) -> None:
@@ -177,6 +180,7 @@ class AggregateView(Projectable):
         entities = tuple(self.entities or ())
         if not all(isinstance(e, Entity) for e in entities):
             raise DefinitionError(f"{what}: entities must be a list of Entity objects", name=self.name)
+        object.__setattr__(self, "max_staleness", parse_staleness(self.max_staleness, what))
         object.__setattr__(self, "entities", entities)
         if not isinstance(self.source, (ParquetSource, CsvSource, DuckDBSource, PushSource)):
             raise DefinitionError(f"{what} needs a source", name=self.name)
@@ -291,6 +295,7 @@ class AggregateView(Projectable):
             "description": self.description,
             "owner": self.owner,
             "tags": dict(self.tags),
+            **({"max_staleness": self.max_staleness} if self.max_staleness else {}),
         }
 
     @classmethod
@@ -303,6 +308,7 @@ class AggregateView(Projectable):
             schema=tuple(Field.from_dict(f) for f in d.get("schema") or ()),
             serving_horizon=d.get("serving_horizon") or DEFAULT_SERVING_HORIZON,
             resolution=d.get("resolution"),
+            max_staleness=d.get("max_staleness"),
             online=d.get("online", True),
             description=d.get("description", ""),
             owner=d.get("owner", ""),

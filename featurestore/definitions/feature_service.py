@@ -7,6 +7,7 @@ from typing import Any
 
 from featurestore.definitions.aggregate_view import AggregateView
 from featurestore.definitions.feature_view import FeatureView, FeatureViewProjection
+from featurestore.definitions.logging_config import LoggingConfig
 from featurestore.definitions.on_demand import OnDemandFeatureView
 from featurestore.errors import DefinitionError
 from featurestore.naming import check_name
@@ -15,7 +16,8 @@ from featurestore.naming import check_name
 @dataclass(frozen=True)
 class FeatureService:
     """A named list of feature views, aggregate views, on-demand feature views, or projections of them
-    (``view[["a"]]``).
+    (``view[["a"]]``). ``logging``: log the vectors it serves (:class:`LoggingConfig`), for drift and
+    consistency checks.
 
     >>> from featurestore.definitions.feature_view import FeatureViewProjection
     >>> FeatureService(name="svc", features=[FeatureViewProjection("driver_stats", ("conv_rate",))]).refs()
@@ -27,9 +29,13 @@ class FeatureService:
     description: str = ""
     owner: str = ""
     tags: dict[str, str] = field(default_factory=dict)
+    logging: LoggingConfig | None = None
 
     def __post_init__(self) -> None:
         check_name(self.name, "feature service")
+        if self.logging is not None and not isinstance(self.logging, LoggingConfig):
+            raise DefinitionError(f"feature service {self.name!r}: logging must be a LoggingConfig, got "
+                                  f"{self.logging!r:.80}", name=self.name)
         projections = []
         for item in self.features or ():
             if isinstance(item, FeatureView | AggregateView | OnDemandFeatureView):
@@ -73,6 +79,7 @@ class FeatureService:
             "description": self.description,
             "owner": self.owner,
             "tags": dict(self.tags),
+            **({"logging": self.logging.to_dict()} if self.logging else {}),
         }
 
     @classmethod
@@ -83,4 +90,5 @@ class FeatureService:
             description=d.get("description", ""),
             owner=d.get("owner", ""),
             tags=d.get("tags", {}),
+            logging=LoggingConfig.from_dict(d["logging"]) if d.get("logging") else None,
         )

@@ -8,6 +8,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from featurestore.definitions.entity import Entity
+from featurestore.definitions.expect import Expectation, check_for_view, parse_staleness
 from featurestore.definitions.field import Field, fields_of
 from featurestore.definitions.sources import (
     BatchSource,
@@ -119,6 +120,12 @@ class FeatureView(Projectable):
     rate): offline it is joined to every entity row by time only, online every
     entity row gets its one latest row.
 
+    ``expectations``: data-quality checks (:mod:`featurestore.expect`) every batch written online (materialize,
+    push, ``write_to_online_store``) must pass; ``on_invalid`` says what a failing batch does: ``"reject"``
+    (nothing written, :class:`~featurestore.errors.ExpectationError`), ``"quarantine"`` (bad rows set aside in
+    Parquet, good ones written) or ``"warn"`` (everything written, the failure recorded). ``max_staleness``: the
+    freshness SLA of the view's online data (``"2h"`` or a timedelta), exported to Prometheus.
+
     ``transform``: a Polars batch transform, a function of a ``pl.LazyFrame`` of source rows
     (source column names) returning one; it runs wherever the view's source rows are read
     (training sets, spines, materialize, push) and the view's columns are read from its output
@@ -145,6 +152,9 @@ class FeatureView(Projectable):
     description: str = ""
     owner: str = ""
     tags: dict[str, str] = field(default_factory=dict)
+    expectations: tuple[Expectation, ...] = ()
+    on_invalid: str = "reject"
+    max_staleness: timedelta | str | None = None
     transform: Callable[[pl.LazyFrame], pl.LazyFrame] | None = field(default=None, compare=False)
     _transform_code: str | None = field(default=None, repr=False)
     _transform_fingerprint: str | None = field(default=None, repr=False)
@@ -179,6 +189,12 @@ class FeatureView(Projectable):
             raise DefinitionError(f"feature view {self.name!r}: two entities share a join key", name=self.name)
         if not self.features:
             raise DefinitionError(f"feature view {self.name!r} has no features", name=self.name)
+        columns: dict[str, Any] = {k: None for k in keys}  # a key's type may come from the source at apply
+        columns.update({f.name: f.dtype for f in self.schema})
+        object.__setattr__(self, "expectations", check_for_view(self.name, self.expectations, columns,
+                                                                self.on_invalid))
+        object.__setattr__(self, "max_staleness", parse_staleness(self.max_staleness,
+                                                                  f"feature view {self.name!r}"))
 
     def __hash__(self) -> int:
         return hash(("FeatureView", self.name))
@@ -218,6 +234,9 @@ class FeatureView(Projectable):
             "description": self.description,
             "owner": self.owner,
             "tags": dict(self.tags),
+            **({"expectations": [e.to_dict() for e in self.expectations], "on_invalid": self.on_invalid}
+               if self.expectations else {}),
+            **({"max_staleness": self.max_staleness} if self.max_staleness else {}),
             **({"transform": {"code": self._transform_code, "fingerprint": self._transform_fingerprint}}
                if self.has_transform else {}),
         }
@@ -236,6 +255,9 @@ class FeatureView(Projectable):
             description=d.get("description", ""),
             owner=d.get("owner", ""),
             tags=d.get("tags", {}),
+            expectations=tuple(Expectation.from_dict(e) for e in d.get("expectations") or ()),
+            on_invalid=d.get("on_invalid", "reject"),
+            max_staleness=d.get("max_staleness"),
             _transform_code=transform.get("code"),
             _transform_fingerprint=transform.get("fingerprint"),
         )

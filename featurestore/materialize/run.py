@@ -23,6 +23,7 @@ from featurestore.definitions.aggregate_view import AggregateView, SourcedView, 
 from featurestore.definitions.feature_view import FeatureView
 from featurestore.errors import FeatureStoreError, InputError
 from featurestore.materialize.aggregates import Clock, materialize_aggregates, snapshot_of
+from featurestore.materialize.runlog import log_run
 from featurestore.offline.protocol import OfflineStore
 from featurestore.online.lookup import spec_of
 from featurestore.online.protocol import OnlineStore
@@ -234,13 +235,16 @@ def run(
                 # on disk (pushes stamp and append offline under the shared lock), so the read below sees them
                 with states.ingest(exclusive=True):
                     picked = snapshot_of(end, clock)
+                started = clock().isoformat()
                 try:
                     result = materialize_aggregate_view(offline, online, view, end, functools.partial(_same, picked),
                                                         progress)
                 except FeatureStoreError as err:
+                    log_run(states, view.name, target, None, picked, started, 0, clock, err.message)
                     raise type(err)(f"materializing aggregate view {view.name!r} failed: {err.message}",
                                     **{**err.fields, "view": view.name}) from None
                 record(states, result, target)
+                log_run(states, view.name, target, None, picked, started, result.rows, clock)
                 results.append(result)
                 continue
             if incremental:
@@ -255,11 +259,14 @@ def run(
                     continue
             else:
                 begin = to_utc(start, "start_date") if start is not None else None
+            started = clock().isoformat()
             try:
                 result = materialize_view(offline, online, view, begin, end, progress)
             except FeatureStoreError as err:
+                log_run(states, view.name, target, begin, end, started, 0, clock, err.message)
                 raise type(err)(f"materializing feature view {view.name!r} failed: {err.message}",
                                 **{**err.fields, "view": view.name}) from None
             record(states, result, target)
+            log_run(states, view.name, target, begin, end, started, result.rows, clock)
             results.append(result)
         return results
