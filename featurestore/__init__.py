@@ -35,6 +35,9 @@ from featurestore.errors import (
 )
 from featurestore.materialize.run import OnlineWrite, Progress, ProgressCallback, ViewMaterialization
 from featurestore.materialize.writes import PushResult
+from featurestore.monitoring.drift_report import DriftReport, FeatureDrift
+from featurestore.monitoring.profile import FeatureProfile, Histogram, Profile
+from featurestore.monitoring.samples import Served
 from featurestore.offline.entity_input import EntityInput
 from featurestore.offline.protocol import OfflineStore, RetrievalJob
 from featurestore.online.lookup import OnlineReader, PreparedLookup, StoreRequests, StoreRows
@@ -65,17 +68,21 @@ __all__ = [
     "CsvSource",
     "DataSourceError",
     "DefinitionError",
+    "DriftReport",
     "DuckDBSource",
     "Entity",
     "EntityInput",
     "Expectation",
     "ExpectationError",
+    "FeatureDrift",
+    "FeatureProfile",
     "FeatureService",
     "FeatureStore",
     "FeatureStoreError",
     "FeatureView",
     "FeatureViewProjection",
     "Field",
+    "Histogram",
     "InputError",
     "LiveCode",
     "LoggingConfig",
@@ -95,6 +102,7 @@ __all__ = [
     "Plan",
     "PlanChange",
     "PreparedLookup",
+    "Profile",
     "Progress",
     "ProgressCallback",
     "PushResult",
@@ -108,6 +116,7 @@ __all__ = [
     "ResolvedRequest",
     "ResolvedView",
     "RetrievalJob",
+    "Served",
     "SourcedView",
     "StateStore",
     "StoreRequests",

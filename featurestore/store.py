@@ -20,6 +20,9 @@ from featurestore.definitions.feature_view import FeatureView
 from featurestore.errors import CodeMismatchError, ConfigError, OnlineStoreError
 from featurestore.materialize import agg_push, writes
 from featurestore.materialize import run as mat
+from featurestore.monitoring import stats
+from featurestore.monitoring.drift_report import DriftReport
+from featurestore.monitoring.profile import Profile
 from featurestore.offline import retrieval
 from featurestore.offline.factory import open_offline_store
 from featurestore.offline.protocol import OfflineStore, RetrievalJob
@@ -357,13 +360,33 @@ class FeatureStore:
         """Dry run of a view's expectations over its source rows with event time in ``[start, end]``."""
         raise NotImplementedError("validate: issue 13, expectations helper")
 
-    def profile(self, what: Any, start: datetime | None = None, end: datetime | None = None) -> Any:
-        """Statistics per feature of a view over a time range, a training set, or a service's logged values."""
-        raise NotImplementedError("profile: issue 13, statistics helper")
+    def profile(self, what: Any, start: datetime | str | None = None, end: datetime | str | None = None, *,
+                features: list[str] | None = None, served: bool = False) -> Profile:
+        """Statistics per feature (README "Statistics and drift"): of a view's source rows with event time in
+        ``[start, end]``; of a service's logged served values (``served=True``, log time in range); or of a
+        training set (``what``: a table, a RetrievalJob, a Parquet path).
 
-    def drift(self, what: str, reference: Any, current: Any = "served") -> Any:
-        """Drift per feature between a reference and a current sample (PSI, KS, JS)."""
-        raise NotImplementedError("drift: issue 13, statistics helper")
+        >>> print(store.profile("driver_stats", "2026-10-01", "2026-10-31"))        # doctest: +SKIP
+        """
+        return stats.profile(self._monitoring(), what, start, end, features, served)
+
+    def drift(self, what: str, reference: Any, current: Any = "served", *, features: list[str] | None = None,
+              min_rows: int = 1000, warn: float = 0.1, alert: float = 0.25, record: bool = False) -> DriftReport:
+        """Drift per feature of a view or service between ``reference`` and ``current`` (PSI, KS, JS): each a
+        ``(start, end)`` of the source, ``"served"`` / ``Served(start, end)`` (logged values) or a training set.
+        ``record=True`` writes the ``drift`` state records (read by ``/metrics``).
+
+        >>> store.drift("driver_activity", reference=("2026-10-01", "2026-10-31")).status  # doctest: +SKIP
+        'ok'
+        """
+        report = stats.drift(self._monitoring(), what, reference, current, features=features, min_rows=min_rows,
+                             warn=warn, alert=alert, checked_at=self.clock().isoformat())
+        if record:
+            stats.record(self.state_store, report)
+        return report
+
+    def _monitoring(self) -> stats.Context:
+        return stats.Context(self.offline, self.state(), self.repo_path, self.data_dir)
 
     def check_consistency(self, service: str, start: datetime | None = None, end: datetime | None = None) -> Any:
         """Replay a service's logged lookups through the training-set path and compare, per feature."""

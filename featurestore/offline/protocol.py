@@ -95,6 +95,17 @@ class OfflineStore(Protocol):
         """
         ...
 
+    def view_rows(self, view: FeatureView, start: datetime | None, end: datetime | None,
+                  features: Sequence[str], sample_rows: int | None = None,
+                  batch_rows: int = BATCH_ROWS) -> Iterator[pa.RecordBatch]:
+        """The ``features`` (cast as declared) of the view's source rows with event time in ``[start, end]``
+        (either open), in no particular order: what statistics are computed over.
+
+        With ``sample_rows``, a deterministic sample of at most that many of those rows (every row when there
+        are fewer), spread over the whole range.
+        """
+        ...
+
     def aggregate_states(self, view: AggregateView, snapshot: datetime,
                          page_entities: int = 16384) -> Iterator[tuple[pa.Table, pa.Table]]:
         """Per entity of an aggregate view, the parts of its online state at ``snapshot`` (S), page by page.

@@ -320,6 +320,31 @@ class DuckDBOfflineStore:
         finally:
             con.close()
 
+    def view_rows(self, view: FeatureView, start: datetime | None, end: datetime | None,
+                  features: Sequence[str], sample_rows: int | None = None,
+                  batch_rows: int = 256 * 1024) -> Iterator[pa.RecordBatch]:
+        """The features of the view's rows with event time in [start, end], streamed; with ``sample_rows``, the
+        rows whose ``hash(rank, ordinal)`` is 0 modulo ``ceil(rows / sample_rows)`` (at most ``sample_rows``)."""
+        where = ([f"__fs_ev >= {epoch_us(start)}"] if start else []) + ([f"__fs_ev <= {epoch_us(end)}"] if end else [])
+        ctx = self.context([view])
+        types = self.column_types([view], ctx)[0]
+        rel = view_relation(view, ctx, types, tuple(features))
+        cond = f" WHERE {' AND '.join(where)}" if where else ""
+        con = self.connect([view.source], [view])
+        try:
+            sql = f"SELECT {', '.join(quote(f) for f in features)} FROM ({rel}){cond}"
+            if sample_rows is not None:
+                rows = con.sql(f"SELECT count(*) FROM ({view_relation(view, ctx, types, ())}){cond}").fetchall()[0][0]
+                step = max(1, -(-int(rows) // sample_rows))
+                if step > 1:
+                    sql = (f"SELECT {', '.join(quote(f) for f in features)} FROM ({rel}){cond or ' WHERE true'} "
+                           f"AND hash(__fs_rank, __fs_ord) % {step} = 0 LIMIT {sample_rows}")
+            yield from con.sql(sql).to_arrow_reader(batch_rows)
+        except (duckdb.Error, OSError) as err:  # streamed through Arrow, DuckDB's errors are OSErrors
+            raise self._errors(err, [view.source], [view]) from None
+        finally:
+            con.close()
+
     def aggregate_states(self, view: AggregateView, snapshot: datetime,
                          page_entities: int = 16384) -> Iterator[tuple[pa.Table, pa.Table]]:
         """Per page of entities, the parts of their online states at ``snapshot`` (see agg_states.py)."""
