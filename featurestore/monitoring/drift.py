@@ -28,7 +28,8 @@ def smoothed(counts: np.ndarray, eps: float = EPSILON) -> np.ndarray:
     total = counts.sum()
     if total <= 0:
         raise ValueError("an empty histogram has no distribution")
-    return (counts / total + eps) / (1 + counts.size * eps)
+    out: np.ndarray = (counts / total + eps) / (1 + counts.size * eps)
+    return out
 
 
 def psi(reference: np.ndarray, current: np.ndarray, eps: float = EPSILON) -> float:

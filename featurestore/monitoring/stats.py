@@ -8,6 +8,7 @@ range), or a training set: a pyarrow/pandas/polars table, a RetrievalJob or a Pa
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -102,7 +103,11 @@ def record(states: StateStore, report: DriftReport) -> None:
     for name, f in report.features.items():
         value = {"psi": f.psi, "ks": f.ks, "js": f.js, "status": f.status, "rows_reference": f.rows_reference,
                  "rows_current": f.rows_current, "checked_at": report.checked_at}
-        states.update(DRIFT, report.what, name, lambda _, v=value: v)
+        states.update(DRIFT, report.what, name, _const(value))
+
+
+def _const(value: dict[str, Any]) -> Callable[[Any], dict[str, Any]]:
+    return lambda _old: value
 
 
 def records(states: StateStore) -> dict[str, dict[str, dict[str, Any]]]:
