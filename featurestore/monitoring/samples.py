@@ -99,7 +99,8 @@ def target(state: RegistryState, what: str, features: list[str] | None = None) -
         known = {c.name: c for c in found.columns}
         unknown = [f for f in features if f not in known]
         if unknown:
-            raise InputError(f"{found.kind} {what!r} has no feature {unknown[0]!r} (features: "
+            label = "feature service" if found.kind == "service" else "feature view"
+            raise InputError(f"{label} {what!r} has no feature {unknown[0]!r} (features: "
                              f"{', '.join(known)})", feature=unknown[0])
         found = Target(what, found.kind, tuple(known[f] for f in features))
     return found

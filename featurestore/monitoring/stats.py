@@ -77,11 +77,18 @@ def sample_profile(ctx: Context, tgt: Target, spec: Any, bins: dict[str, Numeric
 def profile(ctx: Context, what: Any, start: datetime | str | None = None, end: datetime | str | None = None,
             features: list[str] | None = None, served: bool = False) -> Profile:
     """See :meth:`featurestore.FeatureStore.profile`."""
-    if not isinstance(what, str):  # a training set: its columns
+    if not isinstance(what, str) or _is_path(ctx.state, what):  # a training set: its columns
         return table_profile(table_of(what, features), "training set")
     tgt = target(ctx.state, what, features)
     spec: Any = Served(start, end) if served else (start, end)
     return sample_profile(ctx, tgt, spec, None, "profile")[0]
+
+
+def _is_path(state: RegistryState, what: str) -> bool:
+    """A Parquet file or folder (a training set) rather than a registered view or service name."""
+    registered = any(what in state.objects.get(k, {}) for k in ("feature_views", "aggregate_views",
+                                                                "feature_services"))
+    return not registered and (what.endswith(".parquet") or Path(what).exists())
 
 
 def drift(ctx: Context, what: str, reference: Any, current: Any = "served", *, features: list[str] | None = None,
