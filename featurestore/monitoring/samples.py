@@ -19,7 +19,7 @@ import duckdb
 import pyarrow as pa
 
 from featurestore.definitions.feature_view import FeatureView
-from featurestore.errors import InputError
+from featurestore.errors import InputError, NotFoundError
 from featurestore.frames import to_arrow
 from featurestore.monitoring.histograms import NumericBins
 from featurestore.monitoring.log_files import log_dir, read_log
@@ -94,7 +94,8 @@ def target(state: RegistryState, what: str, features: list[str] | None = None) -
         view = state.sourced_view(what)
         found = Target(what, "view", tuple(Column(f, what, what, f) for f in view.feature_names))
     else:
-        raise InputError(f"{what!r} is neither a feature view nor a feature service in the registry", name=what)
+        raise NotFoundError(f"{what!r} is neither a feature view nor a feature service in the registry",
+                            kind="feature_view", name=what)
     if features is not None:
         known = {c.name: c for c in found.columns}
         unknown = [f for f in features if f not in known]

@@ -12,7 +12,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
-from featurestore import FeatureStore, InputError
+from featurestore import InputError, NotFoundError
 from featurestore.monitoring.histograms import FINE_BINS
 from featurestore.monitoring.profile import QUANTILES, FeatureProfile
 from featurestore.monitoring.profiler import profile_table
@@ -159,7 +159,7 @@ def test_engine_sample_is_deterministic_within_range_and_bounded(tmp_path: Path)
 def test_clear_errors(tmp_path: Path) -> None:
     store = make_repo(tmp_path, rows(100, REF_START, 1), rows(100, CUR_START, 2))
     with store:
-        with pytest.raises(InputError, match="'nope' is neither a feature view nor a feature service"):
+        with pytest.raises(NotFoundError, match="'nope' is neither a feature view nor a feature service"):
             store.profile("nope")
         with pytest.raises(InputError, match="feature view 'rider_stats' has no feature 'zzz'"):
             store.profile("rider_stats", features=["zzz"])
