@@ -135,11 +135,12 @@ class _Other:
 
 def compute_profile(what: str, schema: pa.Schema, scan: Scan, features: list[str] | None = None,
                     bins: dict[str, NumericBins] | None = None, start: str | None = None,
-                    end: str | None = None) -> Profile:
+                    end: str | None = None, quantiles: bool = True) -> Profile:
     """The :class:`Profile` of ``features`` (default: every column of ``schema``) of the rows ``scan`` yields.
 
     ``bins``: the histogram anchors of some numeric features (a drift's reference bins); the others get their
-    own from the sample.
+    own from the sample. ``quantiles=False``: no sample pass when every numeric feature has its bins (a drift's
+    current sample: its quantiles are not reported).
     """
     names = list(schema.names) if features is None else list(features)
     missing = [n for n in names if n not in schema.names]
@@ -148,9 +149,9 @@ def compute_profile(what: str, schema: pa.Schema, scan: Scan, features: list[str
                          column=missing[0])
     types = {n: schema.field(n).type for n in names}
     numeric = [n for n in names if kind_of(types[n]) == "numeric"]
-    quantiles: dict[str, dict[str, float]] = {n: {} for n in numeric}
+    found_quantiles: dict[str, dict[str, float]] = {n: {} for n in numeric}
     anchors = dict(bins or {})
-    if numeric:
+    if numeric and (quantiles or any(n not in anchors for n in numeric)):
         sample = {n: [] for n in numeric}  # type: dict[str, list[np.ndarray]]
         for batch in scan(SAMPLE_ROWS):
             for n in numeric:
@@ -160,7 +161,7 @@ def compute_profile(what: str, schema: pa.Schema, scan: Scan, features: list[str
             values = np.concatenate(sample[n]) if sample[n] else np.zeros(0)
             if values.size:
                 qs = np.quantile(values, [q for _, q in QUANTILES])
-                quantiles[n] = {label: float(v) for (label, _), v in zip(QUANTILES, qs, strict=True)}
+                found_quantiles[n] = {label: float(v) for (label, _), v in zip(QUANTILES, qs, strict=True)}
             if n not in anchors:
                 found = bins_of(values)
                 if found is not None:
@@ -178,7 +179,7 @@ def compute_profile(what: str, schema: pa.Schema, scan: Scan, features: list[str
     out = {}
     for n in names:
         acc = accs[n]
-        out[n] = acc.result(n, str(types[n]), quantiles[n]) if isinstance(acc, _Numeric) else \
+        out[n] = acc.result(n, str(types[n]), found_quantiles[n]) if isinstance(acc, _Numeric) else \
             acc.result(n, str(types[n]))
     return Profile(what, rows, out, start, end)
 

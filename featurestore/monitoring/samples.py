@@ -128,7 +128,8 @@ def merge(what: str, parts: list[Profile], start: str | None = None, end: str | 
 
 
 def source_profile(offline: OfflineStore, state: RegistryState, tgt: Target, start: datetime | None,
-                   end: datetime | None, bins: dict[str, NumericBins] | None = None) -> Profile:
+                   end: datetime | None, bins: dict[str, NumericBins] | None = None,
+                   quantiles: bool = True) -> Profile:
     """The profile of a target's source rows with event time in ``[start, end]``, view by view."""
     parts = []
     by_view: dict[str, list[Column]] = {}
@@ -149,7 +150,8 @@ def source_profile(offline: OfflineStore, state: RegistryState, tgt: Target, sta
         def scan(sample_rows: int | None, v: FeatureView = view, f: list[str] = feats) -> Iterator[pa.RecordBatch]:
             return iter(offline.view_rows(v, start, end, f, sample_rows))
 
-        parts.append(compute_profile(tgt.name, schema, _renamed(scan, schema.names), None, bins))
+        parts.append(compute_profile(tgt.name, schema, _renamed(scan, schema.names), None, bins,
+                                     quantiles=quantiles))
     return merge(tgt.name, parts, iso(start), iso(end))
 
 
@@ -227,9 +229,9 @@ def parquet_table(path: Path, wanted: list[str] | None) -> pa.Table:
 
 
 def table_profile(table: pa.Table, what: str, bins: dict[str, NumericBins] | None = None,
-                  start: str | None = None, end: str | None = None) -> Profile:
+                  start: str | None = None, end: str | None = None, quantiles: bool = True) -> Profile:
     """The profile of every column of ``table``."""
-    p = compute_profile(what, table.schema, table_scan(table), None, bins)
+    p = compute_profile(what, table.schema, table_scan(table), None, bins, quantiles=quantiles)
     return Profile(what, p.rows, p.features, start, end)
 
 

@@ -61,17 +61,17 @@ def sample_profile(ctx: Context, tgt: Target, spec: Any, bins: dict[str, Numeric
         table = served_table(ctx.repo_path, ctx.data_dir, ctx.state, tgt, spec)
         start, end = when(spec.start, f"{what} start"), when(spec.end, f"{what} end")
         label = f"served values of {tgt.name} {_range_label(start, end)} ({table.num_rows:,} rows)"
-        return table_profile(table, tgt.name, bins, iso(start), iso(end)), label
+        return table_profile(table, tgt.name, bins, iso(start), iso(end), bins is None), label
     if isinstance(spec, (tuple, list)):
         if len(spec) != 2:
             raise InputError(f"{what} as a time range is (start, end), got {len(spec)} values", field=what)
         start, end = when(spec[0], f"{what} start"), when(spec[1], f"{what} end")
         if start is not None and end is not None and start > end:
             raise InputError(f"{what}: start {iso(start)} is after end {iso(end)}", field=what)
-        profile = source_profile(ctx.offline, ctx.state, tgt, start, end, bins)
+        profile = source_profile(ctx.offline, ctx.state, tgt, start, end, bins, bins is None)
         return profile, f"source rows of {tgt.name} {_range_label(start, end)} ({profile.rows:,} rows)"
     table = training_table(spec, tgt)
-    return table_profile(table, tgt.name, bins), f"training set ({table.num_rows:,} rows)"
+    return table_profile(table, tgt.name, bins, quantiles=bins is None), f"training set ({table.num_rows:,} rows)"
 
 
 def profile(ctx: Context, what: Any, start: datetime | str | None = None, end: datetime | str | None = None,
