@@ -36,6 +36,7 @@ from featurestore.errors import (
 from featurestore.materialize.run import OnlineWrite, Progress, ProgressCallback, ViewMaterialization
 from featurestore.materialize.writes import PushResult
 from featurestore.monitoring.drift_report import DriftReport, FeatureDrift
+from featurestore.monitoring.histograms import NumericBins
 from featurestore.monitoring.profile import FeatureProfile, Histogram, Profile
 from featurestore.monitoring.samples import Served
 from featurestore.offline.entity_input import EntityInput
@@ -87,6 +88,7 @@ __all__ = [
     "LiveCode",
     "LoggingConfig",
     "NotFoundError",
+    "NumericBins",
     "OfflineStore",
     "OfflineStoreError",
     "OnDemandFeatureView",
