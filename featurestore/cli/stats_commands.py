@@ -30,8 +30,7 @@ def profile(ctx: click.Context, what: str, start: str | None, end: str | None, s
     """
     store = get_store(ctx)
     ctx.call_on_close(store.close)
-    target: object = Path(what) if what.endswith(".parquet") or Path(what).is_dir() else what
-    result = store.profile(target, start, end, served=served)
+    result = store.profile(what, start, end, served=served)  # a path that is no registered name: a training set
     if as_json:
         echo_json(result.to_dict())
     else:
