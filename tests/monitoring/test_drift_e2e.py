@@ -52,10 +52,12 @@ def test_one_sigma_shift_alerts_and_is_recorded(shifted: FeatureStore) -> None:
 def test_cli_exit_codes(shifted: FeatureStore) -> None:
     runner = CliRunner()
     repo = str(shifted.repo_path)
+    shifted.state_store.delete(DRIFT)
     shifted_run = runner.invoke(main, ["--repo", repo, "drift", "rider_stats", "--reference", REF_START.isoformat(),
-                                       REF_END.isoformat(), "--current-range", CUR_START.isoformat(), "-"])
+                                       REF_END.isoformat(), "--current-range", CUR_START.isoformat(), "-", "--record"])
     assert shifted_run.exit_code == 2, shifted_run.output
     assert re.search(r"score\s+alert", shifted_run.stdout)
+    assert records(shifted.state_store)["rider_stats"]["score"]["status"] == "alert"
     served = runner.invoke(main, ["--repo", repo, "drift", "ranking", "--reference", "2026-10-01", "2026-10-31T23:59",
                                   "--current", "served", "--json"])
     data = json.loads(ok(served))
