@@ -35,6 +35,7 @@ from featurestore.errors import (
 )
 from featurestore.materialize.run import OnlineWrite, Progress, ProgressCallback, ViewMaterialization
 from featurestore.materialize.writes import PushResult
+from featurestore.monitoring.consistency import ConsistencyReport, FeatureConsistency, Mismatch
 from featurestore.offline.entity_input import EntityInput
 from featurestore.offline.protocol import OfflineStore, RetrievalJob
 from featurestore.online.lookup import OnlineReader, PreparedLookup, StoreRequests, StoreRows
@@ -62,6 +63,7 @@ __all__ = [
     "BusyError",
     "CodeMismatchError",
     "ConfigError",
+    "ConsistencyReport",
     "CsvSource",
     "DataSourceError",
     "DefinitionError",
@@ -70,6 +72,7 @@ __all__ = [
     "EntityInput",
     "Expectation",
     "ExpectationError",
+    "FeatureConsistency",
     "FeatureService",
     "FeatureStore",
     "FeatureStoreError",
@@ -79,6 +82,7 @@ __all__ = [
     "InputError",
     "LiveCode",
     "LoggingConfig",
+    "Mismatch",
     "NotFoundError",
     "OfflineStore",
     "OfflineStoreError",
