@@ -27,7 +27,8 @@ from typing import Any
 
 import pyarrow as pa
 
-from featurestore.definitions.aggregate_view import AggregateView
+from featurestore.definitions.aggregate_view import AggregateView, Aggregation
+from featurestore.definitions.durations import parse_duration
 from featurestore.definitions.feature_service import FeatureService
 from featurestore.definitions.feature_view import FeatureView
 from featurestore.definitions.field import Field
@@ -51,6 +52,7 @@ TTL_SLACK_US = 1_000_000
 EXAMPLES = 10
 """Mismatches kept as examples per feature (unexplained first)."""
 ENTITY_TIME = "event_timestamp"
+CREATED_MAX = "fs_consistency_created_max"
 
 
 @dataclass(frozen=True)
@@ -195,29 +197,47 @@ def _column(table: pa.Table, name: str, dtype: pa.DataType) -> list[Any]:
     return table.column(name).cast(dtype).to_pylist()  # type: ignore[no-any-return]
 
 
+def _timed(rv: ResolvedView, i: int) -> ResolvedView | None:
+    """The request of a view reading the time columns of the rows the training set uses: a feature view's
+    (event, created) of the row picked; an aggregate view's newest created time among the events of its
+    longest window (None without a created column)."""
+    view = rv.view
+    batch = view.source.batch_source if isinstance(view.source, PushSource) else view.source
+    created = batch.created_timestamp_field
+    if isinstance(view, AggregateView):
+        if not created:
+            return None
+        windows = [w for a in view.aggregations for w in a.windows]
+        lifetime = any(not a.windows for a in view.aggregations)
+        longest = () if lifetime or not windows else (max(windows, key=lambda w: parse_duration(w, "window")),)
+        extra = () if created in {f.name for f in view.schema} else (Field(name=created, dtype=Timestamp),)
+        agg = replace(view, schema=(*view.schema, *extra),
+                      aggregations=(Aggregation(function="max", column=created, windows=longest, name=CREATED_MAX),))
+        return replace(rv, view=agg, features=agg.feature_names, out_names=(f"__fs_t{i}_1",))
+    names = [batch.timestamp_field] + ([created] if created else [])
+    extra = tuple(Field(name=n, dtype=Timestamp) for n in names if n not in view.feature_names)
+    timed = replace(view, schema=(*view.schema, *extra))
+    return replace(rv, view=timed, features=tuple(names), out_names=tuple(f"__fs_t{i}_{j}" for j in range(len(names))))
+
+
 def _times_query(inputs: Inputs, resolved: ResolvedRequest, entity: pa.Table) -> dict[int, tuple[list[Any], ...]]:
-    """Per plain feature view of the request (by position): per entity row the event and created times (epoch µs)
-    of the source row the training set picked (None: none)."""
+    """Per view of the request (by position): per entity row the event and created times (epoch µs) of the source
+    row the training set picked (None: none); for an aggregate view (None, newest created time in its window)."""
     requests: list[ResolvedView] = []
     where: list[int] = []
     for i, rv in enumerate(resolved.views):
-        view = rv.view
-        if not isinstance(view, FeatureView):
-            continue
-        batch = view.source.batch_source if isinstance(view.source, PushSource) else view.source
-        names = [batch.timestamp_field] + ([batch.created_timestamp_field] if batch.created_timestamp_field else [])
-        extra = tuple(Field(name=n, dtype=Timestamp) for n in names if n not in view.feature_names)
-        timed = replace(view, schema=(*view.schema, *extra))
-        requests.append(replace(rv, view=timed, features=tuple(names),
-                                out_names=tuple(f"__fs_t{i}_{j}" for j in range(len(names)))))
-        where.append(i)
+        timed = _timed(rv, i)
+        if timed is not None:
+            requests.append(timed)
+            where.append(i)
     if not requests:
         return {}
     table = inputs.offline.historical(load(entity), requests, as_of_created=True).to_arrow()
     out: dict[int, tuple[list[Any], ...]] = {}
+    none = [None] * table.num_rows
     for i, req in zip(where, requests, strict=True):
-        cols = [[None if v is None else epoch_us(v) for v in table.column(o).to_pylist()] for o in req.out_names]
-        out[i] = (cols[0], cols[1] if len(cols) > 1 else [None] * table.num_rows)
+        cols = {o[-1]: [None if v is None else epoch_us(v) for v in table.column(o).to_pylist()] for o in req.out_names}
+        out[i] = (cols.get("0", none), cols.get("1", none))
     return out
 
 
@@ -231,8 +251,8 @@ class _Runs:
         self.done = sorted(done)
 
     def at(self, t_us: int) -> tuple[int, int] | None:
-        """``(largest end, last finished_at)`` of the runs finished by ``t_us``; None when none had."""
-        ends = [(f, e) for f, e in self.done if f <= t_us]
+        """``(largest end, last finished_at)`` of the runs finished before ``t_us``; None when none had."""
+        ends = [(f, e) for f, e in self.done if f < t_us]
         if not ends:
             return None
         return max(e for _, e in ends), max(f for f, _ in ends)
@@ -291,7 +311,7 @@ def check(inputs: Inputs, start: datetime | None, end: datetime | None,
 
     def view_lag(i: int, row: int) -> bool:
         if isinstance(resolved.views[i].view, AggregateView):
-            return runs_of(i).at(times_us[row]) is None
+            return _agg_lag(runs_of(i), times_us[row], times().get(i), row)
         ev, cr = times()[i]
         return _not_online(runs_of(i), times_us[row], ev[row], cr[row])
 
@@ -329,6 +349,16 @@ def check(inputs: Inputs, start: datetime | None, end: datetime | None,
     report = ConsistencyReport(service.name, start, end, n, tuple(results), checked_at)
     _record(report, states)
     return report
+
+
+def _agg_lag(runs: _Runs, t_us: int, newest: tuple[list[Any], ...] | None, row: int) -> bool:
+    """An aggregate view's state at T is the last snapshot S (largest ``end``) before T: the window lags when an
+    event it counts was created at or after S (not pushed online)."""
+    state = runs.at(t_us)
+    if state is None:
+        return True
+    created = newest[1][row] if newest is not None else None
+    return created is not None and created >= state[0]
 
 
 def _reason(view: Any, picked: tuple[list[Any], ...], runs: _Runs, row: int, t_us: int, status: str,
