@@ -18,9 +18,8 @@ from featurestore.definitions.entity import Entity
 from featurestore.definitions.feature_service import FeatureService
 from featurestore.definitions.feature_view import FeatureView
 from featurestore.errors import CodeMismatchError, ConfigError, OnlineStoreError
-from featurestore.materialize import agg_push, writes
+from featurestore.materialize import agg_push, runlog, writes
 from featurestore.materialize import run as mat
-from featurestore.materialize import runlog
 from featurestore.monitoring import consistency, feature_log
 from featurestore.monitoring.log_files import log_dir
 from featurestore.offline import retrieval

@@ -30,7 +30,6 @@ import pyarrow as pa
 from featurestore.definitions.aggregate_view import AggregateView, Aggregation
 from featurestore.definitions.durations import parse_duration
 from featurestore.definitions.feature_service import FeatureService
-from featurestore.definitions.feature_view import FeatureView
 from featurestore.definitions.field import Field
 from featurestore.definitions.sources import PushSource
 from featurestore.monitoring.log_files import LOG_TIME, read_log
@@ -210,7 +209,8 @@ def _timed(rv: ResolvedView, i: int) -> ResolvedView | None:
         windows = [w for a in view.aggregations for w in a.windows]
         lifetime = any(not a.windows for a in view.aggregations)
         longest = () if lifetime or not windows else (max(windows, key=lambda w: parse_duration(w, "window")),)
-        extra = () if created in {f.name for f in view.schema} else (Field(name=created, dtype=Timestamp),)
+        extra: tuple[Field, ...] = () if created in {f.name for f in view.schema} else (
+            Field(name=created, dtype=Timestamp),)
         agg = replace(view, schema=(*view.schema, *extra),
                       aggregations=(Aggregation(function="max", column=created, windows=longest, name=CREATED_MAX),))
         return replace(rv, view=agg, features=agg.feature_names, out_names=(f"__fs_t{i}_1",))
@@ -381,4 +381,8 @@ def _record(report: ConsistencyReport, states: StateStore | None) -> None:
     for f in report.features:
         value = {"rows": f.rows, "matches": f.matches, "mismatches": f.mismatches, "lag": f.lag, "ttl": f.ttl,
                  "unexplained": f.unexplained, "checked_at": at}
-        states.update(KIND, report.service, f.feature, lambda _, v=value: v)
+        states.update(KIND, report.service, f.feature, _const(value))
+
+
+def _const(value: dict[str, Any]) -> Callable[[Any], dict[str, Any]]:
+    return lambda _: value

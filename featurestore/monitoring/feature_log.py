@@ -17,6 +17,7 @@ and stops the thread; an interpreter exit flushes too.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import logging
 import os
 import threading
@@ -152,11 +153,15 @@ class FeatureLogger:
         name = f"part-{stamp}-{uuid.uuid4().hex[:8]}.parquet"
         tmp = folder / f".{name}.tmp"
         try:
-            pq.write_table(table, tmp)
+            self.write_parquet(table, tmp)
             os.replace(tmp, folder / name)
         finally:
             tmp.unlink(missing_ok=True)
         return folder / name
+
+    def write_parquet(self, table: pa.Table, path: Path) -> None:
+        """Write the Parquet file (under its temporary name)."""
+        pq.write_table(table, path)
 
 
 def log_lookup(logger: FeatureLogger, state: RegistryState, features: Any, answer: OnlineResponse,
@@ -167,7 +172,7 @@ def log_lookup(logger: FeatureLogger, state: RegistryState, features: Any, answe
     if not isinstance(features, str | FeatureService):
         return
     resolved = resolve(features, state, full_feature_names)  # cached: the lookup resolved it
-    plan: LogPlan | None | bool = resolved.derived.get(DERIVED, False)
+    plan: LogPlan | bool | None = resolved.derived.get(DERIVED, False)
     if plan is False:
         service = service_of(features, state)
         plan = resolved.derived[DERIVED] = (None if service is None
@@ -208,10 +213,8 @@ def _run(ref: weakref.ref[FeatureLogger]) -> None:
 def _flush_at_exit(ref: weakref.ref[FeatureLogger]) -> None:
     logger = ref()
     if logger is not None:
-        try:
+        with contextlib.suppress(Exception):  # nothing to report to at exit
             logger.flush()
-        except Exception:  # noqa: BLE001 - nothing to report to at exit
-            pass
 
 
 def _row_counts(group: list[Entry]) -> Iterator[int]:

@@ -39,11 +39,13 @@ priced = OnDemandFeatureView(name="priced", sources=[stats, quote], schema=[Fiel
 
 logged = FeatureService(name="logged", features=[stats, trips, priced], logging=LoggingConfig(sample_rate=1.0))
 plain = FeatureService(name="plain", features=[stats])
+rated = FeatureService(name="rated", features=[stats[["rate", "trips"]]], logging=LoggingConfig(sample_rate=1.0))
+half = FeatureService(name="half", features=[stats[["rate"]]], logging=LoggingConfig(sample_rate=0.5))
 '''
 
 
-def stats_rows(rng: random.Random, drivers: list[int], n: int, hours: int = 48) -> pa.Table:
-    ev = [T0 + timedelta(minutes=rng.randrange(hours * 60)) for _ in range(n)]
+def stats_rows(rng: random.Random, drivers: list[int], n: int, hours: int = 48, t0: datetime = T0) -> pa.Table:
+    ev = [t0 + timedelta(minutes=rng.randrange(hours * 60)) for _ in range(n)]
     return pa.table({
         "driver_id": pa.array([rng.choice(drivers) for _ in range(n)], pa.int64()),
         "event_timestamp": pa.array(ev, pa.timestamp("us", tz="UTC")),
@@ -54,8 +56,8 @@ def stats_rows(rng: random.Random, drivers: list[int], n: int, hours: int = 48) 
     })
 
 
-def trip_rows(rng: random.Random, drivers: list[int], n: int, hours: int = 48) -> pa.Table:
-    ev = [T0 + timedelta(minutes=rng.randrange(hours * 60)) for _ in range(n)]
+def trip_rows(rng: random.Random, drivers: list[int], n: int, hours: int = 48, t0: datetime = T0) -> pa.Table:
+    ev = [t0 + timedelta(minutes=rng.randrange(hours * 60)) for _ in range(n)]
     return pa.table({
         "driver_id": pa.array([rng.choice(drivers) for _ in range(n)], pa.int64()),
         "event_timestamp": pa.array(ev, pa.timestamp("us", tz="UTC")),
@@ -64,7 +66,9 @@ def trip_rows(rng: random.Random, drivers: list[int], n: int, hours: int = 48) -
     })
 
 
-def make_repo(folder: Path, seed: int, online: dict[str, Any] | None = None, drivers: int = 20) -> Path:
+def make_repo(folder: Path, seed: int, online: dict[str, Any] | None = None, drivers: int = 20,
+              t0: datetime = T0) -> Path:
+    """The repo in ``folder``: source rows over the 48 hours from ``t0``."""
     rng = random.Random(seed)
     folder.mkdir(parents=True)
     (folder / "data").mkdir()
@@ -74,8 +78,8 @@ def make_repo(folder: Path, seed: int, online: dict[str, Any] | None = None, dri
     (folder / "featurestore.yaml").write_text(config)
     (folder / "defs.py").write_text(MODULE)
     ids = list(range(1, drivers + 1))
-    pq.write_table(stats_rows(rng, ids, 400), folder / "data" / "stats.parquet")
-    pq.write_table(trip_rows(rng, ids, 600), folder / "data" / "trips.parquet")
+    pq.write_table(stats_rows(rng, ids, 400, t0=t0), folder / "data" / "stats.parquet")
+    pq.write_table(trip_rows(rng, ids, 600, t0=t0), folder / "data" / "trips.parquet")
     return folder
 
 
