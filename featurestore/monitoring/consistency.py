@@ -32,6 +32,7 @@ from featurestore.definitions.durations import parse_duration
 from featurestore.definitions.feature_service import FeatureService
 from featurestore.definitions.field import Field
 from featurestore.definitions.sources import PushSource
+from featurestore.errors import InputError
 from featurestore.monitoring.log_files import LOG_TIME, read_log
 from featurestore.monitoring.log_plan import TIMESTAMP, plan_of
 from featurestore.offline.entity_input import load
@@ -272,11 +273,14 @@ def check(inputs: Inputs, start: datetime | None, end: datetime | None,
     service = inputs.service
     resolved = resolve(service, inputs.state, True)
     plan = plan_of(service, resolved, inputs.folder)
+    if plan is None:
+        raise InputError(f"feature service {service.name!r} has no logging: give it logging=LoggingConfig(...) so "
+                         "its lookups are logged, then check them", name=service.name)
     log = read_log(inputs.folder, start, end)
     n = log.num_rows
     checked_at = inputs.clock()
-    names = [col for col, _, _ in plan.features] if plan else []
-    if plan is None or n == 0:
+    names = [col for col, _, _ in plan.features]
+    if n == 0:
         report = ConsistencyReport(service.name, start, end, 0, tuple(FeatureConsistency(c) for c in names), checked_at)
         _record(report, states)
         return report
@@ -339,7 +343,7 @@ def check(inputs: Inputs, start: datetime | None, end: datetime | None,
                 reason = "lag" if view_lag(pos, row) else "unexplained"
             else:
                 reason = _reason(resolved.views[pos].view, times()[pos], runs_of(pos), row, times_us[row],
-                                 status[row], served_ev[row], offline[row] is None)
+                                 status[row], served_ev[row])
             counts[reason] += 1
             if len(examples) < EXAMPLES or (reason == "unexplained" and any(m.reason != reason for m in examples)):
                 mismatch = Mismatch(col, reason, {k: v[row] for k, v in keys.items()}, from_epoch_us(times_us[row]),
@@ -362,14 +366,14 @@ def _agg_lag(runs: _Runs, t_us: int, newest: tuple[list[Any], ...] | None, row: 
 
 
 def _reason(view: Any, picked: tuple[list[Any], ...], runs: _Runs, row: int, t_us: int, status: str,
-            served_ev: datetime | None, offline_null: bool) -> str:
-    ev, cr = picked[0][row], picked[1][row]
+            served_ev: datetime | None) -> str:
+    ev, cr = picked[0][row], picked[1][row]  # the row the training set picked (None: none)
     if view.ttl:
         boundary = t_us - int(view.ttl.total_seconds() * 1_000_000)
-        near = ev if status == OUTSIDE_MAX_AGE else (epoch_us(served_ev) if served_ev and offline_null else None)
+        near = ev if status == OUTSIDE_MAX_AGE else (epoch_us(served_ev) if served_ev and ev is None else None)
         if near is not None and abs(near - boundary) <= TTL_SLACK_US:
             return "ttl"
-    if not offline_null and _not_online(runs, t_us, ev, cr):
+    if ev is not None and _not_online(runs, t_us, ev, cr):
         return "lag"
     return "unexplained"
 
