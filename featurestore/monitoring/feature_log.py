@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import itertools
 import logging
 import os
 import threading
@@ -71,6 +72,8 @@ class FeatureLogger:
         self._logged: dict[str, int] = {}
         self._dropped: dict[str, int] = {}
         self._count_lock = threading.Lock()
+        self._ids = itertools.count()
+        self._id_prefix = uuid.uuid4().hex[:12]  # request ids: <this logger>-<n>, unique without a uuid each
         ref = weakref.ref(self)
         atexit.register(_flush_at_exit, ref)
 
@@ -139,12 +142,15 @@ class FeatureLogger:
             if not rows:
                 continue
             try:
-                self.write_file(plan.folder, build_table(plan, group))
+                self.write_file(plan.folder, build_table(plan, group, self._next_id))
             except Exception as exc:  # a full disk, an unwritable folder, a value Arrow refuses: count, go on
                 _log.warning("feature log of service %r: %d rows dropped: %s", plan.service, rows, exc)
                 self._count(self._dropped, plan.service, rows)
                 continue
             self._count(self._logged, plan.service, rows)
+
+    def _next_id(self) -> str:
+        return f"{self._id_prefix}-{next(self._ids)}"
 
     def write_file(self, folder: Path, table: pa.Table) -> Path:
         """Write ``table`` as one complete log file of ``folder`` (a hidden temporary file, then a rename)."""
@@ -240,7 +246,7 @@ def _request_value(value: Any) -> Any:
     return value
 
 
-def build_table(plan: LogPlan, group: list[Entry]) -> pa.Table:
+def build_table(plan: LogPlan, group: list[Entry], next_id: Callable[[], str]) -> pa.Table:
     """The log rows of a group of lookups of one plan, columns as :mod:`~featurestore.monitoring.log_files`
     says."""
     ids: list[str] = []
@@ -254,7 +260,7 @@ def build_table(plan: LogPlan, group: list[Entry]) -> pa.Table:
         n = _n(answer) if rows is None else len(rows)
         if not n:
             continue
-        ids += [uuid.uuid4().hex] * n
+        ids += [next_id()] * n
         times += [now_us] * n
         for k, _ in plan.keys:
             keys[k] += _take(answer.keys[k], rows)
