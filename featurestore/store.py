@@ -87,7 +87,7 @@ class FeatureStore:
         """The current time of this store: lookups, push stamps, materialize snapshots (see the class)."""
         # pushes through the default clock share the process's stamps (strictly increasing in the process)
         self._stamper = agg_push.PROCESS_STAMPER if clock is None else agg_push.Stamper(clock)
-        self._feature_logger: feature_log.FeatureLogger | None = None  # started by the first logged lookup
+        self._feature_logger = feature_log.FeatureLogger()  # its writer thread starts with the first logged lookup
 
     @property
     def data_dir(self) -> Path:
@@ -114,9 +114,7 @@ class FeatureStore:
         Stores passed to the constructor are left open: their owner closes them.
         """
         self._reader = None
-        if self._feature_logger is not None:  # the queued feature-log rows are written first
-            self._feature_logger.close()
-            self._feature_logger = None
+        self._feature_logger.flush()  # the queued feature-log rows are written (its thread ends with the store)
         if self._owns_online and self._online is not None:
             self._online.close()
             self._online = None
@@ -399,8 +397,6 @@ class FeatureStore:
         object; anything else: nothing). ``answer.now_us`` is the time logged. ``get_online_features`` calls it;
         a server reading through its own :class:`OnlineReader` calls it after each lookup."""
         if isinstance(features, str | FeatureService):
-            if self._feature_logger is None:
-                self._feature_logger = feature_log.FeatureLogger()
             feature_log.log_lookup(self._feature_logger, state if state is not None else self.state(), features,
                                    answer, entity_rows, full_feature_names, self._log_folder)
 
@@ -410,13 +406,12 @@ class FeatureStore:
 
     def flush_feature_logs(self) -> None:
         """Write the queued feature-log rows now (the writer does every second; ``close`` does too)."""
-        if self._feature_logger is not None:
-            self._feature_logger.flush()
+        self._feature_logger.flush()
 
     def feature_log_counts(self) -> dict[str, dict[str, int]]:
         """Per logging service: rows ``logged`` and ``dropped`` (queue full) by this process's lookups."""
         counts = {s.name: {"logged": 0, "dropped": 0} for s in self.list_feature_services() if s.logging}
-        return {**counts, **(self._feature_logger.counts() if self._feature_logger is not None else {})}
+        return {**counts, **self._feature_logger.counts()}
 
     def watermarks(self) -> dict[str, dict[str, Any]]:
         """Per view, its last materialization into this online store: ``watermark`` (end of the loaded range),
