@@ -6,7 +6,7 @@ One ``featurestore serve`` process over a private redis-server serves both servi
 both alike; each run is a keep-alive client (wrk, else bench/loadgen.py) for ``BENCH_HTTP_SECONDS`` (default 5).
 The answer of each run must hold values (all PRESENT). Target: logged p50 <= 1.05 x plain p50.
 
-Run: ``.venv/bin/python bench/feature_log.py [--runs 4]`` (prints a table, then one JSON object).
+Run: ``.venv/bin/python bench/feature_log.py [--runs 10]`` (prints a table, then one JSON object).
 """
 
 from __future__ import annotations
@@ -95,7 +95,8 @@ def measure(runs: int) -> dict[str, Any]:
         out[service] = {"p50_ms": statistics.median(r["p50_ms"] for r in got),
                         "p99_ms": statistics.median(r["p99_ms"] for r in got),
                         "rps": statistics.median(r["rps"] for r in got),
-                        "requests": sum(r.get("requests", 0) for r in got)}
+                        "requests": sum(r.get("requests", 0) for r in got),
+                        "p50_ms_runs": [round(r["p50_ms"], 4) for r in got], "rps_runs": [round(r["rps"]) for r in got]}
     out["logged_rows"] = logged_rows
     out["p50_overhead_pct"] = round(100 * (out["logged"]["p50_ms"] / out["plain"]["p50_ms"] - 1), 2)
     out["p99_overhead_pct"] = round(100 * (out["logged"]["p99_ms"] / out["plain"]["p99_ms"] - 1), 2)
@@ -105,7 +106,7 @@ def measure(runs: int) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=4, help="runs per service (alternated)")
+    parser.add_argument("--runs", type=int, default=10, help="runs per service (alternated)")
     args = parser.parse_args(argv)
     result = measure(args.runs)
     if "error" in result:
