@@ -35,6 +35,7 @@ from featurestore.errors import (
 )
 from featurestore.materialize.run import OnlineWrite, Progress, ProgressCallback, ViewMaterialization
 from featurestore.materialize.writes import PushResult
+from featurestore.monitoring.consistency import ConsistencyReport, FeatureConsistency, Mismatch
 from featurestore.monitoring.drift_report import DriftReport, FeatureDrift
 from featurestore.monitoring.histograms import NumericBins
 from featurestore.monitoring.profile import FeatureProfile, Histogram, Profile
@@ -66,6 +67,7 @@ __all__ = [
     "BusyError",
     "CodeMismatchError",
     "ConfigError",
+    "ConsistencyReport",
     "CsvSource",
     "DataSourceError",
     "DefinitionError",
@@ -75,6 +77,7 @@ __all__ = [
     "EntityInput",
     "Expectation",
     "ExpectationError",
+    "FeatureConsistency",
     "FeatureDrift",
     "FeatureProfile",
     "FeatureService",
@@ -87,6 +90,7 @@ __all__ = [
     "InputError",
     "LiveCode",
     "LoggingConfig",
+    "Mismatch",
     "NotFoundError",
     "NumericBins",
     "OfflineStore",

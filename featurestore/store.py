@@ -18,10 +18,11 @@ from featurestore.definitions.entity import Entity
 from featurestore.definitions.feature_service import FeatureService
 from featurestore.definitions.feature_view import FeatureView
 from featurestore.errors import CodeMismatchError, ConfigError, OnlineStoreError
-from featurestore.materialize import agg_push, writes
+from featurestore.materialize import agg_push, runlog, writes
 from featurestore.materialize import run as mat
-from featurestore.monitoring import stats
+from featurestore.monitoring import consistency, feature_log, stats
 from featurestore.monitoring.drift_report import DriftReport
+from featurestore.monitoring.log_files import log_dir
 from featurestore.monitoring.profile import Profile
 from featurestore.offline import retrieval
 from featurestore.offline.factory import open_offline_store
@@ -88,6 +89,7 @@ class FeatureStore:
         """The current time of this store: lookups, push stamps, materialize snapshots (see the class)."""
         # pushes through the default clock share the process's stamps (strictly increasing in the process)
         self._stamper = agg_push.PROCESS_STAMPER if clock is None else agg_push.Stamper(clock)
+        self._feature_logger = feature_log.FeatureLogger()  # its writer thread starts with the first logged lookup
 
     @property
     def data_dir(self) -> Path:
@@ -114,6 +116,7 @@ class FeatureStore:
         Stores passed to the constructor are left open: their owner closes them.
         """
         self._reader = None
+        self._feature_logger.flush()  # the queued feature-log rows are written (its thread ends with the store)
         if self._owns_online and self._online is not None:
             self._online.close()
             self._online = None
@@ -297,7 +300,10 @@ class FeatureStore:
         if self._reader is None:
             self._reader = OnlineReader(self.online, self.on_demand_runner)
         # one registry snapshot per call: a service name is resolved against the same snapshot
-        return self._reader.read(self.state(), features, entity_rows, full_feature_names, now=self.clock())
+        state = self.state()
+        answer = self._reader.read(state, features, entity_rows, full_feature_names, now=self.clock())
+        self.log_served(features, answer, entity_rows, full_feature_names, state)
+        return answer
 
     def write_to_online_store(self, feature_view_name: str, df: Any) -> mat.OnlineWrite:
         """Write rows (join keys, event timestamp, features) straight to the online store.
@@ -388,9 +394,46 @@ class FeatureStore:
     def _monitoring(self) -> stats.Context:
         return stats.Context(self.offline, self.state(), self.repo_path, self.data_dir)
 
-    def check_consistency(self, service: str, start: datetime | None = None, end: datetime | None = None) -> Any:
-        """Replay a service's logged lookups through the training-set path and compare, per feature."""
-        raise NotImplementedError("check_consistency: issue 13, logging helper")
+    def check_consistency(self, service: str, start: datetime | None = None, end: datetime | None = None, *,
+                          record: bool = False) -> consistency.ConsistencyReport:
+        """Replay a service's lookups logged in ``[start, end]`` through the training-set path
+        (``as_of_created=True`` at each lookup's time) and compare per feature and row; ``record``: keep the
+        counts in the state store (kind ``consistency``). See the README's "Feature logging and online/offline
+        consistency".
+
+        >>> store.check_consistency("driver_activity").unexplained  # doctest: +SKIP
+        0
+        """
+        state = self.state()
+        svc = state.feature_service(service)
+        target = mat.target_of(self.online, self.repo_path)
+        return consistency.check(consistency.Inputs(
+            state, svc, self._log_folder(svc), self.offline,
+            lambda entity: self.get_historical_features(entity, svc, full_feature_names=True, as_of_created=True),
+            lambda view: runlog.runs(self.state_store, view, target), self.clock,
+        ), start, end, self.state_store if record else None)
+
+    def log_served(self, features: Any, answer: OnlineResponse, entity_rows: Any = None,
+                   full_feature_names: bool = False, state: RegistryState | None = None) -> None:
+        """Queue a served lookup for the feature log when ``features`` is a logging service (its name or the
+        object; anything else: nothing). ``answer.now_us`` is the time logged. ``get_online_features`` calls it;
+        a server reading through its own :class:`OnlineReader` calls it after each lookup."""
+        if isinstance(features, str | FeatureService):
+            feature_log.log_lookup(self._feature_logger, state if state is not None else self.state(), features,
+                                   answer, entity_rows, full_feature_names, self._log_folder)
+
+    def _log_folder(self, service: FeatureService) -> Path:
+        dest = service.logging.destination if service.logging else None
+        return log_dir(self.repo_path, self.data_dir, service.name, dest)
+
+    def flush_feature_logs(self) -> None:
+        """Write the queued feature-log rows now (the writer does every second; ``close`` does too)."""
+        self._feature_logger.flush()
+
+    def feature_log_counts(self) -> dict[str, dict[str, int]]:
+        """Per logging service: rows ``logged`` and ``dropped`` (queue full) by this process's lookups."""
+        counts = {s.name: {"logged": 0, "dropped": 0} for s in self.list_feature_services() if s.logging}
+        return {**counts, **self._feature_logger.counts()}
 
     def watermarks(self) -> dict[str, dict[str, Any]]:
         """Per view, its last materialization into this online store: ``watermark`` (end of the loaded range),

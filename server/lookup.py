@@ -107,6 +107,7 @@ class Lookups:
             statuses = view.statuses
             if statuses:
                 observe(view.name, len(statuses), statuses.count(NOT_FOUND), statuses.count(OUTSIDE_MAX_AGE))
+        self.store.log_served(features, answer, entities, full, state)  # services with logging=: queued, never I/O
         return answer
 
     async def shutdown(self) -> None:

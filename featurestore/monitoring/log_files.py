@@ -6,7 +6,8 @@ sees half a file. Columns, in order:
 
 * ``__request_id`` (string; one id per lookup call), ``__log_timestamp`` (timestamp[us, UTC]: the lookup's
   ``now``, the time online values were read at);
-* the entity columns as the request gave them (join keys, typed like the views' keys);
+* the entity columns as the request gave them (join keys, typed like the views' keys), then the request fields
+  of the service's on-demand views;
 * per feature of the service, ``<projection>__<feature>`` (the feature's type) and
   ``<projection>__<feature>__status`` (``PRESENT``, ``NOT_FOUND`` or ``OUTSIDE_MAX_AGE``);
 * per view of the service, ``<projection>__event_timestamp`` (timestamp[us, UTC], null when not found).

@@ -216,9 +216,12 @@ class OnlineReader:
                 out_types[out] = arrow_type
             views.append(ViewResult(plan.name, plan.outs, status, ts, per_feature or None))
         if prepared.on_demand is not None:
-            return on_demand.finish(prepared.on_demand, prepared.request_data, prepared.n, prepared.key_out,
-                                    features_out, statuses, stamps, out_types, views)
-        return OnlineResponse(prepared.key_out, features_out, statuses, stamps, out_types, tuple(views))
+            answer = on_demand.finish(prepared.on_demand, prepared.request_data, prepared.n, prepared.key_out,
+                                      features_out, statuses, stamps, out_types, views)
+        else:
+            answer = OnlineResponse(prepared.key_out, features_out, statuses, stamps, out_types, tuple(views))
+        answer.now_us = now_us  # the time read at: feature logging records it
+        return answer
 
     def read(self, state: RegistryState, features: Any, entity_rows: Any, full_feature_names: bool = False,
              now: datetime | None = None) -> OnlineResponse:

@@ -65,7 +65,7 @@ class OnlineResponse:
     ({'driver_id': [1], 'conv_rate': [0.5]}, '2023-11-14T22:13:20.000001+00:00')
     """
 
-    __slots__ = ("_event_timestamps", "event_times_us", "features", "keys", "statuses", "types", "views")
+    __slots__ = ("_event_timestamps", "event_times_us", "features", "keys", "now_us", "statuses", "types", "views")
 
     def __init__(
         self,
@@ -85,6 +85,8 @@ class OnlineResponse:
             ViewResult(name, (name,), statuses[name], event_times_us[name]) for name in features)
         """Per view looked up, in request order: its name, output names, statuses and event times."""
         self._event_timestamps: dict[str, list[datetime | None]] | None = None
+        self.now_us: int | None = None
+        """The time the values were read at (UTC epoch µs: the lookup's ``now``, the ttl's reference)."""
 
     @property
     def event_timestamps(self) -> dict[str, list[datetime | None]]:
