@@ -35,6 +35,8 @@ from featurestore.errors import (
 )
 from featurestore.materialize.run import OnlineWrite, Progress, ProgressCallback, ViewMaterialization
 from featurestore.materialize.writes import PushResult
+from featurestore.monitoring.freshness import ViewFreshness
+from featurestore.monitoring.status import MonitoringStatus
 from featurestore.offline.entity_input import EntityInput
 from featurestore.offline.protocol import OfflineStore, RetrievalJob
 from featurestore.online.lookup import OnlineReader, PreparedLookup, StoreRequests, StoreRows
@@ -79,6 +81,7 @@ __all__ = [
     "InputError",
     "LiveCode",
     "LoggingConfig",
+    "MonitoringStatus",
     "NotFoundError",
     "OfflineStore",
     "OfflineStoreError",
@@ -113,6 +116,7 @@ __all__ = [
     "StoreRequests",
     "StoreRows",
     "TransformError",
+    "ViewFreshness",
     "ViewMaterialization",
     "ViewResult",
     "ViewSpec",

@@ -103,10 +103,12 @@ class Lookups:
         answer = await self.reader.read_async(state, resolved, convert_keys(resolved, entities), full,
                                               now=self.store.clock())
         observe = self.metrics.observe_lookup
+        now_us = utc.now_us() if self.store.clock is utc.now else utc.epoch_us(self.store.clock())
         for view in answer.views:
             statuses = view.statuses
             if statuses:
                 observe(view.name, len(statuses), statuses.count(NOT_FOUND), statuses.count(OUTSIDE_MAX_AGE))
+                self.metrics.observe_served(view.name, now_us, statuses, view.event_times_us)
         return answer
 
     async def shutdown(self) -> None:
