@@ -30,7 +30,8 @@ SPEC_NAMES = {
     "featurestore_online_served_age_seconds", "featurestore_drift_psi", "featurestore_drift_ks",
     "featurestore_drift_js", "featurestore_drift_status", "featurestore_consistency_unexplained",
     "featurestore_consistency_mismatches", "featurestore_monitor_last_run_timestamp_seconds",
-    "featurestore_monitor_errors_total", "featurestore_feature_log_rows_total", "featurestore_feature_log_dropped_total",
+    "featurestore_monitor_errors_total", "featurestore_feature_log_rows_total",
+    "featurestore_feature_log_dropped_total",
 }
 METRIC = re.compile(r"\bfeaturestore_[a-z0-9_]+")
 

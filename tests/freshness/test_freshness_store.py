@@ -23,8 +23,9 @@ def _newest(path: str, lo: datetime | None, hi: datetime) -> int:
 
 
 def _stats_row(driver: int, at: datetime, conv: float = 0.5) -> pa.Table:
-    return pa.table({"driver_id": [driver], "event_timestamp": pa.array([at], pa.timestamp("us", tz="UTC")),
-                     "created": pa.array([at], pa.timestamp("us", tz="UTC")), "conv_rate": pa.array([conv], pa.float32()),
+    ts = pa.timestamp("us", tz="UTC")
+    return pa.table({"driver_id": [driver], "event_timestamp": pa.array([at], ts), "created": pa.array([at], ts),
+                     "conv_rate": pa.array([conv], pa.float32()),
                      "acc_rate": pa.array([0.9], pa.float32()), "avg_daily_trips": [10]})
 
 

@@ -101,7 +101,8 @@ def test_monitor_tick_heartbeat_and_errors(repo: Repo) -> None:
         second = tick(store, config)
         assert second.heartbeat["runs"] == 2 and second.heartbeat["errors"] == failing + len(second.errors)
         text = _scrape(store)
-        assert sample(text, "featurestore_monitor_last_run_timestamp_seconds") == (END + timedelta(minutes=5)).timestamp()
+        last = sample(text, "featurestore_monitor_last_run_timestamp_seconds")
+        assert last == (END + timedelta(minutes=5)).timestamp()
         assert sample(text, "featurestore_monitor_errors_total") == failing + len(second.errors)
         # a fresh unexplained mismatch makes the tick fail (exit 2 of --once); an older record does not
         store.state_store.update("consistency", "driver_activity", "conv_rate", lambda _: {

@@ -13,8 +13,7 @@ import msgpack
 import pytest
 
 from featurestore.errors import InputError
-from featurestore.online import OnlineStore, RedisOnlineStore, ViewSpec
-from featurestore.online import agg_state, freshness
+from featurestore.online import OnlineStore, RedisOnlineStore, ViewSpec, agg_state, freshness
 from featurestore.types import Int64
 from tests.online.conftest import Backend
 from tests.online.test_aggregate_store import AGG, agg

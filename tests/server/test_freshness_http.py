@@ -37,7 +37,8 @@ def test_served_age_is_observed_once_per_request_and_view(client: httpx.Client) 
     answer = client.post("/get-online-features", json=body).json()
     end = datetime.now(UTC)
     after = client.get("/metrics").text
-    assert sample(after, f"{name}_count", view="driver_stats") - sample(before, f"{name}_count", view="driver_stats") == 1
+    count = f"{name}_count"
+    assert sample(after, count, view="driver_stats") - sample(before, count, view="driver_stats") == 1
     times = [datetime.fromisoformat(t) for t, s in zip(answer["results"][1]["event_timestamps"],
                                                         answer["results"][1]["statuses"], strict=True)
              if s == "PRESENT"]
