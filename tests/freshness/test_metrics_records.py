@@ -6,7 +6,6 @@ from __future__ import annotations
 import random
 import re
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,8 +20,6 @@ from server.metrics import Metrics
 from server.metrics_monitoring import DRIFT_STATUS
 from tests.freshness.conftest import END, Repo
 from tests.server.test_ops_http import sample
-
-SPEC_METRICS = Path(__file__).resolve().parents[2] / "deploy" / "prometheus"
 
 
 def _put(store: FeatureStore, kind: str, name: str, key: str, value: Any) -> None:
