@@ -37,9 +37,11 @@ from featurestore.materialize.run import OnlineWrite, Progress, ProgressCallback
 from featurestore.materialize.writes import PushResult
 from featurestore.monitoring.consistency import ConsistencyReport, FeatureConsistency, Mismatch
 from featurestore.monitoring.drift_report import DriftReport, FeatureDrift
+from featurestore.monitoring.freshness import ViewFreshness
 from featurestore.monitoring.histograms import NumericBins
 from featurestore.monitoring.profile import FeatureProfile, Histogram, Profile
 from featurestore.monitoring.samples import Served
+from featurestore.monitoring.status import MonitoringStatus
 from featurestore.offline.entity_input import EntityInput
 from featurestore.offline.protocol import OfflineStore, RetrievalJob
 from featurestore.online.lookup import OnlineReader, PreparedLookup, StoreRequests, StoreRows
@@ -91,6 +93,7 @@ __all__ = [
     "LiveCode",
     "LoggingConfig",
     "Mismatch",
+    "MonitoringStatus",
     "NotFoundError",
     "NumericBins",
     "OfflineStore",
@@ -128,6 +131,7 @@ __all__ = [
     "StoreRequests",
     "StoreRows",
     "TransformError",
+    "ViewFreshness",
     "ViewMaterialization",
     "ViewResult",
     "ViewSpec",

@@ -20,7 +20,7 @@ from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from featurestore.errors import ConfigError
 
@@ -111,6 +111,46 @@ class ServerConfig(_Strict):
     api_keys: ApiKeys = ApiKeys()
 
 
+class DriftCheck(_Strict):
+    """One drift check of ``featurestore monitor``: a ``service`` or a ``view``; ``reference``: ``[start, end]``
+    (ISO) or a trailing window (``"30d"``: the 30 days before the tick); ``current``: ``"served"`` (logged served
+    values) or ``"source"`` (the view's source rows), over the trailing ``window``."""
+
+    service: str | None = None
+    view: str | None = None
+    reference: list[str] | str
+    current: Literal["served", "source"] = "served"
+    window: str = "1d"
+
+    @model_validator(mode="after")
+    def _one_target(self) -> DriftCheck:
+        if (self.service is None) == (self.view is None):
+            raise ValueError("a drift check names exactly one of 'service' or 'view'")
+        if isinstance(self.reference, list) and len(self.reference) != 2:
+            raise ValueError(f"reference [start, end] takes 2 times, got {self.reference!r}")
+        return self
+
+    @property
+    def target(self) -> str:
+        return self.service if self.service is not None else str(self.view)
+
+
+class ConsistencyCheck(_Strict):
+    """One consistency check of ``featurestore monitor``: the ``service``'s logged lookups of the trailing
+    ``window``."""
+
+    service: str
+    window: str = "1d"
+
+
+class MonitoringConfig(_Strict):
+    """``monitoring:`` of featurestore.yaml: what ``featurestore monitor`` checks every ``interval_seconds``."""
+
+    interval_seconds: float = Field(default=300.0, gt=0)
+    drift: list[DriftCheck] = []
+    consistency: list[ConsistencyCheck] = []
+
+
 OnlineConfig = Annotated[SqliteOnlineConfig | RedisOnlineConfig, Field(discriminator="type")]
 
 
@@ -120,6 +160,7 @@ class RepoConfig(_Strict):
     online_store: OnlineConfig = SqliteOnlineConfig()
     offline_store: DuckDBOfflineConfig = DuckDBOfflineConfig()
     server: ServerConfig = ServerConfig()
+    monitoring: MonitoringConfig = MonitoringConfig()
     max_future_event_seconds: float | None = Field(default=86_400.0, ge=0)
     """``push`` and ``write_to_online_store`` refuse event times later than now plus this (None: no limit)."""
 

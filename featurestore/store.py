@@ -21,9 +21,12 @@ from featurestore.errors import CodeMismatchError, ConfigError, OnlineStoreError
 from featurestore.materialize import agg_push, runlog, writes
 from featurestore.materialize import run as mat
 from featurestore.monitoring import consistency, feature_log, stats
+from featurestore.monitoring import freshness as fresh
 from featurestore.monitoring.drift_report import DriftReport
+from featurestore.monitoring.freshness import ViewFreshness
 from featurestore.monitoring.log_files import log_dir
 from featurestore.monitoring.profile import Profile
+from featurestore.monitoring.status import MonitoringStatus, read_status
 from featurestore.offline import retrieval
 from featurestore.offline.factory import open_offline_store
 from featurestore.offline.protocol import OfflineStore, RetrievalJob
@@ -439,4 +442,19 @@ class FeatureStore:
         """Per view, its last materialization into this online store: ``watermark`` (end of the loaded range),
         ``last_success``, ``last_rows`` and ``total_rows``."""
         return mat.watermarks(self.state_store, lambda: mat.target_of(self.online, self.repo_path))
+
+    def freshness(self, state: RegistryState | None = None) -> dict[str, ViewFreshness]:
+        """Per feature view and aggregate view: the newest event time written online by any process, its
+        ``max_staleness``, the age at the store's clock and whether it is stale (None without an SLA).
+
+        >>> store.freshness()["driver_stats"].stale                  # doctest: +SKIP
+        False
+        """
+        return fresh.freshness(state if state is not None else self.state(), self.online.data_timestamps(),
+                               self.clock())
+
+    def monitoring_status(self, state: RegistryState | None = None) -> MonitoringStatus:
+        """What ``/metrics`` exports of data quality: validation outcomes, materialization failures, drift,
+        consistency, the monitor's heartbeat (state-store records) and :meth:`freshness`."""
+        return read_status(self.state_store, lambda: self.freshness(state))
 

@@ -79,7 +79,9 @@ def create_app(repo_path: str | Path | None = None, store: FeatureStore | None =
                               on_reload=lambda _state: metrics_ref[0].reloads.inc() if metrics_ref else None,
                               on_error=lambda _err: metrics_ref[0].reload_errors.inc() if metrics_ref else None)
     materializer = Materializer()
-    metrics = Metrics(lambda: watcher.state, lambda: materializer.running is not None, store.watermarks)
+    metrics = Metrics(lambda: watcher.state, lambda: materializer.running is not None, store.watermarks,
+                      status=lambda: store.monitoring_status(watcher.state) if watcher.state is not None else None,
+                      log_counts=getattr(store, "feature_log_counts", None))
     metrics_ref.append(metrics)
     ctx = ServerContext(store=store, watcher=watcher, metrics=metrics, lookups=Lookups(store, watcher, metrics),
                         max_entities=cfg.max_entities, max_body_bytes=cfg.max_body_bytes, materializer=materializer)

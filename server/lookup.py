@@ -103,10 +103,12 @@ class Lookups:
         answer = await self.reader.read_async(state, resolved, convert_keys(resolved, entities), full,
                                               now=self.store.clock())
         observe = self.metrics.observe_lookup
+        now_us = answer.now_us if answer.now_us is not None else utc.now_us()  # the time the values were read at
         for view in answer.views:
             statuses = view.statuses
             if statuses:
                 observe(view.name, len(statuses), statuses.count(NOT_FOUND), statuses.count(OUTSIDE_MAX_AGE))
+                self.metrics.observe_served(view.name, now_us, statuses, view.event_times_us)
         self.store.log_served(features, answer, entities, full, state)  # services with logging=: queued, never I/O
         return answer
 

@@ -13,6 +13,12 @@
 * ``featurestore_registry_reloads_total`` (registry snapshots loaded: applies and materializations
   change the file) and ``featurestore_registry_reload_errors_total``.
 
+* ``featurestore_online_served_age_seconds{view}`` (histogram): per request and view, the age of the OLDEST value
+  served (request time − its event time; rows served ``PRESENT`` only).
+* ``featurestore_feature_log_rows_total{service}`` / ``featurestore_feature_log_dropped_total{service}``: served
+  vectors logged / dropped by a full queue (``FeatureStore.feature_log_counts``), synced at most once a second.
+* The data-quality and monitoring metrics read from shared storage at scrape time: ``metrics_monitoring.py``.
+
 With several workers (``featurestore serve --workers N``) the counters are shared through
 prometheus_client's multiprocess mode (``PROMETHEUS_MULTIPROC_DIR``, set by the serve command).
 """
@@ -20,9 +26,9 @@ prometheus_client's multiprocess mode (``PROMETHEUS_MULTIPROC_DIR``, set by the 
 from __future__ import annotations
 
 import os
+import threading
 import time
 from collections.abc import Callable, Collection, Iterator
-from datetime import datetime
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, disable_created_metrics, generate_latest
@@ -30,17 +36,21 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from featurestore import utc
+from featurestore import PRESENT, MonitoringStatus
+
+from .metrics_monitoring import MonitoringCollector, seconds
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+AGE_BUCKETS = (1.0, 5.0, 15.0, 30.0, 60.0, 300.0, 900.0, 1800.0, 3600.0, 7200.0, 21600.0, 86400.0, 259200.0,
+               604800.0)
+"""Served-age buckets (seconds): 1 s to a week."""
+LOG_SYNC_S = 1.0
+"""How often the feature-log counters are brought up to date from ``FeatureStore.feature_log_counts``."""
 BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 
 
 def _seconds(iso: Any) -> float | None:
-    try:
-        return utc.to_utc(datetime.fromisoformat(str(iso))).timestamp()
-    except ValueError:
-        return None
+    return seconds(iso)
 
 
 class RegistryCollector(Collector):
@@ -85,7 +95,9 @@ class Metrics:
     """The server's metrics; one instance per app."""
 
     def __init__(self, snapshot: Callable[[], Any], running: Callable[[], bool] = lambda: False,
-                 marks: Callable[[], dict[str, Any]] = dict) -> None:
+                 marks: Callable[[], dict[str, Any]] = dict,
+                 status: Callable[[], MonitoringStatus | None] | None = None,
+                 log_counts: Callable[[], dict[str, dict[str, int]]] | None = None) -> None:
         disable_created_metrics()  # no ``*_created`` series: they double the output for nothing
         self.registry = CollectorRegistry(auto_describe=True)
         self.multiprocess = bool(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
@@ -102,8 +114,23 @@ class Metrics:
                                        "Entity rows whose value is older than the view's ttl", ["view"], registry=reg)
         self.reloads = Counter("featurestore_registry_reloads", "New registry versions loaded", registry=reg)
         self.reload_errors = Counter("featurestore_registry_reload_errors", "Failed registry reloads", registry=reg)
+        self.served_age = Histogram("featurestore_online_served_age_seconds",
+                                    "Per request and view, the age of the oldest value served", ["view"],
+                                    buckets=AGE_BUCKETS, registry=reg)
+        self.log_rows = Counter("featurestore_feature_log_rows", "Served vectors logged per service", ["service"],
+                                registry=reg)
+        self.log_dropped = Counter("featurestore_feature_log_dropped",
+                                   "Served vectors dropped by a full feature-log queue per service", ["service"],
+                                   registry=reg)
         self.collector = RegistryCollector(snapshot, running, marks)
         self.registry.register(self.collector)
+        self.monitoring = MonitoringCollector(status if status is not None else lambda: None)
+        self.registry.register(self.monitoring)
+        self._log_counts = log_counts
+        self._log_seen: dict[tuple[str, str], int] = {}
+        self._log_synced = 0.0
+        self._log_lock = threading.Lock()
+        self._ages: dict[str, Any] = {}
         self._http: dict[tuple[str, str, int], tuple[Any, Any]] = {}
         self._views: dict[str, tuple[Any, Any, Any]] = {}
 
@@ -129,7 +156,42 @@ class Metrics:
         if outside_max_age:
             children[2].inc(outside_max_age)
 
+    def observe_served(self, view: str, now_us: int, statuses: list[str], event_times_us: list[int | None]) -> None:
+        """Observe the age of the oldest value served for one view of one request (nothing when none was)."""
+        oldest = min((t for s, t in zip(statuses, event_times_us, strict=False) if s == PRESENT and t is not None),
+                     default=None)
+        if oldest is not None:
+            child = self._ages.get(view)
+            if child is None:
+                if len(self._ages) > 10_000:
+                    self._ages.clear()
+                child = self._ages[view] = self.served_age.labels(view)
+            child.observe(max(0.0, (now_us - oldest) / 1e6))
+        if self._log_counts is not None and time.monotonic() - self._log_synced >= LOG_SYNC_S:
+            self.sync_log_counts()
+
+    def sync_log_counts(self) -> None:
+        """Bring the feature-log counters up to this process's ``feature_log_counts()`` (a count that went down,
+        after the store reopened its logs, counts again from zero)."""
+        if self._log_counts is None:
+            return
+        with self._log_lock:
+            self._log_synced = time.monotonic()
+            try:
+                counts = self._log_counts()
+            except Exception:  # metrics never fail a request
+                return
+            for service, entry in counts.items():
+                for kind, counter in (("logged", self.log_rows), ("dropped", self.log_dropped)):
+                    now = int(entry.get(kind, 0))
+                    seen = self._log_seen.get((service, kind), 0)
+                    delta = now - seen if now >= seen else now
+                    if delta:
+                        counter.labels(service).inc(delta)
+                    self._log_seen[(service, kind)] = now
+
     def render(self) -> bytes:
+        self.sync_log_counts()
         if not self.multiprocess:
             return generate_latest(self.registry)
         from prometheus_client import multiprocess
@@ -137,6 +199,7 @@ class Metrics:
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)
         registry.register(self.collector)
+        registry.register(self.monitoring)
         return generate_latest(registry)
 
 

@@ -183,8 +183,10 @@ def materialize_aggregates(offline: OfflineStore, online: OnlineStore, view: Agg
             continue
         keys = [entities.column(k).to_pylist() for k in view.join_keys]
         states = encode_page(view, snapshot_us, entities, tail)
+        found = [pc.max(entities.column("__fs_newest")).as_py(), pc.max(tail.column("__fs_t")).as_py()]
+        newest = max((int(x) for x in found if x is not None), default=None)  # for the view's data timestamp
         written += int(online.write_aggregates(spec, list(zip(*keys, strict=True)) if keys else [()] * n,
-                                               snapshot_us, states))
+                                               snapshot_us, states, newest_us=newest))
         rows += n
         if progress:
             progress(view.name, rows, time.perf_counter() - t0)

@@ -27,6 +27,13 @@ of another entity, and the view prefix ``fs:<project>:<view>:*`` covers both. Re
 ``APPEND`` and trimmed (frames created before the new snapshot dropped) by the Lua script that stores a
 state (``featurestore/online/agg_frames.py``); a lookup reads both keys of every entity in the one ``MGET``.
 
+Per project, one hash holds the data timestamps (``featurestore/online/freshness.py``)::
+
+    fs:<project>:__fresh                            field <view> -> newest event time written (epoch µs, decimal)
+
+(built by :func:`fresh_key`; ``redis-cli HGETALL fs:demo:__fresh``). It has no ``:`` after ``__fresh``, so it is
+never a key of a view named ``__fresh``; ``teardown`` removes it with the project's keys, ``delete_view`` its field.
+
 Join key values are written in a canonical text form per key type:
 
 * Int32 / Int64: decimal (``-42``); Bool: ``true`` / ``false``; Timestamp: integer microseconds
@@ -99,6 +106,11 @@ def view_prefix(project: str, view: str) -> str:
 def records_prefix(project: str, view: str) -> str:
     """``fs:<project>:<view>:@r:``, the prefix of the records keys of an aggregate view."""
     return f"{view_prefix(project, view)}{RECORDS}"
+
+
+def fresh_key(project: str) -> str:
+    """``fs:<project>:__fresh``, the hash of a project's data timestamps (field = view, value = epoch µs)."""
+    return f"{project_prefix(project)}__fresh"
 
 
 def scan_pattern(prefix: str) -> str:

@@ -15,7 +15,7 @@ from typing import Any
 
 from featurestore.errors import OnlineStoreError
 from featurestore.online import agg_frames as frames
-from featurestore.online import codec
+from featurestore.online import codec, freshness
 from featurestore.online import keys as layout
 from featurestore.online.plans import ViewPlans
 from featurestore.online.protocol import ViewSpec
@@ -24,6 +24,7 @@ from featurestore.online.protocol import ViewSpec
 class MemoryDatabase:
     """Rows of every project, shared by the stores opened on it: ``{(project, view): {entity: row}}``.
 
+    Data timestamps in ``fresh`` (``featurestore/online/freshness.py``).
     Aggregate views: ``states`` ``{(project, view): {entity: (snapshot_us, state)}}`` and ``records``
     ``{(project, view): {entity: [(created_us, record), ...]}}``.
     """
@@ -33,6 +34,8 @@ class MemoryDatabase:
         self.tables: dict[tuple[str, str], dict[str, bytes]] = {}
         self.states: dict[tuple[str, str], dict[str, tuple[int, bytes]]] = {}
         self.records: dict[tuple[str, str], dict[str, list[tuple[int, bytes]]]] = {}
+        self.fresh: dict[tuple[str, str], int] = {}
+        """The data timestamps: ``{(project, view): newest event_us written}``."""
         self.id = uuid.uuid4().hex  # watermarks of one database never carry over to a new, empty one
 
 
@@ -83,7 +86,21 @@ class MemoryOnlineStore:
                 if old is None or (event_us[i], created_us[i]) >= codec.decode_times(old):
                     table[entity] = blob
                     stored += 1
+            self._advance(view.name, freshness.newest([event_us[i] for i in rows]))
         return stored
+
+    def _advance(self, view_name: str, newest_us: int | None) -> None:
+        """Advance the view's data timestamp to ``newest_us`` (under the lock)."""
+        if newest_us is not None:
+            key = (self.project, view_name)
+            old = self.database.fresh.get(key)
+            if old is None or newest_us > old:
+                self.database.fresh[key] = newest_us
+
+    def data_timestamps(self) -> dict[str, int]:
+        """Per view, the newest event time ever written (epoch µs)."""
+        with self.database.lock:
+            return {v: us for (p, v), us in self.database.fresh.items() if p == self.project}
 
     def read(self, requests: list[tuple[ViewSpec, list[tuple[Any, ...]]]]
              ) -> list[list[tuple[int, tuple[Any, ...]] | None]]:
@@ -119,9 +136,11 @@ class MemoryOnlineStore:
         return frames.entry(snapshot, state, tuple(self.database.records.get(where, {}).get(entity, ())))
 
     def write_aggregates(self, view: ViewSpec, keys: list[tuple[Any, ...]], snapshot_us: int,
-                         states: list[bytes]) -> int:
+                         states: list[bytes], newest_us: int | None = None) -> int:
         """Store states (newest snapshot wins) and drop the records created before ``snapshot_us``."""
         snapshot = frames.check_states(view, keys, snapshot_us, states)
+        if newest_us is None and keys:
+            newest_us = freshness.states_newest(states)
         rows = frames.last_per_key(keys)
         entities = self._entities(view, keys, rows)
         stored = 0
@@ -138,17 +157,22 @@ class MemoryOnlineStore:
                     records[entity] = kept
                 else:
                     records.pop(entity, None)
+            if keys:
+                self._advance(view.name, newest_us)
         return stored
 
     def append_aggregates(self, view: ViewSpec, keys: list[tuple[Any, ...]], created_us: list[int],
-                          records: list[bytes]) -> int:
+                          records: list[bytes], newest_us: int | None = None) -> int:
         """Append the records in order."""
         created = frames.check_records(view, keys, created_us, records)
         entities = self._entities(view, keys, range(len(keys)))
+        if newest_us is None:
+            newest_us = freshness.records_newest(records)
         with self.database.lock:
             table = self.database.records.setdefault((self.project, view.name), {})
             for entity, c, r in zip(entities, created, records, strict=True):
                 table.setdefault(entity, []).append((c, r))
+            self._advance(view.name, newest_us if records else None)
         return len(records)
 
     def delete(self, view: ViewSpec, keys: list[tuple[Any, ...]]) -> int:
@@ -168,13 +192,13 @@ class MemoryOnlineStore:
         """Remove all rows of one view of this project."""
         layout.view_prefix(self.project, view_name)
         with self.database.lock:
-            for tables in (self.database.tables, self.database.states, self.database.records):
+            for tables in (self.database.tables, self.database.states, self.database.records, self.database.fresh):
                 tables.pop((self.project, view_name), None)
 
     def teardown(self) -> None:
         """Remove all rows of this project, and nothing else."""
         with self.database.lock:
-            for tables in (self.database.tables, self.database.states, self.database.records):
+            for tables in (self.database.tables, self.database.states, self.database.records, self.database.fresh):
                 for key in [k for k in tables if k[0] == self.project]:
                     del tables[key]
 

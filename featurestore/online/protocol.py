@@ -68,18 +68,29 @@ class OnlineStore(Protocol):
         ...
 
     def write_aggregates(self, view: ViewSpec, keys: list[tuple[Any, ...]], snapshot_us: int,
-                         states: list[bytes]) -> int:
+                         states: list[bytes], newest_us: int | None = None) -> int:
         """Store the aggregate states one materialize computed at ``snapshot_us`` (``view.aggregate``).
 
         Per key, ``states[i]`` replaces the stored state unless that one's snapshot is newer (``>``); then,
         whether or not it did, the key's pushed records created before ``snapshot_us`` are dropped (the
-        materialize read them from the offline store). Returns how many states were stored.
+        materialize read them from the offline store). Returns how many states were stored. ``newest_us``: the
+        newest event time in the states, for :meth:`data_timestamps` (None: read from the states' bytes).
         """
         ...
 
     def append_aggregates(self, view: ViewSpec, keys: list[tuple[Any, ...]], created_us: list[int],
-                          records: list[bytes]) -> int:
-        """Append pushed records to the keys' record lists, in order (``view.aggregate``); returns how many."""
+                          records: list[bytes], newest_us: int | None = None) -> int:
+        """Append pushed records to the keys' record lists, in order (``view.aggregate``); returns how many.
+        ``newest_us``: the records' newest event time (None: read from the records' bytes)."""
+        ...
+
+    def data_timestamps(self) -> dict[str, int]:
+        """Per view of this project, the newest event time (epoch µs) ever written to this store, by any process.
+
+        Advanced with an atomic maximum by every :meth:`write` (the rows' event times), :meth:`write_aggregates`
+        (the newest event time in the states) and :meth:`append_aggregates` (the records'); dropped by
+        :meth:`delete_view` and :meth:`teardown`, untouched by :meth:`delete` (``featurestore/online/freshness.py``).
+        """
         ...
 
     def delete(self, view: ViewSpec, keys: list[tuple[Any, ...]]) -> int:

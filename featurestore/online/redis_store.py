@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import inspect
 import struct
-from collections import deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, NoReturn
 
 import redis
@@ -19,60 +16,19 @@ from redis.retry import Retry
 from featurestore.config import redact_url, redis_identity
 from featurestore.errors import InputError, OnlineStoreError, OnlineStoreUnavailableError
 from featurestore.online import agg_frames as frames
-from featurestore.online import codec
+from featurestore.online import codec, freshness
 from featurestore.online import keys as layout
 from featurestore.online.plans import ViewPlans
 from featurestore.online.protocol import ViewSpec
 from featurestore.online.redis_async import AsyncConnection
+from featurestore.online.redis_scripts import WRITE_SCRIPT, WRITE_SCRIPT_SHA, advance, run_script
 
-# KEYS: the rows' keys; ARGV[1]: ttl in ms (0 = none); ARGV[i + 1]: the encoded row of KEYS[i].
-# A stored row is replaced only when the new (event_us, created_us) >= the stored one. Lua numbers
-# are doubles, so each int64 is compared as (signed high 32 bits, unsigned low 32 bits): exact for
-# every int64, and numbers are compared, never strings (Lua string order follows the locale).
-WRITE_SCRIPT = """
-local ttl = tonumber(ARGV[1])
-local stored = 0
-local n = #KEYS
-local i = 1
-while i <= n do
-  local j = math.min(i + 999, n)
-  local olds = redis.call('MGET', unpack(KEYS, i, j))
-  for k = i, j do
-    local new = ARGV[k + 1]
-    local old = olds[k - i + 1]
-    local newer = true
-    if old and #old >= 28 and string.byte(old, 1) == 221 then
-      local a1, a2, a3, a4 = struct.unpack('>i4I4xi4I4', old, 7)
-      local b1, b2, b3, b4 = struct.unpack('>i4I4xi4I4', new, 7)
-      if b1 ~= a1 then newer = b1 > a1
-      elseif b2 ~= a2 then newer = b2 > a2
-      elseif b3 ~= a3 then newer = b3 > a3
-      else newer = b4 >= a4 end
-    end
-    if newer then
-      if ttl > 0 then redis.call('SET', KEYS[k], new, 'PX', ttl) else redis.call('SET', KEYS[k], new) end
-      stored = stored + 1
-    end
-  end
-  i = j + 1
-end
-return stored
-"""
-WRITE_SCRIPT_SHA = hashlib.sha1(WRITE_SCRIPT.encode()).hexdigest()
 _UNAVAILABLE = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError)
 _RETRIED = (redis.exceptions.ConnectionError,)
 """What redis-py retries once, on a new connection: a pooled connection the server closed (a restart, an
 idle timeout) fails at once. A timeout is never retried: ``socket_timeout`` is the bound of a command
 (redis-py's default retry on timeouts made a stalled server cost twice the timeout)."""
 
-
-def _takes_command_name() -> bool:
-    """redis-py < 5.3 requires ``get_connection(command_name)``; 5.3+ deprecates passing it."""
-    param = inspect.signature(redis.ConnectionPool.get_connection).parameters.get("command_name")
-    return param is not None and param.default is inspect.Parameter.empty
-
-
-_GET_CONNECTION_ARGS: tuple[str, ...] = ("EVALSHA",) if _takes_command_name() else ()
 
 
 
@@ -88,6 +44,7 @@ class RedisOnlineStore:
         self.url = url
         self.project = project
         self._prefix = layout.project_prefix(project)
+        self._fresh = layout.fresh_key(project)
         self._where = f"Redis at {redact_url(url)}"
         self._batch = max(1, int(write_batch_size))
         self._plan = ViewPlans(project, full_keys=True)
@@ -128,6 +85,7 @@ class RedisOnlineStore:
         ttl = view.ttl_seconds
         ttl_ms = max(1, round(ttl * 1000)) if ttl is not None and ttl > 0 else 0
         rows = codec.latest_rows(keys, event_us, created_us)
+        sent: list[int] = []  # the newest event time of each batch sent
 
         def batches() -> Iterator[tuple[list[str], Any, list[bytes]]]:
             for start in range(0, len(rows), self._batch):
@@ -137,52 +95,41 @@ class RedisOnlineStore:
                 except (TypeError, ValueError, OverflowError) as exc:
                     raise self._bad_key(view, keys, batch, build, exc) from None
                 yield names, ttl_ms, encode(batch, event_us, created_us, values)
+                sent.append(max(event_us[i] for i in batch))
 
-        return self._run_script(batches(), f"write feature view {view.name!r}")
-
-    def _run_script(self, batches: Iterator[tuple[list[str], Any, list[bytes]]], action: str,
-                    script: str = WRITE_SCRIPT, sha: str = WRITE_SCRIPT_SHA) -> int:
-        """Send one ``EVALSHA sha len(names) *names first *blobs`` per ``(names, first, blobs)`` batch, keeping
-        one batch in flight while the next one is encoded; return the sum of the replies."""
-        pool = self._client.connection_pool
+        action = f"write feature view {view.name!r}"
         try:
-            conn = pool.get_connection(*_GET_CONNECTION_ARGS)
+            return self._run_script(batches(), action, advance=lambda: (view.name, max(sent)) if sent else None)
+        except InputError:  # a bad key in a later batch: the batches sent are stored
+            if sent:
+                self._advance(view.name, max(sent), action)
+            raise
+
+    def _advance(self, view_name: str, newest_us: int, action: str) -> None:
+        try:
+            advance(self._client, self._fresh, view_name, newest_us)
         except (redis.exceptions.RedisError, OSError) as exc:
             self._fail(exc, action)
-        stored = 0
-        inflight: deque[list[bytes]] = deque()
-        missing: list[list[bytes]] = []  # batches answered NOSCRIPT: load the script, send them again
 
-        def receive(packed: list[bytes]) -> int:
-            try:
-                return int(conn.read_response())
-            except redis.exceptions.NoScriptError:
-                missing.append(packed)
-                return 0
-
+    def data_timestamps(self) -> dict[str, int]:
+        """Per view, the newest event time ever written (epoch µs), by any process: ``HGETALL fs:<project>:__fresh``."""
         try:
-            for names, first, blobs in batches:
-                packed = conn.pack_command("EVALSHA", sha, len(names), *names, first, *blobs)
-                conn.send_packed_command(packed, check_health=False)
-                inflight.append(packed)
-                if len(inflight) > 1:
-                    stored += receive(inflight.popleft())
-            while inflight:
-                stored += receive(inflight.popleft())
-            if missing:
-                conn.send_command("SCRIPT", "LOAD", script)
-                conn.read_response()
-                for packed in missing:
-                    conn.send_packed_command(packed, check_health=False)
-                    stored += int(conn.read_response())
-        except BaseException as exc:
-            conn.disconnect()  # replies may be left unread on it
-            if isinstance(exc, (redis.exceptions.RedisError, OSError)):
-                self._fail(exc, action)
-            raise
-        finally:
-            pool.release(conn)
-        return stored
+            found = self._client.hgetall(self._fresh)
+        except (redis.exceptions.RedisError, OSError) as exc:
+            self._fail(exc, "read the data timestamps")
+        try:
+            return {(k.decode() if isinstance(k, bytes) else k): int(v) for k, v in found.items()}
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise OnlineStoreError(f"{self._where}: corrupt data timestamps in {self._fresh}: {exc}") from None
+
+    def _run_script(self, batches: Iterator[tuple[list[str], Any, list[bytes]]], action: str,
+                    script: str = WRITE_SCRIPT, sha: str = WRITE_SCRIPT_SHA,
+                    advance: Callable[[], tuple[str, int] | None] | None = None) -> int:
+        """:func:`~featurestore.online.redis_scripts.run_script` on a pooled connection (Redis errors translated)."""
+        try:
+            return run_script(self._client.connection_pool, batches, script, sha, self._fresh, advance)
+        except (redis.exceptions.RedisError, OSError) as exc:
+            self._fail(exc, action)
 
     @staticmethod
     def _bad_key(view: ViewSpec, all_keys: Sequence[Any], batch: Sequence[int], build: layout.KeyBuilder,
@@ -316,7 +263,7 @@ class RedisOnlineStore:
             raise self._bad_key(view, keys, rows, build, exc) from None
 
     def write_aggregates(self, view: ViewSpec, keys: list[tuple[Any, ...]], snapshot_us: int,
-                         states: list[bytes]) -> int:
+                         states: list[bytes], newest_us: int | None = None) -> int:
         """Store states (newest snapshot wins) and drop the records created before ``snapshot_us``: one
         ``EVALSHA`` per batch of ``write_batch_size`` entities; returns how many states were stored."""
         snapshot = frames.check_states(view, keys, snapshot_us, states)
@@ -333,21 +280,25 @@ class RedisOnlineStore:
                          for n in pair]
                 yield names, snap, [states[i] for i in rows[start:end]]
 
-        return self._run_script(batches(), f"write aggregate view {view.name!r}",
-                                frames.WRITE_SCRIPT, frames.WRITE_SCRIPT_SHA)
+        newest = newest_us if newest_us is not None else freshness.states_newest(states)
+        return self._run_script(batches(), f"write aggregate view {view.name!r}", frames.WRITE_SCRIPT,
+                                frames.WRITE_SCRIPT_SHA, lambda: (view.name, newest) if newest is not None else None)
 
     def append_aggregates(self, view: ViewSpec, keys: list[tuple[Any, ...]], created_us: list[int],
-                          records: list[bytes]) -> int:
+                          records: list[bytes], newest_us: int | None = None) -> int:
         """``APPEND`` one frame per record to its entity's records key, all in one MULTI/EXEC round trip."""
         created = frames.check_records(view, keys, created_us, records)
         if not keys:
             return 0
         _, names = self._entity_names(view, keys, range(len(keys)))
         blobs = frames.record_frames(created, records)
+        newest = newest_us if newest_us is not None else freshness.records_newest(records)
         try:
             with self._client.pipeline(transaction=True) as pipe:
                 for name, blob in zip(names, blobs, strict=True):
                     pipe.append(name, blob)
+                if newest is not None:
+                    advance(pipe, self._fresh, view.name, newest)
                 pipe.execute()
         except (redis.exceptions.RedisError, OSError) as exc:
             self._fail(exc, f"append records to aggregate view {view.name!r}")
@@ -383,6 +334,10 @@ class RedisOnlineStore:
         """Remove every key of one view of this project, records keys too (SCAN MATCH + UNLINK)."""
         prefix = layout.view_prefix(self.project, view_name)
         self._unlink_matching(prefix, f"delete feature view {view_name!r}")
+        try:
+            self._client.hdel(self._fresh, view_name)
+        except (redis.exceptions.RedisError, OSError) as exc:
+            self._fail(exc, f"delete feature view {view_name!r}")
 
     def teardown(self) -> None:
         """Remove every key of this project (SCAN MATCH + UNLINK), and nothing else."""

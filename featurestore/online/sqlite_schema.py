@@ -1,7 +1,9 @@
 """The SQLite online store's tables and statements (``featurestore/online/sqlite_store.py``).
 
 Rows of feature views in ``fs_online_rows``; an aggregate view's states in ``fs_online_agg_states`` and its pushed
-records in ``fs_online_agg_records`` (``seq`` increasing: the append order of an entity's records).
+records in ``fs_online_agg_records`` (``seq`` increasing: the append order of an entity's records). The data
+timestamps (``featurestore/online/freshness.py``) in ``fs_online_fresh``, advanced by :data:`ADVANCE` in the
+transaction of the write.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ CREATE TABLE IF NOT EXISTS {TABLE} (
     PRIMARY KEY (project, view, entity)
 ) WITHOUT ROWID
 """
+FRESH = "fs_online_fresh"
 STATES = "fs_online_agg_states"
 RECORDS = "fs_online_agg_records"
 SCHEMA = (_ROWS, f"""
@@ -38,7 +41,18 @@ CREATE TABLE IF NOT EXISTS {RECORDS} (
     created_us INTEGER NOT NULL,
     record BLOB NOT NULL
 )
-""", f"CREATE INDEX IF NOT EXISTS {RECORDS}_entity ON {RECORDS} (project, view, entity, seq)")
+""", f"CREATE INDEX IF NOT EXISTS {RECORDS}_entity ON {RECORDS} (project, view, entity, seq)", f"""
+CREATE TABLE IF NOT EXISTS {FRESH} (
+    project TEXT NOT NULL,
+    view TEXT NOT NULL,
+    event_us INTEGER NOT NULL,  -- the newest event time ever written online for the view
+    PRIMARY KEY (project, view)
+) WITHOUT ROWID
+""")
+ADVANCE = f"""
+INSERT INTO {FRESH} (project, view, event_us) VALUES (?, ?, ?)
+ON CONFLICT (project, view) DO UPDATE SET event_us = max({FRESH}.event_us, excluded.event_us)
+"""
 STATE_UPSERT = f"""
 INSERT INTO {STATES} (project, view, entity, snapshot_us, state) VALUES (?, ?, ?, ?, ?)
 ON CONFLICT (project, view, entity) DO UPDATE SET snapshot_us = excluded.snapshot_us, state = excluded.state

@@ -13,12 +13,14 @@ from typing import Any, NoReturn
 
 from featurestore.errors import OnlineStoreError, OnlineStoreUnavailableError
 from featurestore.online import agg_frames as frames
-from featurestore.online import codec
+from featurestore.online import codec, freshness
 from featurestore.online import keys as layout
 from featurestore.online.plans import ViewPlans
 from featurestore.online.protocol import ViewSpec
 from featurestore.online.sqlite_schema import (
+    ADVANCE,
     APPEND,
+    FRESH,
     RECORDS,
     SCHEMA,
     SELECT_ONE,
@@ -152,6 +154,9 @@ class SqliteOnlineStore:
                 conn.execute("BEGIN IMMEDIATE")
                 try:
                     conn.executemany(UPSERT, params)
+                    before_fresh = conn.total_changes
+                    conn.execute(ADVANCE, (project, name, max(event_us[i] for i in batch)))
+                    before += conn.total_changes - before_fresh  # not a row
                     conn.execute("COMMIT")
                 except BaseException:
                     conn.execute("ROLLBACK")
@@ -208,8 +213,8 @@ class SqliteOnlineStore:
     def _delete(self, where: str, params: tuple[str, ...], action: str) -> None:
         """Delete the rows, states and records matching ``where`` (one transaction)."""
         conn = self._conn()
-        self._transaction(conn, [(f"DELETE FROM {t} WHERE {where}", [params]) for t in (TABLE, STATES, RECORDS)],
-                          action)
+        self._transaction(conn, [(f"DELETE FROM {t} WHERE {where}", [params])
+                                 for t in (TABLE, STATES, RECORDS, FRESH)], action)
 
     def _read_aggregates(self, conn: sqlite3.Connection, view: ViewSpec, entities: list[str]
                          ) -> list[tuple[int, tuple[Any, ...]] | None]:
@@ -258,7 +263,7 @@ class SqliteOnlineStore:
         return changed
 
     def write_aggregates(self, view: ViewSpec, keys: list[tuple[Any, ...]], snapshot_us: int,
-                         states: list[bytes]) -> int:
+                         states: list[bytes], newest_us: int | None = None) -> int:
         """Store states (newest snapshot wins) and drop the records created before ``snapshot_us``, a chunk
         of entities per transaction; returns how many states were stored."""
         snapshot = frames.check_states(view, keys, snapshot_us, states)
@@ -275,20 +280,35 @@ class SqliteOnlineStore:
             entities = every[start:start + _WRITE_CHUNK]
             upserts = [(project, name, e, snapshot, states[i]) for e, i in zip(entities, batch, strict=True)]
             trims = [(project, name, e, snapshot) for e in entities]
-            stored += self._transaction(conn, [(STATE_UPSERT, upserts), (TRIM, trims)],
+            chunk_newest = newest_us if newest_us is not None else freshness.states_newest([states[i] for i in batch])
+            fresh = [(project, name, chunk_newest)] if chunk_newest is not None else []
+            stored += self._transaction(conn, [(STATE_UPSERT, upserts), (TRIM, trims), (ADVANCE, fresh)],
                                         f"write aggregate view {view.name!r}")[0]
         return stored
 
     def append_aggregates(self, view: ViewSpec, keys: list[tuple[Any, ...]], created_us: list[int],
-                          records: list[bytes]) -> int:
+                          records: list[bytes], newest_us: int | None = None) -> int:
         """Append the records in order (one transaction); returns how many."""
         created = frames.check_records(view, keys, created_us, records)
         if not keys:
             return 0
+        if newest_us is None:
+            newest_us = freshness.records_newest(records)
         entities = _entities(view, keys, range(len(keys)), self._plan(view)[0])
         params = [(self.project, view.name, e, c, r) for e, c, r in zip(entities, created, records, strict=True)]
         conn = self._conn(create=True)
-        return self._transaction(conn, [(APPEND, params)], f"append records to aggregate view {view.name!r}")[0]
+        fresh = [(self.project, view.name, newest_us)] if newest_us is not None else []
+        return self._transaction(conn, [(APPEND, params), (ADVANCE, fresh)],
+                                 f"append records to aggregate view {view.name!r}")[0]
+
+    def data_timestamps(self) -> dict[str, int]:
+        """Per view, the newest event time ever written (epoch µs), by any process."""
+        try:
+            rows = self._conn().execute(f"SELECT view, event_us FROM {FRESH} WHERE project = ?",
+                                        (self.project,)).fetchall()
+        except sqlite3.Error as exc:
+            self._fail(exc, "read the data timestamps")
+        return {view: int(us) for view, us in rows}
 
     def delete(self, view: ViewSpec, keys: list[tuple[Any, ...]]) -> int:
         """Remove the rows of these entities of one view (one transaction); return how many were stored."""

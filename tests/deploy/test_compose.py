@@ -34,7 +34,9 @@ from tests.deploy.helpers import (
 
 
 def test_services(compose: dict[str, Any]) -> None:
-    assert set(compose["services"]) == {"redis", "materialize", "server"}
+    default = {name for name, s in compose["services"].items() if not s.get("profiles")}
+    assert default == {"redis", "materialize", "server"}
+    assert set(compose["services"]) - default == {"monitor", "prometheus", "grafana"}  # tests/deploy/test_monitoring.py
 
 
 def test_redis_is_persistent_and_healthchecked(compose: dict[str, Any]) -> None:

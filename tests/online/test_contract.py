@@ -340,6 +340,7 @@ def test_redis_keys_are_readable(rstore: RedisOnlineStore, admin: redis.Redis) -
     rstore.write(STATS, [(1001,)], [T0], [T0], [(1.0, 1, "a")])
     rstore.write(KEYED, [("Zürich,=%", -5, True, b"\x01\xff")], [T0], [T0], [(1,)])
     assert sorted(admin.scan_iter("fs:proj:*")) == [
+        b"fs:proj:__fresh",  # the data timestamps (featurestore/online/freshness.py)
         b"fs:proj:driver_stats:driver_id=1001",
         "fs:proj:trips:city=Zürich%2C%3D%25,id=-5,flag=true,raw=0x01ff".encode(),
     ]
