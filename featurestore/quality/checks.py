@@ -84,14 +84,30 @@ def aggregate_sql(expectations: Sequence[Expectation], relation: str, floats: fr
 
 def examples_sql(failed: Sequence[tuple[int, Expectation]], relation: str, floats: frozenset[str],
                  now_us: int, limit: int = 3) -> str:
-    """One query: per failed row-level check ``(i, e)``, a list ``e<i>`` of up to ``limit`` distinct bad values
-    (``not_future``: event times in epoch µs)."""
+    """One aggregate query: per failed row-level check ``(i, e)``, a list ``e<i>`` of up to ``limit`` distinct
+    non-null bad values (``not_future``: event times in epoch µs) and ``n<i>``, whether a null is bad.
+
+    Aggregate FILTERs, never a WHERE: DuckDB 2.0 prunes Parquet row groups by min/max statistics that leave NaN
+    out, so a WHERE true only on NaN rows can find none; plain aggregate filters are evaluated row by row (not
+    DISTINCT ones, rewritten into a WHERE).
+    """
     parts = []
     for i, e in failed:
         column = quote(str(e.column)) if e.column is not None else EVENT
-        parts.append(f"(SELECT list(v) FROM (SELECT DISTINCT {column} AS v FROM ({relation}) "
-                     f"WHERE {bad_predicate(e, floats, now_us)} LIMIT {limit})) AS e{i}")
-    return "SELECT " + ", ".join(parts)
+        pred = bad_predicate(e, floats, now_us)
+        parts.append(f"list_distinct(list({column}) FILTER (WHERE {pred}))[1:{limit}] AS e{i}")
+        parts.append(f"bool_or({column} IS NULL) FILTER (WHERE {pred}) AS n{i}")
+    return f"SELECT {', '.join(parts)} FROM ({relation})"
+
+
+def bad_rows_sql(expectations: Sequence[Expectation], relation: str, columns: Sequence[str], floats: frozenset[str],
+                 now_us: int) -> str:
+    """The rows of ``relation`` failing a row-level check: ``columns`` then ``__fs_reason`` (gathered by an
+    aggregate FILTER, not a WHERE: see :func:`examples_sql`)."""
+    bad = any_bad(expectations, floats, now_us) or "false"
+    fields = ", ".join(f"{quote(c)} := {quote(c)}" for c in columns)
+    return (f"SELECT r.* FROM (SELECT unnest(list(struct_pack({fields}, __fs_reason := "
+            f"{reason_sql(expectations, floats, now_us)})) FILTER (WHERE {bad})) AS r FROM ({relation}))")
 
 
 def reason_sql(expectations: Sequence[Expectation], floats: frozenset[str], now_us: int) -> str:

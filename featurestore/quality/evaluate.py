@@ -64,8 +64,10 @@ def run(query: Query, relation: str, expectations: Sequence[Expectation], floats
     examples: dict[int, tuple[Any, ...]] = {}
     if failed:
         got = query(checks.examples_sql(failed, relation, floats, now_us))[0]
-        for (i, e), values in zip(failed, got, strict=True):
-            values = list(values or [])
+        for k, (i, e) in enumerate(failed):
+            values = list(got[2 * k] or [])
+            if got[2 * k + 1] and len(values) < 3:
+                values.append(None)
             examples[i] = tuple(_event_example(v) for v in values) if e.kind == "not_future" else tuple(values)
     results = []
     for i, e in enumerate(expectations):

@@ -302,13 +302,14 @@ class DuckDBOfflineStore:
         ctx = self.context([view])
         types = self.column_types([view], ctx)[0]
         rel = view_relation(view, ctx, types)
+        rel = quality.nan_safe(view, rel, exclude.columns(view.feature_names)) if exclude is not None else rel
         cols = ", ".join(quote(c) for c in (*view.join_keys, *view.feature_names, "__fs_ev", "__fs_cr"))
         if stable_ordinal(view):
             # the best (event, created, ordinal) per entity by a narrow hash aggregate, then the rows by
             # ordinal: fast for few entities with many rows and for one row per entity alike
             # (two scans, not a CTE: DuckDB would materialize a CTE read twice, i.e. the whole range)
             checked = exclude.columns(view.feature_names) if exclude is not None else ()
-            narrow = view_relation(view, ctx, types, checked)
+            narrow = quality.nan_safe(view, view_relation(view, ctx, types, checked), checked)
             sql = (
                 f"SELECT {cols} FROM ({rel}) r WHERE {' AND '.join(where)} "
                 f"AND {{'r': r.__fs_rank, 'o': r.__fs_ord}} IN (SELECT {{'r': m.r, 'o': m.o}} FROM ("
