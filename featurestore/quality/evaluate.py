@@ -73,7 +73,7 @@ def run(query: Query, relation: str, expectations: Sequence[Expectation], floats
     for i, e in enumerate(expectations):
         if e.kind == "null_ratio":
             ratio = counts[i] / n if n else 0.0
-            results.append(ExpectationResult(e, 0, (), ratio, ok=ratio <= float(e.max or 0)))
+            results.append(ExpectationResult(e, counts[i], (), ratio, ok=ratio <= float(e.max or 0)))
         elif e.kind == "row_count":
             fits = (e.min is None or n >= e.min) and (e.max is None or n <= e.max)
             results.append(ExpectationResult(e, 0, (), n, ok=fits))

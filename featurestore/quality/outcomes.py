@@ -8,7 +8,8 @@
 
 from __future__ import annotations
 
-import uuid
+import itertools
+import os
 from datetime import datetime
 from typing import Any
 
@@ -19,6 +20,14 @@ COUNTERS = "validation"
 LOG = "validation_log"
 KEEP = 200
 """Reports kept per view in ``validation_log``."""
+_sequence = itertools.count()
+_process = os.urandom(1).hex()
+
+
+def _suffix() -> str:
+    """8 hex: a counter of this process (reports logged at the same clock time keep their order), then a random
+    byte of the process (two processes at the same time and count rarely collide)."""
+    return f"{next(_sequence) & 0xFFFFFF:06x}{_process}"
 
 
 def record(states: StateStore, report: ValidationReport, at: datetime) -> None:
@@ -33,7 +42,7 @@ def record(states: StateStore, report: ValidationReport, at: datetime) -> None:
     states.update(COUNTERS, report.view, report.outcome, count)
     if report.outcome == "passed":
         return
-    states.update(LOG, report.view, f"{stamp}|{uuid.uuid4().hex[:8]}", lambda _: report.to_dict())
+    states.update(LOG, report.view, f"{stamp}|{_suffix()}", lambda _: report.to_dict())
     keys = sorted(r.key for r in states.records(LOG) if r.name == report.view)
     for old in keys[:-KEEP]:
         states.delete(LOG, [report.view], old)

@@ -48,7 +48,8 @@ def plain(value: Any) -> Any:
 class ExpectationResult:
     """One expectation judged on one batch.
 
-    ``bad_rows``: the rows failing a row-level check (0 for batch checks); ``examples``: up to 3 distinct bad
+    ``bad_rows``: the rows failing a row-level check (``null_ratio``: the rows without a value; 0 for
+    ``row_count``); ``examples``: up to 3 distinct bad
     values (event times as ISO text for ``not_future``); ``observed``: a batch check's measure (the null ratio,
     the row count), None for row-level checks.
     """
@@ -75,7 +76,9 @@ class ExpectationResult:
         if self.observed is not None and not self.expectation.row_level:
             what = "null ratio" if self.expectation.kind == "null_ratio" else "rows"
             shown = f"{self.observed:.4g}" if isinstance(self.observed, float) else f"{self.observed:,}"
-            return f"{self.expectation.label}: {what} {shown}"
+            of = f" in column {self.expectation.column!r} ({self.bad_rows:,} missing)" \
+                if self.expectation.column else ""
+            return f"{self.expectation.label}: {what} {shown}{of}"
         text = f"{self.expectation.label}: {self.bad_rows:,} bad row{'s' if self.bad_rows != 1 else ''}"
         if self.expectation.column is not None and self.bad_rows:
             text += f" in column {self.expectation.column!r}"

@@ -93,8 +93,9 @@ def reference(rows: list[dict[str, Any]], exps: tuple[Expectation, ...], now_us:
     out["bad_rows"] = sum(any(is_bad(e, r, now_us) for e in exps if e.row_level) for r in rows)
     for e in exps:
         if e.kind == "null_ratio":
-            ratio = sum(missing(r[str(e.column)]) for r in rows) / len(rows) if rows else 0.0
-            out["results"].append({"ok": ratio <= float(e.max or 0), "observed": ratio, "bad": 0, "values": set()})
+            nulls = sum(missing(r[str(e.column)]) for r in rows)
+            ratio = nulls / len(rows) if rows else 0.0
+            out["results"].append({"ok": ratio <= float(e.max or 0), "observed": ratio, "bad": nulls, "values": set()})
         elif e.kind == "row_count":
             n = len(rows)
             ok = (e.min is None or n >= e.min) and (e.max is None or n <= e.max)
