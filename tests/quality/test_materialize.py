@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
@@ -173,6 +172,3 @@ def test_bad_definitions_name_the_column(make: Callable[[], Any], words: list[st
     for w in words:
         assert w in info.value.message
 
-
-def test_arrow_only_crosses(repo: Path) -> None:
-    assert isinstance(rows([1], [0.5]), pa.Table)
