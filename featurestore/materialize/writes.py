@@ -294,7 +294,7 @@ def _push_aggregated(online: OnlineStore, offline: OfflineStore, push_name: str,
                     for v in aggs]
         offline.write_push(source, offline_rows)
     if to == "offline":
-        return PushResult(push_name, to, int(table.num_rows))
+        return PushResult(push_name, to, int(rows.num_rows))
     done: list[OnlineWrite] = []
     try:
         done += [write_batch(online, view, batch) for view, batch in batches if view.online]
@@ -303,9 +303,9 @@ def _push_aggregated(online: OnlineStore, offline: OfflineStore, push_name: str,
                 n = agg_push.append(online, p)
                 done.append(OnlineWrite(p.view.name, len(p.records), n, 0))
     except FeatureStoreError as err:
-        err.message = (f"{err.message} (the {table.num_rows:,} pushed rows were appended offline, created "
+        err.message = (f"{err.message} (the {rows.num_rows:,} pushed rows were appended offline, created "
                        f"{from_epoch_us(stamp).isoformat()}: the next materialize reads them"
                        f"{'; done online: ' + ', '.join(w.view for w in done) if done else ''})")
         err.args = (err.message,)
         raise
-    return PushResult(push_name, to, int(table.num_rows), tuple(done))
+    return PushResult(push_name, to, int(rows.num_rows), tuple(done))
