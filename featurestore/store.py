@@ -373,10 +373,8 @@ class FeatureStore:
         """
         state, live = self._code.with_transforms(self.state())
         view = state.feature_view(feature_view)
-        begin = _instant(start, "start")
-        until = _instant(end, "end") or self.clock()
         with self._code.explained(live):
-            return gated.check_range(self._gate(record=False), self.offline, view, begin, until)
+            return gated.check_range(self._gate(record=False), self.offline, view, start, end)
 
     def _gate(self, record: bool = True) -> Gate:
         """The expectations gate of the write paths (state store, data folder, clock)."""
@@ -399,9 +397,3 @@ class FeatureStore:
         ``last_success``, ``last_rows`` and ``total_rows``."""
         return mat.watermarks(self.state_store, lambda: mat.target_of(self.online, self.repo_path))
 
-
-def _instant(value: datetime | str | None, what: str) -> datetime | None:
-    """A datetime or ISO 8601 text as an aware UTC datetime (None stays None)."""
-    if value is None:
-        return None
-    return utc.parse_iso(value, what) if isinstance(value, str) else utc.to_utc(value, what)

@@ -25,7 +25,7 @@ from featurestore.quality.policy import Gate, error_of, report_of, warn
 from featurestore.quality.report import ValidationReport
 from featurestore.registry.file import RegistryState
 from featurestore.resolution import request
-from featurestore.utc import arrow_epoch_us, epoch_us, from_epoch_us, to_utc
+from featurestore.utc import arrow_epoch_us, epoch_us, from_epoch_us, parse_iso, to_utc
 
 Batches = list[tuple[FeatureView, pa.Table]]
 
@@ -83,10 +83,14 @@ def screen_range(gate: Gate | None, offline: OfflineStore, view: FeatureView, st
     return RowFilter(view.expectations, epoch_us(at))
 
 
-def check_range(gate: Gate, offline: OfflineStore, view: FeatureView, start: datetime | None,
-                end: datetime | None, path: str = "validate") -> ValidationReport:
-    """The view's expectations over its source rows in ``[start, end]`` (what materialize checks), as a report."""
+def check_range(gate: Gate, offline: OfflineStore, view: FeatureView, start: datetime | str | None,
+                end: datetime | str | None, path: str = "validate") -> ValidationReport:
+    """The view's expectations over its source rows in ``[start, end]`` (what materialize checks), as a report.
+
+    ``start``/``end``: datetimes (naive = UTC) or ISO 8601 text; None: from the first row / up to the clock.
+    """
     now = gate.clock()
+    start, end = _instant(start, "start"), _instant(end, "end") or now
     evaluation = offline.check_rows(view, start, end, view.expectations, now)
     return report_of(view, evaluation, path, now, start, end)
 
@@ -116,3 +120,10 @@ def check_training(gate: Gate, offline: OfflineStore, state: RegistryState, enti
             warn(report)
         elif not report.ok:
             raise error_of(report)
+
+
+def _instant(value: datetime | str | None, what: str) -> datetime | None:
+    """A datetime or ISO 8601 text as an aware UTC datetime (None stays None)."""
+    if value is None:
+        return None
+    return parse_iso(value, what) if isinstance(value, str) else to_utc(value, what)
