@@ -17,6 +17,7 @@ float column) is *missing*: it fails ``not_null`` and counts in ``null_ratio``; 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from featurestore.definitions.expect import Expectation
@@ -128,6 +129,7 @@ def reason_sql(expectations: Sequence[Expectation], floats: frozenset[str], now_
     return f"NULLIF(concat_ws('; ', {', '.join(cases)}), '')"
 
 
+@dataclass(frozen=True)
 class RowFilter:
     """Rows to leave out of a read: those failing a row-level check of ``expectations`` at ``now_us``
     (materialize under ``on_invalid="quarantine"``: each entity gets its latest good row).
@@ -137,9 +139,8 @@ class RowFilter:
     'NOT coalesce("x" IS NULL, false)'
     """
 
-    def __init__(self, expectations: Sequence[Expectation], now_us: int) -> None:
-        self.expectations = tuple(expectations)
-        self.now_us = now_us
+    expectations: tuple[Expectation, ...]
+    now_us: int
 
     def keep_sql(self, floats: frozenset[str]) -> str:
         """SQL true on the rows to keep."""
@@ -150,6 +151,3 @@ class RowFilter:
         """The columns of ``among`` the checks read."""
         used = {e.column for e in self.expectations}
         return tuple(c for c in among if c in used)
-
-    def __repr__(self) -> str:
-        return f"RowFilter({[e.label for e in self.expectations]}, now_us={self.now_us})"
