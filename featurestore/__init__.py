@@ -47,6 +47,9 @@ from featurestore.offline.protocol import OfflineStore, RetrievalJob
 from featurestore.online.lookup import OnlineReader, PreparedLookup, StoreRequests, StoreRows
 from featurestore.online.protocol import OnlineStore, ViewSpec
 from featurestore.online.response import NOT_FOUND, OUTSIDE_MAX_AGE, PRESENT, OnlineResponse, ViewResult
+from featurestore.quality.checks import RowFilter
+from featurestore.quality.policy import ExpectationWarning
+from featurestore.quality.report import Evaluation, ExpectationResult, ValidationReport
 from featurestore.registry.file import RegistryState
 from featurestore.registry.live import LiveCode
 from featurestore.registry.plan import OnlineEffect, Plan, PlanChange
@@ -77,8 +80,11 @@ __all__ = [
     "DuckDBSource",
     "Entity",
     "EntityInput",
+    "Evaluation",
     "Expectation",
     "ExpectationError",
+    "ExpectationResult",
+    "ExpectationWarning",
     "FeatureConsistency",
     "FeatureDrift",
     "FeatureProfile",
@@ -125,12 +131,14 @@ __all__ = [
     "ResolvedRequest",
     "ResolvedView",
     "RetrievalJob",
+    "RowFilter",
     "Served",
     "SourcedView",
     "StateStore",
     "StoreRequests",
     "StoreRows",
     "TransformError",
+    "ValidationReport",
     "ViewFreshness",
     "ViewMaterialization",
     "ViewResult",

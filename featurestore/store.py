@@ -18,7 +18,7 @@ from featurestore.definitions.entity import Entity
 from featurestore.definitions.feature_service import FeatureService
 from featurestore.definitions.feature_view import FeatureView
 from featurestore.errors import CodeMismatchError, ConfigError, OnlineStoreError
-from featurestore.materialize import agg_push, runlog, writes
+from featurestore.materialize import agg_push, gated, runlog, writes
 from featurestore.materialize import run as mat
 from featurestore.monitoring import consistency, feature_log, stats
 from featurestore.monitoring import freshness as fresh
@@ -34,6 +34,8 @@ from featurestore.online.factory import online_store_created, open_online_store
 from featurestore.online.lookup import OnlineReader
 from featurestore.online.protocol import OnlineStore
 from featurestore.online.response import OnlineResponse
+from featurestore.quality.policy import Gate
+from featurestore.quality.report import ValidationReport
 from featurestore.registry.checks import validate
 from featurestore.registry.file import Registry, RegistryState, RegistryUpdate
 from featurestore.registry.layouts import kept_layouts
@@ -256,16 +258,22 @@ class FeatureStore:
         as_of_created: bool = False,
         start_date: datetime | None = None,
         end_date: datetime | None = None,
+        validate: bool = False,
     ) -> RetrievalJob:
         """A point-in-time-correct training set (see the README for the exact rules).
 
         ``entity_df``: pandas, polars, pyarrow Table or a Parquet path; ``features``:
         ``["view:feature", ...]`` or a FeatureService. Without ``entity_df``, every
         distinct (join keys, event time) of the views' sources in
-        ``[start_date, end_date]`` is the spine.
+        ``[start_date, end_date]`` is the spine. ``validate=True``: each requested feature view with expectations
+        is first checked over its source rows in [earliest entity time − ttl, latest entity time]
+        (ExpectationError under reject/quarantine, a warning under warn).
         """
         state, live = self._code.with_transforms(self.state())
         with self._code.explained(live):
+            if validate:
+                gated.check_training(self._gate(record=False), self.offline, state, entity_df, features,
+                                     start_date, end_date)
             return retrieval.get_historical_features(
                 self.offline, state, entity_df, features, full_feature_names, as_of_created,
                 start_date, end_date, lambda odfv: self.on_demand_runner(state, odfv),
@@ -283,7 +291,7 @@ class FeatureStore:
         views = mat.online_views(state, feature_views)
         with self._code.explained(live):
             return mat.run(self.offline, self.online, self.state_store, mat.target_of(self.online, self.repo_path),
-                           views, start_date, end_date, False, progress, clock=self.clock)
+                           views, start_date, end_date, False, progress, clock=self.clock, gate=self._gate())
 
     def materialize_incremental(self, end_date: datetime, feature_views: list[str] | None = None,
                                 progress: mat.ProgressCallback | None = None) -> list[mat.ViewMaterialization]:
@@ -292,7 +300,7 @@ class FeatureStore:
         views = mat.online_views(state, feature_views)
         with self._code.explained(live):
             return mat.run(self.offline, self.online, self.state_store, mat.target_of(self.online, self.repo_path),
-                           views, None, end_date, True, progress, clock=self.clock)
+                           views, None, end_date, True, progress, clock=self.clock, gate=self._gate())
 
     def get_online_features(self, features: Any, entity_rows: Any, full_feature_names: bool = False) -> OnlineResponse:
         """Latest values for entity rows (a list of dicts or a dict of lists): one online-store round trip.
@@ -315,7 +323,7 @@ class FeatureStore:
         least as new (never older: see :meth:`delete_online` to remove a wrong newer row).
         """
         return writes.write_to_online_store(self.online, self.state(), feature_view_name, df, self._max_future(),
-                                            now=self.clock())
+                                            now=self.clock(), gate=self._gate())
 
     def push(self, push_source_name: str, df: Any, to: str = "online") -> writes.PushResult:
         """Push rows to the views of a PushSource: ``to`` is "online", "offline" or "online_and_offline".
@@ -329,7 +337,7 @@ class FeatureStore:
         state, live = self._code.with_transforms(self.state())
         with self._code.explained(live):
             return writes.push(self.online, self.offline, state, push_source_name, df, to, self._max_future(),
-                               states=self.state_store, stamper=self._stamper)
+                               states=self.state_store, stamper=self._stamper, gate=self._gate())
 
     def delete_online(self, feature_view_name: str, entity_rows: Any) -> int:
         """Delete the online values of some entities of one view; returns how many were stored.
@@ -365,9 +373,24 @@ class FeatureStore:
         mat.forget(self.state_store, None, mat.target_of(self.online, self.repo_path))
 
     # -- data quality and monitoring ----------------------------------------------------------------------
-    def validate(self, feature_view: str, start: datetime | None = None, end: datetime | None = None) -> Any:
-        """Dry run of a view's expectations over its source rows with event time in ``[start, end]``."""
-        raise NotImplementedError("validate: issue 13, expectations helper")
+    def validate(self, feature_view: str, start: datetime | str | None = None,
+                 end: datetime | str | None = None) -> ValidationReport:
+        """Dry run of a view's expectations over its source rows with event time in ``[start, end]`` (None: from
+        the first row / up to the store's clock): exactly what materialize would check; writes and records
+        nothing. ``outcome`` is what materialize would do (``passed``, ``rejected``, ``quarantined``, ``warned``).
+
+        >>> print(store.validate("driver_stats", "2026-01-01", "2026-01-02"))    # doctest: +SKIP
+        feature view 'driver_stats': passed (on_invalid='reject'), 480 rows, 0 bad
+          ok   not_null(conv_rate): 0 bad rows
+        """
+        state, live = self._code.with_transforms(self.state())
+        view = state.feature_view(feature_view)
+        with self._code.explained(live):
+            return gated.check_range(self._gate(record=False), self.offline, view, start, end)
+
+    def _gate(self, record: bool = True) -> Gate:
+        """The expectations gate of the write paths (state store, data folder, clock)."""
+        return Gate(self.state_store, self.data_dir, self.clock, record)
 
     def profile(self, what: Any, start: datetime | str | None = None, end: datetime | str | None = None, *,
                 features: list[str] | None = None, served: bool = False) -> Profile:

@@ -21,6 +21,7 @@ from featurestore import (
     ConfigError,
     DataSourceError,
     DefinitionError,
+    ExpectationError,
     FeatureStoreError,
     InputError,
     NotFoundError,
@@ -37,6 +38,7 @@ STATUS: dict[type[FeatureStoreError], int] = {
     InputError: 400,
     DefinitionError: 400,
     BusyError: 409,
+    ExpectationError: 422,
     OnlineStoreUnavailableError: 503,
     RegistryError: 503,
     CodeMismatchError: 503,
@@ -69,9 +71,15 @@ def _scalar(v: Any) -> bool:
     return isinstance(v, (str, int, float, bool)) or v is None
 
 
+def _flat(v: Any) -> bool:
+    return _scalar(v) or (isinstance(v, list) and all(map(_scalar, v)))
+
+
 def _plain(fields: dict[str, Any]) -> dict[str, Any]:
-    """The fields JSON carries as they are: scalars, and lists of them (``columns``, ``rows``)."""
-    return {k: v for k, v in fields.items() if _scalar(v) or (isinstance(v, list) and all(map(_scalar, v)))}
+    """The fields JSON carries as they are: scalars, lists of them (``columns``, ``rows``), and lists of flat
+    records (ExpectationError's ``failures``)."""
+    return {k: v for k, v in fields.items() if _flat(v) or (isinstance(v, list) and all(
+        isinstance(d, dict) and all(map(_flat, d.values())) for d in v))}
 
 
 async def library_error(request: Request, exc: Exception) -> Response:

@@ -31,7 +31,8 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"description": "Bad rows or timestamps (the message names the column)"},
     404: {"description": "Unknown feature view or push source"},
     413: {"description": "Body over server.max_body_bytes"},
-    422: {"description": "Malformed body"},
+    422: {"description": "Malformed body, or rows failing the view's expectations under on_invalid=\"reject\" "
+                        "(ExpectationError: `fields.failures` names each check, column, bad rows and examples)"},
     503: {"description": "Online store unreachable"},
 }
 

@@ -22,11 +22,13 @@ import pyarrow as pa
 from featurestore.definitions.aggregate_view import AggregateView, SourcedView, view_label
 from featurestore.definitions.feature_view import FeatureView
 from featurestore.errors import FeatureStoreError, InputError
+from featurestore.materialize import gated
 from featurestore.materialize.aggregates import Clock, materialize_aggregates, snapshot_of
 from featurestore.materialize.runlog import log_run
 from featurestore.offline.protocol import OfflineStore
 from featurestore.online.lookup import spec_of
 from featurestore.online.protocol import OnlineStore
+from featurestore.quality.policy import Gate
 from featurestore.registry.file import RegistryState
 from featurestore.state import StateStore, repo_relative
 from featurestore.utc import now as utc_now
@@ -110,10 +112,13 @@ def materialize_view(
     start: datetime | None,
     end: datetime,
     progress: ProgressCallback | None = None,
+    gate: Gate | None = None,
 ) -> ViewMaterialization:
     t0 = time.perf_counter()
     rows = written = 0
-    for batch in offline.latest_rows(view, start, end):
+    exclude = gated.screen_range(gate, offline, view, start, end)  # expectations: before anything is written
+    for batch in offline.latest_rows(view, start, end, exclude=exclude) if exclude else \
+            offline.latest_rows(view, start, end):
         done = write_batch(online, view, batch)
         rows += done.rows
         written += done.written
@@ -214,6 +219,7 @@ def run(
     incremental: bool,
     progress: ProgressCallback | None = None,
     clock: Clock = utc_now,
+    gate: Gate | None = None,
 ) -> list[ViewMaterialization]:
     """Materialize each view into ``online`` (whose watermarks are kept under ``target``), holding the repo's
     exclusive lock (BusyError while another materialization runs); a failure names the view and leaves its
@@ -261,7 +267,7 @@ def run(
                 begin = to_utc(start, "start_date") if start is not None else None
             started = clock().isoformat()
             try:
-                result = materialize_view(offline, online, view, begin, end, progress)
+                result = materialize_view(offline, online, view, begin, end, progress, gate)
             except FeatureStoreError as err:
                 log_run(states, view.name, target, begin, end, started, 0, clock, err.message)
                 raise type(err)(f"materializing feature view {view.name!r} failed: {err.message}",

@@ -19,11 +19,12 @@ from featurestore.definitions.batch_transform import transform_table
 from featurestore.definitions.feature_view import FeatureView
 from featurestore.definitions.sources import PushSource, batch_of
 from featurestore.errors import FeatureStoreError, InputError, NotFoundError
-from featurestore.materialize import agg_push, frame_columns
+from featurestore.materialize import agg_push, frame_columns, gated
 from featurestore.materialize.run import OnlineWrite, write_batch
 from featurestore.offline.entity_input import to_arrow
 from featurestore.offline.protocol import OfflineStore
 from featurestore.online.protocol import OnlineStore
+from featurestore.quality.policy import Gate
 from featurestore.registry.file import RegistryState
 from featurestore.state import StateStore
 from featurestore.utc import MIN_US, arrow_epoch_us, from_epoch_us
@@ -164,7 +165,8 @@ def _check_not_future(event_us: pa.Array, column: str, where: str, max_future: t
 
 
 def write_to_online_store(online: OnlineStore, state: RegistryState, view_name: str, data: Any,
-                          max_future: timedelta | None = MAX_FUTURE, now: datetime | None = None) -> OnlineWrite:
+                          max_future: timedelta | None = MAX_FUTURE, now: datetime | None = None,
+                          gate: Gate | None = None) -> OnlineWrite:
     """Write rows (named like the view's keys and features) to the online store: rows written and skipped.
 
     Event times later than ``now`` (default: the current time) + ``max_future`` are refused (None: no limit).
@@ -180,6 +182,7 @@ def write_to_online_store(online: OnlineStore, state: RegistryState, view_name: 
     frame = to_arrow(data, "df")
     frame_columns.check([view], frame.column_names, mapped=True)  # every missing and unknown column at once
     table = online_batch(view, frame, mapped=True, max_future=max_future, now=now)
+    table = gated.screen_write(gate, view, table)  # the view's expectations (``gate``: its policy)
     return write_batch(online, view, table)
 
 
@@ -198,7 +201,7 @@ def push_aggregate_views(state: RegistryState, push_name: str) -> list[Aggregate
 
 def push(online: OnlineStore, offline: OfflineStore, state: RegistryState, push_name: str, data: Any,
          to: str = "online", max_future: timedelta | None = MAX_FUTURE, *, states: StateStore | None = None,
-         stamper: agg_push.Stamper | None = None) -> PushResult:
+         stamper: agg_push.Stamper | None = None, gate: Gate | None = None) -> PushResult:
     """Push rows named like the push source's batch-source columns: rows pushed, and per online view written
     and skipped.
 
@@ -231,11 +234,14 @@ def push(online: OnlineStore, offline: OfflineStore, state: RegistryState, push_
             raise InputError(f"push source {push_name!r} feeds aggregate views: a push needs the state store's "
                              "ingest lock (push through FeatureStore.push)", name=push_name)
         return _push_aggregated(online, offline, push_name, source, views, aggs, table, to, max_future, states,
-                                stamper, now)
+                                stamper, now, gate)
 
     # validates every view first
-    batches = [(v, online_batch(v, _shaped(v, table, push_name), mapped=False, max_future=max_future, now=now))
-               for v in views]
+    def reshape(v: FeatureView, rows: pa.Table) -> pa.Table:
+        return online_batch(v, _shaped(v, rows, push_name), mapped=False, max_future=max_future, now=now)
+
+    batches = [(v, reshape(v, table)) for v in views]
+    table, batches = gated.screen_push(gate, batches, table, reshape)  # expectations: before any write
     if to != "online":
         offline.write_push(source, _offline_rows(offline, source, push_name, table))
     written = tuple(write_batch(online, view, batch) for view, batch in batches if view.online) \
@@ -265,7 +271,7 @@ def _offline_rows(offline: OfflineStore, source: PushSource, push_name: str, tab
 def _push_aggregated(online: OnlineStore, offline: OfflineStore, push_name: str, source: PushSource,
                      views: list[FeatureView], aggs: list[AggregateView], table: pa.Table, to: str,
                      max_future: timedelta | None, states: StateStore, stamper: agg_push.Stamper,
-                     now: datetime) -> PushResult:
+                     now: datetime, gate: Gate | None = None) -> PushResult:
     """A push to a source feeding aggregate views: under the shared ingest lock, the created column is stamped
     with the arrival time and the rows are appended offline whatever ``to``; then (unless ``to="offline"``)
     the feature views get their rows and each online aggregate view one record per row. Everything is
@@ -278,14 +284,17 @@ def _push_aggregated(online: OnlineStore, offline: OfflineStore, push_name: str,
         stamp = stamper.next()
         rows = agg_push.stamped(table, created, stamp, schema.field(created).type if created in schema.names
                                 else None)
-        batches = [(v, online_batch(v, _shaped(v, rows, push_name), mapped=False, max_future=max_future, now=now))
-                   for v in views]
+        def reshape(v: FeatureView, some: pa.Table) -> pa.Table:
+            return online_batch(v, _shaped(v, some, push_name), mapped=False, max_future=max_future, now=now)
+
+        batches = [(v, reshape(v, rows)) for v in views]
+        rows, batches = gated.screen_push(gate, batches, rows, reshape)  # expectations: before the offline append
         offline_rows = _offline_rows(offline, source, push_name, rows)
         prepared = [agg_push.records(v, rows, offline_rows, schema, stamp, check, encode=to != "offline" and v.online)
                     for v in aggs]
         offline.write_push(source, offline_rows)
     if to == "offline":
-        return PushResult(push_name, to, int(table.num_rows))
+        return PushResult(push_name, to, int(rows.num_rows))
     done: list[OnlineWrite] = []
     try:
         done += [write_batch(online, view, batch) for view, batch in batches if view.online]
@@ -294,9 +303,9 @@ def _push_aggregated(online: OnlineStore, offline: OfflineStore, push_name: str,
                 n = agg_push.append(online, p)
                 done.append(OnlineWrite(p.view.name, len(p.records), n, 0))
     except FeatureStoreError as err:
-        err.message = (f"{err.message} (the {table.num_rows:,} pushed rows were appended offline, created "
+        err.message = (f"{err.message} (the {rows.num_rows:,} pushed rows were appended offline, created "
                        f"{from_epoch_us(stamp).isoformat()}: the next materialize reads them"
                        f"{'; done online: ' + ', '.join(w.view for w in done) if done else ''})")
         err.args = (err.message,)
         raise
-    return PushResult(push_name, to, int(table.num_rows), tuple(done))
+    return PushResult(push_name, to, int(rows.num_rows), tuple(done))

@@ -17,9 +17,12 @@ from typing import Any, Protocol, runtime_checkable
 import pyarrow as pa
 
 from featurestore.definitions.aggregate_view import AggregateView, SourcedView
+from featurestore.definitions.expect import Expectation
 from featurestore.definitions.feature_view import FeatureView
 from featurestore.definitions.sources import BatchSource, PushSource
 from featurestore.offline.entity_input import EntityInput
+from featurestore.quality.checks import RowFilter
+from featurestore.quality.report import Evaluation
 from featurestore.resolution import ResolvedView
 
 BATCH_ROWS = 256 * 1024
@@ -85,13 +88,15 @@ class OfflineStore(Protocol):
         ...
 
     def latest_rows(
-        self, view: FeatureView, start: datetime | None, end: datetime, batch_rows: int = 65536
+        self, view: FeatureView, start: datetime | None, end: datetime, batch_rows: int = 65536,
+        exclude: RowFilter | None = None,
     ) -> Iterator[pa.RecordBatch]:
         """Per entity, the latest row with event time in ``[start, end]`` (rows without a key are skipped).
 
         Columns: join keys, features, ``__fs_ev`` and ``__fs_cr`` (epoch µs;
         ``__fs_cr`` is :data:`featurestore.utc.MIN_US` when unknown). Ties: latest
-        created time, then the row read last (pushed rows after batch rows).
+        created time, then the row read last (pushed rows after batch rows). ``exclude``: rows failing its
+        row-level checks are left out before the pick (each entity gets its latest good row).
         """
         ...
 
@@ -104,6 +109,19 @@ class OfflineStore(Protocol):
         With ``sample_rows``, a deterministic sample of at most that many of those rows (every row when there
         are fewer), spread over the whole range.
         """
+        ...
+
+    def check_rows(self, view: FeatureView, start: datetime | None, end: datetime | None,
+                   expectations: Sequence[Expectation], now: datetime) -> Evaluation:
+        """``expectations`` evaluated over the rows :meth:`latest_rows` would read in ``[start, end]`` (None:
+        unbounded), as the view names its columns; ``now`` is the time of ``not_future``. All checks in one
+        query (see :mod:`featurestore.quality.checks`)."""
+        ...
+
+    def bad_rows(self, view: FeatureView, start: datetime | None, end: datetime | None,
+                 expectations: Sequence[Expectation], now: datetime) -> pa.Table:
+        """The rows of :meth:`check_rows` failing a row-level check: join keys, features, ``__fs_ev`` and
+        ``__fs_reason`` (the failed checks' labels joined by ``"; "``)."""
         ...
 
     def aggregate_states(self, view: AggregateView, snapshot: datetime,

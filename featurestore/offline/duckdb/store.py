@@ -4,19 +4,22 @@ from __future__ import annotations
 
 import threading
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from featurestore.definitions.aggregate_view import AggregateView, SourcedView
+from featurestore.definitions.expect import Expectation
 from featurestore.definitions.feature_view import FeatureView
 from featurestore.definitions.sources import BatchSource, CsvSource, PushSource, batch_of
 from featurestore.errors import DataSourceError, FeatureStoreError, InputError
 from featurestore.naming import quote, sql_string
+from featurestore.offline.duckdb import quality
 from featurestore.offline.duckdb.agg_inputs import inputs_relation
 from featurestore.offline.duckdb.agg_states import aggregate_pages
 from featurestore.offline.duckdb.drift import check_source_types
@@ -36,6 +39,8 @@ from featurestore.offline.duckdb.relations import (
 )
 from featurestore.offline.duckdb.transformed import TransformFiles
 from featurestore.offline.entity_input import EntityInput
+from featurestore.quality.checks import RowFilter
+from featurestore.quality.report import Evaluation
 from featurestore.resolution import ResolvedView
 from featurestore.utc import epoch_us, now
 
@@ -282,24 +287,29 @@ class DuckDBOfflineStore:
             con.close()
 
     def latest_rows(
-        self, view: FeatureView, start: datetime | None, end: datetime, batch_rows: int = 65536
+        self, view: FeatureView, start: datetime | None, end: datetime, batch_rows: int = 65536,
+        exclude: RowFilter | None = None,
     ) -> Iterator[pa.RecordBatch]:
         """Per entity, the latest row with event time in [start, end]: keys, features, __fs_ev, __fs_cr.
 
         ``__fs_ev`` and ``__fs_cr`` are UTC epoch microseconds (``__fs_cr`` is the smallest BIGINT when unknown).
+        ``exclude``: rows failing its checks are left out (each entity gets its latest good row).
         """
         keys = ", ".join(quote(k) for k in view.join_keys) or "()"  # a view without entities: one row
         where = [f"__fs_ev <= {epoch_us(end)}"] + ([f"__fs_ev >= {epoch_us(start)}"] if start else [])
         where += [f"{quote(k)} IS NOT NULL" for k in view.join_keys]  # rows without an entity are skipped
+        where += [exclude.keep_sql(quality.float_features(view))] if exclude is not None else []
         ctx = self.context([view])
         types = self.column_types([view], ctx)[0]
         rel = view_relation(view, ctx, types)
+        rel = quality.nan_safe(view, rel, exclude.columns(view.feature_names)) if exclude is not None else rel
         cols = ", ".join(quote(c) for c in (*view.join_keys, *view.feature_names, "__fs_ev", "__fs_cr"))
         if stable_ordinal(view):
             # the best (event, created, ordinal) per entity by a narrow hash aggregate, then the rows by
             # ordinal: fast for few entities with many rows and for one row per entity alike
             # (two scans, not a CTE: DuckDB would materialize a CTE read twice, i.e. the whole range)
-            narrow = view_relation(view, ctx, types, ())
+            checked = exclude.columns(view.feature_names) if exclude is not None else ()
+            narrow = quality.nan_safe(view, view_relation(view, ctx, types, checked), checked)
             sql = (
                 f"SELECT {cols} FROM ({rel}) r WHERE {' AND '.join(where)} "
                 f"AND {{'r': r.__fs_rank, 'o': r.__fs_ord}} IN (SELECT {{'r': m.r, 'o': m.o}} FROM ("
@@ -344,6 +354,32 @@ class DuckDBOfflineStore:
             raise self._errors(err, [view.source], [view]) from None
         finally:
             con.close()
+
+    def _on_view(self, view: FeatureView, work: Callable[[duckdb.DuckDBPyConnection, str], Any]) -> Any:
+        """``work(connection, view relation)`` with the engine's errors translated."""
+        ctx = self.context([view])
+        relation = view_relation(view, ctx, self.column_types([view], ctx)[0])
+        con = self.connect([view.source], [view])
+        try:
+            return work(con, relation)
+        except (duckdb.Error, OSError) as err:
+            raise self._errors(err, [view.source], [view]) from None
+        finally:
+            con.close()
+
+    def check_rows(self, view: FeatureView, start: datetime | None, end: datetime | None,
+                   expectations: Sequence[Expectation], now: datetime) -> Evaluation:
+        """``expectations`` evaluated over the view's rows with event time in [start, end] (see quality.py)."""
+        result: Evaluation = self._on_view(view, lambda con, rel: quality.check(con, view, rel, start, end,
+                                                                               expectations, now))
+        return result
+
+    def bad_rows(self, view: FeatureView, start: datetime | None, end: datetime | None,
+                 expectations: Sequence[Expectation], now: datetime) -> pa.Table:
+        """The rows in [start, end] failing a row-level check, with ``__fs_reason`` (see quality.py)."""
+        result: pa.Table = self._on_view(view, lambda con, rel: quality.bad_rows(con, view, rel, start, end,
+                                                                                 expectations, now))
+        return result
 
     def aggregate_states(self, view: AggregateView, snapshot: datetime,
                          page_entities: int = 16384) -> Iterator[tuple[pa.Table, pa.Table]]:
