@@ -10,6 +10,7 @@ through the public API (the view's relation in DuckDB, the sample, the streaming
 from __future__ import annotations
 
 import argparse
+import json
 import tempfile
 import time
 from datetime import UTC, datetime, timedelta
@@ -101,4 +102,4 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
 
 if __name__ == "__main__":
-    main()
+    print(json.dumps(main()))

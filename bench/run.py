@@ -291,14 +291,36 @@ def aggregates() -> dict[str, Any]:
     return out
 
 
+def monitoring() -> dict[str, Any]:
+    """The cases of issue 13 (targets in bench/report_monitoring.py), each script in a child process:
+    expectations (bench/validation.py: a dry-run validation against a materialize of the same 1M-row view, SQLite
+    and Redis), statistics (bench/profile.py: 10M rows x 10 features from Parquet; drift of two 1M-row samples) and
+    feature logging (bench/feature_log.py: HTTP p50 of a logged service against the same service unlogged)."""
+    timeout = float(setting("TIMEOUT", 1200))
+    out: dict[str, Any] = {}
+    validation = _json_lines([sys.executable, "bench/validation.py"], timeout)[-1]
+    for store in ("sqlite", "redis"):
+        out[f"validation_{store}"] = validation.get(store, validation if "error" in validation else
+                                                    {"error": f"{store} not measured (no redis-server?)"})
+    out["profile"] = _json_lines([sys.executable, "-m", "bench.profile", "--rows",
+                                  str(setting("PROFILE_ROWS", 10_000_000)), "--drift-rows",
+                                  str(setting("PROFILE_DRIFT_ROWS", 1_000_000)), "--repeat", "3"], timeout)[-1]
+    logged = _json_lines([sys.executable, "bench/feature_log.py", "--runs", str(setting("LOG_RUNS", 10))], timeout)[-1]
+    for case in ("plain", "logged"):
+        out[f"feature_log_{case}"] = logged.get(case, logged if "error" in logged else {"error": "not measured"})
+    log(f"  monitoring: {out}")
+    return out
+
+
 def main(argv: list[str]) -> None:
     if argv == ["--report"]:
         write_results(json.loads((OUT / "results.json").read_text()), OUT / "RESULTS.md")
         return
-    if os.environ.get("BENCH_SECTIONS") == "aggregates":  # only issue 12's cases; the rest kept from the last run
+    section = os.environ.get("BENCH_SECTIONS")
+    if section in ("aggregates", "monitoring"):  # only issue 12's or 13's cases; the rest kept from the last run
         results = json.loads((OUT / "results.json").read_text())
-        results["aggregates"] = aggregates()
-        results["aggregates_date"] = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+        results[section] = aggregates() if section == "aggregates" else monitoring()
+        results[f"{section}_date"] = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
         (OUT / "results.json").write_text(json.dumps(results, indent=1) + "\n")
         print(write_results(results, OUT / "RESULTS.md"))
         return
@@ -334,6 +356,8 @@ def main(argv: list[str]) -> None:
                 results["transforms"] = transforms(systems[0], sizes)
             if setting("AGGREGATES", 1):
                 results["aggregates"] = aggregates()
+            if setting("MONITORING", 1):
+                results["monitoring"] = monitoring()
         finally:
             redis.stop()
     results["minutes"] = round((time.perf_counter() - started) / 60, 1)

@@ -19,7 +19,8 @@ ROOT = Path(__file__).resolve().parents[1]
 TINY = {"BENCH_ENTITIES": "300", "BENCH_ROWS": "6000", "BENCH_ENTITY_ROWS": "500", "BENCH_SCALES": "1",
         "BENCH_REPEAT": "1", "BENCH_LOOKUPS": "50", "BENCH_HTTP_SECONDS": "0.3", "BENCH_HTTP_WARMUP": "0",
         "BENCH_FEAST": "0", "BENCH_AGG_SHAPES": "tiny", "BENCH_AGG_EVENTS": "20000", "BENCH_AGG_ENTITIES": "200",
-        "BENCH_AGG_LOOKUPS": "100"}
+        "BENCH_AGG_LOOKUPS": "100", "BENCH_PROFILE_ROWS": "20000", "BENCH_PROFILE_DRIFT_ROWS": "5000",
+        "BENCH_LOG_RUNS": "1"}
 
 
 @pytest.mark.usefixtures("redis_server")  # the bench starts its own redis-server: skip or fail like the others
@@ -70,6 +71,13 @@ def test_make_bench_runs_every_workload_and_writes_results(tmp_path: Path) -> No
     assert agg["lookup_1"]["p50_ms"] > 0 and agg["http_1_seq"]["requests"] > 0
     assert "## Aggregations (issue 12)" in text and "| HTTP, 1 entity, sequential: p50 ≤ 1.0 ms |" in text
     assert "| Polars batch transform: peak RSS ≤ 1.5x the plain training set's | " in text
+    mon = results["monitoring"]
+    assert {k: v for k, v in mon.items() if isinstance(v, dict) and "error" in v} == {}
+    assert mon["validation_sqlite"]["rows"] == mon["validation_redis"]["rows"] == 6000
+    assert mon["profile"]["rows"] == 20000 and mon["profile"]["profile_seconds"] > 0
+    assert mon["feature_log_logged"]["p50_ms"] > 0 and mon["feature_log_plain"]["p50_ms"] > 0
+    assert "## Data quality and monitoring (issue 13)" in text
+    assert "| feature logging: HTTP p50 ≤ 1.05x without logging (1 entity, sequential) | " in text
 
 
 def _training(seconds: float, rows: int, order_kept: bool, rss: float = 100.0, **more: Any) -> dict[str, Any]:

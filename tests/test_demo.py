@@ -28,8 +28,9 @@ from tests.offline.reference import point_in_time
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "definitions"
 STEPS = ["1. Sample data", "2. Apply the definitions", "3. Point-in-time training set",
-         "4. Materialize into the online store and look up in-process", "5. Serve over HTTP and look up",
-         "6. Where things are"]
+         "4. Materialize into the online store and look up in-process",
+         "5. Data quality and monitoring: expectations, drift, consistency", "6. Serve over HTTP and look up",
+         "7. Where things are"]
 
 
 @pytest.fixture(autouse=True)
@@ -67,8 +68,8 @@ def server_alive(pid: int) -> bool:
 
 
 def http_part(out: str) -> tuple[int, dict[str, Any], dict[str, Any]]:
-    """From the demo's step 5: the server's pid, the request body of the curl command, the JSON answer."""
-    step = out[out.index("=== 5."):out.index("=== 6.")]
+    """From the demo's step 6: the server's pid, the request body of the curl command, the JSON answer."""
+    step = out[out.index("=== 6."):out.index("=== 7.")]
     pid = int(re.search(r"^started: featurestore serve --port \d+ \(pid (\d+)\), ready in", step, re.M).group(1))
     assert f"stopped the server (pid {pid})" in step
     curl = re.search(r"^\$ curl -s -X POST http://127\.0\.0\.1:\d+/get-online-features \\\n"
@@ -107,6 +108,21 @@ def check_demo_output(out: str, first: bool = True) -> dict[str, Any]:
     assert pushed and int(pushed.group(2)) == int(pushed.group(1)) + 1, online
     assert re.search(r"^  count_1h\s+" + pushed.group(1) + "$", online, re.M)
 
+    quality = out[out.index("=== 5."):out.index("=== 6.")]
+    # a push breaking driver_stats' expectations is refused whole, and the online value stays
+    unwrapped = re.sub(r"\n    ", " ", quality)  # the message is wrapped
+    assert re.search(r"ExpectationError: feature view 'driver_stats': 1 of 4 expectations failed in a batch of 1 row "
+                     r"\(push\), nothing was written: between\(conv_rate, 0, 1\): 1 bad row in column 'conv_rate'",
+                     unwrapped), quality
+    kept = re.search(r"conv_rate of driver 1001 online: ([\d.]+) before, ([\d.]+) after \(unchanged\)", quality)
+    assert kept and kept.group(1) == kept.group(2), quality
+    assert "feature view 'driver_stats': passed (on_invalid='reject'), 8,400 rows, 0 bad" in quality
+    assert re.search(r"^  drift of driver_stats: (ok|warn|alert)$", quality, re.M), quality
+    for feature in ("conv_rate", "acc_rate", "avg_daily_trips"):
+        assert re.search(rf"^  {feature}\s+(ok|warn|alert)\s+[\d.]+", quality, re.M), feature
+    assert re.search(r"^  consistency of service 'driver_activity': \d+ logged rows, \d+ mismatches, 0 unexplained$",
+                     quality, re.M), quality
+
     pid, request, answer = http_part(out)
     assert not server_alive(pid), "the demo's server is still running"
     assert request["feature_service"] == "trip_model"
@@ -125,7 +141,7 @@ def check_demo_output(out: str, first: bool = True) -> dict[str, Any]:
     assert "10 features x 2 entities: 20 PRESENT" in out
 
     timings = out[out.index("=== Done in "):]
-    assert [line.split(".")[0].strip() for line in timings.splitlines()[1:]] == ["1", "2", "3", "4", "5", "6"]
+    assert [line.split(".")[0].strip() for line in timings.splitlines()[1:]] == ["1", "2", "3", "4", "5", "6", "7"]
     assert float(re.search(r"=== Done in ([\d.]+)s ===", timings).group(1)) < 60
     return answer
 

@@ -20,7 +20,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("engines", ("offline", "online")),
     ("materialize", ("materialize",)),
     ("monitoring", ("monitoring",)),
-    ("store", ("code", "store")),
+    ("store", ("code", "store", "store_monitoring")),
     ("entry points", ("cli", "demo", "__init__")),
 ]
 """Bottom first. A module may import from its own layer and the layers above it in this list."""

@@ -8,9 +8,12 @@ Steps, each a small function of the :class:`FeatureStore` (:data:`STEPS` lists t
                          on-demand ``trip_quote`` and the windowed aggregates of ``card_risk``)
 4. ``online_lookup``     materialize into the online store, then look up three drivers in-process, and a
                          card's aggregates before and after pushing a transaction
-5. ``http_lookup``       start ``featurestore serve`` in the background, look up over HTTP (printed
+5. ``monitoring``       a push that breaks ``driver_stats``' expectations refused (nothing written), a dry-run
+                         validation, freshness, a drift report between two periods (text and HTML) and the
+                         consistency of logged lookups (``featurestore/demo/monitoring.py``)
+6. ``http_lookup``       start ``featurestore serve`` in the background, look up over HTTP (printed
                          as the equivalent ``curl`` command and its JSON answer), stop the server
-6. ``where_things_are``  the files used, and commands to try next
+7. ``where_things_are``  the files used, and commands to try next
 
 Each step is timed; the total is printed at the end. The online store is the repo's
 (the example repo: embedded SQLite) or, with ``--redis-url`` (default: ``$REDIS_URL``), Redis at
@@ -37,7 +40,7 @@ from typing import Any
 import pyarrow as pa
 
 from featurestore.config import RepoConfig, load_config
-from featurestore.demo import sample_data
+from featurestore.demo import monitoring, sample_data
 from featurestore.demo.client import DemoError, curl_command, format_json, post_json, serving
 from featurestore.errors import FeatureStoreError
 from featurestore.online.factory import describe_online_store, online_store_env
@@ -251,6 +254,7 @@ STEPS: list[tuple[str, Callable[[FeatureStore], Any]]] = [
     ("Apply the definitions", apply_repo),
     ("Point-in-time training set", training_set),
     ("Materialize into the online store and look up in-process", online_lookup),
+    ("Data quality and monitoring: expectations, drift, consistency", monitoring.monitoring),
     ("Serve over HTTP and look up", http_lookup),
     ("Where things are", where_things_are),
 ]

@@ -65,18 +65,22 @@ def error_of(report: ValidationReport) -> ExpectationError:
         why = " (a batch check failed under on_invalid='quarantine': a whole batch cannot be set aside row by row)"
     details = "; ".join(r.describe() for r in failed)
     return ExpectationError(
-        f"feature view {report.view!r}: {len(failed)} of {len(report.results)} expectations failed on "
-        f"{report.rows:,} rows ({report.path}), nothing was written{why}: {details}",
+        f"feature view {report.view!r}: {len(failed)} of {len(report.results)} expectations failed in a batch of "
+        f"{_rows(report.rows)} ({report.path}), nothing was written{why}: {details}",
         view=report.view, failures=report.failures(), rows=report.rows)
+
+
+def _rows(n: int) -> str:
+    return f"{n:,} row{'s' if n != 1 else ''}"
 
 
 def warn(report: ValidationReport) -> None:
     """Warn that ``report``'s batch was written although it failed."""
     details = "; ".join(r.describe() for r in report.failed)
     n = len(report.failed)
-    warnings.warn(f"feature view {report.view!r}: {n} expectation{'s' if n != 1 else ''} failed on {report.rows:,} "
-                  f"rows ({report.path}), written anyway (on_invalid='warn'): {details}", ExpectationWarning,
-                  stacklevel=_caller_level())
+    warnings.warn(f"feature view {report.view!r}: {n} expectation{'s' if n != 1 else ''} failed in a batch "
+                  f"of {_rows(report.rows)} ({report.path}), written anyway (on_invalid='warn'): {details}",
+                  ExpectationWarning, stacklevel=_caller_level())
 
 
 def _caller_level() -> int:

@@ -25,6 +25,7 @@ from featurestore.offline.duckdb.agg_states import aggregate_pages
 from featurestore.offline.duckdb.drift import check_source_types
 from featurestore.offline.duckdb.failures import describe_error
 from featurestore.offline.duckdb.job import DuckDBRetrievalJob
+from featurestore.offline.duckdb.latest import latest_sql
 from featurestore.offline.duckdb.pit import pit_sql
 from featurestore.offline.duckdb.relations import (
     Attachments,
@@ -34,7 +35,6 @@ from featurestore.offline.duckdb.relations import (
     push_dir,
     raw_relation,
     source_files,
-    stable_ordinal,
     view_relation,
 )
 from featurestore.offline.duckdb.transformed import TransformFiles
@@ -295,33 +295,8 @@ class DuckDBOfflineStore:
         ``__fs_ev`` and ``__fs_cr`` are UTC epoch microseconds (``__fs_cr`` is the smallest BIGINT when unknown).
         ``exclude``: rows failing its checks are left out (each entity gets its latest good row).
         """
-        keys = ", ".join(quote(k) for k in view.join_keys) or "()"  # a view without entities: one row
-        where = [f"__fs_ev <= {epoch_us(end)}"] + ([f"__fs_ev >= {epoch_us(start)}"] if start else [])
-        where += [f"{quote(k)} IS NOT NULL" for k in view.join_keys]  # rows without an entity are skipped
-        where += [exclude.keep_sql(quality.float_features(view))] if exclude is not None else []
         ctx = self.context([view])
-        types = self.column_types([view], ctx)[0]
-        rel = view_relation(view, ctx, types)
-        rel = quality.nan_safe(view, rel, exclude.columns(view.feature_names)) if exclude is not None else rel
-        cols = ", ".join(quote(c) for c in (*view.join_keys, *view.feature_names, "__fs_ev", "__fs_cr"))
-        if stable_ordinal(view):
-            # the best (event, created, ordinal) per entity by a narrow hash aggregate, then the rows by
-            # ordinal: fast for few entities with many rows and for one row per entity alike
-            # (two scans, not a CTE: DuckDB would materialize a CTE read twice, i.e. the whole range)
-            checked = exclude.columns(view.feature_names) if exclude is not None else ()
-            narrow = quality.nan_safe(view, view_relation(view, ctx, types, checked), checked)
-            sql = (
-                f"SELECT {cols} FROM ({rel}) r WHERE {' AND '.join(where)} "
-                f"AND {{'r': r.__fs_rank, 'o': r.__fs_ord}} IN (SELECT {{'r': m.r, 'o': m.o}} FROM ("
-                f"SELECT max({{'t': __fs_ev, 'c': __fs_cr, 'r': __fs_rank, 'o': __fs_ord}}) AS m FROM ({narrow}) "
-                f"WHERE {' AND '.join(where)} GROUP BY {keys}))"
-            )
-        else:
-            partition = "" if keys == "()" else f"PARTITION BY {keys} "
-            sql = (
-                f"SELECT {cols} FROM ({rel}) WHERE {' AND '.join(where)} QUALIFY row_number() OVER "
-                f"({partition}ORDER BY __fs_ev DESC, __fs_cr DESC, __fs_rank DESC, __fs_ord DESC) = 1"
-            )
+        sql = latest_sql(view, ctx, self.column_types([view], ctx)[0], start, end, exclude)
         con = self.connect([view.source], [view])
         try:
             yield from con.sql(sql).to_arrow_reader(batch_rows)
