@@ -4,7 +4,8 @@ or not.
 ``results["monitoring"]`` (``bench/run.py`` ``monitoring``) holds: ``validation_sqlite`` and ``validation_redis``
 (``bench/validation.py``: ``validate_s``, a dry run of 6 expectations over the 1M-row × 10-feature source;
 ``materialize_checked_s``, a materialize of the same view, its validation included; ``materialize_plain_s``, the
-same view without expectations; ``ratio`` = validate / materialize), ``profile`` (``bench/profile.py``:
+same view without expectations; ``ratio`` = (checked − plain) / plain, what validation adds; ``dry_run_ratio`` =
+validate / plain), ``profile`` (``bench/profile.py``:
 ``profile_seconds`` for 10M rows × 10 Float64 features from Parquet, ``drift_seconds`` for two 1M-row samples) and
 ``feature_log_plain`` / ``feature_log_logged`` (``bench/feature_log.py``: HTTP p50/p99 of a 1-entity lookup of a
 service without and with ``logging=LoggingConfig(sample_rate=1.0)``, alternated runs, medians).
@@ -23,7 +24,7 @@ Target = TransformTarget
 def targets() -> list[Target]:
     """Every speed target of issue 13, in the issue's order."""
     return [
-        Target("validation ≤ 10 % of materialize time (SQLite, 1M rows × 10 features, 6 expectations)",
+        Target("validation adds ≤ 10 % to materialize time (SQLite, 1M rows × 10 features, 6 expectations)",
                "validation_sqlite", "ratio", 0.10, "absolute", form="{:.3f}"),
         Target("… the same into Redis", "validation_redis", "ratio", 0.10, "absolute", form="{:.3f}"),
         Target("statistics of 10M rows × 10 features from Parquet ≤ 2.5 s", "profile", "profile_seconds", 2.5,
@@ -46,15 +47,17 @@ def _cell(case: dict[str, Any] | None, key: str, form: str) -> str:
 def section(found: dict[str, Any]) -> list[str]:
     """The markdown lines of the section."""
     out = ["", "## Data quality and monitoring (issue 13)", "",
-           "Expectations: `store.validate` (one DuckDB query over the source range, NaN-safe) beside a materialize "
-           "of the same view (its validation included) and of the view without expectations; best of 3.", "",
-           "| online store | rows | validate s | materialize s | without expectations s | ratio |",
-           "|---|---:|---:|---:|---:|---:|"]
+           "Expectations: `store.validate` (one DuckDB query over the source range, NaN-safe; best of 3) beside a "
+           "materialize of the same view (its validation included: it runs beside the latest-rows query) and of the "
+           "view without expectations (medians of alternated pairs); \"added\" is (with − without) / without, "
+           "\"dry run\" the dry run's time / without.", "",
+           "| online store | rows | validate s | materialize s | without expectations s | added | dry run |",
+           "|---|---:|---:|---:|---:|---:|---:|"]
     for store in ("sqlite", "redis"):
         c = found.get(f"validation_{store}")
         out.append(f"| {store} | {_cell(c, 'rows', '{:,}')} | {_cell(c, 'validate_s', '{:.3f}')} | "
                    f"{_cell(c, 'materialize_checked_s', '{:.3f}')} | {_cell(c, 'materialize_plain_s', '{:.3f}')} | "
-                   f"{_cell(c, 'ratio', '{:.1%}')} |")
+                   f"{_cell(c, 'ratio', '{:.1%}')} | {_cell(c, 'dry_run_ratio', '{:.1%}')} |")
     prof = found.get("profile") or {}
     plain, logged = found.get("feature_log_plain") or {}, found.get("feature_log_logged") or {}
     out += ["", f"Statistics: {_cell(prof, 'rows', '{:,}')} rows × {_cell(prof, 'features', '{}')} features from "

@@ -8,7 +8,8 @@ output, whose rows cannot be traced back to pushed rows: its bad rows are droppe
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import Any
 
@@ -81,6 +82,37 @@ def screen_range(gate: Gate | None, offline: OfflineStore, view: FeatureView, st
     bad = offline.bad_rows(view, start, end, view.expectations, at)
     gate.set_aside(view, bad.drop_columns(["__fs_reason"]), bad.column("__fs_reason"), "materialize")
     return RowFilter(view.expectations, epoch_us(at))
+
+
+def screened_rows(gate: Gate | None, offline: OfflineStore, view: FeatureView, start: datetime | None,
+                  end: datetime) -> Iterator[pa.RecordBatch]:
+    """materialize's rows (:meth:`OfflineStore.latest_rows`) once the view's expectations let them through.
+
+    Under ``reject`` and ``warn`` the check runs in a second thread while the latest-rows query computes (DuckDB
+    releases the GIL): its first batch is held until the verdict, so a rejected range writes nothing and the
+    check adds little to materialize's time. Under ``quarantine`` the check runs first: its bad rows are left out
+    of the latest-row pick.
+    """
+    if gate is None or not view.expectations or view.on_invalid == "quarantine":
+        exclude = screen_range(gate, offline, view, start, end)
+        yield from (offline.latest_rows(view, start, end, exclude=exclude) if exclude else
+                    offline.latest_rows(view, start, end))
+        return
+    batches = offline.latest_rows(view, start, end)
+    close = getattr(batches, "close", None)  # a generator holds its engine connection until closed
+    try:
+        with ThreadPoolExecutor(1, thread_name_prefix="featurestore-check") as pool:
+            verdict = pool.submit(screen_range, gate, offline, view, start, end)
+            try:
+                first = next(batches, None)
+            finally:
+                verdict.result()  # raises when rejected, before anything is written
+        if first is not None:
+            yield first
+            yield from batches
+    finally:
+        if close is not None:
+            close()
 
 
 def check_range(gate: Gate, offline: OfflineStore, view: FeatureView, start: datetime | str | None,

@@ -116,9 +116,7 @@ def materialize_view(
 ) -> ViewMaterialization:
     t0 = time.perf_counter()
     rows = written = 0
-    exclude = gated.screen_range(gate, offline, view, start, end)  # expectations: before anything is written
-    for batch in offline.latest_rows(view, start, end, exclude=exclude) if exclude else \
-            offline.latest_rows(view, start, end):
+    for batch in gated.screened_rows(gate, offline, view, start, end):  # expectations: before anything is written
         done = write_batch(online, view, batch)
         rows += done.rows
         written += done.written
