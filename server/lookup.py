@@ -44,6 +44,16 @@ def parse_time(text: str) -> datetime:
     return utc.to_utc(datetime.fromisoformat(text))
 
 
+def optional_time(value: str | None, what: str) -> datetime | None:
+    """A body's optional time field: None stays None, a text is parsed (InputError naming ``what`` if not ISO 8601)."""
+    if value is None:
+        return None
+    try:
+        return parse_time(value)
+    except ValueError:
+        raise InputError(f"{what} {value!r} is not an ISO 8601 timestamp", field=what) from None
+
+
 _CONVERSIONS: dict[str, tuple[Callable[[str], Any], str]] = {
     "Bytes": (_b64, "base64 bytes"),
     "Timestamp": (parse_time, "an ISO 8601 timestamp"),

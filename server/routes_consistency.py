@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
-from featurestore import InputError
-
 from .context import get_context
 from .encoding import to_json
 from .limits import read_body
-from .lookup import parse_time
+from .lookup import optional_time
 from .models import parse, request_body
 
 router = APIRouter(tags=["monitoring"])
@@ -30,15 +26,6 @@ class ConsistencyRequest(BaseModel):
     record: bool = Field(default=False, description="Keep the counts in the state store (exported in /metrics)")
 
 
-def _time(value: str | None, what: str) -> Any:
-    if value is None:
-        return None
-    try:
-        return parse_time(value)
-    except ValueError:
-        raise InputError(f"{what} {value!r} is not an ISO 8601 timestamp", field=what) from None
-
-
 @router.post("/monitoring/consistency", openapi_extra=request_body(ConsistencyRequest),
              responses={200: {"description": "The consistency report: per feature rows, matches, mismatches by "
                                              "reason (lag, ttl, unexplained) and examples"},
@@ -51,6 +38,6 @@ async def consistency(request: Request) -> Response:
     """
     ctx = get_context(request)
     req = parse(ConsistencyRequest, await read_body(request, ctx.max_body_bytes))
-    start, end = _time(req.start, "start"), _time(req.end, "end")
+    start, end = optional_time(req.start, "start"), optional_time(req.end, "end")
     report = await run_in_threadpool(ctx.store.check_consistency, req.service, start, end, record=req.record)
     return Response(to_json(report.to_dict()), media_type="application/json")

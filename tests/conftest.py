@@ -143,3 +143,11 @@ def redis_factory(tmp_path: Path) -> Iterator[Callable[..., RedisProcess]]:
     yield start
     for server in started:
         server.stop()
+
+
+@pytest.fixture(params=["sqlite", "redis"])
+def online_config(request: pytest.FixtureRequest, tmp_path: Path) -> dict[str, object]:
+    """The online store settings of a test run once on SQLite and once on a private (emptied) Redis database."""
+    if request.param == "sqlite":
+        return {"type": "sqlite", "path": str(tmp_path / "online.db")}
+    return {"type": "redis", "url": request.getfixturevalue("clean_redis_url")}

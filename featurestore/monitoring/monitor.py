@@ -1,14 +1,13 @@
 """``featurestore monitor``: on every tick, run the configured drift and consistency checks (recording their results
 in the state store, where ``/metrics`` reads them) and write the monitor's heartbeat.
 
-A check that fails (a :class:`~featurestore.errors.FeatureStoreError`, or a check not available in this build) is
-counted as an error of the tick and the loop goes on; the heartbeat (``monitor``/``monitor``/``heartbeat``)
-carries the time of the last tick, the number of ticks and of errors, and the last error.
+A check that fails (a :class:`~featurestore.errors.FeatureStoreError`) is counted as an error of the tick and the
+loop goes on; the heartbeat (``monitor``/``monitor``/``heartbeat``) carries the time of the last tick, the number of
+ticks and of errors, and the last error.
 """
 
 from __future__ import annotations
 
-import inspect
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -20,6 +19,7 @@ from featurestore import utc
 from featurestore.config import DriftCheck, MonitoringConfig
 from featurestore.definitions.durations import parse_duration
 from featurestore.errors import FeatureStoreError
+from featurestore.monitoring.samples import Served
 from featurestore.monitoring.status import CONSISTENCY, DRIFT, record_heartbeat
 
 Monitored = Any
@@ -54,30 +54,15 @@ def _reference(check: DriftCheck, now: datetime) -> tuple[datetime, datetime]:
     return _window(check.reference, "drift reference", now)
 
 
-def _accepts(method: Callable[..., Any], *names: str) -> bool:
-    try:
-        params = inspect.signature(method).parameters
-    except (TypeError, ValueError):
-        return False
-    return all(n in params for n in names) or any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
-
-
 def _drift(store: Monitored, check: DriftCheck, now: datetime) -> None:
     start, end = _window(check.window, "drift window", now)
-    reference = _reference(check, now)
-    kwargs: dict[str, Any] = {"record": True} if _accepts(store.drift, "record") else {}
-    if check.current == "source":
-        store.drift(check.target, reference, (start, end), **kwargs)
-    elif _accepts(store.drift, "start", "end"):
-        store.drift(check.target, reference, "served", start=start, end=end, **kwargs)
-    else:
-        store.drift(check.target, reference, "served", **kwargs)
+    current = (start, end) if check.current == "source" else Served(start, end)
+    store.drift(check.target, _reference(check, now), current, record=True)
 
 
 def _consistency(store: Monitored, service: str, window: str, now: datetime) -> None:
     start, end = _window(window, "consistency window", now)
-    kwargs: dict[str, Any] = {"record": True} if _accepts(store.check_consistency, "record") else {}
-    store.check_consistency(service, start, end, **kwargs)
+    store.check_consistency(service, start, end, record=True)
 
 
 def _since(value: Any, at: datetime) -> bool:
@@ -99,9 +84,8 @@ def tick(store: Monitored, config: MonitoringConfig) -> TickResult:
     for name, run in tasks:
         try:
             run()
-        except (FeatureStoreError, NotImplementedError) as exc:
-            message = exc.message if isinstance(exc, FeatureStoreError) else (str(exc) or type(exc).__name__)
-            result.errors.append(f"{name}: {message}")
+        except FeatureStoreError as exc:
+            result.errors.append(f"{name}: {exc.message}")
     targets = {d.target for d in config.drift}
     services = {c.service for c in config.consistency}
     for r in store.state_store.records(DRIFT):

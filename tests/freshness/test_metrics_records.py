@@ -91,7 +91,9 @@ def test_monitor_tick_heartbeat_and_errors(repo: Repo) -> None:
                       {"view": "driver_stats", "reference": ["2026-01-01", "2026-02-01"], "current": "source"}],
             "consistency": [{"service": "driver_activity", "window": "2h"}]})
         first = tick(store, config)
-        failing = len(first.errors)  # checks not available in this build (or failing) are counted, never raised
+        failing = len(first.errors)  # a failing check is counted, never raised: nothing was logged yet
+        assert len(first.errors) == 1 and first.errors[0].startswith("drift driver_activity: ")
+        assert "has no logged values" in first.errors[0]
         assert first.heartbeat == {"last_run": END.isoformat(), "runs": 1, "errors": failing,
                                    "last_error": first.errors[-1] if first.errors else None}
         repo.clock[0] = END + timedelta(minutes=5)

@@ -11,13 +11,6 @@ from featurestore import FeatureStore
 from featurestore.config import parse_config
 
 
-@pytest.fixture(params=["sqlite", "redis"])
-def online_config(request: pytest.FixtureRequest, tmp_path: Path) -> dict[str, object]:
-    if request.param == "sqlite":
-        return {"type": "sqlite", "path": str(tmp_path / "online.db")}
-    return {"type": "redis", "url": request.getfixturevalue("clean_redis_url")}
-
-
 @pytest.fixture
 def make_fs(tmp_path: Path, online_config: dict[str, object]) -> Iterator[Callable[..., FeatureStore]]:
     stores: list[FeatureStore] = []

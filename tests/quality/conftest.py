@@ -40,13 +40,6 @@ def rows(ids: list[int], conv: list[Any], city: list[Any] | None = None, trips: 
                      "ts": pa.array(ts or [NOW - timedelta(hours=1)] * n, pa.timestamp("us", tz="UTC"))})
 
 
-@pytest.fixture(params=["sqlite", "redis"])
-def online_config(request: pytest.FixtureRequest, tmp_path: Path) -> dict[str, object]:
-    if request.param == "sqlite":
-        return {"type": "sqlite", "path": str(tmp_path / "online.db")}
-    return {"type": "redis", "url": request.getfixturevalue("clean_redis_url")}
-
-
 @pytest.fixture
 def repo(tmp_path: Path) -> Path:
     (tmp_path / "data").mkdir()

@@ -15,7 +15,7 @@ import pytest
 
 from featurestore import FeatureStore
 from featurestore.quality import outcomes, quarantine
-from tests.server.conftest import Server, base_env, local_store, make_repo, start_server
+from tests.server.conftest import Server, base_env, local_store, make_repo, redis_db, start_server
 
 from .conftest import snapshot
 
@@ -47,12 +47,7 @@ REDIS_DB = 9
 
 @pytest.fixture(scope="module")
 def url(redis_url: str) -> str:
-    import redis
-
-    url = redis_url.rsplit("/", 1)[0] + f"/{REDIS_DB}"
-    with redis.Redis.from_url(url) as client:
-        client.flushdb()
-    return url
+    return redis_db(redis_url, REDIS_DB)
 
 
 @pytest.fixture(scope="module")

@@ -165,14 +165,19 @@ def start_server(repo: Path, env: dict[str, str], timeout: float = 60.0, *args: 
     raise RuntimeError(f"the server did not answer /health within {timeout} s:\n{server.log()}")
 
 
-@pytest.fixture(scope="session")
-def server_redis_url(redis_url: str) -> str:
+def redis_db(redis_url: str, db: int) -> str:
+    """The URL of database ``db`` of the session's redis-server, emptied (each module of servers has its own)."""
     import redis
 
-    url = redis_url.rsplit("/", 1)[0] + f"/{REDIS_DB}"
+    url = redis_url.rsplit("/", 1)[0] + f"/{db}"
     with redis.Redis.from_url(url) as client:
         client.flushdb()
     return url
+
+
+@pytest.fixture(scope="session")
+def server_redis_url(redis_url: str) -> str:
+    return redis_db(redis_url, REDIS_DB)
 
 
 @pytest.fixture(scope="session")
