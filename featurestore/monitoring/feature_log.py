@@ -2,9 +2,11 @@
 
 A lookup only puts ``(plan, answer, rows, now)`` in a bounded in-memory queue (no Arrow, no I/O): when the
 queue holds :attr:`FeatureLogger.queue_size` lookups, the lookup's rows are dropped and counted, never
-waited for. One writer thread per logger wakes every ``flush_seconds`` (sooner when the queue is half full),
-builds one Arrow table per service and writes it as one Parquet file, under a hidden temporary name renamed
-into place (:mod:`featurestore.monitoring.log_files`), so no reader ever sees a partial file.
+waited for. One writer thread per logger turns what is queued into Arrow every :data:`BUILD_SECONDS` (sooner
+when the queue is half full), a few hundred lookups at a time so that it never holds the GIL for long (a
+server's event loop shares it: building a second's lookups at once stalled requests for tens of ms), and
+writes each service's built rows as one Parquet file every ``flush_seconds``, under a hidden temporary name
+renamed into place (:mod:`featurestore.monitoring.log_files`), so no reader ever sees a partial file.
 :meth:`FeatureLogger.flush` writes everything queued before it returns; :meth:`FeatureLogger.close` flushes
 and stops the thread; an interpreter exit flushes too.
 
@@ -49,6 +51,10 @@ QUEUE_SIZE = 10_000
 """Lookups waiting for the writer, at most (more are dropped and counted)."""
 FLUSH_SECONDS = 1.0
 """The writer writes what is queued at least this often."""
+BUILD_SECONDS = 0.05
+"""The writer turns queued lookups into Arrow this often (small steps: short holds of the GIL)."""
+BUILD_CHUNK = 128
+"""Lookups built into Arrow per step; the writer yields the GIL between steps."""
 STATUS = pa.string()
 _log = logging.getLogger("featurestore.monitoring")
 
@@ -64,6 +70,9 @@ class FeatureLogger:
         self.flush_seconds = flush_seconds
         self._queue: deque[Entry] = deque()
         self._wake_at = max(1, queue_size // 2)
+        self._pending: dict[tuple[object, ...], tuple[LogPlan, list[pa.Table], int]] = {}  # built, not written
+        self._written_at = time.monotonic()
+        self._built = 0  # lookups built since the last write (a write comes sooner past half the queue's size)
         self._wake = threading.Event()
         self._io = threading.Lock()  # one drain at a time (the writer thread, flush, close)
         self._start = threading.Lock()
@@ -129,21 +138,53 @@ class FeatureLogger:
 
     # -- the writer ---------------------------------------------------------------------------------------
     def _drain(self) -> None:
+        """Build everything queued, then write every service's built rows (``flush``, ``close``)."""
+        while self._queue:
+            self._build(BUILD_CHUNK)
+        self._write()
+
+    def _step(self) -> None:
+        """One wake of the writer thread: build what is queued in small chunks (yielding the GIL between them),
+        then write when ``flush_seconds`` have passed since the last write, or half a queue of lookups was built
+        since (what is built but not written stays bounded)."""
+        while self._queue:
+            self._build(BUILD_CHUNK)
+            time.sleep(0)  # let the request threads (a server's event loop) run between chunks
+        if time.monotonic() - self._written_at >= self.flush_seconds or self._built >= self._wake_at or self._closed:
+            self._write()
+
+    def _build(self, limit: int) -> None:
+        """Turn up to ``limit`` queued lookups into Arrow tables, kept per log until written."""
         entries: list[Entry] = []
         queue = self._queue
-        while queue:
+        while queue and len(entries) < limit:
             entries.append(queue.popleft())
+        self._built += len(entries)
         groups: dict[tuple[object, ...], list[Entry]] = {}
         for entry in entries:
             groups.setdefault(entry[0].signature, []).append(entry)
-        for group in groups.values():
+        for signature, group in groups.items():
             plan = group[0][0]
             rows = sum(n for n in _row_counts(group))
             if not rows:
                 continue
             try:
-                self.write_file(plan.folder, build_table(plan, group, self._next_id))
-            except Exception as exc:  # a full disk, an unwritable folder, a value Arrow refuses: count, go on
+                table = build_table(plan, group, self._next_id)
+            except Exception as exc:  # a value Arrow refuses: count, go on
+                _log.warning("feature log of service %r: %d rows dropped: %s", plan.service, rows, exc)
+                self._count(self._dropped, plan.service, rows)
+                continue
+            _, tables, pending = self._pending.get(signature, (plan, [], 0))
+            self._pending[signature] = (plan, [*tables, table], pending + rows)
+
+    def _write(self) -> None:
+        """Write each log's built rows as one file."""
+        pending, self._pending = self._pending, {}
+        self._written_at, self._built = time.monotonic(), 0
+        for plan, tables, rows in pending.values():
+            try:
+                self.write_file(plan.folder, pa.concat_tables(tables))
+            except Exception as exc:  # a full disk, an unwritable folder: count, go on
                 _log.warning("feature log of service %r: %d rows dropped: %s", plan.service, rows, exc)
                 self._count(self._dropped, plan.service, rows)
                 continue
@@ -197,12 +238,12 @@ def log_lookup(logger: FeatureLogger, state: RegistryState, features: Any, answe
 
 
 def _run(ref: weakref.ref[FeatureLogger]) -> None:
-    """The writer thread: drain every ``flush_seconds`` (or when woken) until the logger closes or is gone."""
+    """The writer thread: a step every :data:`BUILD_SECONDS` (or when woken) until the logger closes or is gone."""
     while True:
         logger = ref()
         if logger is None:
             return
-        wake, seconds = logger._wake, logger.flush_seconds
+        wake, seconds = logger._wake, min(BUILD_SECONDS, logger.flush_seconds)
         del logger
         wake.wait(seconds)
         wake.clear()
@@ -210,7 +251,7 @@ def _run(ref: weakref.ref[FeatureLogger]) -> None:
         if logger is None:
             return
         with logger._io:
-            logger._drain()
+            logger._step()
         if logger._closed:
             return
         del logger
