@@ -30,6 +30,7 @@ import weakref
 from collections import deque
 from collections.abc import Callable, Iterator
 from datetime import datetime
+from itertools import chain, repeat
 from pathlib import Path
 from typing import Any
 
@@ -51,9 +52,9 @@ QUEUE_SIZE = 10_000
 """Lookups waiting for the writer, at most (more are dropped and counted)."""
 FLUSH_SECONDS = 1.0
 """The writer writes what is queued at least this often."""
-BUILD_SECONDS = 0.05
+BUILD_SECONDS = 0.1
 """The writer turns queued lookups into Arrow this often (small steps: short holds of the GIL)."""
-BUILD_CHUNK = 128
+BUILD_CHUNK = 256
 """Lookups built into Arrow per step; the writer yields the GIL between steps."""
 STATUS = pa.string()
 _log = logging.getLogger("featurestore.monitoring")
@@ -289,45 +290,42 @@ def _request_value(value: Any) -> Any:
 
 def build_table(plan: LogPlan, group: list[Entry], next_id: Callable[[], str]) -> pa.Table:
     """The log rows of a group of lookups of one plan, columns as :mod:`~featurestore.monitoring.log_files`
-    says."""
-    ids: list[str] = []
-    times: list[int] = []
-    keys: dict[str, list[Any]] = {k: [] for k, _ in plan.keys}
-    request: dict[str, list[Any]] = {k: [] for k, _ in plan.request_fields}
-    values: dict[str, list[Any]] = {c: [] for c, _, _ in plan.features}
-    statuses: dict[str, list[Any]] = {c: [] for c, _, _ in plan.features}
-    events: dict[str, list[Any]] = {c: [] for c, _ in plan.views}
-    for _, answer, rows, now_us, fields in group:
-        n = _n(answer) if rows is None else len(rows)
-        if not n:
-            continue
-        ids += [next_id()] * n
-        times += [now_us] * n
-        for k, _ in plan.keys:
-            keys[k] += _take(answer.keys[k], rows)
-        for k, t in plan.request_fields:
-            got = (fields or {}).get(k)
-            taken = _take(got, rows) if got is not None else [None] * n
-            keys_or = [_request_value(v) for v in taken] if pa.types.is_timestamp(t) else taken
-            request[k] += keys_or
-        for col, out, _ in plan.features:
-            values[col] += _take(answer.features[out], rows)
-            statuses[col] += _take(answer.statuses[out], rows)
-        by_name = {v.name: v for v in answer.views}
-        for col, name in plan.views:
-            view = by_name.get(name)
-            events[col] += _take(view.event_times_us, rows) if view is not None else [None] * n
+    says. One pass per column over the answers (``itertools.chain``), so building holds the GIL briefly."""
+    entries = [e for e, n in zip(group, _row_counts(group), strict=True) if n]
+    sizes = [n for n in _row_counts(entries)]
+    answers = [e[1] for e in entries]
+    picks = [e[2] for e in entries]
+    sampled = any(r is not None for r in picks)
+
+    def column(values_of: Callable[[OnlineResponse], list[Any]]) -> list[Any]:
+        if not sampled:
+            return list(chain.from_iterable(values_of(a) for a in answers))
+        return list(chain.from_iterable(_take(values_of(a), r) for a, r in zip(answers, picks, strict=True)))
+
     arrays: dict[str, pa.Array] = {
-        REQUEST_ID: pa.array(ids, pa.string()),
-        LOG_TIME: pa.array(times, pa.int64()).cast(TIMESTAMP),
+        REQUEST_ID: pa.array(list(chain.from_iterable(repeat(next_id(), n) for n in sizes)), pa.string()),
+        LOG_TIME: pa.array(list(chain.from_iterable(repeat(e[3], n) for e, n in zip(entries, sizes, strict=True))),
+                           pa.int64()).cast(TIMESTAMP),
     }
     for k, t in plan.keys:
-        arrays[k] = pa.array(keys[k], t)
+        arrays[k] = pa.array(column(lambda a, k=k: a.keys[k]), t)  # type: ignore[misc]
     for k, t in plan.request_fields:
-        arrays.setdefault(k, pa.array(request[k], t))
-    for col, _, t in plan.features:
-        arrays[col] = pa.array(values[col], t)
-        arrays[f"{col}__status"] = pa.array(statuses[col], STATUS)
-    for col, _ in plan.views:
-        arrays.setdefault(col, pa.array(events[col], pa.int64()).cast(TIMESTAMP))
+        taken: list[Any] = []
+        for (_, _, rows, _, fields), n in zip(entries, sizes, strict=True):
+            got = (fields or {}).get(k)
+            taken += _take(got, rows) if got is not None else [None] * n
+        arrays.setdefault(k, pa.array([_request_value(v) for v in taken] if pa.types.is_timestamp(t) else taken, t))
+    for col, out, t in plan.features:
+        arrays[col] = pa.array(column(lambda a, out=out: a.features[out]), t)  # type: ignore[misc]
+        arrays[f"{col}__status"] = pa.array(column(lambda a, out=out: a.statuses[out]), STATUS)  # type: ignore[misc]
+    for col, name in plan.views:
+        arrays.setdefault(col, pa.array(column(lambda a, name=name: _event_times(a, name)),  # type: ignore[misc]
+                                        pa.int64()).cast(TIMESTAMP))
     return pa.table(arrays)
+
+
+def _event_times(answer: OnlineResponse, view: str) -> list[Any]:
+    for v in answer.views:
+        if v.name == view:
+            return list(v.event_times_us)
+    return [None] * _n(answer)
