@@ -88,7 +88,8 @@ def measure(runs: int) -> dict[str, Any]:
                 if "error" in got:
                     return {"error": f"{service}: {got['error']}"}
                 results[service].append(got)
-        logged_rows = sum(pq.read_metadata(f).num_rows for f in (repo / "data" / "logs" / "logged").glob("part-*.parquet"))
+        files = (repo / "data" / "logs" / "logged").glob("part-*.parquet")
+        logged_rows = sum(pq.read_metadata(f).num_rows for f in files)
     out: dict[str, Any] = {"client": client, "runs": runs}
     for service, got in results.items():
         out[service] = {"p50_ms": statistics.median(r["p50_ms"] for r in got),
