@@ -55,8 +55,9 @@ def monitoring(store: FeatureStore) -> dict[str, Any]:
     print("  " + str(store.validate(VIEW)).replace("\n", "\n  "))
     fresh = store.freshness()[VIEW]
     when = f"{fresh.data_timestamp:%Y-%m-%d %H:%M:%S} UTC" if fresh.data_timestamp else "never"
-    print(f"\nstore.freshness()[{VIEW!r}]: newest event time written online {when}, age {_hours(fresh.age)}, "
-          f"max_staleness {_hours(fresh.max_staleness)}: {'STALE' if fresh.stale else 'fresh'}")
+    print(f"\nstore.freshness()[{VIEW!r}]: newest event time written online {when},\n"
+          f"  age {_hours(fresh.age)}, max_staleness {_hours(fresh.max_staleness)}: "
+          f"{'STALE' if fresh.stale else 'fresh'}")
     end = store.clock().replace(hour=0, minute=0, second=0, microsecond=0)
     reference, current = (end - timedelta(days=7), end - timedelta(days=3)), (end - timedelta(days=3), end)
     report = store.drift(VIEW, reference=reference, current=current)
