@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import duckdb
+import numpy as np
 import pyarrow as pa
 
 from featurestore.definitions.expect import Expectation
@@ -54,9 +55,24 @@ def _event_example(us: Any) -> Any:
         return f"{us} microseconds after 1970"
 
 
+def single_columns(names_and_types: Sequence[tuple[str, str]]) -> frozenset[str]:
+    """The Float32 columns of (name, type name) pairs (their examples are shown as float32 values).
+
+    >>> sorted(single_columns([("a", "Float32"), ("b", "Float64")]))
+    ['a']
+    """
+    return frozenset(n for n, t in names_and_types if t == "Float32")
+
+
+def _shown(value: Any) -> Any:
+    """A Float32 value as the shortest float that reads back as it (1.7, not 1.7000000476837158)."""
+    return float(str(np.float32(value))) if isinstance(value, float) else value
+
+
 def run(query: Query, relation: str, expectations: Sequence[Expectation], floats: frozenset[str],
-        now_us: int) -> Evaluation:
-    """Evaluate ``expectations`` over ``relation`` (SQL with the view's column names and ``__fs_ev``)."""
+        now_us: int, singles: frozenset[str] = frozenset()) -> Evaluation:
+    """Evaluate ``expectations`` over ``relation`` (SQL with the view's column names and ``__fs_ev``);
+    ``singles``: its Float32 columns (examples shown as the float32 values they are)."""
     row = query(checks.aggregate_sql(expectations, relation, floats, now_us))[0]
     n, bad = int(row[0]), int(row[1] or 0)  # count_if of no rows is NULL
     counts = [int(c or 0) for c in row[2:]]
@@ -68,7 +84,11 @@ def run(query: Query, relation: str, expectations: Sequence[Expectation], floats
             values = list(got[2 * k] or [])
             if got[2 * k + 1] and len(values) < 3:
                 values.append(None)
-            examples[i] = tuple(_event_example(v) for v in values) if e.kind == "not_future" else tuple(values)
+            if e.kind == "not_future":
+                values = [_event_example(v) for v in values]
+            elif e.column in singles:
+                values = [_shown(v) for v in values]
+            examples[i] = tuple(values)
     results = []
     for i, e in enumerate(expectations):
         if e.kind == "null_ratio":
@@ -100,7 +120,8 @@ def _on_table(table: pa.Table, work: Callable[[Query, str], Any]) -> Any:
 def evaluate_table(table: pa.Table, expectations: Sequence[Expectation], now_us: int) -> Evaluation:
     """Evaluate ``expectations`` over ``table`` (the view's column names and ``__fs_ev``)."""
     floats = float_columns(table.schema)
-    result: Evaluation = _on_table(table, lambda q, rel: run(q, rel, expectations, floats, now_us))
+    singles = frozenset(f.name for f in table.schema if pa.types.is_float32(f.type))
+    result: Evaluation = _on_table(table, lambda q, rel: run(q, rel, expectations, floats, now_us, singles))
     return result
 
 

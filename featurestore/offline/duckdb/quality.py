@@ -64,8 +64,9 @@ def check(con: duckdb.DuckDBPyConnection, view: FeatureView, relation: str, star
     def query(sql: str) -> list[tuple[Any, ...]]:
         return con.sql(sql).fetchall()
 
+    singles = evaluate.single_columns([(f.name, str(f.dtype)) for f in view.features])
     return evaluate.run(query, checked_relation(view, relation, start, end), expectations, float_features(view),
-                        epoch_us(now))
+                        epoch_us(now), singles)
 
 
 def bad_rows(con: duckdb.DuckDBPyConnection, view: FeatureView, relation: str, start: datetime | None,
