@@ -202,6 +202,22 @@ def watermark(states: StateStore, view: str, target: str) -> datetime | None:
     return parse_iso(mark) if mark else None
 
 
+def _recorded(states: StateStore, target: str, view: SourcedView, begin: datetime | None, end: datetime,
+              clock: Clock, work: Callable[[], ViewMaterialization]) -> ViewMaterialization:
+    """Run one view's materialization: a success advances its watermark, a failure is re-raised naming the view;
+    both are logged in the run log (``end``: the range's end, an aggregate view's snapshot)."""
+    started = clock().isoformat()
+    try:
+        result = work()
+    except FeatureStoreError as err:
+        log_run(states, view.name, target, begin, end, started, 0, clock, err.message)
+        raise type(err)(f"materializing {view_label(view)} {view.name!r} failed: {err.message}",
+                        **{**err.fields, "view": view.name}) from None
+    record(states, result, target)
+    log_run(states, view.name, target, begin, end, started, result.rows, clock)
+    return result
+
+
 def _same(value: datetime) -> datetime:
     return value
 
@@ -239,17 +255,9 @@ def run(
                 # on disk (pushes stamp and append offline under the shared lock), so the read below sees them
                 with states.ingest(exclusive=True):
                     picked = snapshot_of(end, clock)
-                started = clock().isoformat()
-                try:
-                    result = materialize_aggregate_view(offline, online, view, end, functools.partial(_same, picked),
-                                                        progress)
-                except FeatureStoreError as err:
-                    log_run(states, view.name, target, None, picked, started, 0, clock, err.message)
-                    raise type(err)(f"materializing aggregate view {view.name!r} failed: {err.message}",
-                                    **{**err.fields, "view": view.name}) from None
-                record(states, result, target)
-                log_run(states, view.name, target, None, picked, started, result.rows, clock)
-                results.append(result)
+                results.append(_recorded(states, target, view, None, picked, clock, functools.partial(
+                    materialize_aggregate_view, offline, online, view, end, functools.partial(_same, picked),
+                    progress)))
                 continue
             if incremental:
                 begin = watermark(states, view.name, target)
@@ -263,14 +271,6 @@ def run(
                     continue
             else:
                 begin = to_utc(start, "start_date") if start is not None else None
-            started = clock().isoformat()
-            try:
-                result = materialize_view(offline, online, view, begin, end, progress, gate)
-            except FeatureStoreError as err:
-                log_run(states, view.name, target, begin, end, started, 0, clock, err.message)
-                raise type(err)(f"materializing feature view {view.name!r} failed: {err.message}",
-                                **{**err.fields, "view": view.name}) from None
-            record(states, result, target)
-            log_run(states, view.name, target, begin, end, started, result.rows, clock)
-            results.append(result)
+            results.append(_recorded(states, target, view, begin, end, clock, functools.partial(
+                materialize_view, offline, online, view, begin, end, progress, gate)))
         return results
