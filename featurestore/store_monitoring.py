@@ -30,6 +30,7 @@ from featurestore.quality.policy import Gate
 from featurestore.quality.report import ValidationReport
 from featurestore.registry.file import RegistryState
 from featurestore.state import StateStore
+from featurestore.utc import time_range
 
 
 class MonitoringMethods:
@@ -107,8 +108,8 @@ class MonitoringMethods:
     def _monitoring(self) -> stats.Context:
         return stats.Context(self.offline, self.state(), self.repo_path, self.data_dir)
 
-    def check_consistency(self, service: str, start: datetime | None = None, end: datetime | None = None, *,
-                          record: bool = False) -> consistency.ConsistencyReport:
+    def check_consistency(self, service: str, start: datetime | str | None = None,
+                          end: datetime | str | None = None, *, record: bool = False) -> consistency.ConsistencyReport:
         """Replay a service's lookups logged in ``[start, end]`` through the training-set path
         (``as_of_created=True`` at each lookup's time) and compare per feature and row; ``record``: keep the
         counts in the state store (kind ``consistency``). See the README's "Feature logging and online/offline
@@ -119,6 +120,7 @@ class MonitoringMethods:
         """
         state = self.state()
         svc = state.feature_service(service)
+        start, end = time_range(start, end)  # datetimes (naive = UTC) or ISO-8601 text
         target = mat.target_of(self.online, self.repo_path)
         return consistency.check(consistency.Inputs(
             state, svc, self._log_folder(svc), self.offline,

@@ -101,6 +101,34 @@ def parse_iso(text: str, what: str = "time") -> datetime:
         raise InputError(f"{what} {text!r} is not an ISO-8601 date or datetime", field=what) from None
 
 
+def time_bound(value: datetime | str | None, what: str = "time") -> datetime | None:
+    """An optional time bound given as a datetime (naive = UTC) or ISO-8601 text, as aware UTC; None stays None.
+
+    >>> time_bound("2024-01-31").isoformat(), time_bound(None)
+    ('2024-01-31T00:00:00+00:00', None)
+    """
+    if value is None:
+        return None
+    return to_utc(value, what) if isinstance(value, datetime) else parse_iso(value, what)
+
+
+def time_range(start: datetime | str | None, end: datetime | str | None,
+               what: str = "") -> tuple[datetime | None, datetime | None]:
+    """``(start, end)`` as :func:`time_bound` gives them, refused when ``start`` is after ``end``.
+
+    >>> time_range("2024-02-01", "2024-01-01")
+    Traceback (most recent call last):
+    ...
+    featurestore.errors.InputError: start 2024-02-01T00:00:00+00:00 is after end 2024-01-01T00:00:00+00:00
+    """
+    prefix = f"{what} " if what else ""
+    lo, hi = time_bound(start, f"{prefix}start"), time_bound(end, f"{prefix}end")
+    if lo is not None and hi is not None and lo > hi:
+        raise InputError(f"{prefix}start {lo.isoformat()} is after end {hi.isoformat()}",
+                         field=f"{prefix}start")
+    return lo, hi
+
+
 def arrow_epoch_us(column: pa.Array | pa.ChunkedArray, name: str = "time") -> pa.Array:
     """An Arrow timestamp or date column as int64 epoch microseconds (naive = UTC; nanoseconds floored).
 

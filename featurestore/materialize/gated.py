@@ -26,7 +26,7 @@ from featurestore.quality.policy import Gate, error_of, report_of, warn
 from featurestore.quality.report import ValidationReport
 from featurestore.registry.file import RegistryState
 from featurestore.resolution import request
-from featurestore.utc import arrow_epoch_us, epoch_us, from_epoch_us, parse_iso, to_utc
+from featurestore.utc import arrow_epoch_us, epoch_us, from_epoch_us, time_range, to_utc
 
 Batches = list[tuple[FeatureView, pa.Table]]
 
@@ -122,7 +122,8 @@ def check_range(gate: Gate, offline: OfflineStore, view: FeatureView, start: dat
     ``start``/``end``: datetimes (naive = UTC) or ISO 8601 text; None: from the first row / up to the clock.
     """
     now = gate.clock()
-    start, end = _instant(start, "start"), _instant(end, "end") or now
+    start, end = time_range(start, end)
+    end = end or now
     evaluation = offline.check_rows(view, start, end, view.expectations, now)
     return report_of(view, evaluation, path, now, start, end)
 
@@ -153,9 +154,3 @@ def check_training(gate: Gate, offline: OfflineStore, state: RegistryState, enti
         elif not report.ok:
             raise error_of(report)
 
-
-def _instant(value: datetime | str | None, what: str) -> datetime | None:
-    """A datetime or ISO 8601 text as an aware UTC datetime (None stays None)."""
-    if value is None:
-        return None
-    return parse_iso(value, what) if isinstance(value, str) else to_utc(value, what)

@@ -28,7 +28,7 @@ from featurestore.monitoring.profiler import Scan, compute_profile, table_scan
 from featurestore.naming import sql_string
 from featurestore.offline.protocol import OfflineStore, RetrievalJob
 from featurestore.registry.file import RegistryState
-from featurestore.utc import parse_iso, to_utc
+from featurestore.utc import time_bound
 
 
 @dataclass(frozen=True)
@@ -42,15 +42,6 @@ class Served:
 
     start: datetime | str | None = None
     end: datetime | str | None = None
-
-
-def when(value: datetime | str | None, what: str) -> datetime | None:
-    """A time bound as aware UTC (naive: UTC; text: ISO-8601)."""
-    if value is None:
-        return None
-    if isinstance(value, datetime):
-        return to_utc(value, what)
-    return parse_iso(str(value), what)
 
 
 def iso(value: datetime | None) -> str | None:
@@ -163,7 +154,7 @@ def served_table(repo_path: Path, data_dir: Path, state: RegistryState, tgt: Tar
     service = state.feature_service(tgt.name)
     destination = service.logging.destination if service.logging else None
     folder = log_dir(repo_path, data_dir, tgt.name, destination)
-    log = read_log(folder, when(served.start, "start"), when(served.end, "end"))
+    log = read_log(folder, time_bound(served.start, "start"), time_bound(served.end, "end"))
     if log.num_columns == 0:
         raise InputError(f"feature service {tgt.name!r} has no logged values in {folder}"
                          + ("" if service.logging else " (it has no logging=LoggingConfig(...))"), name=tgt.name)

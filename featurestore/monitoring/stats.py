@@ -28,11 +28,11 @@ from featurestore.monitoring.samples import (
     table_profile,
     target,
     training_table,
-    when,
 )
 from featurestore.offline.protocol import OfflineStore
 from featurestore.registry.file import RegistryState
 from featurestore.state import StateStore
+from featurestore.utc import time_range
 
 DRIFT = "drift"
 """State-store kind of drift records: name = service or view, key = feature."""
@@ -59,15 +59,13 @@ def sample_profile(ctx: Context, tgt: Target, spec: Any, bins: dict[str, Numeric
         spec = Served()
     if isinstance(spec, Served):
         table = served_table(ctx.repo_path, ctx.data_dir, ctx.state, tgt, spec)
-        start, end = when(spec.start, f"{what} start"), when(spec.end, f"{what} end")
+        start, end = time_range(spec.start, spec.end, what)
         label = f"served values of {tgt.name} {_range_label(start, end)} ({table.num_rows:,} rows)"
         return table_profile(table, tgt.name, bins, iso(start), iso(end), bins is None), label
     if isinstance(spec, (tuple, list)):
         if len(spec) != 2:
             raise InputError(f"{what} as a time range is (start, end), got {len(spec)} values", field=what)
-        start, end = when(spec[0], f"{what} start"), when(spec[1], f"{what} end")
-        if start is not None and end is not None and start > end:
-            raise InputError(f"{what}: start {iso(start)} is after end {iso(end)}", field=what)
+        start, end = time_range(spec[0], spec[1], what)
         profile = source_profile(ctx.offline, ctx.state, tgt, start, end, bins, bins is None)
         return profile, f"source rows of {tgt.name} {_range_label(start, end)} ({profile.rows:,} rows)"
     table = training_table(spec, tgt)

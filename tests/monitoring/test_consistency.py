@@ -196,4 +196,10 @@ def test_no_log_no_rows(tmp_path: Path) -> None:
         store.check_consistency("plain")
     with pytest.raises(NotFoundError, match="nope"):
         store.check_consistency("nope")
+    # times as ISO-8601 text, like the other methods; a bad or reversed range is named
+    assert store.check_consistency("logged", "2026-01-01", "2026-01-02T00:00:00Z").rows == 0
+    with pytest.raises(InputError, match="start 'garbage' is not an ISO-8601"):
+        store.check_consistency("logged", "garbage")
+    with pytest.raises(InputError, match="start 2026-01-02T00:00:00\\+00:00 is after end"):
+        store.check_consistency("logged", "2026-01-02", "2026-01-01")
     store.close()

@@ -16,7 +16,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from featurestore import DefinitionError, ExpectationError, ExpectationWarning, FeatureStore, expect
+from featurestore import DefinitionError, ExpectationError, ExpectationWarning, FeatureStore, InputError, expect
 from featurestore.quality import outcomes, quarantine
 
 from .conftest import NOW, make_view, online, rows, snapshot
@@ -141,6 +141,10 @@ def test_validate_is_a_dry_run(make_store: Callable[..., FeatureStore], repo: Pa
     assert outcomes.counters(store.state_store) == {} and quarantine.read(store.data_dir, "stats") is None
     assert report.to_dict()["results"][0]["expectation"] == "not_null(conv)"
     assert str(report).startswith("feature view 'stats': ")
+    with pytest.raises(InputError, match="start 2026-02-01T00:00:00\\+00:00 is after end"):
+        store.validate("stats", "2026-02-01", "2026-01-01")
+    with pytest.raises(InputError, match="end 'soon' is not an ISO-8601"):
+        store.validate("stats", None, "soon")
 
 
 def test_training_sets_validate_on_request(make_store: Callable[..., FeatureStore], repo: Path) -> None:
