@@ -72,3 +72,22 @@ def test_read_keys_read_and_write_keys_write(secured: Server) -> None:
 
 def test_main_server_has_no_auth(client: httpx.Client) -> None:
     assert client.get("/features").status_code == 200
+
+
+MONITORING = (("GET", "/monitoring/freshness", None),
+              ("POST", "/monitoring/validate", {"feature_view": "driver_stats"}),
+              ("POST", "/monitoring/profile", {"what": "driver_stats"}),
+              ("POST", "/monitoring/drift", {"what": "driver_stats", "reference": [None, None],
+                                             "current": [None, None], "min_rows": 1}),
+              ("POST", "/monitoring/consistency", {"service": "driver_activity"}))
+
+
+def test_monitoring_endpoints_take_a_read_key(secured: Server) -> None:
+    with secured.client() as c:
+        for method, path, body in MONITORING:
+            assert c.request(method, path, json=body).status_code == 401, path
+    for key in (READ, WRITE):
+        with secured.client(headers=bearer(key)) as c:
+            for method, path, body in MONITORING:
+                r = c.request(method, path, json=body)
+                assert r.status_code == 200, (key, path, r.text)
