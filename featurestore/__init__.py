@@ -31,6 +31,7 @@ from featurestore.errors import (
     OnlineStoreError,
     OnlineStoreUnavailableError,
     RegistryError,
+    ReproducibilityError,
     TransformError,
 )
 from featurestore.materialize.run import OnlineWrite, Progress, ProgressCallback, ViewMaterialization
@@ -126,6 +127,7 @@ __all__ = [
     "RegistryError",
     "RegistryState",
     "RepoConfig",
+    "ReproducibilityError",
     "RequestSource",
     "ResolvedOnDemand",
     "ResolvedRequest",

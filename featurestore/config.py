@@ -154,6 +154,22 @@ class MonitoringConfig(_Strict):
 OnlineConfig = Annotated[SqliteOnlineConfig | RedisOnlineConfig, Field(discriminator="type")]
 
 
+class TrainingSetsConfig(_Strict):
+    """``training_sets:`` of featurestore.yaml: where versioned training sets are written."""
+
+    path: str | None = None
+    """Their folder (relative to the repo); default: ``training_sets`` in the registry's folder."""
+
+
+class FeatureTablesConfig(_Strict):
+    """``feature_tables:`` of featurestore.yaml: the offline feature tables ``materialize-offline`` appends to."""
+
+    path: str | None = None
+    """Their folder (relative to the repo); default: ``feature_tables`` in the registry's folder."""
+    use_for_training: bool = True
+    """Whether training sets read a view from its feature table when it has one (else always from its source)."""
+
+
 class RepoConfig(_Strict):
     project: str
     registry: str = "data/registry.json"
@@ -161,6 +177,8 @@ class RepoConfig(_Strict):
     offline_store: DuckDBOfflineConfig = DuckDBOfflineConfig()
     server: ServerConfig = ServerConfig()
     monitoring: MonitoringConfig = MonitoringConfig()
+    training_sets: TrainingSetsConfig = TrainingSetsConfig()
+    feature_tables: FeatureTablesConfig = FeatureTablesConfig()
     max_future_event_seconds: float | None = Field(default=86_400.0, ge=0)
     """``push`` and ``write_to_online_store`` refuse event times later than now plus this (None: no limit)."""
 

@@ -178,3 +178,17 @@ class ExpectationError(FeatureStoreError):
 
     failures: list[dict[str, object]] | None = None
     rows: int | None = None
+
+
+class ReproducibilityError(FeatureStoreError):
+    """A training set could not be re-created identically from its manifest (or not at all).
+
+    Fields: ``name`` and ``version`` of the training set; ``differences``, one dict per cause found (``kind``:
+    ``source_changed``, ``source_missing``, ``source_added``, ``rows_after_as_of``, ``definition``, ``engine``,
+    ``entity_frame`` or ``output``; ``object``, the file, definition or package concerned; ``before`` and
+    ``after``, what the manifest recorded and what is there now).
+    """
+
+    name: str | None = None
+    version: int | None = None
+    differences: list[dict[str, object]] | None = None

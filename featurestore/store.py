@@ -37,11 +37,14 @@ from featurestore.registry.plan import Plan, applied, make_plan
 from featurestore.registry.references import check_references
 from featurestore.resolution import ResolvedOnDemand
 from featurestore.state import StateStore, open_state_store
+from featurestore.store_feature_tables import FeatureTableMethods
+from featurestore.store_lineage import LineageMethods
 from featurestore.store_monitoring import MonitoringMethods
+from featurestore.store_training import TrainingSetMethods
 from featurestore.transform import OnDemandRunner
 
 
-class FeatureStore(MonitoringMethods):
+class FeatureStore(MonitoringMethods, TrainingSetMethods, FeatureTableMethods, LineageMethods):
     """A feature repo: its registry, offline store and online store.
 
     >>> store = FeatureStore(repo_path="definitions")          # doctest: +SKIP
@@ -252,6 +255,7 @@ class FeatureStore(MonitoringMethods):
         start_date: datetime | None = None,
         end_date: datetime | None = None,
         validate: bool = False,
+        as_of: datetime | str | None = None,
     ) -> RetrievalJob:
         """A point-in-time-correct training set (see the README for the exact rules).
 
@@ -260,8 +264,11 @@ class FeatureStore(MonitoringMethods):
         distinct (join keys, event time) of the views' sources in
         ``[start_date, end_date]`` is the spine. ``validate=True``: each requested feature view with expectations
         is first checked over its source rows in [earliest entity time − ttl, latest entity time]
-        (ExpectationError under reject/quarantine, a warning under warn).
+        (ExpectationError under reject/quarantine, a warning under warn). ``as_of`` (a datetime, naive = UTC, or
+        ISO-8601 text; not in the future): a global cutoff, only rows known then are read (event time and, when
+        the source has one, created time at or before it): rows landing later never change the result.
         """
+        cutoff = utc.cutoff(as_of, self.clock())
         state, live = self._code.with_transforms(self.state())
         with self._code.explained(live):
             if validate:
@@ -269,7 +276,7 @@ class FeatureStore(MonitoringMethods):
                                      start_date, end_date)
             return retrieval.get_historical_features(
                 self.offline, state, entity_df, features, full_feature_names, as_of_created,
-                start_date, end_date, lambda odfv: self.on_demand_runner(state, odfv),
+                start_date, end_date, lambda odfv: self.on_demand_runner(state, odfv), cutoff,
             )
 
 

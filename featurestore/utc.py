@@ -112,6 +112,21 @@ def time_bound(value: datetime | str | None, what: str = "time") -> datetime | N
     return to_utc(value, what) if isinstance(value, datetime) else parse_iso(value, what)
 
 
+def cutoff(value: datetime | str | None, current: datetime, what: str = "as_of") -> datetime | None:
+    """A training set's ``as_of`` cutoff as aware UTC (:func:`time_bound`), refused when later than ``current``
+    (a cutoff in the future would let rows that land later in, so the result could change).
+
+    >>> cutoff("2024-01-31", datetime(2024, 2, 1, tzinfo=UTC)).isoformat()
+    '2024-01-31T00:00:00+00:00'
+    """
+    bound = time_bound(value, what)
+    if bound is not None and bound > current:
+        raise InputError(f"{what} {bound.isoformat()} is in the future (now is {current.isoformat()}): a cutoff must "
+                         "be a time already past, or rows landing later would change the training set",
+                         name=what)
+    return bound
+
+
 def time_range(start: datetime | str | None, end: datetime | str | None,
                what: str = "") -> tuple[datetime | None, datetime | None]:
     """``(start, end)`` as :func:`time_bound` gives them, refused when ``start`` is after ``end``.

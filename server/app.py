@@ -21,11 +21,14 @@ from . import (
     docs_ui,
     errors,
     routes_consistency,
+    routes_feature_tables,
     routes_freshness,
+    routes_lineage,
     routes_online,
     routes_ops,
     routes_quality,
     routes_stats,
+    routes_training,
     routes_write,
 )
 from .auth import ApiKeyMiddleware, ApiKeys
@@ -36,7 +39,8 @@ from .metrics import Metrics, MetricsMiddleware
 from .reload import RegistryWatcher
 
 log = logging.getLogger("featurestore.server")
-ROUTES = (routes_online, routes_write, routes_ops, routes_quality, routes_stats, routes_consistency, routes_freshness)
+ROUTES = (routes_online, routes_write, routes_ops, routes_quality, routes_stats, routes_consistency, routes_freshness,
+          routes_training, routes_lineage, routes_feature_tables)
 REPO_ENV = "FEATURESTORE_REPO"
 
 DESCRIPTION = """\

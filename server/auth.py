@@ -18,7 +18,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 PUBLIC_PATHS = frozenset({"/health", "/ready", "/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"})
 PUBLIC_PREFIX = "/docs-assets/"  # the docs pages' JavaScript and CSS (server/docs_ui.py)
-WRITE_PATHS = frozenset({"/push", "/write-to-online-store", "/materialize", "/materialize-incremental"})
+WRITE_PATHS = frozenset({"/push", "/write-to-online-store", "/materialize", "/materialize-incremental",
+                         "/materialize-offline"})
 
 READ = "read"
 WRITE = "write"

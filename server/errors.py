@@ -28,6 +28,7 @@ from featurestore import (
     OnlineStoreError,
     OnlineStoreUnavailableError,
     RegistryError,
+    ReproducibilityError,
     TransformError,
 )
 
@@ -39,6 +40,7 @@ STATUS: dict[type[FeatureStoreError], int] = {
     DefinitionError: 400,
     BusyError: 409,
     ExpectationError: 422,
+    ReproducibilityError: 409,
     OnlineStoreUnavailableError: 503,
     RegistryError: 503,
     CodeMismatchError: 503,

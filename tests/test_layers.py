@@ -20,7 +20,9 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("engines", ("offline", "online")),
     ("materialize", ("materialize",)),
     ("monitoring", ("monitoring",)),
-    ("store", ("code", "store", "store_monitoring")),
+    ("training", ("training",)),
+    ("lineage", ("lineage",)),
+    ("store", ("code", "store", "store_monitoring", "store_training", "store_feature_tables", "store_lineage")),
     ("entry points", ("cli", "demo", "__init__")),
 ]
 """Bottom first. A module may import from its own layer and the layers above it in this list."""

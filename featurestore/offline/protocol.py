@@ -76,12 +76,18 @@ class OfflineStore(Protocol):
         ...
 
     def historical(self, entity: EntityInput, requests: list[ResolvedView],
-                   as_of_created: bool = False) -> RetrievalJob:
-        """The point-in-time join of ``requests`` onto the entity rows (rules: see the README), lazily."""
+                   as_of_created: bool = False, as_of: datetime | None = None) -> RetrievalJob:
+        """The point-in-time join of ``requests`` onto the entity rows (rules: see the README), lazily.
+
+        ``as_of`` (aware UTC): a global cutoff, only the rows known then are read (event time and, when the source
+        has one, created time at or before it), so rows landing later never change the result.
+        """
         ...
 
-    def spine(self, views: Sequence[SourcedView], start: datetime, end: datetime) -> pa.Table:
-        """Every distinct (join keys, event time) of the views' sources in ``[start, end]``, ordered by time.
+    def spine(self, views: Sequence[SourcedView], start: datetime, end: datetime,
+              as_of: datetime | None = None) -> pa.Table:
+        """Every distinct (join keys, event time) of the views' sources in ``[start, end]``, ordered by time
+        (``as_of``: only rows known then, as for :meth:`historical`).
 
         Columns: the (shared) join keys, then ``event_timestamp`` (UTC). ``start``/``end`` are aware UTC.
         """
@@ -133,6 +139,12 @@ class OfflineStore(Protocol):
         S and its collapsed IRs) and the page's tail rows ordered by ``__fs_e`` then time. Columns: see
         ``featurestore/offline/duckdb/agg_states.py`` (the DuckDB engine's queries).
         """
+        ...
+
+    def view_files(self, view: SourcedView) -> list[str]:
+        """The files a training set reads for ``view`` now, in read order: its source's files then its pushed
+        files (an offline feature table's files instead when training reads the view from one); none for a DuckDB
+        table or query source. What a training set's manifest fingerprints."""
         ...
 
     def write_push(self, push: PushSource, table: pa.Table) -> None:

@@ -53,8 +53,10 @@ def get_historical_features(
     start_date: datetime | None = None,
     end_date: datetime | None = None,
     runners: Runners | None = None,
+    as_of: datetime | None = None,
 ) -> RetrievalJob:
-    """The training set job; with on-demand views requested, ``runners`` gives their runners."""
+    """The training set job; with on-demand views requested, ``runners`` gives their runners. ``as_of``: an aware
+    UTC cutoff (see :meth:`OfflineStore.historical`)."""
     if entity_df is None:
         if start_date is None or end_date is None:
             raise InputError("without entity_df, give start_date and end_date (the spine's time range)")
@@ -68,7 +70,7 @@ def get_historical_features(
         if len(keys) > 1 or any(col != key for r in keyed for col, key in r.keys):
             raise InputError("without entity_df, every requested feature view must have the same join keys "
                              f"(and no join_key_map); got {sorted(list(k) for k in keys)}")
-        spine = offline.spine([r.view for r in keyed or requests], start_date, end_date)
+        spine = offline.spine([r.view for r in keyed or requests], start_date, end_date, as_of)
         entity = EntityInput(schema=spine.schema, timestamp_column="event_timestamp", table=spine)
     else:
         if start_date is not None or end_date is not None:
@@ -78,10 +80,10 @@ def get_historical_features(
         requests = list(resolved.views)
     check_keys(requests, entity.schema)
     if not resolved.on_demand:
-        return offline.historical(entity, requests, as_of_created)
+        return offline.historical(entity, requests, as_of_created, as_of)
     check_request_columns(resolved, entity.schema, "entity_df" if entity_df is not None else "the spine (no entity_df)")
     if runners is None:
         raise InputError("on-demand feature views need the store's live code: use FeatureStore.get_historical_features")
-    inner = offline.historical(entity, requests, as_of_created) if requests else EntityOnlyJob(entity)
+    inner = offline.historical(entity, requests, as_of_created, as_of) if requests else EntityOnlyJob(entity)
     return OnDemandJob(inner, resolved, runners, resolved.join_keys,
                        entity.timestamp_column)

@@ -16,7 +16,7 @@ from featurestore.definitions.aggregate_view import AggInput, AggregateView
 from featurestore.definitions.sources import batch_of
 from featurestore.naming import quote
 from featurestore.offline.duckdb.drift import check_source_types
-from featurestore.offline.duckdb.relations import NO_TIME, SourceContext, raw_relation, utc_us
+from featurestore.offline.duckdb.relations import NO_TIME, SourceContext, cutoff_sql, raw_relation, utc_us
 
 FLOATS = (types.Float32, types.Float64)
 
@@ -57,4 +57,5 @@ def inputs_relation(view: AggregateView, ctx: SourceContext, column_types: dict[
     cols += ["__fs_rank", "__fs_ord"]
     cols += [f"{input_sql(view, inp)} AS {input_name(i)}" for i, inp in enumerate(view.inputs)]
     where = ["__fs_ev IS NOT NULL"] + [f"{quote(view.source_column(k))} IS NOT NULL" for k in view.join_keys]
-    return f"SELECT {', '.join(cols)} FROM ({raw_relation(view.source, ctx, view)}) WHERE {' AND '.join(where)}"
+    return (f"SELECT {', '.join(cols)} FROM ({raw_relation(view.source, ctx, view)}) WHERE {' AND '.join(where)}"
+            f"{cutoff_sql(ctx)}")

@@ -52,6 +52,9 @@ class SourceContext:
     database: Path | None = None
     transformed: tuple[tuple[str, str], ...] = ()
     """(view name, Parquet file of its transform's output) of the views with a batch transform."""
+    as_of_us: int | None = None
+    """A training set's global cutoff (``as_of``, UTC epoch µs): only rows known by then are read, i.e. with event
+    time and created time (when the source has one) at or before it (see :func:`cutoff_sql`)."""
 
     def transformed_file(self, view: SourcedView | None) -> str | None:
         """The file holding ``view``'s transformed rows, when it has a transform (and the file is built)."""
@@ -127,6 +130,17 @@ def _files_sql(reader: str, files: list[str], source: str, options: str = "", re
         f"SELECT *{replace}, CAST(file_index AS BIGINT) * {FILE_SHIFT} + row_number() OVER () AS __fs_ord "
         f"FROM read_csv({listing}, union_by_name=true{options})"
     )
+
+
+def cutoff_sql(ctx: SourceContext) -> str:
+    """The ``as_of`` cutoff as extra conditions on a normalized relation (``__fs_ev``, ``__fs_cr``), or "".
+
+    A row is read when it was known at ``as_of``: its created time is at or before it, and so is its event time
+    (a row cannot be known before the time it describes; for sources without a created column, the only bound).
+    """
+    if ctx.as_of_us is None:
+        return ""
+    return f" AND __fs_ev <= {ctx.as_of_us} AND __fs_cr <= {ctx.as_of_us}"
 
 
 def where_of(source: BatchSource | PushSource, view: SourcedView | None) -> str:
@@ -305,4 +319,5 @@ def view_relation(view: FeatureView, ctx: SourceContext, column_types: dict[str,
           else str(NO_TIME))
     cols.append(f"{cr} AS __fs_cr")
     cols += ["__fs_rank", "__fs_ord"]
-    return f"SELECT {', '.join(cols)} FROM ({raw_relation(view.source, ctx, view)}) WHERE __fs_ev IS NOT NULL"
+    return (f"SELECT {', '.join(cols)} FROM ({raw_relation(view.source, ctx, view)}) "
+            f"WHERE __fs_ev IS NOT NULL{cutoff_sql(ctx)}")

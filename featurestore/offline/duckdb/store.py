@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import uuid
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -235,10 +236,11 @@ class DuckDBOfflineStore:
         entity: EntityInput,
         requests: list[ResolvedView],
         as_of_created: bool = False,
+        as_of: datetime | None = None,
     ) -> DuckDBRetrievalJob:
         sources = [r.view.source for r in requests]
         views: list[SourcedView | None] = [r.view for r in requests]
-        ctx = self.context([r.view for r in requests])
+        ctx = self._cutoff(self.context([r.view for r in requests]), as_of)
         types = {r.view.name: t for r, t in
                  zip(requests, self.column_types([r.view for r in requests], ctx), strict=True)}
         ts_type = arrow_time_type(entity.schema.field(entity.timestamp_column).type)
@@ -264,10 +266,16 @@ class DuckDBOfflineStore:
                         as_of_created)
         return DuckDBRetrievalJob(connect, query, None, out_cols, errors)
 
-    def spine(self, views: Sequence[SourcedView], start: datetime, end: datetime) -> pa.Table:
+    @staticmethod
+    def _cutoff(ctx: SourceContext, as_of: datetime | None) -> SourceContext:
+        """``ctx`` reading only the rows known at ``as_of`` (aware UTC; None: every row)."""
+        return ctx if as_of is None else replace(ctx, as_of_us=epoch_us(as_of))
+
+    def spine(self, views: Sequence[SourcedView], start: datetime, end: datetime,
+              as_of: datetime | None = None) -> pa.Table:
         """Every distinct (join keys, event time) of the views' sources in [start, end], as an entity frame."""
         cols = "".join(f"{quote(k)}, " for k in views[0].join_keys)  # none for views without entities
-        ctx = self.context(views)
+        ctx = self._cutoff(self.context(views), as_of)
         types = self.column_types(views, ctx)
         parts = [
             f"SELECT {cols}__fs_ev FROM ({events_relation(v, ctx, t)}) "
@@ -377,6 +385,10 @@ class DuckDBOfflineStore:
             raise self._errors(err, [view.source], [view]) from None
         finally:
             con.close()
+
+    def view_files(self, view: SourcedView) -> list[str]:
+        """The files a training set reads for ``view`` now (see the protocol)."""
+        return source_files(view.source, self.ctx)
 
     def write_push(self, push: PushSource, table: pa.Table) -> None:
         """Append rows to a push source's offline data: one new Parquet file, written atomically."""

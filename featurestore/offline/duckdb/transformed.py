@@ -24,6 +24,7 @@ import tempfile
 import threading
 import weakref
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
@@ -102,7 +103,7 @@ class TransformFiles:
             return ctx
         known = dict(ctx.transformed)
         known.update(built)
-        return SourceContext(ctx.repo_path, ctx.database, tuple(known.items()))
+        return replace(ctx, transformed=tuple(known.items()))
 
     def file(self, view: FeatureView, ctx: SourceContext, connect: Callable[[FeatureView], duckdb.DuckDBPyConnection],
              errors: Callable[[Exception, FeatureView], FeatureStoreError]) -> Path:

@@ -1,0 +1,1 @@
+"""Reproducible, versioned training sets: manifests, fingerprints, creation and re-creation."""
