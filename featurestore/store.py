@@ -98,6 +98,20 @@ class FeatureStore(MonitoringMethods, TrainingSetMethods, FeatureTableMethods, L
         return self.registry.path.parent
 
     @property
+    def training_sets_dir(self) -> Path:
+        """Where versioned training sets are written: ``training_sets.path`` of the config, else
+        ``training_sets`` in the data folder."""
+        path = self.config.training_sets.path
+        return resolve(self.repo_path, path) if path else self.data_dir / "training_sets"
+
+    @property
+    def feature_tables_dir(self) -> Path:
+        """Where ``materialize-offline`` appends feature tables: ``feature_tables.path`` of the config, else
+        ``feature_tables`` in the data folder."""
+        path = self.config.feature_tables.path
+        return resolve(self.repo_path, path) if path else self.data_dir / "feature_tables"
+
+    @property
     def offline(self) -> OfflineStore:
         """The offline engine: the one passed in, else the config's (opened on first use)."""
         if self._offline is None:
