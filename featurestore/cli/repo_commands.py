@@ -1,4 +1,4 @@
-"""Repo commands: init, plan, apply, list, describe, history, generate-data."""
+"""Repo commands: init, plan, apply, list, describe, generate-data."""
 
 from __future__ import annotations
 
@@ -323,8 +323,10 @@ def _details(state: RegistryState, kind: str, obj: Any) -> dict[str, Any]:
 @click.argument("kind", type=click.Choice(DESCRIBE_KINDS, case_sensitive=False))
 @click.argument("name")
 @click.option("--json", "as_json", is_flag=True, help="Print the registered definition as JSON.")
+@click.option("--version", "version", type=int, default=None, metavar="N",
+              help="The definition as it was at registry version N (see 'featurestore history').")
 @click.pass_context
-def describe(ctx: click.Context, kind: str, name: str, as_json: bool) -> None:
+def describe(ctx: click.Context, kind: str, name: str, as_json: bool, version: int | None) -> None:
     """Show the details of one registered object.
 
     KIND is entity, feature-view, aggregate-view, on-demand-feature-view or feature-service.
@@ -339,16 +341,19 @@ def describe(ctx: click.Context, kind: str, name: str, as_json: bool) -> None:
     \b
     featurestore describe feature-view driver_stats
     featurestore describe feature-service trip_model --json
+    featurestore describe feature-view driver_stats --version 3
     """
     store = get_store(ctx)
-    state = store.state()
+    state = store.registry_at(version)
     kind = kind.lower()
     obj = _find(state, kind, name)
     if as_json:
         echo_json(obj.to_dict())
         return
     details = _details(state, kind, obj)
-    if isinstance(obj, FeatureView | AggregateView):
+    if version is not None:
+        details = {"registry_version": version, **details}
+    elif isinstance(obj, FeatureView | AggregateView):
         details["materialization"] = _materialization(store, obj)
     click.echo(yaml.safe_dump(details, sort_keys=False, allow_unicode=True).rstrip())
 
@@ -366,32 +371,6 @@ def _materialization(store: FeatureStore, view: FeatureView | AggregateView) -> 
     except FeatureStoreError:  # a store that cannot even be opened is not marked
         current = None
     return {r.key + (" (current)" if r.key == current else ""): r.value for r in records}
-
-
-def _summary(changes: dict[str, list[str]]) -> str:
-    parts = [f"{sign} {label}" for sign, key in (("+", "added"), ("~", "changed"), ("-", "removed"))
-             for label in changes.get(key, [])]
-    return "; ".join(parts) or "-"
-
-
-@main.command()
-@repo_option
-@click.option("--json", "as_json", is_flag=True, help="Print the full history entries (without the objects).")
-@click.pass_context
-def history(ctx: click.Context, as_json: bool) -> None:
-    """Show the registry versions and what each one changed.
-
-    Oldest first: version, time applied (UTC), and the objects added (+), changed (~) and removed (-).
-    """
-    entries = get_store(ctx).history()
-    if as_json:
-        echo_json([{k: v for k, v in e.items() if k != "objects"} for e in entries])
-        return
-    if not entries:
-        click.echo("No registry versions yet; run 'featurestore apply'.")
-        return
-    click.echo(table(["VERSION", "APPLIED AT", "CHANGES"],
-                     [[e["version"], e["applied_at"], _summary(e.get("changes", {}))] for e in entries]))
 
 
 @main.command(name="generate-data")

@@ -1,0 +1,1 @@
+"""Lineage: what each definition, source and training set depends on, and what depends on it."""
