@@ -34,6 +34,7 @@ from featurestore.errors import (
     ReproducibilityError,
     TransformError,
 )
+from featurestore.lineage.graph import Lineage, Node
 from featurestore.materialize.run import OnlineWrite, Progress, ProgressCallback, ViewMaterialization
 from featurestore.materialize.writes import PushResult
 from featurestore.monitoring.consistency import ConsistencyReport, FeatureConsistency, Mismatch
@@ -52,6 +53,7 @@ from featurestore.quality.checks import RowFilter
 from featurestore.quality.policy import ExpectationWarning
 from featurestore.quality.report import Evaluation, ExpectationResult, ValidationReport
 from featurestore.registry.file import RegistryState
+from featurestore.registry.history import FieldChange, ObjectChange, RegistryDiff
 from featurestore.registry.live import LiveCode
 from featurestore.registry.plan import OnlineEffect, Plan, PlanChange
 from featurestore.resolution import ResolvedOnDemand, ResolvedRequest, ResolvedView, resolve
@@ -95,14 +97,18 @@ __all__ = [
     "FeatureView",
     "FeatureViewProjection",
     "Field",
+    "FieldChange",
     "Histogram",
     "InputError",
+    "Lineage",
     "LiveCode",
     "LoggingConfig",
     "Mismatch",
     "MonitoringStatus",
+    "Node",
     "NotFoundError",
     "NumericBins",
+    "ObjectChange",
     "OfflineStore",
     "OfflineStoreError",
     "OnDemandFeatureView",
@@ -124,6 +130,7 @@ __all__ = [
     "PushResult",
     "PushSource",
     "Record",
+    "RegistryDiff",
     "RegistryError",
     "RegistryState",
     "RepoConfig",

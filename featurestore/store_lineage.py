@@ -52,7 +52,7 @@ class LineageMethods:
         >>> print(store.history_diff(3, 4))                           # doctest: +SKIP
         registry version 3 -> 4
         ~ feature_view driver_stats
-            ttl: 86400.0 -> 7200.0
+            ttl_seconds: 86400.0 -> 7200.0
         """
         entries = self.history()
         old = state_at(self.project, entries, int(before))

@@ -227,6 +227,10 @@ def _in_service(m: Manifest, view: str) -> bool:
     return any(p.get("view") == view for p in service.get("features", []) if isinstance(p, dict))
 
 
+_TIER = {"source": 1, "feature_table": 2, "training_set": 2, "file": 3}
+"""Which node a bare name means when several kinds share it: registered definitions (0) first."""
+
+
 def _find(g: Graph, name: str, kind: str | None) -> str:
     if kind is not None and kind not in KINDS:
         raise InputError(f"unknown lineage kind {kind!r}: use one of {', '.join(KINDS)}", name=kind)
@@ -238,7 +242,10 @@ def _find(g: Graph, name: str, kind: str | None) -> str:
     if not matches:
         what = f"{kind} {name!r}" if kind else repr(name)
         raise NotFoundError(f"{what} is not in the lineage graph: no registered object, source, file or training "
-                            "set has that name", kind=kind or "feature_view", name=name)
+                            "set has that name", kind=kind, name=name)
+    if len(matches) > 1:  # a definition wins over what is derived from it (a view's feature table, a file)
+        tier = min(_TIER.get(n.kind, 0) for n in matches)
+        matches = [n for n in matches if _TIER.get(n.kind, 0) == tier]
     if len(matches) > 1:
         kinds = sorted(n.kind for n in matches)
         raise InputError(f"{name!r} names several objects ({', '.join(kinds)}): give the kind (--kind / ?kind=)",
