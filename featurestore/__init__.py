@@ -59,6 +59,10 @@ from featurestore.registry.plan import OnlineEffect, Plan, PlanChange
 from featurestore.resolution import ResolvedOnDemand, ResolvedRequest, ResolvedView, resolve
 from featurestore.state import Record, StateStore
 from featurestore.store import FeatureStore
+from featurestore.training.compare import TrainingSetDiff
+from featurestore.training.manifest import EntityFrame, Manifest, SourceFile
+from featurestore.training.recreate import Recreation
+from featurestore.training.training_set import TrainingSet
 from featurestore.transform import OnDemandRunner
 
 __version__ = "0.1.0"
@@ -82,6 +86,7 @@ __all__ = [
     "DriftReport",
     "DuckDBSource",
     "Entity",
+    "EntityFrame",
     "EntityInput",
     "Evaluation",
     "Expectation",
@@ -103,6 +108,7 @@ __all__ = [
     "Lineage",
     "LiveCode",
     "LoggingConfig",
+    "Manifest",
     "Mismatch",
     "MonitoringStatus",
     "Node",
@@ -130,6 +136,7 @@ __all__ = [
     "PushResult",
     "PushSource",
     "Record",
+    "Recreation",
     "RegistryDiff",
     "RegistryError",
     "RegistryState",
@@ -142,10 +149,13 @@ __all__ = [
     "RetrievalJob",
     "RowFilter",
     "Served",
+    "SourceFile",
     "SourcedView",
     "StateStore",
     "StoreRequests",
     "StoreRows",
+    "TrainingSet",
+    "TrainingSetDiff",
     "TransformError",
     "ValidationReport",
     "ViewFreshness",
