@@ -115,7 +115,8 @@ class FeatureStore(MonitoringMethods, TrainingSetMethods, FeatureTableMethods, L
     def offline(self) -> OfflineStore:
         """The offline engine: the one passed in, else the config's (opened on first use)."""
         if self._offline is None:
-            self._offline = open_offline_store(self.config.offline_store, self.repo_path)
+            self._offline = open_offline_store(self.config.offline_store, self.repo_path, self.feature_tables_dir,
+                                               self.config.feature_tables.use_for_training)
         return self._offline
 
     @property

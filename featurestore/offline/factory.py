@@ -19,7 +19,8 @@ from featurestore.errors import ConfigError
 from featurestore.offline.protocol import OfflineStore
 
 
-def _duckdb(config: DuckDBOfflineConfig, repo_path: Path) -> OfflineStore:
+def _duckdb(config: DuckDBOfflineConfig, repo_path: Path, feature_tables: Path | None = None,
+            train_from_tables: bool = True) -> OfflineStore:
     from featurestore.offline.duckdb.store import DuckDBOfflineStore
 
     return DuckDBOfflineStore(
@@ -28,22 +29,26 @@ def _duckdb(config: DuckDBOfflineConfig, repo_path: Path) -> OfflineStore:
         memory_limit=config.memory_limit,  # None: DuckDB's own default, which follows the container's limit
         threads=config.threads,
         temp_directory=resolve(repo_path, config.temp_directory) if config.temp_directory else None,
+        feature_tables=feature_tables,
+        train_from_tables=train_from_tables,
     )
 
 
-OFFLINE_ENGINES: dict[type[Any], Callable[[Any, Path], OfflineStore]] = {DuckDBOfflineConfig: _duckdb}
-"""Config class of ``offline_store`` -> ``opener(config, repo_path)``."""
+OFFLINE_ENGINES: dict[type[Any], Callable[..., OfflineStore]] = {DuckDBOfflineConfig: _duckdb}
+"""Config class of ``offline_store`` -> ``opener(config, repo_path, feature_tables, train_from_tables)``."""
 
 
-def open_offline_store(config: DuckDBOfflineConfig, repo_path: str | Path) -> OfflineStore:
-    """The offline engine ``config`` (the ``offline_store`` section) describes, for the repo at ``repo_path``.
+def open_offline_store(config: DuckDBOfflineConfig, repo_path: str | Path, feature_tables: Path | None = None,
+                       train_from_tables: bool = True) -> OfflineStore:
+    """The offline engine ``config`` (the ``offline_store`` section) describes, for the repo at ``repo_path``;
+    ``feature_tables``: the folder of its offline feature tables, read for training when ``train_from_tables``.
 
     The caller owns the store and closes it.
     """
     opener = OFFLINE_ENGINES.get(type(config))
     if opener is None:
         raise ConfigError(f"no offline engine for offline_store type {getattr(config, 'type', type(config))!r}")
-    return opener(config, Path(repo_path).resolve())
+    return opener(config, Path(repo_path).resolve(), feature_tables, train_from_tables)
 
 
 __all__ = ["OFFLINE_ENGINES", "open_offline_store"]

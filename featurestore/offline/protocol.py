@@ -147,6 +147,13 @@ class OfflineStore(Protocol):
         table or query source. What a training set's manifest fingerprints."""
         ...
 
+    def write_feature_table(self, view: FeatureView, start: datetime | None, end: datetime,
+                            materialized_at: datetime) -> int:
+        """Append ``view``'s rows with event time in ``[start, end]`` (``start`` None: from the first), after its
+        batch transform, to its offline feature table as one new immutable file stamped ``materialized_at``;
+        returns the rows written."""
+        ...
+
     def write_push(self, push: PushSource, table: pa.Table) -> None:
         """Append rows (named and typed like the source's columns) to a push source's offline data, atomically."""
         ...

@@ -52,6 +52,8 @@ class SourceContext:
     database: Path | None = None
     transformed: tuple[tuple[str, str], ...] = ()
     """(view name, Parquet file of its transform's output) of the views with a batch transform."""
+    tables: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    """(view name, files of its offline feature table) of the views a training set reads from their table."""
     as_of_us: int | None = None
     """A training set's global cutoff (``as_of``, UTC epoch µs): only rows known by then are read, i.e. with event
     time and created time (when the source has one) at or before it (see :func:`cutoff_sql`)."""
@@ -143,6 +145,20 @@ def cutoff_sql(ctx: SourceContext) -> str:
     return f" AND __fs_ev <= {ctx.as_of_us} AND __fs_cr <= {ctx.as_of_us}"
 
 
+MATERIALIZED_AT = "__fs_materialized_at"
+"""The column of an offline feature table holding its run's time (UTC epoch µs): the table's created time."""
+
+
+def table_relation(files: list[str], ctx: SourceContext) -> str:
+    """The feature table read as a raw relation (see the module docstring): source-named columns, ``__fs_rank``
+    and ``__fs_ord``; rows of runs after the ``as_of`` cutoff left out."""
+    listing = "[" + ", ".join(sql_string(f) for f in files) + "]"
+    cutoff = f" WHERE {MATERIALIZED_AT} <= {ctx.as_of_us}" if ctx.as_of_us is not None else ""
+    return (f"SELECT * EXCLUDE (file_row_number, {MATERIALIZED_AT}), 0::UTINYINT AS __fs_rank, "
+            f"CAST(file_index AS BIGINT) * {FILE_SHIFT} + file_row_number AS __fs_ord FROM read_parquet({listing}, "
+            f"file_row_number=true){cutoff}")
+
+
 def where_of(source: BatchSource | PushSource, view: SourcedView | None) -> str:
     """How errors name a source: ``feature view 'v': source parquet:data/x.parquet`` (the view when known)."""
     described = f"source {batch_of(source).describe()}"
@@ -186,6 +202,9 @@ def raw_relation(source: BatchSource | PushSource, ctx: SourceContext, view: Sou
     tie-break, so pushed rows win ties against batch rows whatever their ordinals. With ``view``, formats
     without types of their own (CSV) read the view's columns as it declares them, and errors name the view.
     """
+    table = next((files for name, files in ctx.tables if view is not None and name == view.name), None)
+    if table is not None:
+        return table_relation(list(table), ctx)
     transformed = ctx.transformed_file(view)
     if transformed is not None:
         return (f"SELECT * EXCLUDE ({ORDINAL}), ({ORDINAL} >> 62)::UTINYINT AS __fs_rank, "

@@ -5,7 +5,6 @@ from __future__ import annotations
 import threading
 import uuid
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -38,6 +37,7 @@ from featurestore.offline.duckdb.relations import (
     source_files,
     view_relation,
 )
+from featurestore.offline.duckdb.store_tables import FeatureTableMethods
 from featurestore.offline.duckdb.transformed import TransformFiles
 from featurestore.offline.entity_input import EntityInput
 from featurestore.quality.checks import RowFilter
@@ -82,7 +82,7 @@ def _check_unambiguous(con: duckdb.DuckDBPyConnection, plan: Attachments) -> Non
                     "name the table without its schema (it is then read from the query's own database)", source=str(db))
 
 
-class DuckDBOfflineStore:
+class DuckDBOfflineStore(FeatureTableMethods):
     """The DuckDB :class:`~featurestore.offline.protocol.OfflineStore`: Parquet, CSV and DuckDB sources.
 
     ``memory_limit``, ``threads`` and ``temp_directory`` are DuckDB settings; unset, DuckDB's
@@ -100,8 +100,14 @@ class DuckDBOfflineStore:
         memory_limit: str | None = None,
         threads: int | None = None,
         temp_directory: Path | None = None,
+        feature_tables: Path | None = None,
+        train_from_tables: bool = True,
     ) -> None:
         self.ctx = SourceContext(Path(repo_path).resolve(), database)
+        self.feature_tables = feature_tables
+        """Where ``materialize-offline`` appends feature tables (None: nowhere)."""
+        self.train_from_tables = train_from_tables
+        """Whether training sets read a view from its feature table when it has one for its definition."""
         self._config: dict[str, str | int] = {}
         if memory_limit:
             self._config["memory_limit"] = memory_limit
@@ -240,7 +246,7 @@ class DuckDBOfflineStore:
     ) -> DuckDBRetrievalJob:
         sources = [r.view.source for r in requests]
         views: list[SourcedView | None] = [r.view for r in requests]
-        ctx = self._cutoff(self.context([r.view for r in requests]), as_of)
+        ctx = self._cutoff(self._context_for_training([r.view for r in requests]), as_of, [r.view for r in requests])
         types = {r.view.name: t for r, t in
                  zip(requests, self.column_types([r.view for r in requests], ctx), strict=True)}
         ts_type = arrow_time_type(entity.schema.field(entity.timestamp_column).type)
@@ -266,16 +272,11 @@ class DuckDBOfflineStore:
                         as_of_created)
         return DuckDBRetrievalJob(connect, query, None, out_cols, errors)
 
-    @staticmethod
-    def _cutoff(ctx: SourceContext, as_of: datetime | None) -> SourceContext:
-        """``ctx`` reading only the rows known at ``as_of`` (aware UTC; None: every row)."""
-        return ctx if as_of is None else replace(ctx, as_of_us=epoch_us(as_of))
-
     def spine(self, views: Sequence[SourcedView], start: datetime, end: datetime,
               as_of: datetime | None = None) -> pa.Table:
         """Every distinct (join keys, event time) of the views' sources in [start, end], as an entity frame."""
         cols = "".join(f"{quote(k)}, " for k in views[0].join_keys)  # none for views without entities
-        ctx = self._cutoff(self.context(views), as_of)
+        ctx = self._cutoff(self._context_for_training(views), as_of, views)
         types = self.column_types(views, ctx)
         parts = [
             f"SELECT {cols}__fs_ev FROM ({events_relation(v, ctx, t)}) "
@@ -385,10 +386,6 @@ class DuckDBOfflineStore:
             raise self._errors(err, [view.source], [view]) from None
         finally:
             con.close()
-
-    def view_files(self, view: SourcedView) -> list[str]:
-        """The files a training set reads for ``view`` now (see the protocol)."""
-        return source_files(view.source, self.ctx)
 
     def write_push(self, push: PushSource, table: pa.Table) -> None:
         """Append rows to a push source's offline data: one new Parquet file, written atomically."""
