@@ -1,6 +1,6 @@
 """Offline feature tables: a feature view's rows, after its batch transform, appended to immutable Parquet files.
 
-Layout: ``<feature tables>/<view>/<table key>/part-<materialized at, µs, 20 digits>-<random>.parquet``. The table
+Layout: ``<feature tables>/<view>/<table key>/part-<run>-<materialized at, µs>-<random>.parquet``. The table
 key hashes what the rows depend on (join keys, features and their types, the source, the transform's
 fingerprint): a changed definition writes, and reads, another folder, so old rows never mix with new ones, and
 an older definition (a training set's) still finds its own. Each run appends one file (written under a temporary
@@ -74,10 +74,13 @@ def rows_sql(view: FeatureView, ctx: SourceContext, column_types: dict[str, str]
 
 
 def new_file(root: Path, view: FeatureView, materialized_us: int) -> tuple[Path, Path]:
-    """(temporary path, final path) of a run's file."""
+    """(temporary path, final path) of a run's file: ``part-<run number>-<materialized at>-<random>.parquet``, the
+    run number one more than the last file's (runs hold the materialization lock), so names sort in run order
+    even when two runs share a clock reading."""
     folder = table_dir(root, view)
     folder.mkdir(parents=True, exist_ok=True)
-    name = f"part-{materialized_us:020d}-{uuid.uuid4().hex[:8]}.parquet"
+    last = max((int(p.name.split("-")[1]) for p in folder.glob("part-*.parquet")), default=0)
+    name = f"part-{last + 1:08d}-{materialized_us:020d}-{uuid.uuid4().hex[:8]}.parquet"
     return folder / f".{name}.tmp", folder / name
 
 
