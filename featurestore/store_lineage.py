@@ -20,6 +20,7 @@ class LineageMethods:
 
     if TYPE_CHECKING:
         project: str
+        repo_path: Path
         registry: Registry
 
         @property
@@ -68,4 +69,4 @@ class LineageMethods:
         >>> print(store.lineage("driver_activity"))                   # doctest: +SKIP
         """
         return build_lineage(self.state(), self.history(), name, kind, self.offline, self.training_sets_dir,
-                             self.feature_tables_dir)
+                             self.feature_tables_dir, self.repo_path)

@@ -29,8 +29,9 @@ ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "definitions"
 STEPS = ["1. Sample data", "2. Apply the definitions", "3. Point-in-time training set",
          "4. Materialize into the online store and look up in-process",
-         "5. Data quality and monitoring: expectations, drift, consistency", "6. Serve over HTTP and look up",
-         "7. Where things are"]
+         "5. Data quality and monitoring: expectations, drift, consistency",
+         "6. Reproducible training sets, feature tables and lineage", "7. Serve over HTTP and look up",
+         "8. Where things are"]
 
 
 @pytest.fixture(autouse=True)
@@ -123,6 +124,14 @@ def check_demo_output(out: str, first: bool = True) -> dict[str, Any]:
     assert re.search(r"^  consistency of service 'driver_activity': \d+ logged rows, \d+ mismatches, 0 unexplained$",
                      quality, re.M), quality
 
+    repro = out[out.index("=== 6. Reproducible"):out.index("=== 7. Serve")]
+    made = re.search(r"^  version (\d+), 10 rows, content hash ([0-9a-f]{16})$", repro, re.M)
+    assert made, repro
+    assert f"training set demo_training version {made.group(1)}: re-created identically (10 rows, content hash\n" \
+        f"      {made.group(2)}, byte-identical Parquet)" in repro, repro
+    assert "reads a new file" in repro and re.search(r"\d+ transformed\s+rows appended", repro), repro
+    assert f"training_set:demo_training@{made.group(1)}" in repro
+
     pid, request, answer = http_part(out)
     assert not server_alive(pid), "the demo's server is still running"
     assert request["feature_service"] == "trip_model"
@@ -141,7 +150,7 @@ def check_demo_output(out: str, first: bool = True) -> dict[str, Any]:
     assert "10 features x 2 entities: 20 PRESENT" in out
 
     timings = out[out.index("=== Done in "):]
-    assert [line.split(".")[0].strip() for line in timings.splitlines()[1:]] == ["1", "2", "3", "4", "5", "6", "7"]
+    assert [line.split(".")[0].strip() for line in timings.splitlines()[1:]] == ["1", "2", "3", "4", "5", "6", "7", "8"]
     assert float(re.search(r"=== Done in ([\d.]+)s ===", timings).group(1)) < 60
     return answer
 

@@ -11,9 +11,12 @@ Steps, each a small function of the :class:`FeatureStore` (:data:`STEPS` lists t
 5. ``monitoring``       a push that breaks ``driver_stats``' expectations refused (nothing written), a dry-run
                          validation, freshness, a drift report between two periods (text and HTML) and the
                          consistency of logged lookups (``featurestore/demo/monitoring.py``)
-6. ``http_lookup``       start ``featurestore serve`` in the background, look up over HTTP (printed
+6. ``training``          a versioned training set with an ``as_of`` cutoff, a late row landing after it, the set
+                         re-created identically; a transformed view's offline feature table; lineage
+                         (``featurestore/demo/training.py``)
+7. ``http_lookup``       start ``featurestore serve`` in the background, look up over HTTP (printed
                          as the equivalent ``curl`` command and its JSON answer), stop the server
-7. ``where_things_are``  the files used, and commands to try next
+8. ``where_things_are``  the files used, and commands to try next
 
 Each step is timed; the total is printed at the end. The online store is the repo's
 (the example repo: embedded SQLite) or, with ``--redis-url`` (default: ``$REDIS_URL``), Redis at
@@ -40,7 +43,7 @@ from typing import Any
 import pyarrow as pa
 
 from featurestore.config import RepoConfig, load_config
-from featurestore.demo import monitoring, sample_data
+from featurestore.demo import monitoring, sample_data, training
 from featurestore.demo.client import DemoError, curl_command, format_json, post_json, serving
 from featurestore.errors import FeatureStoreError
 from featurestore.online.factory import describe_online_store, online_store_env
@@ -255,6 +258,7 @@ STEPS: list[tuple[str, Callable[[FeatureStore], Any]]] = [
     ("Point-in-time training set", training_set),
     ("Materialize into the online store and look up in-process", online_lookup),
     ("Data quality and monitoring: expectations, drift, consistency", monitoring.monitoring),
+    ("Reproducible training sets, feature tables and lineage", training.training),
     ("Serve over HTTP and look up", http_lookup),
     ("Where things are", where_things_are),
 ]

@@ -21,6 +21,7 @@ from featurestore.definitions.sources import PushSource, batch_of
 from featurestore.errors import FeatureStoreError, InputError, NotFoundError
 from featurestore.offline.protocol import OfflineStore
 from featurestore.registry.file import RegistryState
+from featurestore.training.fingerprint import relative
 from featurestore.training.manifest import Manifest, list_manifests
 
 KIND_OF_KEY = {"entities": "entity", "feature_views": "feature_view", "aggregate_views": "aggregate_view",
@@ -153,8 +154,9 @@ def _files(offline: OfflineStore, view: FeatureView | AggregateView) -> list[str
 
 
 def build_graph(state: RegistryState, history: list[dict[str, Any]], offline: OfflineStore | None,
-                manifests: Iterable[Manifest], feature_tables: Path | None) -> Graph:
-    """The whole graph: every registered object, its sources and files, feature tables and training sets."""
+                manifests: Iterable[Manifest], feature_tables: Path | None, repo: Path | None = None) -> Graph:
+    """The whole graph: every registered object, its sources and files (relative to ``repo`` when inside it),
+    feature tables and training sets."""
     g = Graph()
     changed = last_changed(history)
 
@@ -179,7 +181,7 @@ def build_graph(state: RegistryState, history: list[dict[str, Any]], offline: Of
             g.edge(src, node)
         if offline is not None:
             for path in _files(offline, view):
-                g.edge(g.add("file", path), src)
+                g.edge(g.add("file", relative(path, repo) if repo is not None else path), src)
         if feature_tables is not None and (feature_tables / view.name).is_dir():
             g.edge(node, g.add("feature_table", view.name, path=str(feature_tables / view.name)))
     for odfv in state.on_demand_feature_views():
@@ -254,10 +256,11 @@ def _find(g: Graph, name: str, kind: str | None) -> str:
 
 
 def build_lineage(state: RegistryState, history: list[dict[str, Any]], name: str, kind: str | None,
-                  offline: OfflineStore | None, training_sets: Path | None, feature_tables: Path | None) -> Lineage:
+                  offline: OfflineStore | None, training_sets: Path | None, feature_tables: Path | None,
+                  repo: Path | None = None) -> Lineage:
     """The lineage of the object ``name`` (of ``kind`` when given)."""
     manifests = list_manifests(training_sets) if training_sets is not None else []
-    g = build_graph(state, history, offline, manifests, feature_tables)
+    g = build_graph(state, history, offline, manifests, feature_tables, repo)
     root = _find(g, name, kind)
     up = g.reach(root, g.up)
     down = g.reach(root, g.down)

@@ -37,7 +37,7 @@ def store(tmp_path: Path) -> FeatureStore:
 def test_view_upstream_and_downstream(store: FeatureStore) -> None:
     found = store.lineage("stats")
     assert found.root == "feature_view:stats"
-    assert set(found.upstream) == {"entity:driver", "source:stats_file", f"file:{store.repo_path}/data/stats.parquet"}
+    assert set(found.upstream) == {"entity:driver", "source:stats_file", "file:data/stats.parquet"}
     assert set(found.downstream) == {"feature_service:ranking", "feature_service:quotes",
                                      "on_demand_feature_view:per_km", "feature_table:stats",
                                      "training_set:churn@2"}
