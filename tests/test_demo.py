@@ -69,8 +69,8 @@ def server_alive(pid: int) -> bool:
 
 
 def http_part(out: str) -> tuple[int, dict[str, Any], dict[str, Any]]:
-    """From the demo's step 6: the server's pid, the request body of the curl command, the JSON answer."""
-    step = out[out.index("=== 6."):out.index("=== 7.")]
+    """From the demo's step 7: the server's pid, the request body of the curl command, the JSON answer."""
+    step = out[out.index("=== 7."):out.index("=== 8.")]
     pid = int(re.search(r"^started: featurestore serve --port \d+ \(pid (\d+)\), ready in", step, re.M).group(1))
     assert f"stopped the server (pid {pid})" in step
     curl = re.search(r"^\$ curl -s -X POST http://127\.0\.0\.1:\d+/get-online-features \\\n"

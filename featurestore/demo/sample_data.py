@@ -12,8 +12,8 @@ A small ride-hailing company: 50 drivers, 20 customers, 8 city zones. :func:`wri
   (~4,200 rows; ``trip_stats``, a view with a Polars batch transform)
 - ``data/txns.parquet``: card transactions of 20 riders' cards, 30 days up to the current minute (~3,000
   rows; the aggregate view ``card_txn``, fed by the push source ``txn_push``), with a created time, some
-  amounts null or NaN and some merchants null; the rows earlier demo runs pushed (``data/_push/txn_push``)
-  are removed
+  amounts null or NaN and some merchants null; the rows earlier demo runs pushed (``data/_push/txn_push`` and
+  ``driver_stats_push``) and their offline feature tables (``data/feature_tables``) are removed
 
 Timestamps end at the given ``end`` (default: today, midnight UTC) so that online lookups of the
 demo find fresh values; ``zone_demand``, whose view's ttl is one hour, runs up to the current
@@ -261,7 +261,9 @@ def write(repo: Path, end: datetime | None = None) -> list[Path]:
     pq.write_table(driver_trips(end), trips)
     transactions = data / "txns.parquet"
     pq.write_table(txns(end), transactions)
-    shutil.rmtree(data / "_push" / "txn_push", ignore_errors=True)  # rows pushed by an earlier demo run
+    for push in ("txn_push", "driver_stats_push"):  # rows pushed by an earlier demo run
+        shutil.rmtree(data / "_push" / push, ignore_errors=True)
+    shutil.rmtree(data / "feature_tables", ignore_errors=True)  # an earlier run's tables of the data replaced here
     return [stats, profile, pairs, city, trips, transactions]
 
 
