@@ -18,7 +18,7 @@ LINEAGE_EXAMPLE = {"root": "feature_view:driver_stats", "upstream": ["entity:dri
                    "edges": [{"from": "entity:driver", "to": "feature_view:driver_stats"}]}
 
 
-@router.get("/lineage/{name}", responses={200: {"content": {"application/json": {"example": LINEAGE_EXAMPLE}}}})
+@router.get("/lineage/{name:path}", responses={200: {"content": {"application/json": {"example": LINEAGE_EXAMPLE}}}})
 async def lineage(request: Request, name: str,
                   kind: str | None = Query(default=None, description="The kind, when several share the name: "
                                            "feature_view, feature_service, entity, source, training_set, ...")

@@ -103,6 +103,11 @@ def test_http_lineage_and_history(store: FeatureStore) -> None:
         assert r.status_code == 200 and r.json()["root"] == "feature_service:ranking"
         assert c.get("/lineage/stats", params={"kind": "feature_view"}).json()["root"] == "feature_view:stats"
         assert c.get("/lineage/nope").status_code == 404
+        source = c.get("/lineage/parquet:data/stats.parquet")  # no name: the source's text, slashes and all
+        assert source.status_code == 404  # this source has a name: it is known by it
+        found = c.get("/lineage/data/stats.parquet", params={"kind": "file"})
+        assert found.status_code == 200 and found.json()["downstream"][:2] == ["source:stats_file",
+                                                                               "feature_view:stats"]
         assert c.get("/lineage/stats", params={"kind": "view"}).status_code == 400
         assert [e["version"] for e in c.get("/history").json()] == [1, 2, 3, 4]
         diff = c.get("/history/diff", params={"from": 2, "to": 3}).json()

@@ -113,3 +113,20 @@ def test_fingerprints_footer_csv_and_full_hash(tmp_path: Path) -> None:
     full = store.create_training_set("churn", entities(), ["stats:conv"], full_hash=True)
     assert all(f.full for f in full.manifest.sources)
     assert store.recreate_training_set("churn", 2).identical
+
+
+def test_rows_appended_in_place_to_a_csv(tmp_path: Path) -> None:
+    """A CSV source without a created column: rows appended after the cutoff are ignored (identical, the change
+    noted); a late row (an old event time appended later) cannot be told apart: named, as the README says."""
+    store = make_store(tmp_path)
+    ts = store.create_training_set("churn", entities(), ["profile:age"], as_of=CUTOFF)
+    csv = tmp_path / "data" / "profile.csv"
+    with open(csv, "a") as f:
+        f.write(f"1,{(CUTOFF + H).isoformat()},99\n")
+    done = store.recreate_training_set("churn")
+    assert done.content_hash == ts.fingerprint
+    assert any("data/profile.csv" in n and "changed" in n for n in done.notes)
+    with open(csv, "a") as f:
+        f.write(f"1,{(BASE + 2 * H).isoformat()},77\n")
+    with pytest.raises(ReproducibilityError, match="source file data/profile.csv of view profile changed"):
+        store.recreate_training_set("churn")
