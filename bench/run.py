@@ -318,7 +318,7 @@ def reproducibility() -> dict[str, Any]:
     training set of a transformed view from its offline feature table against recomputing the transform."""
     found = _json_lines([sys.executable, "bench/reproducibility.py", "--pairs", str(setting("REPRO_PAIRS", 7)),
                          "--runs", str(setting("REPRO_RUNS", 5))], float(setting("TIMEOUT", 1200)))[-1]
-    out = {"creation": found.get("creation", found), "feature_table": found.get("feature_table", found)}
+    out = {key: found.get(key, found) for key in ("creation", "feature_table", "feature_table_window")}
     log(f"  reproducibility: {out}")
     return out
 

@@ -136,18 +136,14 @@ def files_of(ctx: Context, state: RegistryState, full: bool) -> tuple[list[Sourc
     return files, tables
 
 
-def write_output(table: pa.Table, path: Path) -> None:
-    """The output as Parquet with fixed settings (one chunk per column, fixed row groups): the same table gives
-    the same bytes with the same pyarrow."""
-    pq.write_table(table.combine_chunks(), path, row_group_size=ROW_GROUP, compression="snappy")
-
-
-def file_hash(path: Path) -> str:
-    h = hashlib.blake2b(digest_size=20)
-    with open(path, "rb") as f:
-        while block := f.read(1 << 20):
-            h.update(block)
-    return h.hexdigest()
+def write_output(table: pa.Table, path: Path) -> str:
+    """Write the output as Parquet with fixed settings (one chunk per column, fixed row groups: the same table
+    gives the same bytes with the same pyarrow); returns the hash of the bytes written."""
+    sink = pa.BufferOutputStream()
+    pq.write_table(table.combine_chunks(), sink, row_group_size=ROW_GROUP, compression="snappy")
+    data = sink.getvalue()
+    path.write_bytes(memoryview(data))
+    return hashlib.blake2b(memoryview(data), digest_size=20).hexdigest()
 
 
 def statistics(table: pa.Table, entity_columns: list[str], label: str) -> dict[str, Any]:
@@ -172,16 +168,17 @@ def create(ctx: Context, state: RegistryState, name: str, entity_df: Any, featur
     used = RegistryState(ctx.project, state.version, definitions)
     files, tables = files_of(ctx, used, full_hash)  # before computing: a file changing meanwhile shows later
     table = ctx.compute(state, entities, features, full_feature_names, as_of_created, as_of)
-    frame = EntityFrame(content_hash=table_hash(entities), rows=entities.num_rows, columns=entities.column_names,
-                        timestamp_column=timestamp)
-
     def fill(folder: Path) -> Callable[[int], Manifest]:
-        with ThreadPoolExecutor(1) as pool:  # the profile beside the writes and hashes (both release the GIL)
+        # the profile and the content hashes run beside the writes (numpy, blake2b and Parquet release the GIL)
+        with ThreadPoolExecutor(2) as pool:
             profiled = pool.submit(statistics, table, entities.column_names, f"training set {name}")
-            write_output(table, folder / OUTPUT)
+            hashed = pool.submit(lambda: (table_hash(table), table_hash(entities)))
+            written = write_output(table, folder / OUTPUT)
             pq.write_table(entities, folder / ENTITIES, compression="zstd")
-            content, written = table_hash(table), file_hash(folder / OUTPUT)
+            content, entity_hash = hashed.result()
             stats = profiled.result()
+        frame = EntityFrame(content_hash=entity_hash, rows=entities.num_rows, columns=entities.column_names,
+                            timestamp_column=timestamp)
 
         def manifest(version: int) -> Manifest:
             return Manifest(

@@ -28,9 +28,7 @@ from featurestore.training.content_hash import table_hash
 from featurestore.training.create import (
     Context,
     engine_versions,
-    file_hash,
     files_of,
-    sourced_views,
     uses_polars,
     write_output,
 )
@@ -160,12 +158,11 @@ def recreate(ctx: Context, ts: TrainingSet) -> Recreation:
         raise _fail(manifest, found, f"its content hash is {content[:16]}, not {manifest.content_hash[:16]}")
     same_writer = engine.get("pyarrow") == manifest.engine.get("pyarrow")
     with tempfile.TemporaryDirectory(dir=ts.folder.parent) as tmp:
-        write_output(table, Path(tmp) / "out.parquet")
-        written = file_hash(Path(tmp) / "out.parquet")
+        written = write_output(table, Path(tmp) / "out.parquet")
     notes = [_describe(d) + " (the rows read are the same)" for d in found]
     notes += [_describe(d) + " (the output is the same)" for d in engine_changes]
     return Recreation(manifest.name, manifest.version, content, table.num_rows,
                       (written == manifest.file_hash) if same_writer else None, tuple(notes))
 
 
-__all__ = ["Recreation", "recreate", "snapshot_state", "sourced_views"]
+__all__ = ["Recreation", "recreate", "snapshot_state"]
