@@ -124,3 +124,49 @@ def test_http_needs_a_read_key(store: FeatureStore) -> None:
             assert c.get(path).status_code == 401, path
             for key in ("rk", "wk"):
                 assert c.get(path, headers={"Authorization": f"Bearer {key}"}).status_code == 200, (path, key)
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_random_repos_against_a_brute_force_closure(tmp_path: Path, seed: int) -> None:
+    """Random views over random sources, services over random views: each view's upstream and downstream equal the
+    transitive closure of the "is made from" relation computed by brute force from the definitions."""
+    import random
+
+    from featurestore import FeatureService, FeatureView, Field, ParquetSource
+    from featurestore.types import Float64
+    from tests.lineage.repo import driver, make_repo
+
+    rng = random.Random(seed)
+    store = FeatureStore(make_repo(tmp_path / "repo"))
+    sources = [ParquetSource(name=f"src{i}", path="data/stats.parquet", timestamp_field="ts") for i in range(3)]
+    views = [FeatureView(name=f"v{i}", entities=[driver], source=rng.choice(sources),
+                         schema=[Field(name="conv", dtype=Float64)]) for i in range(5)]
+    services = [FeatureService(name=f"s{i}", features=rng.sample(views, rng.randint(1, 3))) for i in range(3)]
+    store.apply([driver, *views, *services])
+    made_from: dict[str, set[str]] = {}  # node -> what it is made from, straight from the definitions
+    for v in views:
+        made_from[f"feature_view:{v.name}"] = {"entity:driver", f"source:{v.source.name}"}
+        made_from.setdefault(f"source:{v.source.name}", set()).add("file:data/stats.parquet")
+    for s in services:
+        made_from[f"feature_service:{s.name}"] = {f"feature_view:{p.view}" for p in s.features}
+
+    def closure(node: str, edges: dict[str, set[str]]) -> set[str]:
+        seen: set[str] = set()
+        todo = [node]
+        while todo:
+            for n in edges.get(todo.pop(), set()):
+                if n not in seen:
+                    seen.add(n)
+                    todo.append(n)
+        return seen
+
+    feeds: dict[str, set[str]] = {}
+    for node, parents in made_from.items():
+        for parent in parents:
+            feeds.setdefault(parent, set()).add(node)
+    for node in [f"feature_view:{v.name}" for v in views] + [f"feature_service:{s.name}" for s in services] + \
+            [f"source:{s.name}" for s in sources if f"source:{s.name}" in feeds]:
+        kind, name = node.split(":", 1)
+        found = store.lineage(name, kind=kind)
+        assert set(found.upstream) == closure(node, made_from), node
+        assert set(found.downstream) == closure(node, feeds), node
