@@ -75,7 +75,7 @@ class FeatureTableMethods:
         tmp, final = feature_tables.new_file(self.feature_tables, view, epoch_us(materialized_at))
         con = self.connect([view.source], [view])
         try:
-            con.sql(sql).write_parquet(str(tmp), compression="zstd")
+            con.sql(sql).write_parquet(str(tmp), compression="snappy")
             rows = pq.ParquetFile(tmp).metadata.num_rows
         except duckdb.Error as err:
             tmp.unlink(missing_ok=True)
