@@ -13,6 +13,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -152,7 +153,7 @@ def statistics(table: pa.Table, entity_columns: list[str], label: str) -> dict[s
     sample = table.select(features)
     if sample.num_rows > STATS_ROWS:
         step = sample.num_rows / STATS_ROWS
-        sample = sample.take(pa.array([int(i * step) for i in range(STATS_ROWS)], pa.int64()))
+        sample = sample.take(pa.array((np.arange(STATS_ROWS) * step).astype(np.int64)))
     found = table_profile(sample, label).to_dict()
     found["sampled_rows"] = sample.num_rows
     return found
