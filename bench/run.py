@@ -316,7 +316,7 @@ def reproducibility() -> dict[str, Any]:
     """The cases of issue 14 (targets in bench/report_reproducibility.py), in a child process
     (bench/reproducibility.py): creating a versioned training set against ``to_parquet`` of the same, and the
     training set of a transformed view from its offline feature table against recomputing the transform."""
-    found = _json_lines([sys.executable, "bench/reproducibility.py", "--pairs", str(setting("REPRO_PAIRS", 7)),
+    found = _json_lines([sys.executable, "bench/reproducibility.py", "--pairs", str(setting("REPRO_PAIRS", 11)),
                          "--runs", str(setting("REPRO_RUNS", 5))], float(setting("TIMEOUT", 1200)))[-1]
     out = {key: found.get(key, found) for key in ("creation", "feature_table", "feature_table_window")}
     log(f"  reproducibility: {out}")

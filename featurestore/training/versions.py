@@ -34,10 +34,8 @@ def write_version(root: Path, name: str, fill: Callable[[Path], Callable[[int], 
             try:
                 version = max(version_dirs(root, name), default=0) + 1
                 manifest = manifest_of(version)
-                with open(tmp / MANIFEST, "w") as f:
+                with open(tmp / MANIFEST, "w") as f:  # no fsync: as to_parquet, the rename is the commit point
                     json.dump(manifest.to_json(), f, indent=1, sort_keys=True)
-                    f.flush()
-                    os.fsync(f.fileno())
                 final = parent / f"v{version}"
                 os.rename(tmp, final)
             finally:
