@@ -44,7 +44,7 @@ class LineageMethods:
         """
         if version is None:
             return self.state()
-        return state_at(self.project, self.history(), int(version))
+        return state_at(self.project, self.history(), int(version), self.state())
 
     def history_diff(self, before: int, after: int | None = None) -> RegistryDiff:
         """What changed in the definitions from registry version ``before`` to ``after`` (None: now): objects
@@ -55,9 +55,9 @@ class LineageMethods:
         ~ feature_view driver_stats
             ttl_seconds: 86400.0 -> 7200.0
         """
-        entries = self.history()
-        old = state_at(self.project, entries, int(before))
-        new = self.state() if after is None else state_at(self.project, entries, int(after))
+        entries, now = self.history(), self.state()
+        old = state_at(self.project, entries, int(before), now)
+        new = now if after is None else state_at(self.project, entries, int(after), now)
         return diff_states(old, new)
 
     def lineage(self, name: str, kind: str | None = None) -> Lineage:

@@ -33,18 +33,22 @@ class _Absent:
 _MISSING: Any = _Absent()
 
 
-def state_at(project: str, entries: list[dict[str, Any]], version: int) -> RegistryState:
-    """The registry as it was at ``version`` (0: empty), from the history ``entries`` (``Registry.history()``).
+def state_at(project: str, entries: list[dict[str, Any]], version: int,
+             current: RegistryState | None = None) -> RegistryState:
+    """The registry as it was at ``version`` (0: empty), from the history ``entries`` (``Registry.history()``);
+    ``current`` (the registry now) answers for its own version even when a crash lost that history entry.
 
     NotFoundError (kind ``registry_version``) naming the versions that exist when ``version`` was never applied.
     """
     if version == 0:
         return RegistryState(project=project)
+    if current is not None and version == current.version:
+        return current
     for entry in entries:
         if int(entry["version"]) == version:
             objects = {k: dict(entry.get("objects", {}).get(k, {})) for k in KEYS}
             return RegistryState(project=project, version=version, objects=objects)
-    known = [int(e["version"]) for e in entries]
+    known = [int(e["version"]) for e in entries] + ([current.version] if current is not None else [])
     span = f"versions 1 to {max(known)}" if known else "no version yet (run apply)"
     raise NotFoundError(f"registry version {version} does not exist ({span} are in the history)",
                         kind="registry_version", name=str(version))
@@ -119,17 +123,26 @@ def _short(value: Any) -> str:
     return text if len(text) <= 120 else text[:117] + "..."
 
 
-def field_changes(before: Any, after: Any, path: str = "") -> list[FieldChange]:
+def _named_list(value: Any) -> bool:
+    """A list of dicts with distinct ``name`` keys (a schema's fields, a service's projections)."""
+    if not isinstance(value, list) or not value or not all(isinstance(x, dict) and "name" in x for x in value):
+        return False
+    return len({str(x["name"]) for x in value}) == len(value)
+
+
+def field_changes(before: Any, after: Any, path: str = "", by_name: bool = False) -> list[FieldChange]:
     """The changed leaves between two registry forms: dictionaries are walked key by key (a key only on one side
     is a change from or to absent); anything else (lists, scalars) is compared whole.
 
     >>> [str(c) for c in field_changes({"ttl": 60, "tags": {"a": 1}}, {"ttl": 30, "tags": {}})]
     ['tags.a: 1 -> (absent)', 'ttl: 60 -> 30']
     """
+    if _named_list(before) and _named_list(after):  # fields, projections: by name, not by position
+        return field_changes({x["name"]: x for x in before}, {x["name"]: x for x in after}, path, True)
     if isinstance(before, dict) and isinstance(after, dict):
         out: list[FieldChange] = []
         for key in sorted(set(before) | set(after), key=str):
-            sub = f"{path}.{key}" if path else str(key)
+            sub = f"{path}[{key}]" if by_name else f"{path}.{key}" if path else str(key)
             out += field_changes(before.get(key, _MISSING), after.get(key, _MISSING), sub)
         return out
     if before == after:

@@ -153,3 +153,20 @@ def test_cli_history_diff_and_describe_version(store: FeatureStore) -> None:
     assert "registry version 7 does not exist" in err
     err = failed(runner.invoke(main, ["describe", *repo, "feature-service", "quotes", "--version", "2"]))
     assert "quotes" in err
+
+
+def test_fields_are_compared_by_name() -> None:
+    before = {"schema": [{"name": "conv", "dtype": "Float32"}, {"name": "trips", "dtype": "Int64"}]}
+    after = {"schema": [{"name": "acc", "dtype": "Int64"}, {"name": "conv", "dtype": "Float64"}]}
+    assert [str(c) for c in field_changes(before, after)] == [
+        'schema[acc]: (absent) -> {"dtype": "Int64", "name": "acc"}', 'schema[conv].dtype: "Float32" -> "Float64"',
+        'schema[trips]: {"dtype": "Int64", "name": "trips"} -> (absent)']
+    reordered = {"schema": list(reversed(before["schema"]))}
+    assert field_changes(before, reordered) == []  # the same fields in another order: no change by name
+
+
+def test_the_current_version_loads_when_its_history_entry_was_lost(store: FeatureStore) -> None:
+    lines = store.registry.history_path.read_text().splitlines()
+    store.registry.history_path.write_text("\n".join(lines[:-1]) + "\n")  # a crash between the two writes
+    assert store.registry_at(4).objects == store.state().objects
+    assert store.history_diff(3, 4).changes and store.history_diff(3).changes

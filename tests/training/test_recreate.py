@@ -128,5 +128,5 @@ def test_rows_appended_in_place_to_a_csv(tmp_path: Path) -> None:
     assert any("data/profile.csv" in n and "changed" in n for n in done.notes)
     with open(csv, "a") as f:
         f.write(f"1,{(BASE + 2 * H).isoformat()},77\n")
-    with pytest.raises(ReproducibilityError, match="source file data/profile.csv of view profile changed"):
+    with pytest.raises(ReproducibilityError, match=r"source file data/profile\.csv of view profile changed"):
         store.recreate_training_set("churn")
