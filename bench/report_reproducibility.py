@@ -42,7 +42,7 @@ def section(found: dict[str, Any]) -> list[str]:
     c = found.get("creation") or {}
     out = ["", "## Reproducible training sets and feature tables (issue 14)", "",
            "Creating a versioned training set (output and entity frame written, both hashed, the source "
-           "fingerprinted from its Parquet footer, a 25k-row profile, the manifest) against writing the same "
+           "fingerprinted from its Parquet footer, a 10k-row profile, the manifest) against writing the same "
            "training set with `to_parquet`, one warm store, medians of alternated pairs:", "",
            "| rows | to_parquet s | create_training_set s | ratio | recreate s | identical | same bytes |",
            "|---:|---:|---:|---:|---:|---|---|",

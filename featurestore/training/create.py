@@ -37,7 +37,7 @@ from featurestore.utc import now_iso
 Compute = Callable[[RegistryState, pa.Table, Any, bool, bool, "datetime | None"], pa.Table]
 """``(state, entity table, features, full_feature_names, as_of_created, as_of) -> training set table``."""
 ROW_GROUP = 1 << 20
-STATS_ROWS = 25_000
+STATS_ROWS = 10_000
 """Statistics are computed over at most this many rows of the output (evenly spaced): a drift reference (its PSI
 bins and quantiles) needs thousands of values, not every row; the full output stays at hand for more."""
 
@@ -169,6 +169,7 @@ def create(ctx: Context, state: RegistryState, name: str, entity_df: Any, featur
     used = RegistryState(ctx.project, state.version, definitions)
     files, tables = files_of(ctx, used, full_hash)  # before computing: a file changing meanwhile shows later
     table = ctx.compute(state, entities, features, full_feature_names, as_of_created, as_of)
+
     def fill(folder: Path) -> Callable[[int], Manifest]:
         # the profile and the content hashes run beside the writes (numpy, blake2b and Parquet release the GIL)
         with ThreadPoolExecutor(2) as pool:
