@@ -6,35 +6,16 @@ A mixin of ``FeatureStore`` (kept in its own module so each stays small); the lo
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from featurestore.code import StoreCode
 from featurestore.materialize import offline_tables
 from featurestore.materialize import run as mat
-from featurestore.offline.protocol import OfflineStore
-from featurestore.registry.file import RegistryState
-from featurestore.state import StateStore
+from featurestore.store_parts import StoreParts
 
 
-class FeatureTableMethods:
+class FeatureTableMethods(StoreParts):
     """Offline feature tables on a feature store (mixed into :class:`~featurestore.FeatureStore`)."""
-
-    if TYPE_CHECKING:
-        repo_path: Path
-        state_store: StateStore
-        clock: Callable[[], datetime]
-        _code: StoreCode
-
-        @property
-        def offline(self) -> OfflineStore: ...
-
-        @property
-        def feature_tables_dir(self) -> Path: ...
-
-        def state(self) -> RegistryState: ...
 
     def _offline_run(self, start: datetime | None, end: datetime, feature_views: list[str] | None,
                      incremental: bool) -> list[mat.ViewMaterialization]:

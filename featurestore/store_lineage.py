@@ -6,34 +6,18 @@ A mixin of ``FeatureStore`` (kept in its own module so each stays small); the lo
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from featurestore.lineage.graph import Lineage, build_lineage
-from featurestore.offline.protocol import OfflineStore
-from featurestore.registry.file import Registry, RegistryState
+from featurestore.registry.file import RegistryState
 from featurestore.registry.history import RegistryDiff, diff_states, state_at
+from featurestore.store_parts import StoreParts
 
 
-class LineageMethods:
+class LineageMethods(StoreParts):
     """Registry history and lineage on a feature store (mixed into :class:`~featurestore.FeatureStore`)."""
 
     if TYPE_CHECKING:
-        project: str
-        repo_path: Path
-        registry: Registry
-
-        @property
-        def offline(self) -> OfflineStore: ...
-
-        @property
-        def training_sets_dir(self) -> Path: ...
-
-        @property
-        def feature_tables_dir(self) -> Path: ...
-
-        def state(self) -> RegistryState: ...
-
         def history(self) -> list[dict[str, Any]]: ...
 
     def registry_at(self, version: int | None = None) -> RegistryState:

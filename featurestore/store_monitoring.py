@@ -7,12 +7,10 @@ A mixin of ``FeatureStore`` (kept in its own module so each stays small); every 
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from featurestore.code import StoreCode
 from featurestore.definitions.feature_service import FeatureService
 from featurestore.materialize import gated, runlog
 from featurestore.materialize import run as mat
@@ -23,36 +21,20 @@ from featurestore.monitoring.freshness import ViewFreshness
 from featurestore.monitoring.log_files import log_dir
 from featurestore.monitoring.profile import Profile
 from featurestore.monitoring.status import MonitoringStatus, read_status
-from featurestore.offline.protocol import OfflineStore, RetrievalJob
-from featurestore.online.protocol import OnlineStore
+from featurestore.offline.protocol import RetrievalJob
 from featurestore.online.response import OnlineResponse
 from featurestore.quality.policy import Gate
 from featurestore.quality.report import ValidationReport
 from featurestore.registry.file import RegistryState
-from featurestore.state import StateStore
+from featurestore.store_parts import StoreParts
 from featurestore.utc import time_range
 
 
-class MonitoringMethods:
+class MonitoringMethods(StoreParts):
     """Data quality and monitoring on a feature store (mixed into :class:`~featurestore.FeatureStore`)."""
 
     if TYPE_CHECKING:
-        repo_path: Path
-        state_store: StateStore
-        clock: Callable[[], datetime]
-        _code: StoreCode
         _feature_logger: feature_log.FeatureLogger
-
-        @property
-        def offline(self) -> OfflineStore: ...
-
-        @property
-        def online(self) -> OnlineStore: ...
-
-        @property
-        def data_dir(self) -> Path: ...
-
-        def state(self) -> RegistryState: ...
 
         def list_feature_services(self) -> list[FeatureService]: ...
 

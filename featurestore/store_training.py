@@ -6,48 +6,24 @@ A mixin of ``FeatureStore`` (kept in its own module so each stays small); the lo
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pyarrow as pa
 
 from featurestore import utc
-from featurestore.code import StoreCode
 from featurestore.offline import retrieval
-from featurestore.offline.protocol import OfflineStore
 from featurestore.registry.file import RegistryState
-from featurestore.resolution import ResolvedOnDemand
+from featurestore.store_parts import StoreParts
 from featurestore.training import create as creation
 from featurestore.training.compare import TrainingSetDiff, compare
 from featurestore.training.manifest import check_training_set_name, list_manifests, read_manifest, version_dirs
 from featurestore.training.recreate import Recreation, recreate
 from featurestore.training.training_set import TrainingSet
-from featurestore.transform import OnDemandRunner
 
 
-class TrainingSetMethods:
+class TrainingSetMethods(StoreParts):
     """Versioned training sets on a feature store (mixed into :class:`~featurestore.FeatureStore`)."""
-
-    if TYPE_CHECKING:
-        project: str
-        repo_path: Path
-        clock: Callable[[], datetime]
-        _code: StoreCode
-
-        @property
-        def offline(self) -> OfflineStore: ...
-
-        @property
-        def training_sets_dir(self) -> Path: ...
-
-        @property
-        def feature_tables_dir(self) -> Path: ...
-
-        def state(self) -> RegistryState: ...
-
-        def on_demand_runner(self, state: RegistryState, odfv: ResolvedOnDemand) -> OnDemandRunner: ...
 
     def _compute_at(self, state: RegistryState, entities: pa.Table, features: Any, full_feature_names: bool,
                     as_of_created: bool, as_of: datetime | None) -> pa.Table:
