@@ -7,8 +7,10 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
-from featurestore import ReproducibilityError
+from featurestore import FeatureService, ReproducibilityError
+from featurestore.cli import main
 from tests.training.repo import BASE, CUTOFF, NOW, entities, make_store, rows, stats
 
 H = timedelta(hours=1)
@@ -61,18 +63,21 @@ def test_a_rewritten_and_a_removed_file_are_named(tmp_path: Path) -> None:
 
 
 def test_old_registry_version_recreates_after_the_view_changed(tmp_path: Path) -> None:
-    store = make_store(tmp_path)
-    store.apply([stats(ttl_hours=48)])  # no change: same version
-    at = store.state().version
+    """The issue's case: a set created at registry version 3 re-creates correctly after its view changed at 4."""
+    store = make_store(tmp_path)  # version 1
+    store.apply([FeatureService(name="other", features=[stats()])])  # 2
+    store.apply([FeatureService(name="third", features=[stats()])])  # 3
+    assert store.state().version == 3
     ts = store.create_training_set("churn", entities(), ["stats:conv"], as_of=CUTOFF)
-    store.apply([stats(ttl_hours=2)])
-    assert store.state().version == at + 1
-    assert store.recreate_training_set("churn").content_hash == ts.fingerprint  # the definitions of version `at`
+    assert ts.manifest.registry_version == 3
+    store.apply([stats(ttl_hours=2)])  # 4: the ttl of the view it read
+    assert store.state().version == 4
+    assert store.recreate_training_set("churn").content_hash == ts.fingerprint  # read as it was at version 3
     fresh = store.create_training_set("churn", entities(), ["stats:conv"], as_of=CUTOFF)
-    assert fresh.fingerprint != ts.fingerprint and fresh.manifest.registry_version == at + 1
-    change = store.history_diff(at, at + 1).changes[0]
-    assert (change.name, [(f.path, f.before, f.after) for f in change.fields]) == (
-        "stats", [("ttl_seconds", 48 * 3600.0, 2 * 3600.0)])
+    assert fresh.fingerprint != ts.fingerprint and fresh.manifest.registry_version == 4
+    out = CliRunner().invoke(main, ["history", "--repo", str(tmp_path), "--diff", "3", "4"])
+    assert out.exit_code == 0, out.output
+    assert out.stdout == ("registry version 3 -> 4\n~ feature_view stats\n    ttl_seconds: 172800.0 -> 7200.0\n")
     diff = store.diff_training_sets("churn", 1, 2)
     assert not diff.same_content and "ttl_seconds: 172800.0 -> 7200.0" in str(diff)
 

@@ -246,7 +246,7 @@ class DuckDBOfflineStore(FeatureTableMethods):
     ) -> DuckDBRetrievalJob:
         sources = [r.view.source for r in requests]
         views: list[SourcedView | None] = [r.view for r in requests]
-        ctx = self._cutoff(self._context_for_training([r.view for r in requests]), as_of, [r.view for r in requests])
+        ctx = self.training_context([r.view for r in requests], as_of)
         types = {r.view.name: t for r, t in
                  zip(requests, self.column_types([r.view for r in requests], ctx), strict=True)}
         ts_type = arrow_time_type(entity.schema.field(entity.timestamp_column).type)
@@ -276,7 +276,7 @@ class DuckDBOfflineStore(FeatureTableMethods):
               as_of: datetime | None = None) -> pa.Table:
         """Every distinct (join keys, event time) of the views' sources in [start, end], as an entity frame."""
         cols = "".join(f"{quote(k)}, " for k in views[0].join_keys)  # none for views without entities
-        ctx = self._cutoff(self._context_for_training(views), as_of, views)
+        ctx = self.training_context(views, as_of)
         types = self.column_types(views, ctx)
         parts = [
             f"SELECT {cols}__fs_ev FROM ({events_relation(v, ctx, t)}) "

@@ -40,19 +40,16 @@ class FeatureTableMethods:
         def _errors(self, err: Exception, sources: list[BatchSource | PushSource],
                     views: Sequence[SourcedView | None]) -> FeatureStoreError: ...
 
-    def _cutoff(self, ctx: SourceContext, as_of: datetime | None, views: Sequence[SourcedView] = ()) -> SourceContext:
-        """``ctx`` for a training set: views with a feature table read from it (when configured), and only the
-        rows known at ``as_of`` (aware UTC; None: every row)."""
+    def training_context(self, views: Sequence[SourcedView], as_of: datetime | None) -> SourceContext:
+        """The source context of a training set over ``views``: views with a feature table for their definition
+        read from it (when configured; their transforms are not run), the others as :meth:`context` gives them,
+        and only the rows known at ``as_of`` (aware UTC; None: every row)."""
         tables = feature_tables.training_tables(self.feature_tables, views) if self.train_from_tables else ()
+        from_tables = {name for name, _ in tables}
+        ctx = self.context([v for v in views if v.name not in from_tables])
         if tables:
             ctx = replace(ctx, tables=tables)
         return ctx if as_of is None else replace(ctx, as_of_us=epoch_us(as_of))
-
-    def _context_for_training(self, views: Sequence[SourcedView]) -> SourceContext:
-        """:meth:`context`, without running the transforms of views read from their feature tables."""
-        tables = {n for n, _ in feature_tables.training_tables(self.feature_tables, views)} \
-            if self.train_from_tables else set()
-        return self.context([v for v in views if v.name not in tables])
 
     def view_files(self, view: SourcedView) -> list[str]:
         """The files a training set reads for ``view`` now (see the protocol)."""
