@@ -146,9 +146,10 @@ def source_name(source: Any) -> str:
     return str(source.name or source.describe())
 
 
-def _files(offline: OfflineStore, view: FeatureView | AggregateView) -> list[str]:
+def _files(offline: OfflineStore, view: FeatureView | AggregateView, tables: bool = False) -> list[str]:
+    """The source's files (``tables``: the files training reads, a feature table's when it has one)."""
     try:
-        return list(offline.view_files(view))
+        return list(offline.view_files(view, tables))
     except FeatureStoreError:
         return []
 
@@ -183,7 +184,11 @@ def build_graph(state: RegistryState, history: list[dict[str, Any]], offline: Of
             for path in _files(offline, view):
                 g.edge(g.add("file", relative(path, repo) if repo is not None else path), src)
         if feature_tables is not None and (feature_tables / view.name).is_dir():
-            g.edge(node, g.add("feature_table", view.name, path=str(feature_tables / view.name)))
+            read = _files(offline, view, True) if offline is not None else []
+            used = [p for p in read if Path(p).resolve().is_relative_to(feature_tables.resolve())]
+            path = relative(feature_tables / view.name, repo) if repo is not None else str(feature_tables / view.name)
+            g.edge(node, g.add("feature_table", view.name, path=path, files=len(used),
+                               read_for_training=bool(used)))
     for odfv in state.on_demand_feature_views():
         node = g.add("on_demand_feature_view", odfv.name,
                      registry_version=version("on_demand_feature_views", odfv.name))

@@ -141,10 +141,10 @@ class OfflineStore(Protocol):
         """
         ...
 
-    def view_files(self, view: SourcedView) -> list[str]:
+    def view_files(self, view: SourcedView, tables: bool = True) -> list[str]:
         """The files a training set reads for ``view`` now, in read order: its source's files then its pushed
-        files (an offline feature table's files instead when training reads the view from one); none for a DuckDB
-        table or query source. What a training set's manifest fingerprints."""
+        files (an offline feature table's files instead when training reads the view from one, unless ``tables``
+        is False); none for a DuckDB table or query source. What a training set's manifest fingerprints."""
         ...
 
     def write_feature_table(self, view: FeatureView, start: datetime | None, end: datetime,

@@ -204,6 +204,11 @@ def test_training_set_manifest_names_the_table(tmp_path: Path) -> None:
     assert any(f.path.startswith("data/feature_tables/plain/") for f in ts.manifest.sources)
     store.materialize_offline(BASE, NOW, ["plain"])  # a later run (after the cutoff): the set still re-creates
     assert store.recreate_training_set("t").identical
+    lineage = store.lineage("plain")
+    table = lineage.nodes["feature_table:plain"].details
+    assert table["files"] == 2 and table["read_for_training"] and table["path"] == "data/feature_tables/plain"
+    assert "file:data/stats/part-0.parquet" in lineage.upstream  # the source's own files, not the table's
+    assert "training_set:t@1" in store.lineage("plain", kind="feature_table").downstream
 
 
 def test_cli_and_http_with_keys(tmp_path: Path) -> None:

@@ -51,9 +51,9 @@ class FeatureTableMethods:
             ctx = replace(ctx, tables=tables)
         return ctx if as_of is None else replace(ctx, as_of_us=epoch_us(as_of))
 
-    def view_files(self, view: SourcedView) -> list[str]:
+    def view_files(self, view: SourcedView, tables: bool = True) -> list[str]:
         """The files a training set reads for ``view`` now (see the protocol)."""
-        if self.train_from_tables and self.feature_tables is not None and isinstance(view, FeatureView):
+        if tables and self.train_from_tables and self.feature_tables is not None and isinstance(view, FeatureView):
             table = feature_tables.table_files(self.feature_tables, view)
             if table:
                 return table
