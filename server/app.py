@@ -50,6 +50,7 @@ Online feature serving for a featurestore repo.
 * `POST /v1/online`: the native row form (JSON, MessagePack or Arrow IPC by `Accept`).
 * `POST /push`, `/write-to-online-store`, `/materialize`, `/materialize-incremental`: Feast-compatible writes.
 * `GET /features` (catalog), `/health`, `/ready`, `/metrics`.
+* `GET /training-sets`, `/lineage/{name}`, `/history` (reproducibility); `POST /materialize-offline`.
 
 When API keys are configured, send `Authorization: Bearer <key>`.
 """
