@@ -104,11 +104,35 @@ class ApiKeys(_Strict):
     write: list[str] = []
 
 
+class UiConfig(_Strict):
+    """The web UI at ``/ui`` (README "Web UI")."""
+
+    enabled: bool = True
+    statistics_cache: int = Field(default=256, ge=0)
+    """Profiles kept in memory (per view and source state); 0: computed on every statistics request."""
+    session_hours: float = Field(default=12.0, gt=0)
+    """How long the UI's login cookie is valid."""
+
+
 class ServerConfig(_Strict):
     max_entities: int = Field(default=10_000, gt=0)
     max_body_bytes: int = Field(default=10 * 1024 * 1024, gt=0)
     registry_poll_seconds: float = Field(default=1.0, gt=0)
     api_keys: ApiKeys = ApiKeys()
+    trusted_proxies: list[str] = ["127.0.0.1", "::1"]
+    """Clients whose ``X-Forwarded-Prefix`` header is believed (addresses, networks, or ``"*"``)."""
+    ui: UiConfig = UiConfig()
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies(cls, v: list[str]) -> list[str]:
+        for item in v:
+            if item.strip() != "*":
+                try:
+                    ipaddress.ip_network(item.strip(), strict=False)
+                except ValueError:
+                    raise ValueError(f"trusted_proxies: {item!r} is not an address, a network or '*'") from None
+        return v
 
 
 class DriftCheck(_Strict):

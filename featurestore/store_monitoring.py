@@ -23,6 +23,7 @@ from featurestore.monitoring.profile import Profile
 from featurestore.monitoring.status import MonitoringStatus, read_status
 from featurestore.offline.protocol import RetrievalJob
 from featurestore.online.response import OnlineResponse
+from featurestore.quality import outcomes
 from featurestore.quality.policy import Gate
 from featurestore.quality.report import ValidationReport
 from featurestore.registry.file import RegistryState
@@ -141,6 +142,16 @@ class MonitoringMethods(StoreParts):
         """
         return fresh.freshness(state if state is not None else self.state(), self.online.data_timestamps(),
                                self.clock())
+
+    def validation_log(self, feature_view: str, limit: int = 20) -> list[dict[str, Any]]:
+        """The newest recorded validations of ``feature_view`` that did not pass (rejected, quarantined, warned),
+        newest first, as ``ValidationReport.to_dict()`` (the last 200 are kept); the counts of every outcome,
+        ``passed`` included, are in :meth:`monitoring_status`.
+
+        >>> store.validation_log("driver_stats")[0]["outcome"]       # doctest: +SKIP
+        'rejected'
+        """
+        return outcomes.log(self.state_store, feature_view)[::-1][:max(0, limit)]
 
     def monitoring_status(self, state: RegistryState | None = None) -> MonitoringStatus:
         """What ``/metrics`` exports of data quality: validation outcomes, materialization failures, drift,

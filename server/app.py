@@ -30,18 +30,22 @@ from . import (
     routes_stats,
     routes_training,
     routes_write,
+    ui,
 )
 from .auth import ApiKeyMiddleware, ApiKeys
 from .context import Materializer, ServerContext
 from .fastpath import FastPath
 from .lookup import Lookups
 from .metrics import Metrics, MetricsMiddleware
+from .prefix import ForwardedPrefix
 from .reload import RegistryWatcher
 
 log = logging.getLogger("featurestore.server")
 ROUTES = (routes_online, routes_write, routes_ops, routes_quality, routes_stats, routes_consistency, routes_freshness,
           routes_training, routes_lineage, routes_feature_tables)
+UI_ONLY_PATHS = ("/health", "/ready")
 REPO_ENV = "FEATURESTORE_REPO"
+UI_ONLY_ENV = "FEATURESTORE_UI_ONLY"
 
 DESCRIPTION = """\
 Online feature serving for a featurestore repo.
@@ -51,6 +55,7 @@ Online feature serving for a featurestore repo.
 * `POST /push`, `/write-to-online-store`, `/materialize`, `/materialize-incremental`: Feast-compatible writes.
 * `GET /features` (catalog), `/health`, `/ready`, `/metrics`.
 * `GET /training-sets`, `/lineage/{name}`, `/history` (reproducibility); `POST /materialize-offline`.
+* `GET /ui`: the web UI (a read-only catalog; its JSON at `/ui/api`).
 
 When API keys are configured, send `Authorization: Bearer <key>`.
 """
@@ -71,10 +76,13 @@ def _with_security(app: FastAPI) -> None:
     app.openapi = openapi  # type: ignore[method-assign]
 
 
-def create_app(repo_path: str | Path | None = None, store: FeatureStore | None = None) -> FastAPI:
+def create_app(repo_path: str | Path | None = None, store: FeatureStore | None = None, *,
+               ui_only: bool = False) -> FastAPI:
     """The server of the repo at ``repo_path`` (or of an existing ``store``).
 
-    Configuration errors (no featurestore.yaml, bad values) raise here, before serving.
+    ``ui_only``: just the web UI (``/ui``, its JSON at ``/ui/api``) and ``/health``, ``/ready``: no lookups,
+    no writes (``featurestore ui``). Configuration errors (no featurestore.yaml, bad values) raise here,
+    before serving.
     """
     if store is None:
         store = FeatureStore(repo_path=repo_path if repo_path is not None else ".")
@@ -109,24 +117,35 @@ def create_app(repo_path: str | Path | None = None, store: FeatureStore | None =
             store.close()
 
     app = FastAPI(title="featurestore", version=__version__, description=DESCRIPTION, lifespan=lifespan,
-                  docs_url=None, redoc_url=None)  # docs_ui serves both pages from local assets
-    docs_ui.install(app)
+                  docs_url=None, redoc_url=None, openapi_url=None if ui_only else "/openapi.json")
     app.state.featurestore = ctx
     errors.install(app)
-    for module in ROUTES:
-        app.include_router(module.router)
-    app.add_middleware(FastPath, routes={"/get-online-features": routes_online.get_online_features,
-                                         "/v1/online": routes_online.online})  # innermost: after auth, metrics
     keys = ApiKeys(cfg.api_keys.read, cfg.api_keys.write)
+    paths: list[str] = []
+    if ui_only:
+        for route in routes_ops.router.routes:
+            if getattr(route, "path", "") in UI_ONLY_PATHS:
+                app.router.routes.append(route)
+                paths.append(getattr(route, "path", ""))
+    else:
+        docs_ui.install(app)  # both docs pages from local assets
+        for module in ROUTES:
+            app.include_router(module.router)
+        app.add_middleware(FastPath, routes={"/get-online-features": routes_online.get_online_features,
+                                             "/v1/online": routes_online.online})  # innermost: after auth, metrics
+        paths += [getattr(r, "path", "") for m in ROUTES for r in m.router.routes]
+        paths += [app.openapi_url or "", *docs_ui.PATHS]
+    if cfg.ui.enabled or ui_only:
+        ui.install(app, ui.UiContext(store, lambda: watcher.state, keys, cfg.ui, served=not ui_only))
     if keys.enabled:
         app.add_middleware(ApiKeyMiddleware, keys=keys)
-        _with_security(app)
-    paths = [getattr(r, "path", "") for m in ROUTES for r in m.router.routes]
-    paths += [app.openapi_url or "", *docs_ui.PATHS]
-    app.add_middleware(MetricsMiddleware, metrics=metrics, endpoints=[p for p in paths if p])  # outermost
+        if not ui_only:
+            _with_security(app)
+    app.add_middleware(MetricsMiddleware, metrics=metrics, endpoints=[p for p in paths if p])
+    app.add_middleware(ForwardedPrefix, trusted=cfg.trusted_proxies)  # outermost: every layer sees the prefix
     return app
 
 
 def create_app_from_env() -> FastAPI:
     """uvicorn factory: the repo is ``$FEATURESTORE_REPO`` (default: the current folder)."""
-    return create_app(os.environ.get(REPO_ENV) or ".")
+    return create_app(os.environ.get(REPO_ENV) or ".", ui_only=os.environ.get(UI_ONLY_ENV) == "1")

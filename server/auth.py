@@ -6,6 +6,9 @@ path needs a key except the public ones (``/health``, ``/ready``, the docs); rea
 up (``/get-online-features``, ``/v1/online``, ``/features``, ``/metrics``), write keys may also
 push, write and materialize. No or an unknown key: 401; a read key on a write endpoint: 403.
 Keys are compared in constant time (every configured key is compared, whatever matches).
+
+The web UI (``/ui``) checks keys itself (``server/ui/login.py``): a browser sends no header, so it also takes
+the UI's session cookie, and answers a login page rather than JSON.
 """
 
 from __future__ import annotations
@@ -16,8 +19,11 @@ from collections.abc import Iterable
 import orjson
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from .prefix import route_path
+
 PUBLIC_PATHS = frozenset({"/health", "/ready", "/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"})
 PUBLIC_PREFIX = "/docs-assets/"  # the docs pages' JavaScript and CSS (server/docs_ui.py)
+UI_PREFIX = "/ui"  # the web UI enforces the same keys itself (server/ui/login.py)
 WRITE_PATHS = frozenset({"/push", "/write-to-online-store", "/materialize", "/materialize-incremental",
                          "/materialize-offline"})
 
@@ -35,6 +41,10 @@ class ApiKeys:
     def enabled(self) -> bool:
         return bool(self._keys)
 
+    def all_keys(self) -> list[bytes]:
+        """Every configured key (read and write)."""
+        return [k for k, _ in self._keys]
+
     def scope_of(self, presented: bytes) -> str | None:
         granted = None
         for key, scope in self._keys:  # no early exit: the time does not depend on which key matched
@@ -43,7 +53,11 @@ class ApiKeys:
         return granted
 
 
-def _bearer(scope: Scope) -> bytes | None:
+def is_ui(path: str) -> bool:
+    return path == UI_PREFIX or path.startswith(UI_PREFIX + "/")
+
+
+def bearer(scope: Scope) -> bytes | None:
     for name, value in scope["headers"]:
         if name == b"authorization":
             kind, _, token = value.partition(b" ")
@@ -68,16 +82,20 @@ class ApiKeyMiddleware:
         self.keys = keys
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] in PUBLIC_PATHS or scope["path"].startswith(PUBLIC_PREFIX):
+        if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        token = _bearer(scope)
+        path = route_path(scope)
+        if path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIX) or is_ui(path):
+            await self.app(scope, receive, send)
+            return
+        token = bearer(scope)
         granted = self.keys.scope_of(token) if token is not None else None
         if granted is None:
             detail = "missing API key: send 'Authorization: Bearer <key>'" if token is None else "unknown API key"
             await _refuse(send, 401, detail)
             return
-        if granted == READ and scope["path"] in WRITE_PATHS:
-            await _refuse(send, 403, f"a read API key cannot call {scope['path']}: use a write key")
+        if granted == READ and path in WRITE_PATHS:
+            await _refuse(send, 403, f"a read API key cannot call {path}: use a write key")
             return
         await self.app(scope, receive, send)

@@ -19,6 +19,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from featurestore import FeatureStoreError
 
 from .errors import json_error, library_error
+from .prefix import route_path
 
 Handler = Callable[[Request], Awaitable[Response]]
 
@@ -42,7 +43,7 @@ class FastPath:
         self.routes = routes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        handler = self.routes.get(scope["path"]) if scope["type"] == "http" and scope["method"] == "POST" else None
+        handler = self.routes.get(route_path(scope)) if scope["type"] == "http" and scope["method"] == "POST" else None
         if handler is None:
             await self.app(scope, receive, send)
             return

@@ -2,7 +2,8 @@
 
 * ``featurestore_http_requests_total{endpoint,method,status}`` and
   ``featurestore_http_request_duration_seconds{endpoint,method,status}`` (histogram), recorded by
-  a pure ASGI middleware; ``endpoint`` is the route path (``other`` for unknown paths).
+  a pure ASGI middleware; ``endpoint`` is the route path (``/ui`` for every page of the web UI, ``other`` for
+  unknown paths).
 * ``featurestore_online_lookups_total{view}``: entity rows looked up per feature view;
   ``featurestore_online_not_found_total{view}`` and ``featurestore_online_outside_max_age_total{view}``.
 * From the registry and the state store at scrape time: ``featurestore_materialization_rows_total{view}``,
@@ -38,7 +39,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from featurestore import PRESENT, MonitoringStatus
 
+from .auth import UI_PREFIX, is_ui
 from .metrics_monitoring import MonitoringCollector, seconds
+from .prefix import route_path
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 AGE_BUCKETS = (1.0, 5.0, 15.0, 30.0, 60.0, 300.0, 900.0, 1800.0, 3600.0, 7200.0, 21600.0, 86400.0, 259200.0,
@@ -227,6 +230,7 @@ class MetricsMiddleware:
         try:
             await self.app(scope, receive, send_status)
         finally:
-            path = scope["path"]
-            self.metrics.observe_http(path if path in self.endpoints else "other", scope["method"], status,
+            path = route_path(scope)
+            label = path if path in self.endpoints else UI_PREFIX if is_ui(path) else "other"
+            self.metrics.observe_http(label, scope["method"], status,
                                       time.perf_counter() - start)

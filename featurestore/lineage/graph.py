@@ -8,6 +8,7 @@ training set. :class:`Lineage` is one object's view of it: its ancestors (upstre
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -68,14 +69,15 @@ class Graph:
         self.up[b].add(a)
 
     def reach(self, start: str, links: dict[str, set[str]]) -> list[str]:
-        seen: list[str] = []
-        todo = sorted(links[start])
+        """The nodes reached from ``start`` along ``links``, breadth first (each level sorted)."""
+        seen: dict[str, None] = {}
+        todo = deque(sorted(links[start]))
         while todo:
-            n = todo.pop(0)
+            n = todo.popleft()
             if n not in seen:
-                seen.append(n)
-                todo += sorted(links[n])
-        return seen
+                seen[n] = None
+                todo.extend(sorted(links[n]))
+        return list(seen)
 
 
 @dataclass(frozen=True)
@@ -265,7 +267,12 @@ def build_lineage(state: RegistryState, history: list[dict[str, Any]], name: str
                   repo: Path | None = None) -> Lineage:
     """The lineage of the object ``name`` (of ``kind`` when given)."""
     manifests = list_manifests(training_sets) if training_sets is not None else []
-    g = build_graph(state, history, offline, manifests, feature_tables, repo)
+    return lineage_in(build_graph(state, history, offline, manifests, feature_tables, repo), name, kind)
+
+
+def lineage_in(g: Graph, name: str, kind: str | None = None) -> Lineage:
+    """The lineage of the object ``name`` (of ``kind`` when given) in the whole graph ``g`` (a caller showing
+    many objects' lineage builds the graph once)."""
     root = _find(g, name, kind)
     up = g.reach(root, g.up)
     down = g.reach(root, g.down)

@@ -1,0 +1,111 @@
+"""What the UI's pages share, built once per app: the store, the registry snapshot (the server's watcher),
+the keys, and the caches (the index per registry version, the lineage graph, statistics, re-creation checks,
+history)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from fastapi import Request
+
+from featurestore import FeatureStore, Recreation, RegistryError, ReproducibilityError
+from featurestore.config import UiConfig
+from featurestore.lineage.graph import Graph, build_graph
+from featurestore.registry.file import RegistryState
+from featurestore.training.manifest import list_manifests
+from server.auth import ApiKeys
+
+from . import index as ix
+from .snippets import Snippets
+from .statistics import StatisticsCache
+
+GRAPH_SECONDS = 10.0
+"""The lineage graph (files and training sets included) is rebuilt at most this often, and on a new registry."""
+
+
+@dataclass
+class Check:
+    """A training set's last re-creation check: the result or the error's fields, and when."""
+
+    identical: bool
+    result: dict[str, Any]
+    at: float
+
+
+@dataclass
+class UiContext:
+    """The UI's state in one app (see the module docstring). ``served``: this server answers lookups too
+    (``featurestore serve``; False for ``featurestore ui``)."""
+
+    store: FeatureStore
+    current: Callable[[], RegistryState | None]
+    keys: ApiKeys
+    config: UiConfig
+    served: bool = True
+    statistics: StatisticsCache = field(init=False)
+    checks: dict[tuple[str, int], Check] = field(default_factory=dict)
+    _index: ix.Index | None = None
+    _graph: tuple[int, float, Graph] | None = None
+    _history: tuple[int, list[dict[str, Any]]] | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def __post_init__(self) -> None:
+        self.statistics = StatisticsCache(self.store, self.config.statistics_cache)
+
+    def state(self) -> RegistryState:
+        state = self.current()
+        if state is None:
+            raise RegistryError("the registry cannot be read: see /ready")
+        return state
+
+    def index(self) -> ix.Index:
+        """The index of the current registry snapshot (rebuilt when its version changes)."""
+        state = self.state()
+        cached = self._index
+        if cached is not None and cached.state is state:
+            return cached
+        with self._lock:
+            if self._index is None or self._index.state is not state:
+                self._index = ix.build(state)
+            return self._index
+
+    def history(self) -> list[dict[str, Any]]:
+        """The registry's history (read once per registry version)."""
+        state = self.state()
+        cached = self._history
+        if cached is not None and cached[0] == state.version:
+            return cached[1]
+        entries = self.store.history()
+        self._history = (state.version, entries)
+        return entries
+
+    def graph(self) -> Graph:
+        """The whole lineage graph (rebuilt every :data:`GRAPH_SECONDS` and on a new registry version)."""
+        state = self.state()
+        cached = self._graph
+        if cached is not None and cached[0] == state.version and time.monotonic() - cached[1] < GRAPH_SECONDS:
+            return cached[2]
+        store = self.store
+        g = build_graph(state, self.history(), store.offline, list_manifests(store.training_sets_dir),
+                        store.feature_tables_dir, Path(store.repo_path))
+        self._graph = (state.version, time.monotonic(), g)
+        return g
+
+    def snippets(self, request: Request) -> Snippets:
+        base = str(request.base_url).rstrip("/")
+        return Snippets(base, str(Path(self.store.repo_path).resolve()), self.keys.enabled, self.served)
+
+    def recreate(self, name: str, version: int) -> Check:
+        """Re-create a training set version now and keep the outcome (shown until checked again)."""
+        try:
+            rec: Recreation = self.store.recreate_training_set(name, version)
+            check = Check(True, rec.to_dict(), time.time())
+        except ReproducibilityError as err:
+            check = Check(False, {"detail": err.message, **err.fields}, time.time())
+        self.checks[(name, version)] = check
+        return check
