@@ -34,7 +34,7 @@ from featurestore.errors import (
     ReproducibilityError,
     TransformError,
 )
-from featurestore.lineage.graph import Lineage, Node
+from featurestore.lineage.graph import Lineage, LineageGraph, Node
 from featurestore.materialize.run import OnlineWrite, Progress, ProgressCallback, ViewMaterialization
 from featurestore.materialize.writes import PushResult
 from featurestore.monitoring.consistency import ConsistencyReport, FeatureConsistency, Mismatch
@@ -106,6 +106,7 @@ __all__ = [
     "Histogram",
     "InputError",
     "Lineage",
+    "LineageGraph",
     "LiveCode",
     "LoggingConfig",
     "Manifest",

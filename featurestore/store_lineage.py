@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from featurestore.lineage.graph import Lineage, build_lineage
+from featurestore.lineage.graph import Lineage, LineageGraph, build_graph, build_lineage
 from featurestore.registry.file import RegistryState
 from featurestore.registry.history import RegistryDiff, diff_states, state_at
 from featurestore.store_parts import StoreParts
+from featurestore.training.manifest import list_manifests
 
 
 class LineageMethods(StoreParts):
@@ -54,3 +55,13 @@ class LineageMethods(StoreParts):
         """
         return build_lineage(self.state(), self.history(), name, kind, self.offline, self.training_sets_dir,
                              self.feature_tables_dir, self.repo_path)
+
+    def lineage_graph(self, state: RegistryState | None = None) -> LineageGraph:
+        """The whole lineage graph: every registered object, its sources and files, feature tables and training
+        sets (``graph.lineage(name)`` is :meth:`lineage` without building it again).
+
+        >>> len(store.lineage_graph().nodes)                          # doctest: +SKIP
+        42
+        """
+        return build_graph(state if state is not None else self.state(), self.history(), self.offline,
+                           list_manifests(self.training_sets_dir), self.feature_tables_dir, self.repo_path)

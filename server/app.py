@@ -136,7 +136,8 @@ def create_app(repo_path: str | Path | None = None, store: FeatureStore | None =
         paths += [getattr(r, "path", "") for m in ROUTES for r in m.router.routes]
         paths += [app.openapi_url or "", *docs_ui.PATHS]
     if cfg.ui.enabled or ui_only:
-        ui.install(app, ui.UiContext(store, lambda: watcher.state, keys, cfg.ui, served=not ui_only))
+        ui.install(app, ui.UiContext(store, lambda: watcher.state, keys, cfg.ui.statistics_cache,
+                                     cfg.ui.session_hours, served=not ui_only))
     if keys.enabled:
         app.add_middleware(ApiKeyMiddleware, keys=keys)
         if not ui_only:

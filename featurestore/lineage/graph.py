@@ -48,8 +48,10 @@ class Node:
         return {"id": self.id, "kind": self.kind, "name": self.name, **self.details}
 
 
-class Graph:
-    """Nodes and edges (``a -> b``: b is made from a)."""
+class LineageGraph:
+    """Nodes and edges (``a -> b``: b is made from a): the whole graph of a registry, its files, feature tables
+    and training sets (``store.lineage_graph()``). :meth:`lineage` is one object's part of it; a caller showing
+    many objects' lineage builds the graph once."""
 
     def __init__(self) -> None:
         self.nodes: dict[str, Node] = {}
@@ -67,6 +69,10 @@ class Graph:
     def edge(self, a: str, b: str) -> None:
         self.down[a].add(b)
         self.up[b].add(a)
+
+    def lineage(self, name: str, kind: str | None = None) -> Lineage:
+        """The lineage of the object ``name`` (of ``kind`` when given): see :meth:`FeatureStore.lineage`."""
+        return lineage_in(self, name, kind)
 
     def reach(self, start: str, links: dict[str, set[str]]) -> list[str]:
         """The nodes reached from ``start`` along ``links``, breadth first (each level sorted)."""
@@ -157,10 +163,10 @@ def _files(offline: OfflineStore, view: FeatureView | AggregateView, tables: boo
 
 
 def build_graph(state: RegistryState, history: list[dict[str, Any]], offline: OfflineStore | None,
-                manifests: Iterable[Manifest], feature_tables: Path | None, repo: Path | None = None) -> Graph:
+                manifests: Iterable[Manifest], feature_tables: Path | None, repo: Path | None = None) -> LineageGraph:
     """The whole graph: every registered object, its sources and files (relative to ``repo`` when inside it),
     feature tables and training sets."""
-    g = Graph()
+    g = LineageGraph()
     changed = last_changed(history)
 
     def version(key: str, name: str) -> int | None:
@@ -240,7 +246,7 @@ _TIER = {"source": 1, "feature_table": 2, "training_set": 2, "file": 3}
 """Which node a bare name means when several kinds share it: registered definitions (0) first."""
 
 
-def _find(g: Graph, name: str, kind: str | None) -> str:
+def _find(g: LineageGraph, name: str, kind: str | None) -> str:
     if kind is not None and kind not in KINDS:
         raise InputError(f"unknown lineage kind {kind!r}: use one of {', '.join(KINDS)}", name=kind)
     matches = [n for n in g.nodes.values() if n.name == name and (kind is None or n.kind == kind)]
@@ -270,7 +276,7 @@ def build_lineage(state: RegistryState, history: list[dict[str, Any]], name: str
     return lineage_in(build_graph(state, history, offline, manifests, feature_tables, repo), name, kind)
 
 
-def lineage_in(g: Graph, name: str, kind: str | None = None) -> Lineage:
+def lineage_in(g: LineageGraph, name: str, kind: str | None = None) -> Lineage:
     """The lineage of the object ``name`` (of ``kind`` when given) in the whole graph ``g`` (a caller showing
     many objects' lineage builds the graph once)."""
     root = _find(g, name, kind)

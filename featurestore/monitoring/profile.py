@@ -90,6 +90,17 @@ class FeatureProfile:
         return out
 
 
+def _feature_of(name: str, f: dict[str, Any]) -> FeatureProfile:
+    h = f.get("histogram")
+    return FeatureProfile(
+        name=str(f.get("name", name)), dtype=str(f.get("dtype", "")), kind=str(f.get("kind", "other")),
+        rows=int(f.get("rows", 0)), nulls=int(f.get("nulls", 0)), count=int(f.get("count", 0)),
+        nans=int(f.get("nans") or 0), infinite=int(f.get("infinite") or 0), min=f.get("min"), max=f.get("max"),
+        mean=f.get("mean"), std=f.get("std"), quantiles=dict(f.get("quantiles") or {}),
+        histogram=Histogram(float(h["lo"]), float(h["hi"]), tuple(int(c) for c in h["counts"])) if h else None,
+        distinct=f.get("distinct"), top=tuple((str(v), int(c)) for v, c in f.get("top") or ()))
+
+
 def _num(x: float | None) -> str:
     return "-" if x is None else f"{x:.6g}"
 
@@ -113,6 +124,20 @@ class Profile:
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), allow_nan=False, default=str)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Profile:
+        """The profile of its :meth:`to_dict` form (a training set's manifest keeps its statistics so; the
+        categories' full counts, ``values``, are not in it).
+
+        >>> from featurestore.monitoring.profiler import profile_table
+        >>> import pyarrow as pa
+        >>> p = profile_table(pa.table({"x": [1.0, 2.0, None], "s": ["a", "b", "a"]}))
+        >>> Profile.from_dict(p.to_dict()).to_dict() == p.to_dict()
+        True
+        """
+        features = {name: _feature_of(name, f) for name, f in (data.get("features") or {}).items()}
+        return cls(str(data.get("what", "")), int(data.get("rows", 0)), features, data.get("start"), data.get("end"))
 
     def to_text(self) -> str:
         span = f" [{self.start or '-inf'}, {self.end or '+inf'}]" if self.start or self.end else ""

@@ -13,11 +13,7 @@ from typing import Any
 
 from fastapi import Request
 
-from featurestore import FeatureStore, Recreation, RegistryError, ReproducibilityError
-from featurestore.config import UiConfig
-from featurestore.lineage.graph import Graph, build_graph
-from featurestore.registry.file import RegistryState
-from featurestore.training.manifest import list_manifests
+from featurestore import FeatureStore, LineageGraph, Recreation, RegistryError, RegistryState, ReproducibilityError
 from server.auth import ApiKeys
 
 from . import index as ix
@@ -45,17 +41,18 @@ class UiContext:
     store: FeatureStore
     current: Callable[[], RegistryState | None]
     keys: ApiKeys
-    config: UiConfig
+    statistics_cache: int = 256
+    session_hours: float = 12.0
     served: bool = True
     statistics: StatisticsCache = field(init=False)
     checks: dict[tuple[str, int], Check] = field(default_factory=dict)
     _index: ix.Index | None = None
-    _graph: tuple[int, float, Graph] | None = None
+    _graph: tuple[int, float, LineageGraph] | None = None
     _history: tuple[int, list[dict[str, Any]]] | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
-        self.statistics = StatisticsCache(self.store, self.config.statistics_cache)
+        self.statistics = StatisticsCache(self.store, self.statistics_cache)
 
     def state(self) -> RegistryState:
         state = self.current()
@@ -84,15 +81,13 @@ class UiContext:
         self._history = (state.version, entries)
         return entries
 
-    def graph(self) -> Graph:
+    def graph(self) -> LineageGraph:
         """The whole lineage graph (rebuilt every :data:`GRAPH_SECONDS` and on a new registry version)."""
         state = self.state()
         cached = self._graph
         if cached is not None and cached[0] == state.version and time.monotonic() - cached[1] < GRAPH_SECONDS:
             return cached[2]
-        store = self.store
-        g = build_graph(state, self.history(), store.offline, list_manifests(store.training_sets_dir),
-                        store.feature_tables_dir, Path(store.repo_path))
+        g = self.store.lineage_graph(state)
         self._graph = (state.version, time.monotonic(), g)
         return g
 

@@ -9,8 +9,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from featurestore import AggregateView, FeatureService, FeatureView, OnDemandFeatureView, PushSource, RequestSource
-from featurestore.registry.file import RegistryState
+from featurestore import (
+    AggregateView,
+    FeatureService,
+    FeatureView,
+    OnDemandFeatureView,
+    PushSource,
+    RegistryState,
+    RequestSource,
+)
 
 VIEW_KINDS = ("feature_view", "aggregate_view", "on_demand_feature_view")
 LABELS = {"feature_view": "feature view", "aggregate_view": "aggregate view",

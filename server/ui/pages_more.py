@@ -8,16 +8,17 @@ from typing import Any
 from fastapi import Request
 from markupsafe import Markup
 
-from featurestore import NotFoundError
-from featurestore.lineage.graph import KIND_OF_KEY, lineage_in
+from featurestore import NotFoundError, Profile
 
 from . import index as ix
 from .context import UiContext
-from .pages_view import feature_profiles
 from .svg_histogram import histogram_svg
 from .svg_lineage import lineage_svg
 from .web import Page, Urls
 
+NODE_KIND = {"entities": "entity", "feature_views": "feature_view", "aggregate_views": "aggregate_view",
+             "on_demand_feature_views": "on_demand_feature_view", "feature_services": "feature_service"}
+"""Registry key (a diff's ``kind``) -> the kind of its page."""
 LINKED = {"feature_view", "aggregate_view", "on_demand_feature_view", "entity", "feature_service", "source",
           "push_source", "request_source", "training_set"}
 """Node kinds with a page of their own (others link to their lineage)."""
@@ -25,7 +26,7 @@ LINKED = {"feature_view", "aggregate_view", "on_demand_feature_view", "entity", 
 
 def lineage(ui: UiContext, request: Request, name: str) -> Page:
     kind = request.query_params.get("kind") or None
-    lin = lineage_in(ui.graph(), name, kind)
+    lin = ui.graph().lineage(name, kind)
     urls = Urls(request)
 
     def href(node: Any) -> str | None:
@@ -91,7 +92,7 @@ def training_version(ui: UiContext, request: Request, name: str, version: int, c
                                                        **result.result},
             "statistics": m.statistics or None}
     svgs = {k: Markup(histogram_svg(f))
-            for k, f in feature_profiles(m.statistics or {}).items()}
+            for k, f in Profile.from_dict(m.statistics or {}).features.items()}
     return Page("training_version.html", f"Training set {name} v{version}", data, {"histograms": svgs},
                 nav="training")
 
@@ -117,7 +118,7 @@ def history_version(ui: UiContext, request: Request, version: int) -> Page:
     changes = diff.to_dict() if diff is not None else None
     if diff is not None and changes is not None:
         for c, obj in zip(changes["changes"], diff.changes, strict=True):
-            c["node_kind"] = KIND_OF_KEY.get(obj.kind, "feature_view")
+            c["node_kind"] = NODE_KIND.get(obj.kind, "feature_view")
     data = {"version": version, "applied_at": entries[version].get("applied_at"), "before": before or None,
             "diff": changes,
             "added": [] if diff is not None else sorted(

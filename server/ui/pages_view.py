@@ -19,8 +19,6 @@ from featurestore import (
     Profile,
     PushSource,
 )
-from featurestore.definitions.sources import batch_of
-from featurestore.monitoring.profile import FeatureProfile, Histogram
 
 from . import index as ix
 from .context import UiContext
@@ -92,7 +90,7 @@ def parse_value(text: str, dtype: str, name: str) -> Any:
 
 def _source(v: FeatureView | AggregateView) -> dict[str, Any]:
     src = v.source
-    batch = batch_of(src)
+    batch = src.batch_source if isinstance(src, PushSource) else src
     push = src.name if isinstance(src, PushSource) else None
     out: dict[str, Any] = {"name": ix.source_name(batch), "type": batch.kind, "describe": batch.describe(),
                            "timestamp_field": batch.timestamp_field,
@@ -209,18 +207,3 @@ def statistics(ui: UiContext, request: Request, name: str) -> Page:
     data.update(name=v.name, kind=ix.view_kind(v), label=ix.LABELS[ix.view_kind(v)], computed_now=computed,
                 seconds=round(time.perf_counter() - started, 3))
     return Page("statistics.html", f"Statistics of {v.name}", data, {"histograms": svgs}, nav="views")
-
-
-def feature_profiles(stats: dict[str, Any]) -> dict[str, FeatureProfile]:
-    """Profiles from their ``to_dict`` form (a training set's manifest keeps them so)."""
-    out = {}
-    for name, f in (stats.get("features") or {}).items():
-        h = f.get("histogram")
-        out[name] = FeatureProfile(
-            name=f.get("name", name), dtype=f.get("dtype", ""), kind=f.get("kind", "other"), rows=f.get("rows", 0),
-            nulls=f.get("nulls", 0), count=f.get("count", 0), nans=f.get("nans", 0) or 0,
-            infinite=f.get("infinite", 0) or 0, min=f.get("min"), max=f.get("max"), mean=f.get("mean"),
-            std=f.get("std"), quantiles=dict(f.get("quantiles") or {}),
-            histogram=Histogram(h["lo"], h["hi"], tuple(h["counts"])) if h else None,
-            distinct=f.get("distinct"), top=tuple((str(v), int(c)) for v, c in f.get("top") or ()))
-    return out

@@ -121,7 +121,7 @@ async def login_post(request: Request) -> Response:
         page = Page("login.html", "Sign in", {"error": "unknown API key" if key else "type an API key", "next": nxt},
                     status=401)
         return answer(request, page, False, base(ui, request, None))
-    max_age = int(ui.config.session_hours * 3600)
+    max_age = int(ui.session_hours * 3600)
     token = login.token_for(key, int(time.time()) + max_age)
     response = RedirectResponse(nxt, status_code=303)
     response.headers["set-cookie"] = login.cookie_header(token, urls.root, max_age, request.url.scheme == "https")

@@ -18,8 +18,7 @@ import time
 from collections import OrderedDict
 from typing import Any
 
-from featurestore import FeatureStore, FeatureStoreError, Profile
-from featurestore.registry.file import RegistryState
+from featurestore import FeatureStore, FeatureStoreError, Profile, RegistryState
 
 NO_FILES_SECONDS = 600.0
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from html import escape
 
-from featurestore.monitoring.profile import FeatureProfile
+from featurestore import FeatureProfile
 
 
 def histogram_svg(feature: FeatureProfile, *, width: int = 360, height: int = 120, bars: int = 40) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from html import escape
 
-from featurestore.lineage.graph import Lineage, Node
+from featurestore import Lineage, Node
 
 
 def lineage_svg(lineage: Lineage, href: Callable[[Node], str | None], *, max_nodes: int = 400) -> str:
