@@ -103,6 +103,12 @@ def _values(n: int) -> str:
     return f"{n:,} value{'' if n == 1 else 's'}"
 
 
+def _rows(feature: FeatureProfile) -> str:
+    """``1,000 rows: 990 values, 10 missing``."""
+    missing = f", {feature.missing:,} missing" if feature.missing else ""
+    return f"{feature.rows:,} row{'' if feature.rows == 1 else 's'}: {_values(feature.count)}{missing}"
+
+
 def _open(feature: FeatureProfile, ident: str, width: int, height: int, desc: str) -> str:
     return (f'<svg xmlns="http://www.w3.org/2000/svg" class="histogram" data-feature="{_e(feature.name)}" '
             f'viewBox="0 0 {width} {height}" width="100%" style="max-width:{width}px" role="img" '
@@ -157,9 +163,7 @@ def _numeric(feature: FeatureProfile, h: Histogram, ident: str, width: int, heig
         parts.append(f'<text class="label" x="{x1:.2f}" y="{height - 4}" text-anchor="end" {TEXT}>'
                      f"{_e(_g(h.hi))}</text>")
     parts.append(f'<text class="label max" x="{PAD_X}" y="{TOP - 4}" {TEXT}>max {top:,} per bar</text>')
-    desc = [f"{_values(feature.count)}"]
-    if feature.missing:
-        desc[0] += f" ({feature.missing:,} missing)"
+    desc = [_rows(feature)]
     if feature.min is not None and feature.max is not None:
         desc.append(f"min {_g(feature.min)}, max {_g(feature.max)}")
     if feature.infinite:
@@ -195,10 +199,7 @@ def _categorical(feature: FeatureProfile, ident: str, width: int) -> str:
         parts.append(f'<text class="label more" x="{x0}" y="{4 + len(feature.top) * ROW_H + 12}" {TEXT}>'
                      f"and {more:,} more value{'' if more == 1 else 's'} ({rest:,} rows)</text>")
     first, first_count = feature.top[0]
-    desc = f"{_values(feature.count)}"
-    if feature.missing:
-        desc += f" ({feature.missing:,} missing)"
-    desc += (f"; {feature.distinct or len(feature.top):,} distinct; the most frequent, {first}, "
+    desc = _rows(feature) + (f"; {feature.distinct or len(feature.top):,} distinct; the most frequent, {first}, "
              f"{first_count:,} time{'' if first_count == 1 else 's'}")
     return _open(feature, ident, width, height, desc) + "".join(parts) + "</svg>"
 

@@ -7,8 +7,11 @@ does not rely on it) are broken by leaving out the back edges a depth-first sear
 deterministic: ties are broken by node id, and the input's order does not matter.
 
 The SVG has one box per node (``<g class="node kind-<kind>" data-node="<id>">``, the root also ``root``), a link
-around it when ``href`` gives one, and a cubic Bézier ``<path class="edge">`` with an arrow per edge. No script and
-no ``<style>``: classes for the page's style sheet, explicit colours so it renders without it.
+around it when ``href`` gives one, and a ``<path class="edge">`` with an arrow per edge: a cubic Bézier curve from
+the right side of one box to the left side of the other; an edge spanning several columns runs horizontally through
+the free space between the boxes of each column it crosses. No script and no ``<style>``: classes for the page's
+style sheet, explicit colours so it renders without it. The SVG holds links, so it is ``role="group"`` (with an
+``aria-label``), not ``role="img"``.
 """
 
 from __future__ import annotations
@@ -113,8 +116,8 @@ def layout(node_ids: Sequence[str], edges: Sequence[tuple[str, str]]) -> dict[st
 
 
 def nearest(lineage: Lineage, max_nodes: int) -> list[str]:
-    """The root and the nodes nearest to it (hops along edges either way, then id order), at most ``max_nodes``
-    (at least the root)."""
+    """The root and the nodes nearest to it (hops along edges either way; at equal distance, breadth-first order
+    with neighbours by id), at most ``max_nodes`` (at least the root)."""
     links: dict[str, set[str]] = {n: set() for n in (*lineage.nodes, lineage.root)}
     for a, b in lineage.edges:
         if a in links and b in links:
@@ -135,7 +138,7 @@ def nearest(lineage: Lineage, max_nodes: int) -> list[str]:
 def _node(lineage: Lineage, node_id: str) -> Node:
     if node_id in lineage.nodes:
         return lineage.nodes[node_id]
-    kind, _, name = node_id.rpartition(":")
+    kind, _, name = node_id.partition(":")  # ids are kind:name, a name may hold colons
     return Node(kind, name)
 
 

@@ -145,7 +145,9 @@ def test_numeric_bars_match_plain_counts(seed: int) -> None:
         drawn = check_numeric(svg, drawn_values(array), feature)
         check_accessible(parse(svg), name)
         desc = parse(svg).find(f"{NS}desc")
-        assert desc is not None and desc.text and f"{feature.count:,} value" in desc.text
+        assert desc is not None and desc.text and desc.text.startswith(f"{len(array):,} row")
+        assert f": {feature.count:,} value" in desc.text
+        assert (f", {feature.missing:,} missing" in desc.text) == bool(feature.missing)
         assert feature.min is not None and f"min {feature.min:.4g}" in desc.text
         tallest = max(drawn, key=lambda b: int(b.get("data-count", "")))
         assert f"holds {int(tallest.get('data-count', '')):,} value" in desc.text
