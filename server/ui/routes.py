@@ -66,7 +66,7 @@ def error_page(err: FeatureStoreError) -> Page:
 
 def _here(request: Request) -> str:
     """This page's path with the prefix and query (whether the ASGI path holds the prefix or not)."""
-    path = request.scope.get("root_path", "") + route_path(request.scope)
+    path: str = request.scope.get("root_path", "") + route_path(request.scope)
     return path + (f"?{request.url.query}" if request.url.query else "")
 
 
