@@ -55,7 +55,7 @@ def base(ui: UiContext, request: Request, who: str | None) -> dict[str, Any]:
     """What every page shows around its content."""
     state = ui.current()
     return {"project": ui.store.project, "registry_version": state.version if state is not None else None,
-            "keys": ui.keys.enabled, "session": who == "session", "served": ui.served}
+            "api_keys": ui.keys.enabled, "session": who == "session", "served": ui.served}
 
 
 def error_page(err: FeatureStoreError) -> Page:

@@ -116,6 +116,7 @@ def test_keyed_pages_link_and_snippets(keyed: TestClient) -> None:
     assert seen and all(s == 200 for s in seen.values()), {p: s for p, s in seen.items() if s != 200}
     curl = keyed.get("/ui/api/views/driver_stats").json()["snippets"]["curl"]
     assert '-H "Authorization: Bearer $FEATURESTORE_API_KEY"' in curl and READ not in curl
+    assert "API keys are configured" in keyed.get("/ui/views/driver_stats").text
     keyed.cookies.clear()
 
 

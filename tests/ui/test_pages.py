@@ -120,6 +120,7 @@ def test_a_bad_entity_value_is_named(client: TestClient) -> None:
 def test_snippets_run(client: TestClient, example_repo: Path, example_store: FeatureStore) -> None:
     snippets = client.get("/ui/api/views/driver_stats?driver_id=1001").json()["snippets"]
     assert "Authorization" not in snippets["curl"]  # no keys configured
+    assert "API keys are configured" not in client.get("/ui/views/driver_stats").text
     assert "http://testserver/get-online-features" in snippets["curl"]
     assert '"driver_id": [1001]' in snippets["curl"]
     want = example_store.get_online_features(["driver_stats:conv_rate", "driver_stats:acc_rate",
