@@ -52,10 +52,12 @@ def _errors(page: Any) -> list[str]:
     return seen
 
 
-def _shot(page: Any, folder: Path, name: str, readme: str | None = None) -> None:
+def _shot(page: Any, folder: Path, name: str, readme: str | None = None, at: str | None = None) -> None:
     page.screenshot(path=str(folder / f"{name}.png"), full_page=True)
     if SCREENSHOTS and readme:
         Path(SCREENSHOTS).mkdir(parents=True, exist_ok=True)
+        top = page.evaluate(f"document.querySelector('{at}').getBoundingClientRect().top + scrollY - 8") if at else 0
+        page.evaluate(f"window.scrollTo(0, {top})")
         page.screenshot(path=str(Path(SCREENSHOTS) / readme))  # the viewport only: a small PNG
 
 
@@ -125,7 +127,7 @@ def test_the_catalog_in_a_browser(browser: Any, live: tuple[Server, str], exampl
         sdk = example_store.get_online_features(FEATURES, [{"driver_id": 1001}]).to_dict()
         assert shown == {f.split(":")[1]: str(sdk[f.split(":")[1]][0]) for f in FEATURES}
         assert page.evaluate("document.documentElement.scrollWidth") <= width + 1
-        _shot(page, tmp_path, f"view-{width}", "ui-feature-view.png" if readme else None)
+        _shot(page, tmp_path, f"view-{width}", "ui-feature-view.png" if readme else None, at="#fresh-h")
 
         # copy the curl snippet and run it against the live server (through the proxy, as printed)
         page.locator('button[data-copy="snippet-curl"]').click()
