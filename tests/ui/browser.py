@@ -124,9 +124,9 @@ class _Proxy(http.server.BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
-    do_GET = do_POST = do_HEAD = _forward
+    do_GET = do_POST = do_HEAD = _forward  # noqa: N815 (http.server's names)
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (the base class's name)
+    def log_message(self, format: str, *args: Any) -> None:
         pass
 
 
