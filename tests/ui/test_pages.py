@@ -244,7 +244,7 @@ def crawl(client: TestClient, start: str, prefix: str = "", limit: int = 400) ->
             continue
         for tag, attr, value in parse(r.text).urls:
             target = internal(f"http://testserver{path}", value)
-            assert target is not None or value.startswith(("#", "mailto:")), f"{path}: {tag} {attr}={value}"
+            assert target is not None or value.startswith(("#", "data:")), f"{path}: {tag} {attr}={value}"
             if target is None:
                 continue
             assert target.startswith(prefix + "/ui"), f"{path}: {tag} {attr}={value} leaves {prefix}/ui"
