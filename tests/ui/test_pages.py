@@ -275,3 +275,19 @@ def test_ui_only_server(example_repo: Path) -> None:
         snippet: dict[str, Any] = c.get("/ui/api/views/driver_stats").json()["snippets"]
         assert "http://127.0.0.1:6566/get-online-features" in snippet["curl"]
         assert "featurestore serve" in c.get("/ui/views/driver_stats").text
+
+
+def test_drift_alerts_on_the_overview(client: TestClient, example_store: FeatureStore) -> None:
+    import pyarrow as pa
+
+    shifted = pa.table({"conv_rate": pa.array([0.99] * 2000, pa.float32()),
+                        "acc_rate": pa.array([0.5] * 2000, pa.float32()),
+                        "avg_daily_trips": pa.array([500] * 2000, pa.int64())})
+    report = example_store.drift("driver_stats", reference=("2000-01-01", "2100-01-01"), current=shifted,
+                                 min_rows=100, record=True)
+    alerts = {(f, r.status) for f, r in report.features.items() if r.status in ("warn", "alert")}
+    assert alerts
+    shown = client.get("/ui/api").json()["drift_alerts"]
+    assert {(d["feature"], d["status"]) for d in shown if d["target"] == "driver_stats"} == alerts
+    html = client.get("/ui").text
+    assert "No drift warning" not in html and "conv_rate" in html
