@@ -73,6 +73,8 @@ def http_part(out: str) -> tuple[int, dict[str, Any], dict[str, Any]]:
     step = out[out.index("=== 7."):out.index("=== 8.")]
     pid = int(re.search(r"^started: featurestore serve --port \d+ \(pid (\d+)\), ready in", step, re.M).group(1))
     assert f"stopped the server (pid {pid})" in step
+    assert re.search(r"^web UI at http://127\.0\.0\.1:\d+/ui: 5 feature views, 1 aggregate, 2 on-demand, 4 services, "
+                     r"1 training sets; \d+ past max_staleness, \d+ with failing expectations$", step, re.M), step
     curl = re.search(r"^\$ curl -s -X POST http://127\.0\.0\.1:\d+/get-online-features \\\n"
                      r"    -H 'Content-Type: application/json' \\\n    -d '([^']*)'\n", step, re.M)
     assert curl, step

@@ -219,6 +219,13 @@ def http_lookup(store: FeatureStore) -> dict[str, Any]:
     with serving(store.repo_path, server_env(store.config), server_log(store)) as server:
         print(f"started: featurestore serve --port {server.url.rsplit(':', 1)[1]} (pid {server.pid}), "
               f"ready in {server.ready_seconds:.1f}s")
+        overview = get_json(f"{server.url}/ui/api")  # the web UI's overview, as JSON
+        counts = overview["counts"]
+        print(f"web UI at {server.url}/ui: {counts['feature_views']} feature views, "
+              f"{counts['aggregate_views']} aggregate, {counts['on_demand_feature_views']} on-demand, "
+              f"{counts['feature_services']} services, {counts['training_sets']} training sets; "
+              f"{len(overview['stale_views'])} past max_staleness, "
+              f"{len(overview['failing_expectations'])} with failing expectations")
         url = f"{server.url}/get-online-features"
         answer = post_json(url, body)
         print(f"\n{curl_command(url, body)}\n")
@@ -228,13 +235,6 @@ def http_lookup(store: FeatureStore) -> dict[str, Any]:
         quote_answer = post_json(url, quote)
         print(f"\non-demand features, request data in request_context:\n{curl_command(url, quote)}\n")
         print(format_json(quote_answer, width=WIDTH))
-        overview = get_json(f"{server.url}/ui/api")  # the web UI's overview, as JSON
-        counts = overview["counts"]
-        print(f"\nweb UI at {server.url}/ui: {counts['feature_views']} feature views, "
-              f"{counts['aggregate_views']} aggregate, {counts['on_demand_feature_views']} on-demand, "
-              f"{counts['feature_services']} services, {counts['training_sets']} training sets; "
-              f"{len(overview['stale_views'])} past max_staleness, "
-              f"{len(overview['failing_expectations'])} with failing expectations")
     print(f"\nstopped the server (pid {server.pid})")
     n_keys = len(body["entities"])
     statuses = [s for result in answer["results"][n_keys:] for s in result["statuses"]]

@@ -101,7 +101,7 @@ def test_write_refuses_unknown_columns(client: httpx.Client) -> None:
 # --- one spelling of `kind` ---------------------------------------------------------------------------
 
 KINDS = {"entity", "feature_view", "aggregate_view", "on_demand_feature_view", "feature_service", "feature",
-         "push_source", "join_key", "training_set", "registry_version"}
+         "push_source", "source", "join_key", "training_set", "registry_version"}
 """The values of ``NotFoundError.kind``: singular, snake_case (the registry kinds' labels and the rest)."""
 
 
