@@ -19,7 +19,7 @@ import pyarrow.parquet as pq
 import pytest
 from fastapi.testclient import TestClient
 
-from featurestore import FeatureStore
+from featurestore import FeatureStore, FeatureView, OnDemandFeatureView
 from server.app import create_app
 from tests.ui import big_repo
 from tests.ui.big_repo import load_spec, make_big_repo, unique_word
@@ -81,7 +81,8 @@ def views_of(spec: dict[str, Any], kind: str) -> list[dict[str, Any]]:
 def registered_features(store: FeatureStore, name: str) -> list[tuple[str, str]]:
     """A view's features and their types, as the registry has them."""
     state = store.state()
-    for v in [*state.feature_views(), *state.on_demand_feature_views()]:
+    views: list[FeatureView | OnDemandFeatureView] = [*state.feature_views(), *state.on_demand_feature_views()]
+    for v in views:
         if v.name == name:
             return [(f.name, f.dtype.name) for f in v.features]
     agg = store.get_aggregate_view(name)
@@ -139,7 +140,8 @@ def test_views_lists_every_view(client: TestClient, store: FeatureStore, spec: d
     names = {v["name"] for v in spec["views"]}
     assert len(data["views"]) == VIEWS and {r["name"] for r in data["views"]} == names
     state = store.state()
-    registered = {v.name for v in [*state.feature_views(), *state.aggregate_views(), *state.on_demand_feature_views()]}
+    registered = {v.name for v in state.feature_views()} | {v.name for v in state.aggregate_views()} | \
+        {v.name for v in state.on_demand_feature_views()}
     assert registered == names
     by_name = {r["name"]: r for r in data["views"]}
     for v in spec["views"]:
