@@ -28,12 +28,16 @@ $(DEMO_STAMP): $(BIN)/python pyproject.toml
 demo: $(DEMO_STAMP)
 	$(BIN)/python -m featurestore.demo definitions $(if $(REDIS_URL),--redis-url '$(REDIS_URL)')
 
+# the UI's browser tests need Debian's chromium: installed when missing and possible (root), else they skip
+# (unless FEATURESTORE_REQUIRE_BROWSER=1, as in CI)
 test: $(STAMP)
+	@sh deploy/install-browser.sh || echo "no chromium: the browser tests of the web UI will skip"
 	$(BIN)/python -m pytest -q
 	$(BIN)/ruff check featurestore server tests bench definitions
 	$(BIN)/mypy
 
 pytest: $(STAMP)
+	@sh deploy/install-browser.sh || echo "no chromium: the browser tests of the web UI will skip"
 	$(BIN)/python -c "import pandas; print('pandas', pandas.__version__, 'in $(VENV)')"
 	$(BIN)/python -m pytest -q
 

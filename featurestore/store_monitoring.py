@@ -71,7 +71,9 @@ class MonitoringMethods(StoreParts):
 
         >>> print(store.profile("driver_stats", "2026-10-01", "2026-10-31"))        # doctest: +SKIP
         """
-        return stats.profile(self._monitoring(), what, start, end, features, served)
+        state, live = self._code.with_transforms(self.state())  # a view's batch transform runs as when training
+        with self._code.explained(live):
+            return stats.profile(self._monitoring(state), what, start, end, features, served)
 
     def drift(self, what: str, reference: Any, current: Any = "served", *, features: list[str] | None = None,
               min_rows: int = 1000, warn: float = 0.1, alert: float = 0.25, record: bool = False) -> DriftReport:
@@ -82,14 +84,17 @@ class MonitoringMethods(StoreParts):
         >>> store.drift("driver_activity", reference=("2026-10-01", "2026-10-31")).status  # doctest: +SKIP
         'ok'
         """
-        report = stats.drift(self._monitoring(), what, reference, current, features=features, min_rows=min_rows,
-                             warn=warn, alert=alert, checked_at=self.clock().isoformat())
+        state, live = self._code.with_transforms(self.state())
+        with self._code.explained(live):
+            report = stats.drift(self._monitoring(state), what, reference, current, features=features,
+                                 min_rows=min_rows, warn=warn, alert=alert, checked_at=self.clock().isoformat())
         if record:
             stats.record(self.state_store, report)
         return report
 
-    def _monitoring(self) -> stats.Context:
-        return stats.Context(self.offline, self.state(), self.repo_path, self.data_dir)
+    def _monitoring(self, state: RegistryState | None = None) -> stats.Context:
+        return stats.Context(self.offline, state if state is not None else self.state(), self.repo_path,
+                             self.data_dir)
 
     def check_consistency(self, service: str, start: datetime | str | None = None,
                           end: datetime | str | None = None, *, record: bool = False) -> consistency.ConsistencyReport:

@@ -96,12 +96,17 @@ def create_app(repo_path: str | Path | None = None, store: FeatureStore | None =
                       status=lambda: store.monitoring_status(watcher.state) if watcher.state is not None else None,
                       log_counts=getattr(store, "feature_log_counts", None))
     metrics_ref.append(metrics)
+    keys = ApiKeys(cfg.api_keys.read, cfg.api_keys.write)
+    ui_context = ui.UiContext(store, lambda: watcher.state, keys, cfg.ui.statistics_cache, cfg.ui.session_hours,
+                              served=not ui_only) if cfg.ui.enabled or ui_only else None
     ctx = ServerContext(store=store, watcher=watcher, metrics=metrics, lookups=Lookups(store, watcher, metrics),
                         max_entities=cfg.max_entities, max_body_bytes=cfg.max_body_bytes, materializer=materializer)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         watcher.start()
+        if ui_context is not None:
+            ui_context.warm()
         try:
             store.online.ping()  # connect early; an unreachable store is reported by /ready, not fatal
         except FeatureStoreError as err:
@@ -120,7 +125,6 @@ def create_app(repo_path: str | Path | None = None, store: FeatureStore | None =
                   docs_url=None, redoc_url=None, openapi_url=None if ui_only else "/openapi.json")
     app.state.featurestore = ctx
     errors.install(app)
-    keys = ApiKeys(cfg.api_keys.read, cfg.api_keys.write)
     paths: list[str] = []
     if ui_only:
         for route in routes_ops.router.routes:
@@ -135,9 +139,8 @@ def create_app(repo_path: str | Path | None = None, store: FeatureStore | None =
                                              "/v1/online": routes_online.online})  # innermost: after auth, metrics
         paths += [getattr(r, "path", "") for m in ROUTES for r in m.router.routes]
         paths += [app.openapi_url or "", *docs_ui.PATHS]
-    if cfg.ui.enabled or ui_only:
-        ui.install(app, ui.UiContext(store, lambda: watcher.state, keys, cfg.ui.statistics_cache,
-                                     cfg.ui.session_hours, served=not ui_only))
+    if ui_context is not None:
+        ui.install(app, ui_context)
     if keys.enabled:
         app.add_middleware(ApiKeyMiddleware, keys=keys)
         if not ui_only:

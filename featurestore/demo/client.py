@@ -147,6 +147,17 @@ def post_json(url: str, body: Any, timeout: float = 30.0) -> Any:
         raise DemoError(f"POST {url} failed: {err}") from None
 
 
+def get_json(url: str, timeout: float = 30.0) -> Any:
+    """GET ``url`` and return the decoded JSON; DemoError naming the status on failure."""
+    try:
+        with _OPENER.open(url, timeout=timeout) as resp:
+            return json.loads(resp.read())
+    except urllib.error.HTTPError as err:
+        raise DemoError(f"GET {url} answered {err.code}: {err.read().decode(errors='replace')}") from None
+    except (urllib.error.URLError, OSError) as err:
+        raise DemoError(f"GET {url} failed: {err}") from None
+
+
 def _scalar(value: Any) -> bool:
     return not isinstance(value, (dict, list))
 

@@ -44,7 +44,7 @@ import pyarrow as pa
 
 from featurestore.config import RepoConfig, load_config
 from featurestore.demo import monitoring, sample_data, training
-from featurestore.demo.client import DemoError, curl_command, format_json, post_json, serving
+from featurestore.demo.client import DemoError, curl_command, format_json, get_json, post_json, serving
 from featurestore.errors import FeatureStoreError
 from featurestore.online.factory import describe_online_store, online_store_env
 from featurestore.online.response import OnlineResponse
@@ -228,6 +228,13 @@ def http_lookup(store: FeatureStore) -> dict[str, Any]:
         quote_answer = post_json(url, quote)
         print(f"\non-demand features, request data in request_context:\n{curl_command(url, quote)}\n")
         print(format_json(quote_answer, width=WIDTH))
+        overview = get_json(f"{server.url}/ui/api")  # the web UI's overview, as JSON
+        counts = overview["counts"]
+        print(f"\nweb UI at {server.url}/ui: {counts['feature_views']} feature views, "
+              f"{counts['aggregate_views']} aggregate, {counts['on_demand_feature_views']} on-demand, "
+              f"{counts['feature_services']} services, {counts['training_sets']} training sets; "
+              f"{len(overview['stale_views'])} past max_staleness, "
+              f"{len(overview['failing_expectations'])} with failing expectations")
     print(f"\nstopped the server (pid {server.pid})")
     n_keys = len(body["entities"])
     statuses = [s for result in answer["results"][n_keys:] for s in result["statuses"]]
@@ -249,7 +256,8 @@ def where_things_are(store: FeatureStore) -> None:
     print(f"  featurestore --repo {repo} describe feature-service {SERVICE}")
     print(f"  featurestore --repo {repo} get-online --service {SERVICE} \\")
     print("      --entity driver_id=1001,customer_id=2001,zone_id=airport")
-    print(f"  featurestore --repo {repo} serve     # then open http://127.0.0.1:6566/docs")
+    print(f"  featurestore --repo {repo} serve     # then open http://127.0.0.1:6566/docs and /ui")
+    print(f"  featurestore --repo {repo} ui        # just the web UI: http://127.0.0.1:6567/ui")
 
 
 STEPS: list[tuple[str, Callable[[FeatureStore], Any]]] = [

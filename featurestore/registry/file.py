@@ -157,6 +157,7 @@ class Registry:
         self.history_path = self.path.with_name(self.path.stem + ".history.jsonl")
         self.project = project
         self._cache: tuple[tuple[int, int, int], RegistryState] | None = None
+        self._history: tuple[tuple[int, int, int], list[dict[str, Any]]] | None = None
 
     def _stamp(self) -> tuple[int, int, int] | None:
         """What tells a rewrite: every write is a rename, so a new inode, even within one mtime tick."""
@@ -240,7 +241,15 @@ class Registry:
             return new
 
     def history(self) -> list[dict[str, Any]]:
-        """Every applied version: ``version``, ``applied_at``, ``changes`` and the full ``objects``."""
+        """Every applied version: ``version``, ``applied_at``, ``changes`` and the full ``objects`` (read again
+        only when the file changed: entries are only ever appended; treat them as read-only)."""
+        try:
+            st = self.history_path.stat()
+        except FileNotFoundError:
+            return []
+        stamp = (st.st_ino, st.st_mtime_ns, st.st_size)
+        if self._history is not None and self._history[0] == stamp:
+            return list(self._history[1])
         try:
             lines = self.history_path.read_text().splitlines()
         except FileNotFoundError:
@@ -252,4 +261,6 @@ class Registry:
             except ValueError:
                 continue  # a line torn by a crash mid-append
             entries[int(entry["version"])] = entry
-        return [entries[v] for v in sorted(entries)]
+        found = [entries[v] for v in sorted(entries)]
+        self._history = (stamp, found)
+        return list(found)

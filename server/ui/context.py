@@ -4,6 +4,8 @@ history)."""
 
 from __future__ import annotations
 
+import gc
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -13,12 +15,23 @@ from typing import Any
 
 from fastapi import Request
 
-from featurestore import FeatureStore, LineageGraph, Recreation, RegistryError, RegistryState, ReproducibilityError
+from featurestore import (
+    FeatureStore,
+    LineageGraph,
+    Recreation,
+    RegistryDiff,
+    RegistryError,
+    RegistryState,
+    ReproducibilityError,
+)
 from server.auth import ApiKeys
 
 from . import index as ix
 from .snippets import Snippets
 from .statistics import StatisticsCache
+from .web import ENV
+
+log = logging.getLogger("featurestore.server.ui")
 
 GRAPH_SECONDS = 10.0
 """The lineage graph (files and training sets included) is rebuilt at most this often, and on a new registry."""
@@ -50,6 +63,9 @@ class UiContext:
     _graph: tuple[int, float, LineageGraph] | None = None
     _history: tuple[int, list[dict[str, Any]]] | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _graph_lock: threading.Lock = field(default_factory=threading.Lock)
+    _refreshing: threading.Event = field(default_factory=threading.Event)
+    _diffs: dict[tuple[int, int], RegistryDiff] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.statistics = StatisticsCache(self.store, self.statistics_cache)
@@ -82,14 +98,62 @@ class UiContext:
         return entries
 
     def graph(self) -> LineageGraph:
-        """The whole lineage graph (rebuilt every :data:`GRAPH_SECONDS` and on a new registry version)."""
+        """The whole lineage graph. Built on first use and on a new registry version; after
+        :data:`GRAPH_SECONDS` the cached graph is still answered while a background thread rebuilds it (a
+        page never waits for new files or training sets to be listed)."""
         state = self.state()
         cached = self._graph
-        if cached is not None and cached[0] == state.version and time.monotonic() - cached[1] < GRAPH_SECONDS:
+        if cached is not None and cached[0] == state.version:
+            if time.monotonic() - cached[1] >= GRAPH_SECONDS and not self._refreshing.is_set():
+                self._refreshing.set()
+                threading.Thread(target=self._refresh_graph, args=(state,), daemon=True,
+                                 name="featurestore-ui-graph").start()
             return cached[2]
-        g = self.store.lineage_graph(state)
-        self._graph = (state.version, time.monotonic(), g)
-        return g
+        with self._graph_lock:
+            cached = self._graph
+            if cached is not None and cached[0] == state.version:
+                return cached[2]
+            g = self.store.lineage_graph(state)
+            self._graph = (state.version, time.monotonic(), g)
+            return g
+
+    def _refresh_graph(self, state: RegistryState) -> None:
+        try:
+            g = self.store.lineage_graph(state)
+            with self._graph_lock:
+                if self._graph is None or self._graph[0] <= state.version:
+                    self._graph = (state.version, time.monotonic(), g)
+        except Exception:
+            log.warning("the UI's lineage graph could not be rebuilt", exc_info=True)
+        finally:
+            self._refreshing.clear()
+
+    def history_diff(self, before: int, after: int) -> RegistryDiff:
+        """The diff of two applied versions (immutable: kept)."""
+        key = (before, after)
+        found = self._diffs.get(key)
+        if found is None:
+            found = self._diffs[key] = self.store.history_diff(before, after)
+        return found
+
+    def warm(self) -> None:
+        """Build what the first pages need (the index, the history, the lineage graph, compiled templates) in a
+        background thread, so the first visitors do not wait for it."""
+        def work() -> None:
+            try:
+                self.index()
+                self.history()
+                self.graph()
+                for name in ENV.list_templates():
+                    ENV.get_template(name)
+                # what was built so far lives as long as the server: keep it out of the cyclic GC's full
+                # collections (measured: a 500-view page's render went from 17 ms to 110 ms when one ran)
+                gc.collect()
+                gc.freeze()
+            except Exception:
+                log.debug("warming the UI failed", exc_info=True)
+
+        threading.Thread(target=work, daemon=True, name="featurestore-ui-warm").start()
 
     def snippets(self, request: Request) -> Snippets:
         base = str(request.base_url).rstrip("/")

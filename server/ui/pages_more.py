@@ -114,7 +114,7 @@ def history_version(ui: UiContext, request: Request, version: int) -> Page:
         raise NotFoundError(f"registry version {version} is not in the registry's history",
                             kind="registry_version", name=str(version))
     before = max((v for v in entries if v < version), default=0)
-    diff = ui.store.history_diff(before, version) if before else None
+    diff = ui.history_diff(before, version) if before else None
     changes = diff.to_dict() if diff is not None else None
     if diff is not None and changes is not None:
         for c, obj in zip(changes["changes"], diff.changes, strict=True):

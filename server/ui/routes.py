@@ -9,15 +9,17 @@ from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
-from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 
 from featurestore import FeatureStoreError
 from server.errors import status_of
+from server.prefix import route_path
 
 from . import login, pages_catalog, pages_more, pages_view
 from .context import UiContext
-from .web import API, STATIC, UI, Page, Urls, answer
+from .web import API, STATIC, UI, Page, Urls, answer, asset_bytes
+
+MEDIA = {"css": "text/css; charset=utf-8", "js": "text/javascript; charset=utf-8"}
 
 Builder = Callable[..., Page]
 
@@ -53,7 +55,7 @@ def base(ui: UiContext, request: Request, who: str | None) -> dict[str, Any]:
     """What every page shows around its content."""
     state = ui.current()
     return {"project": ui.store.project, "registry_version": state.version if state is not None else None,
-            "keys": ui.keys.enabled, "session": who == "session", "served": ui.served}
+            "api_keys": ui.keys.enabled, "session": who == "session", "served": ui.served}
 
 
 def error_page(err: FeatureStoreError) -> Page:
@@ -63,7 +65,9 @@ def error_page(err: FeatureStoreError) -> Page:
 
 
 def _here(request: Request) -> str:
-    return request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    """This page's path with the prefix and query (whether the ASGI path holds the prefix or not)."""
+    path: str = request.scope.get("root_path", "") + route_path(request.scope)
+    return path + (f"?{request.url.query}" if request.url.query else "")
 
 
 def unauthorized(ui: UiContext, request: Request, as_json: bool, who: str | None) -> Response:
@@ -139,6 +143,18 @@ async def logout_post(request: Request) -> Response:
     return response
 
 
+async def asset(request: Request) -> Response:
+    """A stylesheet or script of the package (public: the login page needs them). URLs carry the content hash
+    (``?v=``), so they may be cached for good."""
+    name = request.path_params["name"]
+    body = asset_bytes(name)
+    if body is None:
+        return Response(b"not found", status_code=404, media_type="text/plain")
+    kind = MEDIA.get(name.rsplit(".", 1)[-1], "application/octet-stream")
+    return Response(body, media_type=kind, headers={"cache-control": "public, max-age=31536000, immutable",
+                                                   "x-content-type-options": "nosniff"})
+
+
 def install(app: FastAPI, ui: UiContext) -> list[str]:
     """Add the UI to ``app``; returns the route paths (for the metrics' endpoint labels)."""
     app.state.featurestore_ui = ui
@@ -150,6 +166,6 @@ def install(app: FastAPI, ui: UiContext) -> list[str]:
         router.add_api_route(UI + path, endpoint(build, False), methods=["GET"])
         router.add_api_route(API + path, endpoint(build, True), methods=["GET"])
     router.add_api_route(UI + "/", endpoint(pages_catalog.overview, False), methods=["GET"])
+    router.add_api_route(STATIC + "/{name}", asset, methods=["GET"])
     app.include_router(router)
-    app.mount(STATIC, StaticFiles(packages=[("server.ui", "static")]), name="ui-static")
     return [UI + p for p, _ in PAGES]

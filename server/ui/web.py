@@ -34,13 +34,19 @@ HEADERS = {"content-security-policy": CSP, "x-content-type-options": "nosniff", 
            "cache-control": "no-store", "x-frame-options": "DENY"}
 
 
-def _asset_versions() -> dict[str, str]:
+def _assets() -> dict[str, bytes]:
     folder = files("server.ui") / "static"
-    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest()[:12] for p in folder.iterdir() if p.is_file()}
+    return {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file()}
 
 
-ASSETS = _asset_versions()
+_ASSET_BYTES = _assets()
+ASSETS = {name: hashlib.sha256(body).hexdigest()[:12] for name, body in _ASSET_BYTES.items()}
 """``name -> content hash``: asset URLs carry it (``?v=``), so a new release is never served a stale copy."""
+
+
+def asset_bytes(name: str) -> bytes | None:
+    """The content of a packaged asset (None: no such asset)."""
+    return _ASSET_BYTES.get(name)
 
 
 class Urls:
