@@ -323,7 +323,16 @@ def reproducibility() -> dict[str, Any]:
     return out
 
 
-SECTIONS = {"aggregates": aggregates, "monitoring": monitoring, "reproducibility": reproducibility}
+def ui() -> dict[str, Any]:
+    """The cases of issue 15 (targets in bench/report_ui.py), in a child process (bench/ui.py): the server time of
+    every web UI page type over a generated registry of 500 views, HTML and JSON, against 100 ms."""
+    found = _json_lines([sys.executable, "-m", "bench.ui", "--views", str(setting("UI_VIEWS", 500)), "--requests",
+                         str(setting("UI_REQUESTS", 30))], float(setting("TIMEOUT", 1200)))[-1]
+    log(f"  ui: {json.dumps(found.get('worst', found))}")
+    return found
+
+
+SECTIONS = {"aggregates": aggregates, "monitoring": monitoring, "reproducibility": reproducibility, "ui": ui}
 """The sections ``BENCH_SECTIONS`` may name (each re-measured alone, the rest kept from the last run)."""
 
 
@@ -375,6 +384,8 @@ def main(argv: list[str]) -> None:
                 results["monitoring"] = monitoring()
             if setting("REPRODUCIBILITY", 1):
                 results["reproducibility"] = reproducibility()
+            if setting("UI", 1):
+                results["ui"] = ui()
         finally:
             redis.stop()
     results["minutes"] = round((time.perf_counter() - started) / 60, 1)
