@@ -20,7 +20,7 @@ TINY = {"BENCH_ENTITIES": "300", "BENCH_ROWS": "6000", "BENCH_ENTITY_ROWS": "500
         "BENCH_REPEAT": "1", "BENCH_LOOKUPS": "50", "BENCH_HTTP_SECONDS": "0.3", "BENCH_HTTP_WARMUP": "0",
         "BENCH_FEAST": "0", "BENCH_AGG_SHAPES": "tiny", "BENCH_AGG_EVENTS": "20000", "BENCH_AGG_ENTITIES": "200",
         "BENCH_AGG_LOOKUPS": "100", "BENCH_PROFILE_ROWS": "20000", "BENCH_PROFILE_DRIFT_ROWS": "5000",
-        "BENCH_LOG_RUNS": "1"}
+        "BENCH_LOG_RUNS": "1", "BENCH_UI_VIEWS": "60", "BENCH_UI_REQUESTS": "3"}
 
 
 @pytest.mark.usefixtures("redis_server")  # the bench starts its own redis-server: skip or fail like the others
@@ -78,6 +78,11 @@ def test_make_bench_runs_every_workload_and_writes_results(tmp_path: Path) -> No
     assert mon["feature_log_logged"]["p50_ms"] > 0 and mon["feature_log_plain"]["p50_ms"] > 0
     assert "## Data quality and monitoring (issue 13)" in text
     assert "| feature logging: HTTP p50 ≤ 1.05x without logging (1 entity, sequential) | " in text
+    ui = results["ui"]
+    assert ui["views"] == 60 and ui["timing"] == "Server-Timing" and ui["cache"]["recomputed"] == 0
+    assert {"overview", "views", "view", "lineage", "history"} <= set(ui["pages"])
+    assert all(p["p50_ms"] > 0 for p in ui["pages"].values())
+    assert "## Web UI (issue 15)" in text
 
 
 def _training(seconds: float, rows: int, order_kept: bool, rss: float = 100.0, **more: Any) -> dict[str, Any]:

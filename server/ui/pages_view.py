@@ -179,7 +179,7 @@ def view(ui: UiContext, request: Request, name: str) -> Page:
         mark = ui.store.watermarks().get(v.name)
         data["materialization"] = None if mark is None else {
             k: mark.get(k) for k in ("watermark", "last_success", "last_rows", "total_rows")}
-        hit = ui.statistics.cached(index.state, v.name)
+        hit = None if isinstance(v, AggregateView) else ui.statistics.cached(index.state, v.name)
         if hit is not None:
             data["statistics"], extra["histograms"] = _stats_data(*hit)
         else:
@@ -201,6 +201,10 @@ def statistics(ui: UiContext, request: Request, name: str) -> Page:
     if isinstance(v, OnDemandFeatureView):
         raise InputError(f"{name!r} is an on-demand view: its values are computed per request, so its statistics "
                          "are those of a training set or of logged lookups", field="view")
+    if isinstance(v, AggregateView):
+        raise InputError(f"{name!r} is an aggregate view: its values exist only after aggregation, at each "
+                         "training row's or lookup's time, so its statistics are those of a training set or of "
+                         "logged lookups", field="view")
     started = time.perf_counter()
     profile, at, computed = ui.statistics.get(index.state, v.name)
     data, svgs = _stats_data(profile, at)

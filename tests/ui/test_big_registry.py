@@ -257,15 +257,14 @@ def test_statistics_are_computed_on_the_first_request_then_cached(client: TestCl
     assert refused["error"] == "InputError"
 
 
-@pytest.mark.xfail(strict=True, reason="UI defect (issue 15): an aggregate view's page offers 'Compute statistics', "
-                   "and /ui/views/{aggregate}/statistics answers 400 (InputError from store.profile: no source rows)")
 def test_an_aggregate_view_page_offers_only_statistics_it_can_compute(client: TestClient,
                                                                      spec: dict[str, Any]) -> None:
     name = views_of(spec, "aggregate_view")[-1]["name"]
-    page, _ = get(client, f"/views/{name}")
-    if f'href="/ui/views/{name}/statistics"' in page:
-        answer = client.get(f"/ui/views/{name}/statistics")
-        assert answer.status_code == 200, text(answer.text)[:500]
+    page, data = get(client, f"/views/{name}")
+    assert f'href="/ui/views/{name}/statistics"' not in page and data["statistics"] is None
+    assert "exist only after aggregation" in text(page)
+    _, refused = get(client, f"/views/{name}/statistics", status=400)
+    assert refused["error"] == "InputError" and name in refused["detail"]
 
 
 def test_entity_pages(client: TestClient, spec: dict[str, Any]) -> None:

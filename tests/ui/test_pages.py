@@ -26,7 +26,7 @@ PAGES: list[tuple[str, list[str]]] = [
                                 "team=pricing", "2d", "between(conv_rate, 0, 1)", "reject", "max_staleness",
                                 "Compute statistics", "get_historical_features", "get_online_features",
                                 "/get-online-features", "driver_activity"]),
-    ("/ui/views/card_txn", ["aggregate view", "Windows", "Serving horizon"]),
+    ("/ui/views/card_txn", ["aggregate view", "Windows", "Serving horizon", "exist only after aggregation"]),
     ("/ui/views/fare", ["on-demand view", "Code", "request", "distance_km"]),
     ("/ui/entities", ["driver", "driver_id", "customer"]),
     ("/ui/entities/driver", ["driver_id", "A ride-hailing driver, rated by riders", "driver_stats"]),
