@@ -52,9 +52,10 @@ def ui_of(request: Request) -> UiContext:
 
 
 def base(ui: UiContext, request: Request, who: str | None) -> dict[str, Any]:
-    """What every page shows around its content."""
-    state = ui.current()
-    return {"project": ui.store.project, "registry_version": state.version if state is not None else None,
+    """What every page shows around its content (not the project to whom may not read it)."""
+    state = ui.current() if who is not None else None
+    return {"project": ui.store.project if who is not None else "",
+            "registry_version": state.version if state is not None else None,
             "api_keys": ui.keys.enabled, "session": who == "session", "served": ui.served}
 
 
@@ -106,6 +107,8 @@ async def login_form(request: Request) -> Response:
     ui = ui_of(request)
     urls = Urls(request)
     nxt = login.safe_next(request.query_params.get("next"), urls.root, urls.page())
+    if not ui.keys.enabled:
+        return RedirectResponse(nxt, status_code=303)  # nothing to sign in to
     who = login.who(ui.keys, request)
     return answer(request, Page("login.html", "Sign in", {"error": None, "next": nxt}), False, base(ui, request, who))
 

@@ -48,6 +48,7 @@ def test_pages_need_a_key(keyed: TestClient, path: str) -> None:
     r = keyed.get(path)
     assert r.status_code == 401
     assert 'action="/ui/login"' in r.text and 'name="key"' in r.text  # the login form, not a stack trace
+    assert "driver_ranking" not in r.text and "registry version" not in r.text  # nothing of the project
     assert r.headers["www-authenticate"].startswith("Bearer")
     api = keyed.get(path.replace("/ui", "/ui/api", 1))
     assert api.status_code == 401 and api.json()["detail"]
@@ -61,6 +62,8 @@ def test_pages_need_a_key(keyed: TestClient, path: str) -> None:
 
 def test_login_sets_a_session_cookie(keyed: TestClient) -> None:
     keyed.cookies.clear()
+    form = keyed.get("/ui/login?next=/ui/history")
+    assert form.status_code == 200 and 'value="/ui/history"' in form.text and 'type="password"' in form.text
     r = _login(keyed, READ)
     assert r.status_code == 303 and r.headers["location"] == "/ui/views/driver_stats"
     cookie = r.headers["set-cookie"]

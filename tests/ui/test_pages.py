@@ -291,3 +291,9 @@ def test_drift_alerts_on_the_overview(client: TestClient, example_store: Feature
     assert {(d["feature"], d["status"]) for d in shown if d["target"] == "driver_stats"} == alerts
     html = client.get("/ui").text
     assert "No drift warning" not in html and "conv_rate" in html
+
+
+def test_no_sign_in_without_keys(client: TestClient) -> None:
+    r = client.get("/ui/login", follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == "/ui"
+    assert "Sign out" not in client.get("/ui").text
