@@ -113,12 +113,16 @@ async def login_form(request: Request) -> Response:
     return answer(request, Page("login.html", "Sign in", {"error": None, "next": nxt}), False, base(ui, request, who))
 
 
+def _cross_site(ui: UiContext, request: Request, what: str) -> Response:
+    page = Page("error.html", "Refused", {"detail": f"a {what} from another site is refused"}, status=403)
+    return answer(request, page, False, base(ui, request, None))
+
+
 async def login_post(request: Request) -> Response:
     ui = ui_of(request)
     urls = Urls(request)
     if not login.same_origin(request):
-        page = Page("error.html", "Refused", {"detail": "a sign-in from another site is refused"}, status=403)
-        return answer(request, page, False, base(ui, request, None))
+        return _cross_site(ui, request, "sign-in")
     form = await login.form(request)
     nxt = login.safe_next(form.get("next"), urls.root, urls.page())
     key = form.get("key", "").strip().encode()
@@ -139,8 +143,7 @@ async def logout_post(request: Request) -> Response:
     ui = ui_of(request)
     urls = Urls(request)
     if not login.same_origin(request):
-        page = Page("error.html", "Refused", {"detail": "a sign-out from another site is refused"}, status=403)
-        return answer(request, page, False, base(ui, request, None))
+        return _cross_site(ui, request, "sign-out")
     response = RedirectResponse(urls.page("/login"), status_code=303)
     response.headers["set-cookie"] = login.cookie_header("", urls.root, 0, request.url.scheme == "https")
     return response

@@ -13,7 +13,6 @@ from server.app import create_app
 from server.auth import ApiKeys
 from server.ui import login
 
-from .links import internal, parse
 from .test_pages import crawl
 
 READ, WRITE = "read-key-1", "write-key-1"
@@ -92,6 +91,8 @@ def test_bad_logins(keyed: TestClient) -> None:
     cross = _login(keyed, READ, origin="https://evil.example")
     assert cross.status_code == 403 and "set-cookie" not in cross.headers
     assert _login(keyed, READ, **{"sec-fetch-site": "cross-site"}).status_code == 403
+    out = keyed.post("/ui/logout", headers={"origin": "https://evil.example"}, follow_redirects=False)
+    assert out.status_code == 403 and "set-cookie" not in out.headers
     elsewhere = keyed.post("/ui/login", data={"key": READ, "next": "https://evil.example/"},
                            headers={"origin": "http://testserver"}, follow_redirects=False)
     assert elsewhere.status_code == 303 and elsewhere.headers["location"] == "/ui"  # no open redirect
@@ -135,7 +136,7 @@ def test_every_link_under_a_prefix(example_repo: Path, mode: str) -> None:
         client = TestClient(app, headers={"x-forwarded-prefix": root})
         _trust_everyone(app)
     with client:
-        seen = _crawl_prefixed(client, root)
+        seen = crawl(client, "/ui", prefix=root)
         assert len(seen) > 30 and all(s == 200 for s in seen.values()), seen
         snippets = client.get("/ui/api/views/driver_stats").json()["snippets"]
         assert f"http://testserver{root}/get-online-features" in snippets["curl"]
@@ -150,31 +151,6 @@ def _trust_everyone(app: object) -> None:
     for m in stack:
         if m.cls is ForwardedPrefix:
             m.kwargs["trusted"] = ["*"]
-
-
-def _crawl_prefixed(client: TestClient, root: str) -> dict[str, int]:
-    """Follow every link from the overview; the client requests paths without the prefix (the proxy strips it)."""
-    seen: dict[str, int] = {}
-    todo = ["/ui"]
-    while todo and len(seen) < 300:
-        path = todo.pop(0)
-        if path in seen:
-            continue
-        r = client.get(path)
-        seen[path] = r.status_code
-        if not r.headers.get("content-type", "").startswith("text/html"):
-            continue
-        for tag, attr, value in parse(r.text).urls:
-            if value.startswith("data:"):
-                continue  # the empty favicon: no request
-            target = internal(f"http://testserver{root}{path}", value)
-            assert target is not None and target.startswith(root + "/ui"), f"{path}: {tag} {attr}={value}"
-            if tag == "form" or "/recreate" in target or "/statistics" in target:
-                continue
-            stripped = target[len(root):].split("#")[0]
-            if stripped not in seen:
-                todo.append(stripped)
-    return seen
 
 
 def test_untrusted_or_bad_prefixes(example_repo: Path) -> None:

@@ -231,7 +231,9 @@ def test_the_ui_is_read_only(client: TestClient, example_store: FeatureStore) ->
 
 
 def crawl(client: TestClient, start: str, prefix: str = "", limit: int = 400) -> dict[str, int]:
-    """Every page reached from ``start`` by its links (and every asset, form action): path -> status."""
+    """Every page reached from ``start`` by its links (and every asset): path -> status. Every link must stay
+    under ``prefix + "/ui"``; ``prefix``: the path a proxy strips before the request reaches the app, so the
+    client requests each link without it."""
     seen: dict[str, int] = {}
     todo = deque([start])
     while todo and len(seen) < limit:
@@ -243,15 +245,16 @@ def crawl(client: TestClient, start: str, prefix: str = "", limit: int = 400) ->
         if not r.headers.get("content-type", "").startswith("text/html"):
             continue
         for tag, attr, value in parse(r.text).urls:
-            target = internal(f"http://testserver{path}", value)
-            assert target is not None or value.startswith(("#", "data:")), f"{path}: {tag} {attr}={value}"
-            if target is None:
-                continue
+            if value.startswith(("#", "data:")):
+                continue  # a fragment, the empty favicon: no request
+            target = internal(f"http://testserver{prefix}{path}", value)
+            assert target is not None, f"{path}: {tag} {attr}={value} leaves the server"
             assert target.startswith(prefix + "/ui"), f"{path}: {tag} {attr}={value} leaves {prefix}/ui"
             if tag == "form" or "/recreate" in target or "/statistics" in target:
                 continue  # forms and on-demand computations: checked on their own
-            if target.split("#")[0] not in seen:
-                todo.append(target.split("#")[0])
+            stripped = target[len(prefix):].split("#")[0]
+            if stripped not in seen:
+                todo.append(stripped)
     return seen
 
 
