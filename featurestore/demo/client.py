@@ -136,26 +136,24 @@ def serving(repo: Path, env: dict[str, str], log_path: Path,
 
 def post_json(url: str, body: Any, timeout: float = 30.0) -> Any:
     """POST ``body`` as JSON and return the decoded answer; DemoError naming the status on failure."""
-    request = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
-                                     headers={"Content-Type": "application/json"})
-    try:
-        with _OPENER.open(request, timeout=timeout) as resp:
-            return json.loads(resp.read())
-    except urllib.error.HTTPError as err:
-        raise DemoError(f"POST {url} answered {err.code}: {err.read().decode(errors='replace')}") from None
-    except (urllib.error.URLError, OSError) as err:
-        raise DemoError(f"POST {url} failed: {err}") from None
+    return _json(urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
+                                        headers={"Content-Type": "application/json"}), timeout)
 
 
 def get_json(url: str, timeout: float = 30.0) -> Any:
     """GET ``url`` and return the decoded JSON; DemoError naming the status on failure."""
+    return _json(urllib.request.Request(url, method="GET"), timeout)
+
+
+def _json(request: urllib.request.Request, timeout: float) -> Any:
+    what = f"{request.get_method()} {request.full_url}"
     try:
-        with _OPENER.open(url, timeout=timeout) as resp:
+        with _OPENER.open(request, timeout=timeout) as resp:
             return json.loads(resp.read())
     except urllib.error.HTTPError as err:
-        raise DemoError(f"GET {url} answered {err.code}: {err.read().decode(errors='replace')}") from None
+        raise DemoError(f"{what} answered {err.code}: {err.read().decode(errors='replace')}") from None
     except (urllib.error.URLError, OSError) as err:
-        raise DemoError(f"GET {url} failed: {err}") from None
+        raise DemoError(f"{what} failed: {err}") from None
 
 
 def _scalar(value: Any) -> bool:
