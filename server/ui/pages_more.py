@@ -3,6 +3,7 @@ registry's history (each version's diff)."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from fastapi import Request
@@ -91,10 +92,12 @@ def training_version(ui: UiContext, request: Request, name: str, version: int, c
             "recreation": None if result is None else {"identical": result.identical, "checked_at": result.at,
                                                        **result.result},
             "statistics": m.statistics or None}
-    svgs = {k: Markup(histogram_svg(f))
+    data["manifest"] = m.to_json()
+    svgs = {k: Markup(histogram_svg(f))  # the renderer escapes every text it draws
             for k, f in Profile.from_dict(m.statistics or {}).features.items()}
-    return Page("training_version.html", f"Training set {name} v{version}", data, {"histograms": svgs},
-                nav="training")
+    text = json.dumps(data["manifest"], indent=2, sort_keys=True, default=str)
+    return Page("training_version.html", f"Training set {name} v{version}", data,
+                {"histograms": svgs, "manifest_text": text}, nav="training")
 
 
 def history(ui: UiContext, request: Request) -> Page:

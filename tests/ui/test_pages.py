@@ -215,6 +215,16 @@ def test_lineage_graph(client: TestClient, example_store: FeatureStore) -> None:
         assert f'data-node="{node}"' in html
 
 
+def test_training_set_manifest(client: TestClient, example_store: FeatureStore) -> None:
+    ts = example_store.get_training_set(TRAINING_SET, 1)
+    got = client.get(f"/ui/api/training-sets/{TRAINING_SET}/v1").json()
+    assert got["manifest"]["content_hash"] == ts.manifest.content_hash == got["content_hash"]
+    assert got["rows"] == ts.rows and got["service"] == "driver_activity"
+    assert [s["path"] for s in got["sources"]] == [s.path for s in ts.manifest.sources]
+    html = client.get(f"/ui/training-sets/{TRAINING_SET}/v1").text
+    assert "manifest.json" in html and ts.manifest.content_hash in html
+
+
 def test_training_set_recreation(client: TestClient) -> None:
     r = client.get(f"/ui/api/training-sets/{TRAINING_SET}/v1/recreate").json()
     assert r["recreation"]["identical"] is True
