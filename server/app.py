@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 from collections.abc import AsyncIterator
@@ -106,7 +107,7 @@ def create_app(repo_path: str | Path | None = None, store: FeatureStore | None =
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         watcher.start()
         if ui_context is not None:
-            ui_context.warm()
+            await asyncio.to_thread(ui_context.warm)
         try:
             store.online.ping()  # connect early; an unreachable store is reported by /ready, not fatal
         except FeatureStoreError as err:
