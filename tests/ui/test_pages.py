@@ -151,27 +151,26 @@ def test_statistics_are_computed_on_request_and_cached(client: TestClient, examp
     assert client.get("/ui/api/views/fare/statistics").status_code == 400  # an on-demand view
 
 
-def test_new_source_data_computes_again(tmp_path: Path) -> None:
+def test_new_source_data_computes_again(example_repo: Path) -> None:
+    """A source file with a new modification time is a new source state (customer_driver: no other test reads
+    its files' times)."""
+    import os
+
     from server.app import create_app
 
-    from .conftest import make_example
-
-    repo = make_example(tmp_path / "repo")
-    with TestClient(create_app(repo)) as c:
-        assert c.get("/ui/api/views/driver_stats/statistics").json()["computed_now"] is True
-        assert c.get("/ui/api/views/driver_stats/statistics").json()["computed_now"] is False
-        store = FeatureStore(repo_path=repo)
+    with TestClient(create_app(example_repo)) as c:
+        assert c.get("/ui/api/views/customer_driver/statistics").json()["computed_now"] is True
+        assert c.get("/ui/api/views/customer_driver/statistics").json()["computed_now"] is False
+        store = FeatureStore(repo_path=example_repo)
         try:
-            rows = store.offline.view_files(store.get_feature_view("driver_stats"), True)
-            source = Path(rows[0])
-            source.write_bytes(source.read_bytes())  # same bytes, a new modification time
-            import os
-            st = source.stat()
-            os.utime(source, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000_000))
+            files = store.offline.view_files(store.get_feature_view("customer_driver"), True)
         finally:
             store.close()
-        again = c.get("/ui/api/views/driver_stats/statistics").json()
+        st = Path(files[0]).stat()
+        os.utime(files[0], ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000_000))
+        again = c.get("/ui/api/views/customer_driver/statistics").json()
         assert again["computed_now"] is True
+        assert c.get("/ui/api/views/customer_driver/statistics").json()["computed_now"] is False
 
 
 UNKNOWN = ["/ui/views/nope", "/ui/views/nope/statistics", "/ui/entities/nope", "/ui/services/nope",
