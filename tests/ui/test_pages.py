@@ -309,3 +309,24 @@ def test_no_sign_in_without_keys(client: TestClient) -> None:
     r = client.get("/ui/login", follow_redirects=False)
     assert r.status_code == 303 and r.headers["location"] == "/ui"
     assert "Sign out" not in client.get("/ui").text
+
+
+def test_sample_values_of_aggregate_and_on_demand_views(client: TestClient, example_store: FeatureStore) -> None:
+    view = client.get("/ui/api/views/card_txn").json()
+    key = view["join_keys"][0]["name"]
+    refs = [f"card_txn:{f['name']}" for f in view["features"]]
+    got = client.get(f"/ui/api/views/card_txn?{key}=3001").json()["sample"]
+    want = example_store.get_online_features(refs, [{key: 3001}])
+    assert got["looked_up"] and [r["value"] for r in got["rows"]] == [want.features[r.split(":")[1]][0]
+                                                                        for r in refs]
+    fare = client.get("/ui/api/views/fare?driver_id=1001&distance_km=12.5").json()
+    assert fare["request_fields"] == [{"name": "distance_km", "type": "Float64"}]
+    want = example_store.get_online_features(["fare:fare"], [{"driver_id": 1001, "distance_km": 12.5}])
+    assert [r["value"] for r in fare["sample"]["rows"]] == [want.features["fare"][0]]
+    assert '"distance_km": [12.5]' in fare["snippets"]["curl"] and "request_context" in fare["snippets"]["curl"]
+
+
+def test_ui_requests_are_counted_under_one_label(client: TestClient) -> None:
+    client.get("/ui/views/driver_stats")
+    metrics = client.get("/metrics").text
+    assert 'endpoint="/ui"' in metrics and 'endpoint="/ui/views/driver_stats"' not in metrics
