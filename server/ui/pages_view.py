@@ -84,7 +84,8 @@ def parse_value(text: str, dtype: str, name: str) -> Any:
                 return text.lower() in TRUE
             raise ValueError(text)
     except ValueError:
-        raise InputError(f"{name!r} takes a {dtype} value, got {text!r}", field=name) from None
+        raise InputError(f"{name!r} takes {'an' if dtype[0] in 'AEIOU' else 'a'} {dtype} value, got {text!r}",
+                         field=name) from None
     return text
 
 

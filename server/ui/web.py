@@ -11,7 +11,7 @@ import hashlib
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from importlib.resources import files
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -22,6 +22,8 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse, Response
 from markupsafe import Markup
 
+from featurestore import InputError
+from featurestore.utc import from_epoch_us, parse_iso, to_utc
 from server.prefix import route_path
 
 UI = "/ui"
@@ -87,20 +89,18 @@ class Urls:
 
 
 def _when(value: Any) -> str:
-    """A time as ``2026-11-28 09:30:00 UTC`` (ISO text, datetimes, epoch seconds)."""
+    """A time as ``2026-11-28 09:30:00 UTC`` (ISO text, datetimes, epoch seconds; naive = UTC)."""
     if value is None or value == "":
         return "-"
-    if isinstance(value, int | float):
-        value = datetime.fromtimestamp(value, UTC)
-    if isinstance(value, str):
-        try:
-            value = datetime.fromisoformat(value.replace("Z", "+00:00"))
-        except ValueError:
-            return str(value)
-    if isinstance(value, datetime):
-        if value.tzinfo is None:
-            value = value.replace(tzinfo=UTC)
-        return str(value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC"))
+    try:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            value = from_epoch_us(int(value * 1_000_000))
+        elif isinstance(value, str):
+            value = parse_iso(value)
+        if isinstance(value, datetime):
+            return str(to_utc(value).strftime("%Y-%m-%d %H:%M:%S UTC"))
+    except InputError:
+        pass  # not a time after all: shown as it is
     return str(value)
 
 

@@ -112,7 +112,7 @@ def test_sample_online_values_equal_the_sdk(client: TestClient, example_store: F
 def test_a_bad_entity_value_is_named(client: TestClient) -> None:
     r = client.get("/ui/views/driver_stats?driver_id=abc")
     assert r.status_code == 400
-    assert "&#39;driver_id&#39; takes a Int64 value, got &#39;abc&#39;" in r.text
+    assert "&#39;driver_id&#39; takes an Int64 value, got &#39;abc&#39;" in r.text
     on_demand = client.get("/ui/api/views/fare?driver_id=1001").json()["sample"]
     assert on_demand["error"] and "give a value for" in on_demand["error"]
 
@@ -330,3 +330,17 @@ def test_ui_requests_are_counted_under_one_label(client: TestClient) -> None:
     client.get("/ui/views/driver_stats")
     metrics = client.get("/metrics").text
     assert 'endpoint="/ui"' in metrics and 'endpoint="/ui/views/driver_stats"' not in metrics
+
+
+def test_a_source_page_lists_its_files(client: TestClient, example_store: FeatureStore) -> None:
+    """The UI names a source as the lineage graph does (its name, else its description), so its files are found."""
+    from urllib.parse import quote
+
+    listed = {s["name"]: s for s in client.get("/ui/api/sources").json()["sources"]}
+    name = "parquet:data/driver_stats.parquet"
+    assert name in listed and listed[name]["used_by"] == [{"kind": "push_source", "label": "push source",
+                                                           "name": "driver_stats_push"}]
+    page = client.get(f"/ui/api/sources/{quote(name, safe='')}").json()
+    want = [n.name for n in example_store.lineage(name, kind="source").nodes.values() if n.kind == "file"]
+    assert page["files"] == sorted(want) == ["data/driver_stats.parquet"]
+    assert client.get(f"/ui/sources/{quote(name, safe='')}").status_code == 200
