@@ -1,6 +1,6 @@
 """What the UI's pages share, built once per app: the store, the registry snapshot (the server's watcher),
 the keys, and the caches (the index per registry version, the lineage graph, statistics, re-creation checks,
-history)."""
+diffs)."""
 
 from __future__ import annotations
 
@@ -61,7 +61,6 @@ class UiContext:
     checks: dict[tuple[str, int], Check] = field(default_factory=dict)
     _index: ix.Index | None = None
     _graph: tuple[int, float, LineageGraph] | None = None
-    _history: tuple[int, list[dict[str, Any]]] | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _graph_lock: threading.Lock = field(default_factory=threading.Lock)
     _refreshing: threading.Event = field(default_factory=threading.Event)
@@ -88,14 +87,8 @@ class UiContext:
             return self._index
 
     def history(self) -> list[dict[str, Any]]:
-        """The registry's history (read once per registry version)."""
-        state = self.state()
-        cached = self._history
-        if cached is not None and cached[0] == state.version:
-            return cached[1]
-        entries = self.store.history()
-        self._history = (state.version, entries)
-        return entries
+        """The registry's history (the registry reads its file again only when it changed)."""
+        return self.store.history()
 
     def graph(self) -> LineageGraph:
         """The whole lineage graph. Built on first use and on a new registry version; after
