@@ -167,14 +167,11 @@ def view(ui: UiContext, request: Request, name: str) -> Page:
     data = _definition(index, v)
     extra: dict[str, Any] = {"histograms": {}}
     if not isinstance(v, OnDemandFeatureView):
-        try:
-            f = ui.store.freshness(index.state).get(v.name)
-        except FeatureStoreError:
-            f = None
+        status = ui.store.monitoring_status(index.state)  # freshness included (empty if the store is down)
+        f = status.freshness.get(v.name)
         data["freshness"] = None if f is None else {
             "data_timestamp": f.data_timestamp, "age_seconds": f.age.total_seconds() if f.age else None,
             "max_staleness_seconds": f.max_staleness.total_seconds() if f.max_staleness else None, "stale": f.stale}
-        status = ui.store.monitoring_status(index.state)
         data["validation"] = {"counts": status.validation.get(v.name, {}),
                               "latest": ui.store.validation_log(v.name, 5)}
         mark = ui.store.watermarks().get(v.name)
