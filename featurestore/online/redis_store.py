@@ -1,9 +1,15 @@
-"""The Redis online store: one string per entity per view, read with one MGET (layout in ``keys.py``)."""
+"""The Redis online store: one string per entity per view, read with one MGET (layout in ``keys.py``).
+
+:class:`~featurestore.online.redis_cluster.RedisClusterOnlineStore` keeps these keys and rows and changes only how
+commands reach the nodes (per slot, per node).
+"""
 
 from __future__ import annotations
 
 import asyncio
+import math
 import struct
+import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, NoReturn
 
@@ -23,13 +29,20 @@ from featurestore.online.protocol import ViewSpec
 from featurestore.online.redis_async import AsyncConnection
 from featurestore.online.redis_scripts import WRITE_SCRIPT, WRITE_SCRIPT_SHA, advance, run_script
 
-_UNAVAILABLE = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError)
+_UNAVAILABLE = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError,
+                redis.exceptions.ClusterDownError, redis.exceptions.SlotNotCoveredError)
+"""Errors meaning the store (or, in a cluster, a node or a slot range) cannot be reached."""
 _RETRIED = (redis.exceptions.ConnectionError,)
 """What redis-py retries once, on a new connection: a pooled connection the server closed (a restart, an
 idle timeout) fails at once. A timeout is never retried: ``socket_timeout`` is the bound of a command
 (redis-py's default retry on timeouts made a stalled server cost twice the timeout)."""
 
 
+
+
+def redis_failures() -> tuple[type[Exception], ...]:
+    """What a Redis command can raise (redis-py's errors, cluster errors outside that tree, socket errors)."""
+    return (redis.exceptions.RedisError, redis.exceptions.RedisClusterException, OSError)
 
 
 class RedisOnlineStore:
@@ -41,21 +54,32 @@ class RedisOnlineStore:
 
     def __init__(self, url: str, project: str, socket_timeout: float = 2.0,
                  write_batch_size: int = 2000) -> None:
+        self._setup(url, project, socket_timeout, write_batch_size)
+        try:
+            self._redis = redis.Redis.from_url(
+                url, socket_timeout=socket_timeout, socket_connect_timeout=socket_timeout,
+                retry=Retry(NoBackoff(), 1, supported_errors=_RETRIED), health_check_interval=0, decode_responses=False)
+        except ValueError as exc:
+            raise OnlineStoreError(f"invalid Redis URL {redact_url(url)!r}: {exc}", url=redact_url(url)) from None
+
+    def _setup(self, url: str, project: str, socket_timeout: float, write_batch_size: int) -> None:
+        """What every Redis store keeps: names of its keys, batch size, timeouts (no connection yet)."""
         self.url = url
         self.project = project
         self._prefix = layout.project_prefix(project)
         self._fresh = layout.fresh_key(project)
+        self._layout = layout.layout_key(project)
+        self._layout_until = 0.0  # until when (time.monotonic) the layout check holds: inf once the layout key is seen
         self._where = f"Redis at {redact_url(url)}"
         self._batch = max(1, int(write_batch_size))
         self._plan = ViewPlans(project, full_keys=True)
         self._timeout = socket_timeout
         self._async: tuple[asyncio.AbstractEventLoop, Any] | None = None
-        try:
-            self._client = redis.Redis.from_url(
-                url, socket_timeout=socket_timeout, socket_connect_timeout=socket_timeout,
-                retry=Retry(NoBackoff(), 1, supported_errors=_RETRIED), health_check_interval=0, decode_responses=False)
-        except ValueError as exc:
-            raise OnlineStoreError(f"invalid Redis URL {redact_url(url)!r}: {exc}", url=redact_url(url)) from None
+
+    @property
+    def _client(self) -> Any:
+        """The client commands go through (a cluster store gives its cluster client)."""
+        return self._redis
 
     @property
     def identity(self) -> str:
@@ -66,10 +90,60 @@ class RedisOnlineStore:
         if isinstance(exc, redis.exceptions.AuthenticationError):
             raise OnlineStoreError(f"{self._where}: authentication failed while trying to {action}: {exc}",
                                    url=redact_url(self.url)) from None
-        if isinstance(exc, _UNAVAILABLE):
+        if isinstance(exc, _UNAVAILABLE) or (isinstance(exc, redis.exceptions.RedisClusterException)
+                                              and "connect" in str(exc).lower()):
             raise OnlineStoreUnavailableError(
                 f"{self._where} is unreachable (could not {action}): {exc}", url=redact_url(self.url)) from None
         raise OnlineStoreError(f"{self._where}: failed to {action}: {exc}", url=redact_url(self.url)) from None
+
+    def _layout_error(self, found: bytes | None) -> OnlineStoreError:
+        if found is None:
+            return OnlineStoreError(
+                f"{self._where} holds rows of project {self.project!r} in Redis key layout 1 (keys without a hash "
+                f"tag, written by an earlier featurestore); this version reads and writes layout "
+                f"{layout.LAYOUT_VERSION} (fs:<project>:<view>:{{<entity>}}), so it would answer NOT_FOUND for every "
+                "row. Migrate by re-materializing: 'featurestore teardown --yes' (deletes this project's online "
+                "keys and resets its watermarks), then 'featurestore materialize-incremental now' (pushed rows "
+                "that are not in the offline store must be pushed again)",
+                url=redact_url(self.url), layout=1, supported=layout.LAYOUT_VERSION)
+        text = found.decode(errors="replace")
+        return OnlineStoreError(
+            f"{self._where}: project {self.project!r} has Redis key layout {text!r} ({self._layout}), but this "
+            f"featurestore reads layout {layout.LAYOUT_VERSION}: upgrade featurestore, or re-materialize after "
+            "'featurestore teardown --yes'", url=redact_url(self.url), layout=text, supported=layout.LAYOUT_VERSION)
+
+    def _layout_verdict(self, found: bytes | None, old_rows: int, write: bool) -> bool:
+        """Whether the layout key must be set (raises when the project's keys follow another layout)."""
+        if found is None:
+            if old_rows:  # rows (their data timestamps) but no layout key: written by layout 1
+                raise self._layout_error(None)
+            return write
+        if found != str(layout.LAYOUT_VERSION).encode():
+            raise self._layout_error(found)
+        return False
+
+    def _layout_checked(self) -> bool:
+        return time.monotonic() < self._layout_until
+
+    def _check_layout(self, write: bool = False) -> None:
+        """Refuse a project whose keys follow another layout: checked once per store (two small commands); the
+        first write of a project with no keys yet records the layout (``SET fs:<project>:__layout 2``)."""
+        if self._layout_checked():
+            return
+        try:
+            found: bytes | None = self._client.get(self._layout)
+            old_rows = 0 if found is not None else int(self._client.exists(self._fresh))
+            if self._layout_verdict(found, old_rows, write):
+                self._client.set(self._layout, str(layout.LAYOUT_VERSION))
+        except redis_failures() as exc:
+            self._fail(exc, "read the key layout")
+        self._layout_until = self._layout_holds(found is not None or write)
+
+    @staticmethod
+    def _layout_holds(recorded: bool) -> float:
+        """Until when a check holds: for good once the layout key is there; a second for a project with no keys
+        yet (another process may write layout-1 rows meanwhile; a read of an empty project costs no more)."""
+        return math.inf if recorded else time.monotonic() + 1.0
 
     def write(self, view: ViewSpec, keys: list[tuple[Any, ...]], event_us: list[int], created_us: list[int],
               values: list[tuple[Any, ...]]) -> int:
@@ -80,6 +154,7 @@ class RedisOnlineStore:
         codec.check_write(view, keys, event_us, created_us, values)
         if not keys:
             return 0
+        self._check_layout(write=True)
         build = self._plan(view)[0]
         encode = codec.row_encoder(view)
         ttl = view.ttl_seconds
@@ -108,14 +183,14 @@ class RedisOnlineStore:
     def _advance(self, view_name: str, newest_us: int, action: str) -> None:
         try:
             advance(self._client, self._fresh, view_name, newest_us)
-        except (redis.exceptions.RedisError, OSError) as exc:
+        except redis_failures() as exc:
             self._fail(exc, action)
 
     def data_timestamps(self) -> dict[str, int]:
         """Per view, the newest event time ever written (epoch µs), by any process: ``HGETALL fs:<project>:__fresh``."""
         try:
             found = self._client.hgetall(self._fresh)
-        except (redis.exceptions.RedisError, OSError) as exc:
+        except redis_failures() as exc:
             self._fail(exc, "read the data timestamps")
         try:
             return {(k.decode() if isinstance(k, bytes) else k): int(v) for k, v in found.items()}
@@ -128,7 +203,7 @@ class RedisOnlineStore:
         """:func:`~featurestore.online.redis_scripts.run_script` on a pooled connection (Redis errors translated)."""
         try:
             return run_script(self._client.connection_pool, batches, script, sha, self._fresh, advance)
-        except (redis.exceptions.RedisError, OSError) as exc:
+        except redis_failures() as exc:
             self._fail(exc, action)
 
     @staticmethod
@@ -189,9 +264,10 @@ class RedisOnlineStore:
         names, plans = self._names(requests)
         if not names:
             return [[] for _ in requests]
+        self._check_layout()
         try:
             blobs = self._client.execute_command("MGET", *names)
-        except (redis.exceptions.RedisError, OSError) as exc:
+        except redis_failures() as exc:
             self._fail(exc, "read")
         return self._decode(blobs, plans)
 
@@ -218,15 +294,32 @@ class RedisOnlineStore:
         names, plans = self._names(requests)
         if not names:
             return [[] for _ in requests]
+        if not self._layout_checked():
+            await self._check_layout_async()
         try:
             client = self._async_client()
             if isinstance(client, AsyncConnection):
                 blobs = await client.execute("MGET", *names)
             else:
                 blobs = await client.execute_command("MGET", *names)
-        except (redis.exceptions.RedisError, OSError) as exc:
+        except redis_failures() as exc:
             self._fail(exc, "read")
         return self._decode(blobs, plans)
+
+    async def _check_layout_async(self) -> None:
+        """:meth:`_check_layout` (read side) on the event loop's connection."""
+        try:
+            client = self._async_client()
+            if isinstance(client, AsyncConnection):
+                found = await client.execute("GET", self._layout)
+                old_rows = 0 if found is not None else int(await client.execute("EXISTS", self._fresh))
+            else:
+                found = await client.execute_command("GET", self._layout)
+                old_rows = 0 if found is not None else int(await client.execute_command("EXISTS", self._fresh))
+        except redis_failures() as exc:
+            self._fail(exc, "read the key layout")
+        self._layout_verdict(found, old_rows, False)
+        self._layout_until = self._layout_holds(found is not None)
 
     async def aclose(self) -> None:
         """Close the asyncio connections of the running loop's client (if any)."""
@@ -249,7 +342,7 @@ class RedisOnlineStore:
                     batch.clear()
             if batch:
                 self._client.unlink(*batch)
-        except (redis.exceptions.RedisError, OSError) as exc:
+        except redis_failures() as exc:
             self._fail(exc, action)
 
     def _entity_names(self, view: ViewSpec, keys: Sequence[tuple[Any, ...]], rows: Sequence[int]
@@ -269,6 +362,7 @@ class RedisOnlineStore:
         snapshot = frames.check_states(view, keys, snapshot_us, states)
         if not keys:
             return 0
+        self._check_layout(write=True)
         rows = frames.last_per_key(keys)
         snap = frames.STATE_HEAD.pack(snapshot)
         state_names, record_names = self._entity_names(view, keys, rows)  # every key checked before a write
@@ -290,6 +384,7 @@ class RedisOnlineStore:
         created = frames.check_records(view, keys, created_us, records)
         if not keys:
             return 0
+        self._check_layout(write=True)
         _, names = self._entity_names(view, keys, range(len(keys)))
         blobs = frames.record_frames(created, records)
         newest = newest_us if newest_us is not None else freshness.records_newest(records)
@@ -300,7 +395,7 @@ class RedisOnlineStore:
                 if newest is not None:
                     advance(pipe, self._fresh, view.name, newest)
                 pipe.execute()
-        except (redis.exceptions.RedisError, OSError) as exc:
+        except redis_failures() as exc:
             self._fail(exc, f"append records to aggregate view {view.name!r}")
         return len(records)
 
@@ -318,7 +413,7 @@ class RedisOnlineStore:
                     for pair in pairs:
                         pipe.unlink(*pair)
                     return sum(int(n) > 0 for n in pipe.execute()) if pairs else 0
-            except (redis.exceptions.RedisError, OSError) as exc:
+            except redis_failures() as exc:
                 self._fail(exc, action)
         names, _ = self._names([(view, keys)])
         distinct = list(dict.fromkeys(names))
@@ -326,7 +421,7 @@ class RedisOnlineStore:
         try:
             for start in range(0, len(distinct), 1000):
                 deleted += int(self._client.unlink(*distinct[start:start + 1000]))
-        except (redis.exceptions.RedisError, OSError) as exc:
+        except redis_failures() as exc:
             self._fail(exc, action)
         return deleted
 
@@ -336,18 +431,19 @@ class RedisOnlineStore:
         self._unlink_matching(prefix, f"delete feature view {view_name!r}")
         try:
             self._client.hdel(self._fresh, view_name)
-        except (redis.exceptions.RedisError, OSError) as exc:
+        except redis_failures() as exc:
             self._fail(exc, f"delete feature view {view_name!r}")
 
     def teardown(self) -> None:
-        """Remove every key of this project (SCAN MATCH + UNLINK), and nothing else."""
+        """Remove every key of this project (SCAN MATCH + UNLINK), its layout key too, and nothing else."""
         self._unlink_matching(self._prefix, f"tear down project {self.project!r}")
+        self._layout_until = 0.0
 
     def ping(self) -> None:
         """Raise :class:`OnlineStoreUnavailableError` when Redis does not answer."""
         try:
             self._client.ping()
-        except (redis.exceptions.RedisError, OSError) as exc:
+        except redis_failures() as exc:
             self._fail(exc, "ping")
 
     def close(self) -> None:

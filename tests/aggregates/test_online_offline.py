@@ -38,10 +38,12 @@ UNKNOWN = 999
 """A card with no row at all."""
 
 
-@pytest.fixture(params=["sqlite", "redis"])
+@pytest.fixture(params=["sqlite", "redis", "redis_cluster"])
 def online(request: pytest.FixtureRequest, tmp_path: Path) -> dict[str, Any]:
     if request.param == "sqlite":
         return {"type": "sqlite", "path": str(tmp_path / "online.db")}
+    if request.param == "redis_cluster":
+        return {"type": "redis", "cluster": True, "url": request.getfixturevalue("clean_cluster_url")}
     return {"type": "redis", "url": request.getfixturevalue("clean_redis_url")}
 
 

@@ -8,10 +8,12 @@ from pathlib import Path
 import pytest
 
 from featurestore.online import MemoryDatabase, MemoryOnlineStore, OnlineStore, RedisOnlineStore, SqliteOnlineStore
+from featurestore.online.redis_cluster import RedisClusterOnlineStore
 
 
 class Backend:
-    """Opens stores of one kind (``sqlite``, ``redis`` or ``memory``) on one database; closes them after the test."""
+    """Opens stores of one kind (``sqlite``, ``redis``, ``redis_cluster`` or ``memory``) on one database; closes them
+    after the test."""
 
     def __init__(self, kind: str, location: str) -> None:
         self.kind = kind
@@ -25,6 +27,8 @@ class Backend:
             store = SqliteOnlineStore(self.location, project)
         elif self.kind == "memory":
             store = MemoryOnlineStore(project, self.memory)
+        elif self.kind == "redis_cluster":
+            store = RedisClusterOnlineStore(self.location, project, **options)  # type: ignore[arg-type]
         else:
             store = RedisOnlineStore(self.location, project, **options)  # type: ignore[arg-type]
         self.opened.append(store)
@@ -35,13 +39,16 @@ class Backend:
             store.close()
 
 
-@pytest.fixture(params=["sqlite", "redis", "memory"])
+@pytest.fixture(params=["sqlite", "redis", "redis_cluster", "memory"])
 def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]:
-    """Each test using it runs three times: SQLite in a temp folder, the private Redis (flushed), in memory."""
+    """Each test using it runs four times: SQLite in a temp folder, the private Redis (flushed), the local 3-master
+    Redis Cluster (flushed), in memory."""
     if request.param == "sqlite":
         location = str(tmp_path / "sub" / "online.db")
     elif request.param == "memory":
         location = "memory"
+    elif request.param == "redis_cluster":
+        location = request.getfixturevalue("clean_cluster_url")
     else:
         location = request.getfixturevalue("clean_redis_url")
     b = Backend(request.param, location)

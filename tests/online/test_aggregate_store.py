@@ -171,8 +171,8 @@ def test_delete_view_and_teardown_isolation(backend: Backend) -> None:
     if backend.kind == "redis":
         with redis.Redis.from_url(backend.location) as client:
             assert sorted(client.scan_iter("fs:proj:*")) == [
-                b"fs:proj:@r:x:driver_id=1", b"fs:proj:x_y", b"fs:proj:x_y:@r:driver_id=1",
-                b"fs:proj:x_y:@r:driver_id=2", b"fs:proj:x_y:driver_id=1"]
+                b"fs:proj:@r:x:driver_id=1", b"fs:proj:__layout", b"fs:proj:x_y", b"fs:proj:x_y:@r:{driver_id=1}",
+                b"fs:proj:x_y:@r:{driver_id=2}", b"fs:proj:x_y:{driver_id=1}"]
     store.teardown()
     assert store.read([(x_y, [(1,), (2,)])]) == [[None, None]]
     for s in (other, prefixed):
@@ -180,7 +180,7 @@ def test_delete_view_and_teardown_isolation(backend: Backend) -> None:
     if backend.kind == "redis":
         with redis.Redis.from_url(backend.location) as client:
             assert sorted(client.scan_iter("fs:proj:*")) == []
-            assert len(list(client.scan_iter("fs:proj2:*"))) == len(list(client.scan_iter("fs:pro:*"))) == 6
+            assert len(list(client.scan_iter("fs:proj2:*"))) == len(list(client.scan_iter("fs:pro:*"))) == 7
     _fill(store, views)  # usable after teardown
     assert store.read([(x_y, [(2,)])]) == [[expected[1]]]
 
@@ -282,7 +282,7 @@ def admin(clean_redis_url: str) -> Any:
 @pytest.mark.parametrize("value", [b"\x00" * 11, b"\x00" * 12 + b"x", b"\x00" * 8 + b"\x00\x00\x00\x02ab\x00"])
 def test_redis_corrupt_records(rstore: RedisOnlineStore, admin: redis.Redis, value: bytes) -> None:
     rstore.write_aggregates(AGG, [(1,), (2,)], T0, [b"s", b"s"])
-    admin.set("fs:proj:trips_1h:@r:driver_id=2", value)
+    admin.set("fs:proj:trips_1h:@r:{driver_id=2}", value)
     with pytest.raises(OnlineStoreError, match="trips_1h") as info:
         rstore.read([(AGG, [(1,), (2,)])])
     assert info.value.__cause__ is None
@@ -291,12 +291,12 @@ def test_redis_corrupt_records(rstore: RedisOnlineStore, admin: redis.Redis, val
     # a write batch meeting a corrupt records string writes nothing
     with pytest.raises(OnlineStoreError, match="trips_1h"):
         rstore.write_aggregates(AGG, [(1,), (2,)], T0 + 1, [b"t", b"t"])
-    assert admin.get("fs:proj:trips_1h:driver_id=1") == T0.to_bytes(8, "big") + b"s"
+    assert admin.get("fs:proj:trips_1h:{driver_id=1}") == T0.to_bytes(8, "big") + b"s"
     assert read1(rstore, AGG, (1,)) == (T0, (b"s", ()))
 
 
 def test_redis_corrupt_state(rstore: RedisOnlineStore, admin: redis.Redis) -> None:
-    admin.set("fs:proj:trips_1h:driver_id=1", b"abc")
+    admin.set("fs:proj:trips_1h:{driver_id=1}", b"abc")
     with pytest.raises(OnlineStoreError, match="trips_1h"):
         read1(rstore, AGG, (1,))
     assert rstore.write_aggregates(AGG, [(1,)], MIN_US, [b"s"]) == 1  # a corrupt state is replaced
@@ -308,13 +308,14 @@ def test_redis_layout_is_readable(rstore: RedisOnlineStore, admin: redis.Redis) 
     rstore.append_aggregates(AGG, [(1001,), (1001,)], [T0, T0 + 1], [b"ab", b"c"])
     rstore.append_aggregates(GLOBAL_AGG, [()], [T0], [b"g"])
     assert sorted(admin.scan_iter("fs:proj:*")) == [
-        b"fs:proj:platform_1h:@r:", b"fs:proj:trips_1h:@r:driver_id=1001", b"fs:proj:trips_1h:driver_id=1001"]
-    assert admin.get("fs:proj:trips_1h:driver_id=1001") == T0.to_bytes(8, "big") + b"state"
-    assert admin.get("fs:proj:trips_1h:@r:driver_id=1001") == (
+        b"fs:proj:__layout", b"fs:proj:platform_1h:@r:{@}", b"fs:proj:trips_1h:@r:{driver_id=1001}",
+        b"fs:proj:trips_1h:{driver_id=1001}"]
+    assert admin.get("fs:proj:trips_1h:{driver_id=1001}") == T0.to_bytes(8, "big") + b"state"
+    assert admin.get("fs:proj:trips_1h:@r:{driver_id=1001}") == (
         T0.to_bytes(8, "big") + b"\x00\x00\x00\x02ab" + (T0 + 1).to_bytes(8, "big") + b"\x00\x00\x00\x01c")
-    assert admin.pttl("fs:proj:trips_1h:driver_id=1001") == -1  # no expiry
+    assert admin.pttl("fs:proj:trips_1h:{driver_id=1001}") == -1  # no expiry
     rstore.write_aggregates(AGG, [(1001,)], T0 + 2, [b"s"])
-    assert admin.exists("fs:proj:trips_1h:@r:driver_id=1001") == 0  # no record left: the key goes
+    assert admin.exists("fs:proj:trips_1h:@r:{driver_id=1001}") == 0  # no record left: the key goes
 
 
 def _commands(admin: redis.Redis) -> tuple[int, int]:

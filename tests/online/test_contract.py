@@ -341,8 +341,9 @@ def test_redis_keys_are_readable(rstore: RedisOnlineStore, admin: redis.Redis) -
     rstore.write(KEYED, [("Zürich,=%", -5, True, b"\x01\xff")], [T0], [T0], [(1,)])
     assert sorted(admin.scan_iter("fs:proj:*")) == [
         b"fs:proj:__fresh",  # the data timestamps (featurestore/online/freshness.py)
-        b"fs:proj:driver_stats:driver_id=1001",
-        "fs:proj:trips:city=Zürich%2C%3D%25,id=-5,flag=true,raw=0x01ff".encode(),
+        b"fs:proj:__layout",  # the key layout of the project's keys (2)
+        b"fs:proj:driver_stats:{driver_id=1001}",
+        "fs:proj:trips:{city=Zürich%2C%3D%25,id=-5,flag=true,raw=0x01ff}".encode(),
     ]
 
 
@@ -350,12 +351,12 @@ def test_redis_ttl(rstore: RedisOnlineStore, admin: redis.Redis) -> None:
     short, forever = view("short", ttl=1), view("forever")
     rstore.write(short, [(1,)], [T0], [T0], [(1.0, 1, "a")])
     rstore.write(forever, [(1,)], [T0], [T0], [(1.0, 1, "a")])
-    assert 0 < admin.pttl("fs:proj:short:driver_id=1") <= 1000
-    assert admin.pttl("fs:proj:forever:driver_id=1") == -1
+    assert 0 < admin.pttl("fs:proj:short:{driver_id=1}") <= 1000
+    assert admin.pttl("fs:proj:forever:{driver_id=1}") == -1
     assert read1(rstore, short, (1,)) is not None
     time.sleep(1.2)
     assert read1(rstore, short, (1,)) is None
-    assert admin.exists("fs:proj:short:driver_id=1") == 0
+    assert admin.exists("fs:proj:short:{driver_id=1}") == 0
     assert read1(rstore, forever, (1,)) is not None
 
 

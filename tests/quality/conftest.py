@@ -70,8 +70,12 @@ def snapshot(store: FeatureStore) -> dict[str, Any]:
     if isinstance(cfg, RedisOnlineConfig):
         import redis
 
-        with redis.Redis.from_url(cfg.url) as client:
-            out["redis"] = {k: client.dump(k) for k in sorted(client.scan_iter(count=1000))}
+        urls = ([f"redis://{node}" for node in cfg.url.removeprefix("redis://").split(",")] if cfg.cluster
+                else [cfg.url])  # every node of a cluster
+        out["redis"] = {}
+        for url in urls:
+            with redis.Redis.from_url(url) as client:
+                out["redis"].update({k: client.dump(k) for k in sorted(client.scan_iter(count=1000))})
     else:
         assert isinstance(cfg, SqliteOnlineConfig)
         path = Path(cfg.path)

@@ -1,0 +1,323 @@
+"""The Redis Cluster online store: the keys and rows of :class:`RedisOnlineStore`, sent per slot and per node.
+
+Every key of one entity carries the entity as its hash tag (``fs:<project>:<view>:{<entity>}``, see ``keys.py``),
+so all views of an entity share one slot. A read groups its keys by slot and sends one ``MGET`` per slot, all
+the ``MGET`` of one node pipelined in one request and the nodes asked in parallel (redis-py's cluster pipeline
+writes every node's socket before reading any); a write sends one ``EVALSHA`` of the newest-wins script per slot
+the same way, and when a node answers ``NOSCRIPT`` (a restart or a failover empties its script cache) the script
+is loaded on every primary and those slots sent again. Commands are routed with the slot's node given explicitly
+(redis-py would otherwise ask the server ``COMMAND GETKEYS`` for each script call). ``MOVED`` and ``ASK`` replies
+(a resharding, a failover) are followed by redis-py, which refreshes its slot map.
+
+What differs from one Redis: a lookup of several entities reads several slots, so it is not one atomic
+``MGET``; a write of many entities is atomic per slot, not per batch; a node that cannot be reached fails the whole
+read or write with :class:`~featurestore.errors.OnlineStoreUnavailableError` (no partial answers), and a write
+that failed part-way has stored some slots (newest wins, so running it again is safe).
+
+URL: ``redis://[user:password@]host1:port1[,host2:port2,...]`` (``rediss://`` for TLS) with
+``online_store: {type: redis, cluster: true}``; every listed node is a seed, one reachable seed is enough.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Iterator
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+import redis
+import redis.asyncio.cluster
+from redis.backoff import NoBackoff
+from redis.cluster import ClusterNode, RedisCluster
+from redis.crc import key_slot
+from redis.retry import Retry
+
+from featurestore.config import redact_url
+from featurestore.errors import OnlineStoreError
+from featurestore.online.protocol import ViewSpec
+from featurestore.online.redis_scripts import WRITE_SCRIPT, WRITE_SCRIPT_SHA
+from featurestore.online.redis_store import RedisOnlineStore, redis_failures
+
+
+def cluster_seeds(url: str) -> tuple[list[tuple[str, int]], dict[str, Any]]:
+    """The seed nodes ``[(host, port), ...]`` of a cluster URL and its connection options (user, password, TLS).
+
+    >>> cluster_seeds("redis://:pw@10.0.0.1:7000,10.0.0.2:7001")
+    ([('10.0.0.1', 7000), ('10.0.0.2', 7001)], {'password': 'pw'})
+    >>> cluster_seeds("rediss://cache")[0]
+    [('cache', 6379)]
+    """
+    parts = urlsplit(url)
+    if parts.scheme not in ("redis", "rediss"):
+        raise ValueError(f"a Redis Cluster URL starts with redis:// or rediss://, not {parts.scheme!r}://")
+    netloc = parts.netloc
+    auth, _, hosts = netloc.rpartition("@")
+    options: dict[str, Any] = {}
+    if auth:
+        user, _, password = auth.partition(":")
+        if user:
+            options["username"] = unquote(user)
+        if password:
+            options["password"] = unquote(password)
+    if parts.scheme == "rediss":
+        options["ssl"] = True
+    if parts.path.strip("/") not in ("", "0"):
+        raise ValueError("Redis Cluster has only database 0: leave the /db out of the URL")
+    seeds: list[tuple[str, int]] = []
+    for host in hosts.split(","):
+        name, _, port = host.strip().rpartition(":") if ":" in host else (host.strip(), "", "")
+        name = name.strip("[]") or "localhost"
+        if not port:
+            seeds.append((name, 6379))
+        elif port.isdigit() and 0 < int(port) < 65536:
+            seeds.append((name, int(port)))
+        else:
+            raise ValueError(f"bad port {port!r} in {host!r}")
+    return seeds, options
+
+
+def cluster_identity(url: str) -> str:
+    """``redis-cluster://<seed>,<seed>`` sorted, loopback names as ``127.0.0.1``, no credentials (watermarks are
+    kept per identity).
+
+    >>> cluster_identity("redis://:pw@localhost:7001,127.0.0.1:7000")
+    'redis-cluster://127.0.0.1:7000,127.0.0.1:7001'
+    """
+    seeds, _ = cluster_seeds(url)
+    names = sorted({f"{'127.0.0.1' if h in ('localhost', '::1') else h}:{p}" for h, p in seeds})
+    return "redis-cluster://" + ",".join(names)
+
+
+class RedisClusterOnlineStore(RedisOnlineStore):
+    """Online store in a Redis Cluster: the keys of :class:`RedisOnlineStore`, one ``MGET`` or ``EVALSHA`` per slot.
+
+    The client connects on first use (a cluster that is down makes that use fail, not the construction).
+    """
+
+    def __init__(self, url: str, project: str, socket_timeout: float = 2.0, write_batch_size: int = 2000) -> None:
+        self._setup(url, project, socket_timeout, write_batch_size)
+        try:
+            self._seeds, self._options = cluster_seeds(url)
+        except ValueError as exc:
+            raise OnlineStoreError(f"invalid Redis Cluster URL {redact_url(url)!r}: {exc}",
+                                   url=redact_url(url)) from None
+        self._where = f"Redis Cluster at {redact_url(url)}"
+        self._cluster: RedisCluster | None = None
+
+    @property
+    def _client(self) -> Any:  # the base class's commands (GET, HGETALL, SCAN, UNLINK...) route by key in a cluster
+        if self._cluster is None:
+            try:
+                self._cluster = RedisCluster(
+                    startup_nodes=[ClusterNode(h, p) for h, p in self._seeds], socket_timeout=self._timeout,
+                    socket_connect_timeout=self._timeout, retry=Retry(NoBackoff(), 1), decode_responses=False,
+                    **self._options)
+            except (redis.exceptions.RedisError, OSError) as exc:
+                self._fail(exc, "connect")
+        return self._cluster
+
+    @property
+    def identity(self) -> str:
+        """``redis-cluster://<host>:<port>,...``: the sorted seed nodes (no user or password)."""
+        return cluster_identity(self.url)
+
+    def _slot_groups(self, names: list[str]) -> dict[int, list[int]]:
+        """Positions of ``names`` per slot, in first-seen order."""
+        groups: dict[int, list[int]] = {}
+        for i, name in enumerate(names):
+            groups.setdefault(key_slot(name.encode()), []).append(i)
+        return groups
+
+    def _mget(self, names: list[str]) -> list[bytes | None]:
+        client = self._client
+        groups = self._slot_groups(names)
+        pipe = client.pipeline()
+        node_of = client.nodes_manager.get_node_from_slot
+        for slot, positions in groups.items():
+            pipe.execute_command("MGET", *[names[i] for i in positions], target_nodes=[node_of(slot)])
+        replies = pipe.execute()
+        out: list[bytes | None] = [None] * len(names)
+        for positions, reply in zip(groups.values(), replies, strict=True):
+            for i, value in zip(positions, reply, strict=True):
+                out[i] = value
+        return out
+
+    def read(self, requests: list[tuple[ViewSpec, list[tuple[Any, ...]]]]
+             ) -> list[list[tuple[int, tuple[Any, ...]] | None]]:
+        """For each ``(view, keys)`` and key: ``None`` or ``(event_us, values)``; one ``MGET`` per slot, pipelined
+        per node (an entity's views share its slot)."""
+        names, plans = self._names(requests)
+        if not names:
+            return [[] for _ in requests]
+        self._check_layout()
+        try:
+            blobs = self._mget(names)
+        except redis_failures() as exc:
+            self._fail(exc, "read")
+        return self._decode(blobs, plans)
+
+    def _async_client(self) -> Any:
+        loop = asyncio.get_running_loop()
+        current = self._async
+        if current is not None and current[0] is loop:
+            return current[1]
+        client = redis.asyncio.cluster.RedisCluster(
+            startup_nodes=[redis.asyncio.cluster.ClusterNode(h, p) for h, p in self._seeds],
+            socket_timeout=self._timeout, socket_connect_timeout=self._timeout, decode_responses=False,
+            **self._options)
+        self._async = (loop, client)
+        return client
+
+    async def read_async(self, requests: list[tuple[ViewSpec, list[tuple[Any, ...]]]]
+                         ) -> list[list[tuple[int, tuple[Any, ...]] | None]]:
+        """:meth:`read` on the running asyncio loop (redis.asyncio's cluster client, one pipeline)."""
+        names, plans = self._names(requests)
+        if not names:
+            return [[] for _ in requests]
+        try:
+            client = self._async_client()
+            await client.initialize()
+            if not self._layout_checked():
+                await self._check_layout_async()
+            groups = self._slot_groups(names)
+            pipe = client.pipeline()
+            for slot, positions in groups.items():
+                pipe.execute_command("MGET", *[names[i] for i in positions],
+                                     target_nodes=[client.nodes_manager.get_node_from_slot(slot)])
+            replies = await pipe.execute()
+        except redis_failures() as exc:
+            self._fail(exc, "read")
+        blobs: list[bytes | None] = [None] * len(names)
+        for positions, reply in zip(groups.values(), replies, strict=True):
+            for i, value in zip(positions, reply, strict=True):
+                blobs[i] = value
+        return self._decode(blobs, plans)
+
+    def _run_script(self, batches: Iterator[tuple[list[str], Any, list[bytes]]], action: str,
+                    script: str = WRITE_SCRIPT, sha: str = WRITE_SCRIPT_SHA,
+                    advance: Callable[[], tuple[str, int] | None] | None = None) -> int:
+        """Per batch, one ``EVALSHA`` per slot (the keys of that slot and their values), pipelined per node; a
+        ``NOSCRIPT`` answer loads the script on every primary and sends those slots again. Then the view's data
+        timestamp is advanced."""
+        stored = 0
+        try:
+            client = self._client
+            for names, first, blobs in batches:
+                stored += self._script_batch(client, names, first, blobs, script, sha)
+            fresh = advance() if advance is not None else None
+            if fresh is not None:
+                self._advance(fresh[0], fresh[1], action)
+        except redis_failures() as exc:
+            self._fail(exc, action)
+        return stored
+
+    @staticmethod
+    def _script_calls(names: list[str], first: Any, blobs: list[bytes], pairs: bool) -> dict[int, list[Any]]:
+        """Per slot, the arguments of one script call: key count, keys, ``first`` and the keys' values. With
+        ``pairs`` (an aggregate state's script), keys come two per value (state key, records key: one slot)."""
+        step = 2 if pairs else 1
+        groups: dict[int, tuple[list[str], list[bytes]]] = {}
+        for j, blob in enumerate(blobs):
+            keys = names[j * step:(j + 1) * step]
+            slot_keys, slot_blobs = groups.setdefault(key_slot(keys[0].encode()), ([], []))
+            slot_keys.extend(keys)
+            slot_blobs.append(blob)
+        return {slot: [len(k), *k, first, *b] for slot, (k, b) in groups.items()}
+
+    def _script_batch(self, client: Any, names: list[str], first: Any, blobs: list[bytes], script: str,
+                      sha: str) -> int:
+        calls = self._script_calls(names, first, blobs, pairs=len(names) == 2 * len(blobs) != 0)
+        node_of = client.nodes_manager.get_node_from_slot
+        pending = list(calls.items())
+        stored = 0
+        for attempt in range(2):
+            pipe = client.pipeline()
+            for slot, args in pending:
+                pipe.execute_command("EVALSHA", sha, *args, target_nodes=[node_of(slot)])
+            replies = pipe.execute(raise_on_error=False)
+            missing = []
+            for (slot, args), reply in zip(pending, replies, strict=True):
+                if isinstance(reply, redis.exceptions.NoScriptError) and attempt == 0:
+                    missing.append((slot, args))
+                elif isinstance(reply, Exception):
+                    raise reply
+                else:
+                    stored += int(reply)
+            if not missing:
+                break
+            client.script_load(script)  # to every primary
+            pending = missing
+        return stored
+
+    def append_aggregates(self, view: ViewSpec, keys: list[tuple[Any, ...]], created_us: list[int],
+                          records: list[bytes], newest_us: int | None = None) -> int:
+        """``APPEND`` one frame per record to its entity's records key, pipelined per node (atomic per key, not
+        per call: in a cluster one transaction cannot span slots)."""
+        from featurestore.online import agg_frames as frames
+        from featurestore.online import freshness
+
+        created = frames.check_records(view, keys, created_us, records)
+        if not keys:
+            return 0
+        self._check_layout(write=True)
+        _, names = self._entity_names(view, keys, range(len(keys)))
+        blobs = frames.record_frames(created, records)
+        newest = newest_us if newest_us is not None else freshness.records_newest(records)
+        action = f"append records to aggregate view {view.name!r}"
+        try:
+            pipe = self._client.pipeline()
+            for name, blob in zip(names, blobs, strict=True):
+                pipe.append(name, blob)
+            pipe.execute()
+        except redis_failures() as exc:
+            self._fail(exc, action)
+        if newest is not None:
+            self._advance(view.name, newest, action)
+        return len(records)
+
+    def _per_slot(self, command: str, names: list[str]) -> list[Any]:
+        """One ``command`` per slot over ``names`` (keys), pipelined per node: the replies, slot by slot."""
+        client = self._client
+        pipe = client.pipeline()
+        for slot, positions in self._slot_groups(names).items():
+            pipe.execute_command(command, *[names[i] for i in positions],
+                                 target_nodes=[client.nodes_manager.get_node_from_slot(slot)])
+        return list(pipe.execute())
+
+    def delete(self, view: ViewSpec, keys: list[tuple[Any, ...]]) -> int:
+        """Remove the keys of these entities of one view: one ``UNLINK`` per slot; return how many were stored (an
+        aggregate view's entity counts when it had its state or records: both keys share the entity's slot)."""
+        action = f"delete entities of feature view {view.name!r}"
+        if view.aggregate:
+            state_names, record_names = self._entity_names(view, keys, range(len(keys)))
+            pairs = list(dict.fromkeys(zip(state_names, record_names, strict=True)))
+            try:
+                client = self._client
+                pipe = client.pipeline()
+                for pair in pairs:
+                    node = client.nodes_manager.get_node_from_slot(key_slot(pair[0].encode()))
+                    pipe.execute_command("UNLINK", *pair, target_nodes=[node])
+                return sum(int(n) > 0 for n in pipe.execute()) if pairs else 0
+            except redis_failures() as exc:
+                self._fail(exc, action)
+        names, _ = self._names([(view, keys)])
+        try:
+            return sum(int(n) for n in self._per_slot("UNLINK", list(dict.fromkeys(names)))) if names else 0
+        except redis_failures() as exc:
+            self._fail(exc, action)
+
+    def ping(self) -> None:
+        """Raise :class:`~featurestore.errors.OnlineStoreUnavailableError` unless every primary answers."""
+        try:
+            self._client.ping(target_nodes=RedisCluster.PRIMARIES)
+        except redis_failures() as exc:
+            self._fail(exc, "ping")
+
+    def close(self) -> None:
+        """Close the connections of this store."""
+        if self._cluster is not None:
+            self._cluster.close()
+            self._cluster = None
+
+    def __repr__(self) -> str:
+        return f"RedisClusterOnlineStore({redact_url(self.url)!r}, project={self.project!r})"
