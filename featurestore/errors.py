@@ -147,6 +147,14 @@ class OnlineStoreUnavailableError(OnlineStoreError):
     """The online store cannot be reached (connection refused, timeout)."""
 
 
+class OnlineLayoutError(OnlineStoreError):
+    """The online store holds the project's rows in a key layout this version does not read (``layout``; this version
+    reads ``supported``): migrate by re-materializing (the message says how)."""
+
+    layout: int | str | None = None
+    supported: int | None = None
+
+
 class TransformError(FeatureStoreError):
     """An on-demand transformation failed: user code raised, or an output is missing or of the wrong type.
 

@@ -20,7 +20,7 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from featurestore.config import redact_url, redis_identity
-from featurestore.errors import InputError, OnlineStoreError, OnlineStoreUnavailableError
+from featurestore.errors import InputError, OnlineLayoutError, OnlineStoreError, OnlineStoreUnavailableError
 from featurestore.online import agg_frames as frames
 from featurestore.online import codec, freshness
 from featurestore.online import keys as layout
@@ -96,9 +96,9 @@ class RedisOnlineStore:
                 f"{self._where} is unreachable (could not {action}): {exc}", url=redact_url(self.url)) from None
         raise OnlineStoreError(f"{self._where}: failed to {action}: {exc}", url=redact_url(self.url)) from None
 
-    def _layout_error(self, found: bytes | None) -> OnlineStoreError:
+    def _layout_error(self, found: bytes | None) -> OnlineLayoutError:
         if found is None:
-            return OnlineStoreError(
+            return OnlineLayoutError(
                 f"{self._where} holds rows of project {self.project!r} in Redis key layout 1 (keys without a hash "
                 f"tag, written by an earlier featurestore); this version reads and writes layout "
                 f"{layout.LAYOUT_VERSION} (fs:<project>:<view>:{{<entity>}}), so it would answer NOT_FOUND for every "
@@ -107,7 +107,7 @@ class RedisOnlineStore:
                 "that are not in the offline store must be pushed again)",
                 url=redact_url(self.url), layout=1, supported=layout.LAYOUT_VERSION)
         text = found.decode(errors="replace")
-        return OnlineStoreError(
+        return OnlineLayoutError(
             f"{self._where}: project {self.project!r} has Redis key layout {text!r} ({self._layout}), but this "
             f"featurestore reads layout {layout.LAYOUT_VERSION}: upgrade featurestore, or re-materialize after "
             "'featurestore teardown --yes'", url=redact_url(self.url), layout=text, supported=layout.LAYOUT_VERSION)
