@@ -172,7 +172,7 @@ def raw_mget(args: argparse.Namespace) -> dict[str, Any]:
     import redis
 
     client = redis.Redis.from_url(args.redis_url)
-    batches = [[f"fs:bench:stats_live:driver_id={i}" for i in ids] for ids in id_batches(args.data, args.entities)]
+    batches = [[f"fs:bench:stats_live:{{driver_id={i}}}" for i in ids] for ids in id_batches(args.data, args.entities)]
     if not all(client.mget(batches[0])):
         raise SystemExit("raw MGET found no values (materialize first)")
     return timed_calls(client.mget, batches, args.iterations, args.warmup)

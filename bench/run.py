@@ -332,7 +332,17 @@ def ui() -> dict[str, Any]:
     return found
 
 
-SECTIONS = {"aggregates": aggregates, "monitoring": monitoring, "reproducibility": reproducibility, "ui": ui}
+def cluster() -> dict[str, Any]:
+    """The Redis Cluster cases of issue 16 (bench/cluster.py, in a child process): lookups of 1 and 100 entities
+    and materialize on a local 3-master cluster beside a standalone redis-server."""
+    found = _json_lines([sys.executable, "-m", "bench.cluster", "--entities", str(setting("CLUSTER_ENTITIES", 200_000)),
+                         "--lookups", str(setting("CLUSTER_LOOKUPS", 2000))], float(setting("TIMEOUT", 1200)))[-1]
+    log(f"  cluster: {json.dumps(found)}")
+    return found
+
+
+SECTIONS = {"aggregates": aggregates, "monitoring": monitoring, "reproducibility": reproducibility, "ui": ui,
+            "cluster": cluster}
 """The sections ``BENCH_SECTIONS`` may name (each re-measured alone, the rest kept from the last run)."""
 
 
@@ -386,6 +396,8 @@ def main(argv: list[str]) -> None:
                 results["reproducibility"] = reproducibility()
             if setting("UI", 1):
                 results["ui"] = ui()
+            if setting("CLUSTER", 1):
+                results["cluster"] = cluster()
         finally:
             redis.stop()
     results["minutes"] = round((time.perf_counter() - started) / 60, 1)

@@ -20,7 +20,8 @@ TINY = {"BENCH_ENTITIES": "300", "BENCH_ROWS": "6000", "BENCH_ENTITY_ROWS": "500
         "BENCH_REPEAT": "1", "BENCH_LOOKUPS": "50", "BENCH_HTTP_SECONDS": "0.3", "BENCH_HTTP_WARMUP": "0",
         "BENCH_FEAST": "0", "BENCH_AGG_SHAPES": "tiny", "BENCH_AGG_EVENTS": "20000", "BENCH_AGG_ENTITIES": "200",
         "BENCH_AGG_LOOKUPS": "100", "BENCH_PROFILE_ROWS": "20000", "BENCH_PROFILE_DRIFT_ROWS": "5000",
-        "BENCH_LOG_RUNS": "1", "BENCH_UI_VIEWS": "60", "BENCH_UI_REQUESTS": "3"}
+        "BENCH_LOG_RUNS": "1", "BENCH_UI_VIEWS": "60", "BENCH_UI_REQUESTS": "3", "BENCH_CLUSTER_ENTITIES": "2000",
+        "BENCH_CLUSTER_LOOKUPS": "60"}
 
 
 @pytest.mark.usefixtures("redis_server")  # the bench starts its own redis-server: skip or fail like the others
@@ -83,6 +84,10 @@ def test_make_bench_runs_every_workload_and_writes_results(tmp_path: Path) -> No
     assert {"overview", "views", "view", "lineage", "history"} <= set(ui["pages"])
     assert all(p["p50_ms"] > 0 for p in ui["pages"].values())
     assert "## Web UI (issue 15)" in text
+    cluster = results["cluster"]
+    for store in ("standalone", "cluster"):
+        assert cluster[store]["materialize_rows_per_s"] > 0 and cluster[store]["lookup_100"]["n"] == 60, cluster
+    assert "## Redis Cluster (issue 16)" in text and "| Redis Cluster, 3 masters | " in text
 
 
 def _training(seconds: float, rows: int, order_kept: bool, rss: float = 100.0, **more: Any) -> dict[str, Any]:

@@ -183,8 +183,8 @@ def test_demo_on_redis(tmp_path: Path, clean_redis_url: str) -> None:
     assert f"online store: Redis at {clean_redis_url}" in proc.stdout
     assert not (repo / "data" / "online.db").exists()  # neither the demo nor its server used SQLite
     with redis.Redis.from_url(clean_redis_url) as client:
-        assert client.exists("fs:driver_ranking:zone_demand:zone_id=airport")
-        assert client.exists("fs:driver_ranking:customer_driver:customer_id=2001,driver_id=1001")
+        assert client.exists("fs:driver_ranking:zone_demand:{zone_id=airport}")
+        assert client.exists("fs:driver_ranking:customer_driver:{customer_id=2001,driver_id=1001}")
 
 
 def test_demo_with_unreachable_redis_fails_in_one_line(tmp_path: Path) -> None:

@@ -13,6 +13,7 @@ import yaml
 from click.testing import CliRunner
 
 from featurestore.cli import main
+from featurestore.config import parse_config
 from tests.deploy.helpers import (
     COMPOSE,
     DOCKERFILE,
@@ -36,7 +37,38 @@ from tests.deploy.helpers import (
 def test_services(compose: dict[str, Any]) -> None:
     default = {name for name, s in compose["services"].items() if not s.get("profiles")}
     assert default == {"redis", "materialize", "server"}
-    assert set(compose["services"]) - default == {"monitor", "prometheus", "grafana"}  # tests/deploy/test_monitoring.py
+    assert {n for n, s in compose["services"].items() if "monitoring" in s.get("profiles", [])} == {
+        "monitor", "prometheus", "grafana"}  # tests/deploy/test_monitoring.py
+    assert {n for n, s in compose["services"].items() if "cluster" in s.get("profiles", [])} == {
+        "redis-node-1", "redis-node-2", "redis-node-3", "redis-cluster-init", "materialize-cluster", "server-cluster"}
+
+
+def test_the_cluster_profile_serves_from_a_three_node_redis_cluster(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    nodes = []
+    for i in range(3):
+        node = services[f"redis-node-{i + 1}"]
+        words = list(node["command"])
+        option = dict(zip(words[1::2], words[2::2], strict=False))
+        assert words[0] == "redis-server" and option["--cluster-enabled"] == "yes" and option["--appendonly"] == "yes"
+        assert option["--cluster-announce-hostname"] == f"redis-node-{i + 1}"  # clients follow CLUSTER SLOTS
+        assert option["--port"] in " ".join(node["healthcheck"]["test"])
+        assert named_volumes(node)["/data"] in compose["volumes"]  # nodes.conf and the AOF survive a restart
+        nodes.append(f"redis-node-{i + 1}:{option['--port']}")
+    init = " ".join(services["redis-cluster-init"]["command"])
+    assert "--cluster create" in init and "--cluster-replicas 0" in init and "--cluster-yes" in init
+    assert all(f"getent hosts {n.split(':')[0]}" in init and f":{n.split(':')[1]}" in init for n in nodes)
+    assert {n: d["condition"] for n, d in services["redis-cluster-init"]["depends_on"].items()} == {
+        f"redis-node-{i + 1}": "service_healthy" for i in range(3)}
+    for name in ("materialize-cluster", "server-cluster"):
+        env = environment(services[name])
+        assert env["FEATURESTORE_REDIS_URL"] == "redis://" + ",".join(nodes)
+        assert env["FEATURESTORE_REDIS_CLUSTER"] == "true"
+    config = parse_config({"project": "p"}, "compose", env=environment(services["server-cluster"]))
+    assert config.online_store.type == "redis" and config.online_store.cluster  # type: ignore[union-attr]
+    assert services["materialize-cluster"]["depends_on"] == {
+        "redis-cluster-init": {"condition": "service_completed_successfully"}}
+    assert services["server-cluster"]["ports"] == ["6568:6566"]
 
 
 def test_redis_is_persistent_and_healthchecked(compose: dict[str, Any]) -> None:
