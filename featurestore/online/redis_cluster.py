@@ -108,6 +108,8 @@ class RedisClusterOnlineStore(RedisOnlineStore):
                                    url=redact_url(url)) from None
         self._where = f"Redis Cluster at {redact_url(url)}"
         self._cluster: RedisCluster | None = None
+        self.group_rows = SLOT_GROUP_ROWS
+        """Rows a write groups by slot at once (:data:`SLOT_GROUP_ROWS`)."""
 
     @property
     def _client(self) -> Any:  # the base class's commands (GET, HGETALL, SCAN, UNLINK...) route by key in a cluster
@@ -126,6 +128,58 @@ class RedisClusterOnlineStore(RedisOnlineStore):
         """``redis-cluster://<host>:<port>,...``: the sorted seed nodes (no user or password)."""
         return cluster_identity(self.url)
 
+    def _send(self, commands: list[tuple[int, list[Any]]]) -> list[Any]:
+        """Run ``(slot, command args)`` commands: those of one node in one pipelined write on one of its pooled
+        connections, every node written before any reply is read; replies (errors as values) in order.
+
+        A reply that redirects (``MOVED``/``ASK``: a resharding or a failover moved the slot) or a connection that
+        fails makes redis-py's cluster pipeline, which refreshes its slot map and follows redirections, run those
+        commands again (running a read, or a newest-wins write, twice is harmless)."""
+        client = self._client
+        node_of = client.nodes_manager.get_node_from_slot
+        by_node: dict[str, tuple[Any, list[int]]] = {}
+        for i, (slot, _) in enumerate(commands):
+            node = node_of(slot)
+            by_node.setdefault(node.name, (node, []))[1].append(i)
+        replies: list[Any] = [None] * len(commands)
+        again: list[int] = []
+        sent: list[tuple[Any, Any, list[int]]] = []
+        try:
+            for node, positions in by_node.values():
+                pool = client.get_redis_connection(node).connection_pool
+                conn = pool.get_connection()
+                sent.append((pool, conn, positions))
+                conn.send_packed_command(conn.pack_commands([commands[i][1] for i in positions]), check_health=False)
+        except redis_failures():
+            for pool, conn, _ in sent:
+                conn.disconnect()  # a command may be half written on it
+                pool.release(conn)
+            again = list(range(len(commands)))
+            sent = []
+        for pool, conn, positions in sent:
+            try:
+                for n, i in enumerate(positions):
+                    try:
+                        replies[i] = conn.read_response()
+                    except redis.exceptions.ResponseError as exc:
+                        replies[i] = exc
+                    except redis_failures():
+                        conn.disconnect()
+                        again.extend(positions[n:])
+                        break
+            finally:
+                pool.release(conn)
+        again += [i for i, r in enumerate(replies) if isinstance(r, (redis.exceptions.AskError,
+                                                                    redis.exceptions.TryAgainError))]
+        if again:
+            client.nodes_manager.initialize()
+            pipe = client.pipeline()
+            for i in again:
+                pipe.execute_command(*commands[i][1], target_nodes=[node_of(commands[i][0])])
+            for i, reply in zip(again, pipe.execute(raise_on_error=False), strict=True):
+                replies[i] = reply
+        return replies
+
     def _slot_groups(self, names: list[str]) -> dict[int, list[int]]:
         """Positions of ``names`` per slot, in first-seen order."""
         groups: dict[int, list[int]] = {}
@@ -134,15 +188,12 @@ class RedisClusterOnlineStore(RedisOnlineStore):
         return groups
 
     def _mget(self, names: list[str]) -> list[bytes | None]:
-        client = self._client
         groups = self._slot_groups(names)
-        pipe = client.pipeline()
-        node_of = client.nodes_manager.get_node_from_slot
-        for slot, positions in groups.items():
-            pipe.execute_command("MGET", *[names[i] for i in positions], target_nodes=[node_of(slot)])
-        replies = pipe.execute()
+        replies = self._send([(slot, ["MGET", *[names[i] for i in positions]]) for slot, positions in groups.items()])
         out: list[bytes | None] = [None] * len(names)
         for positions, reply in zip(groups.values(), replies, strict=True):
+            if isinstance(reply, Exception):
+                raise reply
             for i, value in zip(positions, reply, strict=True):
                 out[i] = value
         return out
@@ -213,7 +264,7 @@ class RedisClusterOnlineStore(RedisOnlineStore):
             for more_names, first, more_blobs in batches:  # ``first`` is the same for every batch of one call
                 names += more_names
                 blobs += more_blobs
-                if len(blobs) >= SLOT_GROUP_ROWS:
+                if len(blobs) >= self.group_rows:
                     stored += self._script_batch(client, names, first, blobs, script, sha)
                     names, blobs = [], []
             if blobs:
@@ -241,18 +292,13 @@ class RedisClusterOnlineStore(RedisOnlineStore):
     def _script_batch(self, client: Any, names: list[str], first: Any, blobs: list[bytes], script: str,
                       sha: str) -> int:
         calls = self._script_calls(names, first, blobs, pairs=len(names) == 2 * len(blobs) != 0)
-        node_of = client.nodes_manager.get_node_from_slot
-        pending = list(calls.items())
+        pending = [(slot, ["EVALSHA", sha, *args]) for slot, args in calls.items()]
         stored = 0
         for attempt in range(2):
-            pipe = client.pipeline()
-            for slot, args in pending:
-                pipe.execute_command("EVALSHA", sha, *args, target_nodes=[node_of(slot)])
-            replies = pipe.execute(raise_on_error=False)
             missing = []
-            for (slot, args), reply in zip(pending, replies, strict=True):
+            for command, reply in zip(pending, self._send(pending), strict=True):
                 if isinstance(reply, redis.exceptions.NoScriptError) and attempt == 0:
-                    missing.append((slot, args))
+                    missing.append(command)
                 elif isinstance(reply, Exception):
                     raise reply
                 else:

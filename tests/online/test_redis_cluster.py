@@ -178,6 +178,7 @@ def test_a_node_stopped_mid_materialize_fails_clearly_and_a_rerun_completes(tmp_
     store = _repo(tmp_path, own_cluster.url, 1000)
     online = StopsANode(own_cluster.url, "p", socket_timeout=1.0, write_batch_size=100)
     online.cluster = own_cluster
+    online.group_rows = 100  # several groups of rows, so the node dies between two of them
     failing = FeatureStore(tmp_path, config=store.config, online=online)
     with pytest.raises(OnlineStoreUnavailableError, match=r"Redis Cluster at redis://127\.0\.0\.1"):
         failing.materialize(T - timedelta(days=1), T)
