@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -33,6 +34,21 @@ class Backend:
             store = RedisOnlineStore(self.location, project, **options)  # type: ignore[arg-type]
         self.opened.append(store)
         return store
+
+    @property
+    def redis(self) -> bool:
+        """A Redis store, standalone or cluster (their keys are the same)."""
+        return self.kind in ("redis", "redis_cluster")
+
+    def admin(self, decode_responses: bool = False) -> Any:
+        """A redis-py client of this backend's Redis (a cluster client for the cluster), for a test to look inside."""
+        import redis
+        from redis.cluster import ClusterNode, RedisCluster
+
+        if self.kind == "redis_cluster":
+            nodes = [ClusterNode(*n.split(":")) for n in self.location.removeprefix("redis://").split(",")]
+            return RedisCluster(startup_nodes=nodes, decode_responses=decode_responses)
+        return redis.Redis.from_url(self.location, decode_responses=decode_responses)
 
     def close_all(self) -> None:
         for store in self.opened:

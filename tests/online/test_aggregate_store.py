@@ -94,7 +94,7 @@ def test_duplicate_keys_in_one_write_last_wins(store: OnlineStore) -> None:
 
 
 def test_large_write_across_batches(backend: Backend) -> None:
-    store = backend.open("proj", write_batch_size=7) if backend.kind == "redis" else backend.open("proj")
+    store = backend.open("proj", write_batch_size=7) if backend.redis else backend.open("proj")
     keys = [(i % 30,) for i in range(100)]
     store.append_aggregates(AGG, keys, list(range(100)), [b"%d" % i for i in range(100)])
     assert store.write_aggregates(AGG, keys, 50, [b"s%d" % i for i in range(100)]) == 30
@@ -158,8 +158,8 @@ def test_delete_view_and_teardown_isolation(backend: Backend) -> None:
     views = [x, x_y]
     for s in (store, other, prefixed):
         _fill(s, views)
-    if backend.kind == "redis":
-        with redis.Redis.from_url(backend.location) as client:
+    if backend.redis:
+        with backend.admin() as client:
             client.set("fs:proj:x_y", b"keep")
             client.set("fs:proj:@r:x:driver_id=1", b"keep")
     store.delete_view("x")
@@ -168,8 +168,8 @@ def test_delete_view_and_teardown_isolation(backend: Backend) -> None:
     assert store.read([(x_y, [(1,), (2,)])]) == [expected]
     for s in (other, prefixed):
         assert s.read([(x, [(1,)])]) == [[(T0, (b"x", ((T0, b"r"),)))]]
-    if backend.kind == "redis":
-        with redis.Redis.from_url(backend.location) as client:
+    if backend.redis:
+        with backend.admin() as client:
             assert sorted(client.scan_iter("fs:proj:*")) == [
                 b"fs:proj:@r:x:driver_id=1", b"fs:proj:__layout", b"fs:proj:x_y", b"fs:proj:x_y:@r:{driver_id=1}",
                 b"fs:proj:x_y:@r:{driver_id=2}", b"fs:proj:x_y:{driver_id=1}"]
@@ -177,8 +177,8 @@ def test_delete_view_and_teardown_isolation(backend: Backend) -> None:
     assert store.read([(x_y, [(1,), (2,)])]) == [[None, None]]
     for s in (other, prefixed):
         assert s.read([(x_y, [(1,), (2,)])]) == [expected]
-    if backend.kind == "redis":
-        with redis.Redis.from_url(backend.location) as client:
+    if backend.redis:
+        with backend.admin() as client:
             assert sorted(client.scan_iter("fs:proj:*")) == []
             assert len(list(client.scan_iter("fs:proj2:*"))) == len(list(client.scan_iter("fs:pro:*"))) == 7
     _fill(store, views)  # usable after teardown
@@ -362,7 +362,7 @@ def test_redis_script_reloaded_after_script_flush(rstore: RedisOnlineStore, admi
 
 
 def test_bad_key_in_a_later_batch_writes_nothing(backend: Backend) -> None:
-    store = backend.open("proj", write_batch_size=2) if backend.kind == "redis" else backend.open("proj")
+    store = backend.open("proj", write_batch_size=2) if backend.redis else backend.open("proj")
     keys: list[Any] = [(1,), (2,), (3,), (4,), ("five",)]
     with pytest.raises(InputError, match="five"):
         store.write_aggregates(AGG, keys, T0, [b"s"] * 5)

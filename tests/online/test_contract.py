@@ -127,7 +127,7 @@ def test_same_key_several_times_in_one_write(store: OnlineStore) -> None:
 
 
 def test_large_write_across_batches(backend: Backend) -> None:
-    store = backend.open("proj", write_batch_size=7) if backend.kind == "redis" else backend.open("proj")
+    store = backend.open("proj", write_batch_size=7) if backend.redis else backend.open("proj")
     n = 1000
     keys = [(i % 300,) for i in range(n)]  # every key several times, across batches
     events = [T0 + i for i in range(n)]
@@ -261,15 +261,15 @@ def test_teardown_removes_only_this_project(backend: Backend) -> None:
     a, ab = backend.open("a"), backend.open("ab")
     for s in (a, ab):
         s.write(STATS, [(1,), (2,)], [T0] * 2, [T0] * 2, [(1.0, 1, "a")] * 2)
-    if backend.kind == "redis":
-        with redis.Redis.from_url(backend.location) as client:
+    if backend.redis:
+        with backend.admin() as client:
             client.set("other:thing", b"keep")
             client.set("fs:abc", b"keep")
     a.teardown()
     assert a.read([(STATS, [(1,), (2,)])]) == [[None, None]]
     assert ab.read([(STATS, [(1,), (2,)])]) == [[(T0, (1.0, 1, "a"))] * 2]
-    if backend.kind == "redis":
-        with redis.Redis.from_url(backend.location) as client:
+    if backend.redis:
+        with backend.admin() as client:
             assert client.get("other:thing") == b"keep" and client.get("fs:abc") == b"keep"
             assert sorted(client.scan_iter("fs:a:*")) == []
     a.write(STATS, [(1,)], [T0], [T0], [(2.0, 2, "again")])  # usable after teardown

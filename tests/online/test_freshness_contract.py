@@ -119,14 +119,13 @@ def test_empty_and_refused_writes_move_nothing(store: OnlineStore) -> None:
 
 
 def test_redis_layout_is_readable(backend: Backend) -> None:
-    if backend.kind != "redis":
+    if not backend.redis:
         pytest.skip("Redis layout only")
     store = backend.open("proj")
     assert isinstance(store, RedisOnlineStore)
     store.write(STATS, [(1,)], [T0], [T0], [(0.1, 1, "a")])
-    import redis
 
-    client = redis.Redis.from_url(backend.location, decode_responses=True)
+    client = backend.admin(decode_responses=True)
     try:
         assert client.hgetall("fs:proj:__fresh") == {STATS.name: str(T0)}
         client.delete("fs:proj:__fresh")  # a script cache flush or a lost key never fails a write
@@ -139,7 +138,7 @@ def test_redis_layout_is_readable(backend: Backend) -> None:
 
 def test_keys_of_many_batches(backend: Backend) -> None:
     """Writes bigger than one batch (Redis: several EVALSHAs; SQLite: chunks) advance to the overall max."""
-    store = backend.open("proj", **({"write_batch_size": 7} if backend.kind == "redis" else {}))
+    store = backend.open("proj", **({"write_batch_size": 7} if backend.redis else {}))
     rng = random.Random(3)
     events = [T0 + rng.randint(0, 10**6) for _ in range(50)]
     store.write(ViewSpec("wide", ("id",), (Int64,), ("v",), (Int64,), None), [(i,) for i in range(50)], events,
