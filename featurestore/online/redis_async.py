@@ -159,6 +159,25 @@ class AsyncConnection:
         finally:
             timer.cancel()
 
+    async def execute_many(self, commands: list[tuple[Any, ...]]) -> list[Any]:
+        """Send several commands in one write and await their replies, in order (the first error raised)."""
+        proto = await self._protocol()
+        if proto.lost is not None or proto.transport is None:
+            raise proto.lost or redis.exceptions.ConnectionError("not connected")
+        loop = asyncio.get_running_loop()
+        timer = loop.call_later(self.timeout, proto.fail,
+                                redis.exceptions.TimeoutError(f"no reply within {self.timeout} s"))
+        try:
+            futures = []
+            for _ in commands:
+                fut: asyncio.Future[Any] = loop.create_future()
+                proto.waiters.append(fut)
+                futures.append(fut)
+            proto.write(b"".join([_pack(*args) for args in commands]))
+            return [await fut for fut in futures]
+        finally:
+            timer.cancel()
+
     def close(self) -> None:
         if self._proto is not None:
             self._proto.fail(redis.exceptions.ConnectionError("closed"))

@@ -23,7 +23,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Iterator
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 import redis
 import redis.asyncio.cluster
@@ -35,8 +35,33 @@ from redis.retry import Retry
 from featurestore.config import redact_url
 from featurestore.errors import OnlineStoreError
 from featurestore.online.protocol import ViewSpec
+from featurestore.online.redis_async import AsyncConnection
 from featurestore.online.redis_scripts import WRITE_SCRIPT, WRITE_SCRIPT_SHA
 from featurestore.online.redis_store import RedisOnlineStore, redis_failures
+
+
+class _NodeConnections:
+    """The running loop's :class:`AsyncConnection` per node (``host:port``), made on first use."""
+
+    def __init__(self, options: dict[str, Any], timeout: float) -> None:
+        auth = ""
+        if options.get("password") is not None:
+            auth = f"{quote(options.get('username') or '', safe='')}:{quote(options['password'], safe='')}@"
+        self._auth = auth
+        self._timeout = timeout
+        self._by_node: dict[str, AsyncConnection] = {}
+
+    def node(self, node: Any) -> AsyncConnection:
+        conn = self._by_node.get(node.name)
+        if conn is None:
+            conn = self._by_node[node.name] = AsyncConnection(f"redis://{self._auth}{node.host}:{node.port}/0",
+                                                              self._timeout)
+        return conn
+
+    def close(self) -> None:
+        for conn in self._by_node.values():
+            conn.close()
+        self._by_node.clear()
 
 
 def cluster_seeds(url: str) -> tuple[list[tuple[str, int]], dict[str, Any]]:
@@ -213,41 +238,74 @@ class RedisClusterOnlineStore(RedisOnlineStore):
         return self._decode(blobs, plans)
 
     def _async_client(self) -> Any:
+        """The running loop's connections: per node a pipelined :class:`AsyncConnection` (plain TCP), or redis.asyncio's
+        cluster client (TLS)."""
         loop = asyncio.get_running_loop()
         current = self._async
         if current is not None and current[0] is loop:
             return current[1]
-        client = redis.asyncio.cluster.RedisCluster(
-            startup_nodes=[redis.asyncio.cluster.ClusterNode(h, p) for h, p in self._seeds],
-            socket_timeout=self._timeout, socket_connect_timeout=self._timeout, decode_responses=False,
-            **self._options)
+        client: Any
+        if self._options.get("ssl"):
+            client = redis.asyncio.cluster.RedisCluster(
+                startup_nodes=[redis.asyncio.cluster.ClusterNode(h, p) for h, p in self._seeds],
+                socket_timeout=self._timeout, socket_connect_timeout=self._timeout, decode_responses=False,
+                **self._options)
+        else:
+            client = _NodeConnections(self._options, self._timeout)
         self._async = (loop, client)
         return client
 
     async def read_async(self, requests: list[tuple[ViewSpec, list[tuple[Any, ...]]]]
                          ) -> list[list[tuple[int, tuple[Any, ...]] | None]]:
-        """:meth:`read` on the running asyncio loop (redis.asyncio's cluster client, one pipeline)."""
+        """:meth:`read` on the running asyncio loop: one ``MGET`` per slot, those of one node leaving in one write on
+        the loop's connection to it (the slot map is the sync client's). A redirection (``MOVED``/``ASK``) or a node
+        that cannot be reached makes the read run again as :meth:`read` in a thread, which refreshes the slot map
+        and follows redirections, or fails with the error of :meth:`read`."""
         names, plans = self._names(requests)
         if not names:
             return [[] for _ in requests]
+        if self._cluster is None or not self._layout_checked():
+            await asyncio.to_thread(self._check_layout)  # connects the sync client (the slot map) once
+        client = self._async_client()
+        groups = self._slot_groups(names)
         try:
-            client = self._async_client()
-            await client.initialize()
-            if not self._layout_checked():
-                await self._check_layout_async()
-            groups = self._slot_groups(names)
-            pipe = client.pipeline()
-            for slot, positions in groups.items():
-                pipe.execute_command("MGET", *[names[i] for i in positions],
-                                     target_nodes=[client.nodes_manager.get_node_from_slot(slot)])
-            replies = await pipe.execute()
-        except redis_failures() as exc:
-            self._fail(exc, "read")
+            if isinstance(client, _NodeConnections):
+                node_of = self._client.nodes_manager.get_node_from_slot
+                per_node: dict[str, tuple[Any, list[int], list[tuple[Any, ...]]]] = {}
+                for n, (slot, positions) in enumerate(groups.items()):
+                    node = node_of(slot)
+                    entry = per_node.setdefault(node.name, (node, [], []))
+                    entry[1].append(n)
+                    entry[2].append(("MGET", *[names[i] for i in positions]))
+                calls = [client.node(node).execute_many(commands) for node, _, commands in per_node.values()]
+                answers = [await calls[0]] if len(calls) == 1 else await asyncio.gather(*calls)
+                replies: list[Any] = [None] * len(groups)
+                for (_, slots, _), answer in zip(per_node.values(), answers, strict=True):
+                    for n, reply in zip(slots, answer, strict=True):
+                        replies[n] = reply
+            else:
+                pipe = client.pipeline()
+                for slot, positions in groups.items():
+                    pipe.execute_command("MGET", *[names[i] for i in positions],
+                                         target_nodes=[client.nodes_manager.get_node_from_slot(slot)])
+                replies = await pipe.execute()
+        except redis_failures():
+            return await asyncio.to_thread(self.read, requests)
         blobs: list[bytes | None] = [None] * len(names)
         for positions, reply in zip(groups.values(), replies, strict=True):
             for i, value in zip(positions, reply, strict=True):
                 blobs[i] = value
         return self._decode(blobs, plans)
+
+    async def aclose(self) -> None:
+        """Close the asyncio connections of the running loop (if any)."""
+        current, self._async = self._async, None
+        if current is None:
+            return
+        if isinstance(current[1], _NodeConnections):
+            current[1].close()
+        else:
+            await current[1].aclose()
 
     def _run_script(self, batches: Iterator[tuple[list[str], Any, list[bytes]]], action: str,
                     script: str = WRITE_SCRIPT, sha: str = WRITE_SCRIPT_SHA,
