@@ -6,7 +6,8 @@ each, one Parquet file). For each store (a private ``redis-server``, then a loca
 ``redis-server --cluster-enabled yes`` started as the tests start it, ``tests/redis_cluster.py``, no replicas,
 all on loopback): ``materialize`` of every row (rows/s, best of ``--repeat`` into an emptied store), then
 ``get_online_features`` of 1 entity and of 100 random entities through the SDK (``--lookups`` each, p50 and p99
-in ms), then the same reads at the store level (``OnlineStore.read``: key building, the MGETs, decoding).
+in ms), then the same reads at the store level (``OnlineStore.read``: key building, the MGETs, decoding) and
+through ``read_async`` (what the HTTP server awaits).
 
 Run: ``.venv/bin/python -m bench.cluster`` (prints one JSON line), or ``BENCH_SECTIONS=cluster .venv/bin/python -m
 bench.run`` (``BENCH_CLUSTER_ENTITIES``, ``BENCH_CLUSTER_LOOKUPS``) to re-measure only this section.
@@ -15,6 +16,7 @@ bench.run`` (``BENCH_CLUSTER_ENTITIES``, ``BENCH_CLUSTER_LOOKUPS``) to re-measur
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import random
 import statistics
@@ -97,11 +99,26 @@ def measure(repo: Path, online: dict[str, Any], entities: int, lookups: int, rep
             store.online.read([(spec, k)])
             raw.append((time.perf_counter() - started) * 1000)
         out[f"lookup_{n}"] = {"p50_ms": statistics.median(times), "p99_ms": percentile(times, 99),
-                              "store_read_p50_ms": statistics.median(raw), "n": len(times)}
+                              "store_read_p50_ms": statistics.median(raw),
+                              "store_read_async_p50_ms": asyncio.run(_async_reads(store.online, spec, keys)),
+                              "n": len(times)}
     got = store.get_online_features(features, [{"driver_id": 3}]).to_dict()
     assert got["f0"][0] is not None, "the materialized rows must be readable"
     store.close()
     return out
+
+
+async def _async_reads(online: Any, spec: Any, keys: list[list[tuple[int]]]) -> float:
+    """The p50 of ``read_async`` (what the HTTP server awaits) over ``keys``, one at a time, on one event loop."""
+    for k in keys[:50]:
+        await online.read_async([(spec, k)])
+    times = []
+    for k in keys:
+        started = time.perf_counter()
+        await online.read_async([(spec, k)])
+        times.append((time.perf_counter() - started) * 1000)
+    await online.aclose()
+    return statistics.median(times)
 
 
 def main(argv: list[str]) -> None:
