@@ -42,6 +42,6 @@ def section(found: dict[str, Any]) -> list[str]:
                    f"{_ms(hundred.get('store_read_async_p50_ms'))} |")
     out += ["", "A lookup of one entity is one `MGET` on one node in both (every view of an entity shares its hash "
             "slot); 100 random entities are ~100 slots: one `MGET` per slot, all of one node's sent in one write, so "
-            "the cluster pays a command per slot instead of one in all. A write is one newest-wins script call per slot (rows "
-            "grouped by slot 32,768 at a time), against one call per 2,000 rows on one Redis."]
+            "the cluster pays a command per slot instead of one in all. A write is one newest-wins script call per "
+            "slot (rows grouped by slot 32,768 at a time), against one call per 2,000 rows on one Redis."]
     return out

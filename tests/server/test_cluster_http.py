@@ -29,7 +29,7 @@ def test_serve_on_a_redis_cluster_answers_as_the_sdk(tmp_path: Path, clean_clust
     try:
         client = server.client()
         assert client.get("/ready").status_code == 200
-        ids = list(range(1001, 1011)) + [9999]
+        ids = [*range(1001, 1011), 9999]
         answer = client.post("/get-online-features", json={"features": FEATURES, "entities": {"driver_id": ids}})
         assert answer.status_code == 200, answer.text
         results = answer.json()["results"]
