@@ -7,9 +7,7 @@ commands reach the nodes (per slot, per node).
 from __future__ import annotations
 
 import asyncio
-import math
 import struct
-import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, NoReturn
 
@@ -20,13 +18,14 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from featurestore.config import redact_url, redis_identity
-from featurestore.errors import InputError, OnlineLayoutError, OnlineStoreError, OnlineStoreUnavailableError
+from featurestore.errors import InputError, OnlineStoreError, OnlineStoreUnavailableError
 from featurestore.online import agg_frames as frames
 from featurestore.online import codec, freshness
 from featurestore.online import keys as layout
 from featurestore.online.plans import ViewPlans
 from featurestore.online.protocol import ViewSpec
 from featurestore.online.redis_async import AsyncConnection
+from featurestore.online.redis_layout import LayoutCheck, redis_failures
 from featurestore.online.redis_scripts import WRITE_SCRIPT, WRITE_SCRIPT_SHA, advance, run_script
 
 _UNAVAILABLE = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError,
@@ -40,12 +39,7 @@ idle timeout) fails at once. A timeout is never retried: ``socket_timeout`` is t
 
 
 
-def redis_failures() -> tuple[type[Exception], ...]:
-    """What a Redis command can raise (redis-py's errors, cluster errors outside that tree, socket errors)."""
-    return (redis.exceptions.RedisError, redis.exceptions.RedisClusterException, OSError)
-
-
-class RedisOnlineStore:
+class RedisOnlineStore(LayoutCheck):
     """Online store in Redis: one key per entity and view, ``fs:<project>:<view>:<k>=<v>,...``.
 
     Reads are one ``MGET`` whatever the number of views and keys; writes run a Lua script per
@@ -95,55 +89,6 @@ class RedisOnlineStore:
             raise OnlineStoreUnavailableError(
                 f"{self._where} is unreachable (could not {action}): {exc}", url=redact_url(self.url)) from None
         raise OnlineStoreError(f"{self._where}: failed to {action}: {exc}", url=redact_url(self.url)) from None
-
-    def _layout_error(self, found: bytes | None) -> OnlineLayoutError:
-        if found is None:
-            return OnlineLayoutError(
-                f"{self._where} holds rows of project {self.project!r} in Redis key layout 1 (keys without a hash "
-                f"tag, written by an earlier featurestore); this version reads and writes layout "
-                f"{layout.LAYOUT_VERSION} (fs:<project>:<view>:{{<entity>}}), so it would answer NOT_FOUND for every "
-                "row. Migrate by re-materializing: 'featurestore teardown --yes' (deletes this project's online "
-                "keys and resets its watermarks), then 'featurestore materialize-incremental now' (pushed rows "
-                "that are not in the offline store must be pushed again)",
-                url=redact_url(self.url), layout=1, supported=layout.LAYOUT_VERSION)
-        text = found.decode(errors="replace")
-        return OnlineLayoutError(
-            f"{self._where}: project {self.project!r} has Redis key layout {text!r} ({self._layout}), but this "
-            f"featurestore reads layout {layout.LAYOUT_VERSION}: upgrade featurestore, or re-materialize after "
-            "'featurestore teardown --yes'", url=redact_url(self.url), layout=text, supported=layout.LAYOUT_VERSION)
-
-    def _layout_verdict(self, found: bytes | None, old_rows: int, write: bool) -> bool:
-        """Whether the layout key must be set (raises when the project's keys follow another layout)."""
-        if found is None:
-            if old_rows:  # rows (their data timestamps) but no layout key: written by layout 1
-                raise self._layout_error(None)
-            return write
-        if found != str(layout.LAYOUT_VERSION).encode():
-            raise self._layout_error(found)
-        return False
-
-    def _layout_checked(self) -> bool:
-        return time.monotonic() < self._layout_until
-
-    def _check_layout(self, write: bool = False) -> None:
-        """Refuse a project whose keys follow another layout: checked once per store (two small commands); the
-        first write of a project with no keys yet records the layout (``SET fs:<project>:__layout 2``)."""
-        if self._layout_checked():
-            return
-        try:
-            found: bytes | None = self._client.get(self._layout)
-            old_rows = 0 if found is not None else int(self._client.exists(self._fresh))
-            if self._layout_verdict(found, old_rows, write):
-                self._client.set(self._layout, str(layout.LAYOUT_VERSION))
-        except redis_failures() as exc:
-            self._fail(exc, "read the key layout")
-        self._layout_until = self._layout_holds(found is not None or write)
-
-    @staticmethod
-    def _layout_holds(recorded: bool) -> float:
-        """Until when a check holds: for good once the layout key is there; a second for a project with no keys
-        yet (another process may write layout-1 rows meanwhile; a read of an empty project costs no more)."""
-        return math.inf if recorded else time.monotonic() + 1.0
 
     def write(self, view: ViewSpec, keys: list[tuple[Any, ...]], event_us: list[int], created_us: list[int],
               values: list[tuple[Any, ...]]) -> int:
@@ -305,21 +250,6 @@ class RedisOnlineStore:
         except redis_failures() as exc:
             self._fail(exc, "read")
         return self._decode(blobs, plans)
-
-    async def _check_layout_async(self) -> None:
-        """:meth:`_check_layout` (read side) on the event loop's connection."""
-        try:
-            client = self._async_client()
-            if isinstance(client, AsyncConnection):
-                found = await client.execute("GET", self._layout)
-                old_rows = 0 if found is not None else int(await client.execute("EXISTS", self._fresh))
-            else:
-                found = await client.execute_command("GET", self._layout)
-                old_rows = 0 if found is not None else int(await client.execute_command("EXISTS", self._fresh))
-        except redis_failures() as exc:
-            self._fail(exc, "read the key layout")
-        self._layout_verdict(found, old_rows, False)
-        self._layout_until = self._layout_holds(found is not None)
 
     async def aclose(self) -> None:
         """Close the asyncio connections of the running loop's client (if any)."""

@@ -8,8 +8,14 @@ from typing import Any
 
 import pytest
 
-from featurestore.online import MemoryDatabase, MemoryOnlineStore, OnlineStore, RedisOnlineStore, SqliteOnlineStore
-from featurestore.online.redis_cluster import RedisClusterOnlineStore
+from featurestore.online import (
+    MemoryDatabase,
+    MemoryOnlineStore,
+    OnlineStore,
+    RedisClusterOnlineStore,
+    RedisOnlineStore,
+    SqliteOnlineStore,
+)
 
 
 class Backend:

@@ -22,12 +22,12 @@ from featurestore import (
     FeatureView,
     Field,
     OnlineLayoutError,
+    OnlineStoreError,
     OnlineStoreUnavailableError,
     ParquetSource,
 )
 from featurestore.config import parse_config
-from featurestore.online import RedisOnlineStore, ViewSpec
-from featurestore.online.redis_cluster import RedisClusterOnlineStore
+from featurestore.online import RedisClusterOnlineStore, RedisOnlineStore, ViewSpec
 from featurestore.types import Float64, Int64, String
 from tests.redis_cluster import LocalCluster, cluster_tools, start_cluster
 
@@ -217,4 +217,25 @@ def test_a_lookup_while_a_node_is_down_is_a_clear_error_not_partial(tmp_path: Pa
         answer = client.post("/get-online-features",
                              json={"features": ["stats:x"], "entities": {"driver_id": list(range(200))}})
     assert answer.status_code == 503 and "unreachable" in answer.text
+    store.close()
+
+
+@pytest.mark.parametrize(("url", "why"), [
+    ("redis://127.0.0.1:7000,127.0.0.1:70000", "bad port '70000'"),
+    ("redis://:pw@h1:7000/1", "only database 0"),
+    ("http://h1:7000", "starts with redis:// or rediss://"),
+])
+def test_a_bad_cluster_url_is_a_clear_error_without_the_password(url: str, why: str) -> None:
+    with pytest.raises(OnlineStoreError, match=why) as info:
+        RedisClusterOnlineStore(url, "proj")
+    assert "pw" not in str(info.value)
+
+
+def test_an_unreachable_cluster_fails_on_use_not_on_construction() -> None:
+    store = RedisClusterOnlineStore("redis://127.0.0.1:1", "proj", socket_timeout=0.5)
+    assert store.identity == "redis-cluster://127.0.0.1:1"
+    with pytest.raises(OnlineStoreUnavailableError, match="Redis Cluster at redis://127.0.0.1:1"):
+        store.read([(STATS, [(1,)])])
+    with pytest.raises(OnlineStoreUnavailableError):
+        store.ping()
     store.close()
