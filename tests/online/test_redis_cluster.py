@@ -234,7 +234,7 @@ def test_a_bad_cluster_url_is_a_clear_error_without_the_password(url: str, why: 
 def test_an_unreachable_cluster_fails_on_use_not_on_construction() -> None:
     store = RedisClusterOnlineStore("redis://127.0.0.1:1", "proj", socket_timeout=0.5)
     assert store.identity == "redis-cluster://127.0.0.1:1"
-    with pytest.raises(OnlineStoreUnavailableError, match="Redis Cluster at redis://127.0.0.1:1"):
+    with pytest.raises(OnlineStoreUnavailableError, match=r"Redis Cluster at redis://127\.0\.0\.1:1"):
         store.read([(STATS, [(1,)])])
     with pytest.raises(OnlineStoreUnavailableError):
         store.ping()
