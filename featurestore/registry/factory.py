@@ -10,8 +10,6 @@ The PostgreSQL modules (and the ``psycopg`` driver) are imported only when a Pos
 '/srv/repo/data'
 >>> data_dir_of("postgresql://fs@db/features", Path("/srv/repo")).as_posix()
 '/srv/repo/data'
->>> describe_registry("postgresql://fs:secret@db/features?schema=ml")
-"PostgreSQL 'postgresql://fs:***@db/features?schema=ml'"
 """
 
 from __future__ import annotations
@@ -72,8 +70,3 @@ def data_dir_of(location: str, repo_path: str | Path) -> Path:
         return Path(repo_path).resolve() / DATA_DIR
     return resolve(repo_path, location).parent
 
-
-def describe_registry(location: str) -> str:
-    """The registry setting for people: ``file 'data/registry.json'`` or ``PostgreSQL '<url>'`` (password
-    masked)."""
-    return f"PostgreSQL {redact(location)!r}" if is_postgres_url(location) else f"file {location!r}"
