@@ -83,3 +83,27 @@ def test_a_server_sees_an_apply_from_elsewhere_and_survives_an_unreadable_regist
         with psycopg.connect(base, autocommit=True) as admin:
             admin.execute(f'ALTER TABLE "{schema}".registry_head_away RENAME TO registry_head')
         _until(lambda: c.get("/ready").status_code == 200, "the registry back")
+
+
+def test_lookups_and_metrics_go_on_while_the_shared_state_cannot_be_read(repo: Path, postgres_url: str) -> None:
+    """The registry snapshot is in memory; the watermarks are read from PostgreSQL at each /features and scrape."""
+    import psycopg
+
+    with FeatureStore(repo) as first:
+        first.apply()
+        first.materialize_incremental(first.clock())
+    base, schema = postgres_url.split("?schema=")
+    with TestClient(create_app(repo), raise_server_exceptions=False) as c:
+        expected = c.post("/get-online-features", json=LOOKUP).json()
+        assert "featurestore_materialization_watermark_timestamp_seconds" in c.get("/metrics").text
+        with psycopg.connect(base, autocommit=True) as admin:
+            admin.execute(f'ALTER TABLE "{schema}".state_records RENAME TO state_records_away')
+        r = c.get("/features")
+        assert r.status_code == 503 and "PostgreSQL registry" in r.json()["detail"]
+        assert c.post("/get-online-features", json=LOOKUP).json() == expected
+        metrics = c.get("/metrics")
+        assert metrics.status_code == 200 and "featurestore_registry_version 1.0" in metrics.text
+        assert "featurestore_materialization_watermark_timestamp_seconds{" not in metrics.text
+        with psycopg.connect(base, autocommit=True) as admin:
+            admin.execute(f'ALTER TABLE "{schema}".state_records_away RENAME TO state_records')
+        assert c.get("/features").status_code == 200
