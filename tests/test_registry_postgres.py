@@ -146,13 +146,16 @@ def test_the_registry_and_state_reconnect_after_their_connection_drops(tmp_path:
 
     store = _repo(tmp_path, postgres_url)
     store.apply([driver, stats()])
-    store.materialize(T1, T2)
-    registry_pid = store.registry._db._conn.info.backend_pid  # type: ignore[attr-defined]
-    state_pid = store.state_store._db._conn.info.backend_pid  # type: ignore[attr-defined]
+    store.materialize(T1, T2)  # its lock's connection is kept for the next lock holder
+    pids = [store.registry._db._conn.info.backend_pid, store.state_store._db._conn.info.backend_pid,  # type: ignore
+            *(c.info.backend_pid for c in store.state_store._idle)]  # type: ignore[attr-defined]
+    assert len(pids) == 3
     with psycopg.connect(postgres_url.split("?")[0], autocommit=True) as admin:  # as a server restart would
-        admin.execute("SELECT pg_terminate_backend(pid) FROM unnest(%s::int[]) AS pid", ([registry_pid, state_pid],))
+        admin.execute("SELECT pg_terminate_backend(pid) FROM unnest(%s::int[]) AS pid", (pids,))
     assert store.registry.version() == 1  # a new connection, no error
     assert store.watermarks()["stats"]["watermark"] == T2.isoformat()
+    [run] = store.materialize_incremental(T2 + timedelta(hours=1))  # the lock on a new connection too
+    assert run.start == T2
     store.apply([stats(ttl_hours=6)])
     assert store.state().version == 2
 

@@ -116,7 +116,8 @@ class PostgresStateStore:
         self._db.run(work, f"delete the state records of kind {kind!r}")
 
     # -- locks: a connection of their own, held for the block ------------------------------------------
-    def _take(self) -> Connection:
+    def _take(self) -> tuple[Connection, bool]:
+        """A connection for a lock holder, and whether it was kept from an earlier block."""
         if not self._tables:
             self._db.run(lambda _conn, _phase: None, "connect")  # creates the tables when missing
             self._tables = True
@@ -124,8 +125,8 @@ class PostgresStateStore:
             while self._idle:
                 conn = self._idle.pop()
                 if not conn.closed and not conn.broken:
-                    return conn
-        return connect(self.target, "featurestore lock")
+                    return conn, True
+        return connect(self.target, "featurestore lock"), False
 
     def _give_back(self, conn: Connection) -> None:
         with self._idle_lock:
@@ -134,17 +135,27 @@ class PostgresStateStore:
                 return
         conn.close()
 
+    def _acquired(self, acquire: Callable[[Connection], None], action: str) -> Connection:
+        """A connection on which ``acquire`` took its lock; a kept connection found dead (PostgreSQL restarted
+        since) is replaced by a new one, once."""
+        for attempt in (1, 2):
+            conn, kept = self._take()
+            try:
+                acquire(conn)
+                return conn
+            except psycopg.Error as err:
+                broken = conn.closed or conn.broken
+                conn.close()
+                if not (kept and broken and attempt == 1):
+                    raise failure(self.target, err, action) from None
+            except BaseException:
+                self._give_back(conn)
+                raise
+        raise AssertionError("unreachable")  # pragma: no cover
+
     @contextmanager
     def _held(self, acquire: Callable[[Connection], None], release: str, key: str, action: str) -> Iterator[None]:
-        conn = self._take()
-        try:
-            acquire(conn)
-        except psycopg.Error as err:
-            conn.close()
-            raise failure(self.target, err, action) from None
-        except BaseException:
-            self._give_back(conn)
-            raise
+        conn = self._acquired(acquire, action)
         try:
             yield
         finally:
