@@ -29,14 +29,16 @@ from featurestore.online.lookup import OnlineReader
 from featurestore.online.protocol import OnlineStore
 from featurestore.online.response import OnlineResponse
 from featurestore.registry.checks import validate
-from featurestore.registry.file import Registry, RegistryState, RegistryUpdate
+from featurestore.registry.factory import data_dir_of, open_registry, open_registry_state
+from featurestore.registry.file import RegistryState, RegistryUpdate
 from featurestore.registry.layouts import kept_layouts
 from featurestore.registry.live import LiveCode
 from featurestore.registry.loader import load_definitions
 from featurestore.registry.plan import Plan, applied, make_plan
+from featurestore.registry.protocol import RegistryBackend
 from featurestore.registry.references import check_references
 from featurestore.resolution import ResolvedOnDemand
-from featurestore.state import StateStore, open_state_store
+from featurestore.state import StateStore
 from featurestore.store_feature_tables import FeatureTableMethods
 from featurestore.store_lineage import LineageMethods
 from featurestore.store_monitoring import MonitoringMethods
@@ -74,8 +76,10 @@ class FeatureStore(MonitoringMethods, TrainingSetMethods, FeatureTableMethods, L
         self.repo_path = Path(repo_path).resolve()
         self.config = config if config is not None else load_config(self.repo_path)
         self.project = self.config.project
-        self.registry = Registry(resolve(self.repo_path, self.config.registry), self.project)
-        self.state_store: StateStore = open_state_store(self.registry.path)
+        # the registry setting picks the registry, its state store and the data folder (registry.factory)
+        self.registry: RegistryBackend = open_registry(self.config.registry, self.repo_path, self.project)
+        self.state_store: StateStore = open_registry_state(self.config.registry, self.repo_path, self.project)
+        self._data_dir = data_dir_of(self.config.registry, self.repo_path)
         for given, protocol, what in ((offline, OfflineStore, "offline"), (online, OnlineStore, "online")):
             if given is not None and not isinstance(given, protocol):
                 raise ConfigError(f"FeatureStore({what}=...) takes a featurestore.{protocol.__name__} (an object with "
@@ -94,8 +98,9 @@ class FeatureStore(MonitoringMethods, TrainingSetMethods, FeatureTableMethods, L
 
     @property
     def data_dir(self) -> Path:
-        """The repo's data folder: the registry file's folder (quarantined rows and feature logs go under it)."""
-        return self.registry.path.parent
+        """The repo's data folder (quarantined rows and feature logs go under it): the registry file's folder, or
+        ``<repo>/data`` when the registry is in PostgreSQL."""
+        return self._data_dir
 
     @property
     def training_sets_dir(self) -> Path:
@@ -139,6 +144,8 @@ class FeatureStore(MonitoringMethods, TrainingSetMethods, FeatureTableMethods, L
         if self._owns_offline and self._offline is not None:
             self._offline.close()
             self._offline = None
+        self.registry.close()  # a database registry's connections (reopened on next use)
+        self.state_store.close()
 
     def __enter__(self) -> FeatureStore:
         return self

@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING
 from featurestore.code import StoreCode
 from featurestore.offline.protocol import OfflineStore
 from featurestore.online.protocol import OnlineStore
-from featurestore.registry.file import Registry, RegistryState
+from featurestore.registry.file import RegistryState
+from featurestore.registry.protocol import RegistryBackend
 from featurestore.resolution import ResolvedOnDemand
 from featurestore.state import StateStore
 from featurestore.transform import OnDemandRunner
@@ -26,7 +27,7 @@ class StoreParts:
     if TYPE_CHECKING:
         project: str
         repo_path: Path
-        registry: Registry
+        registry: RegistryBackend
         state_store: StateStore
         clock: Callable[[], datetime]
         _code: StoreCode

@@ -37,7 +37,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from featurestore import PRESENT, MonitoringStatus
+from featurestore import PRESENT, FeatureStoreError, MonitoringStatus
 
 from .auth import UI_PREFIX, is_ui
 from .metrics_monitoring import MonitoringCollector, seconds
@@ -84,7 +84,11 @@ class RegistryCollector(Collector):
                                     "When the last successful run of the view ended", labels=["view"])
         mark = GaugeMetricFamily("featurestore_materialization_watermark_timestamp_seconds",
                                  "End of the materialized range of the view", labels=["view"])
-        for view, entry in sorted(self.marks().items()):
+        try:
+            marks = self.marks()
+        except FeatureStoreError:  # a shared state store out of reach: the other metrics still answer
+            marks = {}
+        for view, entry in sorted(marks.items()):
             rows.add_metric([view], float(entry.get("total_rows", 0)))
             last.add_metric([view], float(entry.get("last_rows", 0)))
             for family, key in ((success, "last_success"), (mark, "watermark")):

@@ -1,7 +1,8 @@
 """Live reload: a daemon thread polls the registry every ``server.registry_poll_seconds``.
 
-``FeatureStore.state()`` re-reads the registry file only when it changed (inode, mtime and size), so a
-poll is one ``stat``. A new version is parsed in this thread, never in a request; requests read
+A poll asks the registry for its version number only (``store.registry.version()``: one ``stat`` of a registry
+file, one tiny query of a PostgreSQL registry) and loads the state only when that number differs from the
+snapshot's. A new version is parsed in this thread, never in a request; requests read
 :attr:`RegistryWatcher.state`, a reference swapped atomically. A registry that cannot be read
 (e.g. a bad manual edit), or that vanished after a snapshot was loaded, keeps the last good
 snapshot and is reported by ``/ready``: a missing file is unreadable, not "no definitions".
@@ -38,16 +39,19 @@ class RegistryWatcher:
         self._thread: threading.Thread | None = None
 
     def refresh(self) -> Any:
-        """Read the registry now (one ``stat`` when unchanged); returns the current snapshot."""
+        """Check the registry's version now and load it when it changed; returns the current snapshot."""
         with self._lock:
             return self._refresh()
 
     def _refresh(self) -> Any:
         try:
+            if self.state is not None and self.store.registry.version() == self.state.version:
+                self.error = None
+                return self.state
             state = self.store.state()
             if state.version == 0 and self.state is not None and self.state.version > 0:
-                raise RegistryError(f"registry file {str(self.store.registry.path)!r} is missing "
-                                    f"(was version {self.state.version})", path=str(self.store.registry.path))
+                where = self.store.registry.describe()
+                raise RegistryError(f"{where} is missing (was version {self.state.version})", path=where)
         except FeatureStoreError as err:
             if self.error != err.message:
                 log.error("registry cannot be loaded (serving the last good version): %s", err.message)

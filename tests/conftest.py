@@ -188,3 +188,80 @@ def online_config(request: pytest.FixtureRequest, tmp_path: Path) -> dict[str, o
     if request.param == "redis_cluster":
         return {"type": "redis", "cluster": True, "url": request.getfixturevalue("clean_cluster_url")}
     return {"type": "redis", "url": request.getfixturevalue("clean_redis_url")}
+
+
+# -- PostgreSQL (a registry and state store on PostgreSQL) ----------------------------------------------------------
+POSTGRES_URLS = ("postgresql://postgres@127.0.0.1:5432/test", "postgresql://root@127.0.0.1:5432/test")
+"""Where the PostgreSQL tests look (``FEATURESTORE_TEST_POSTGRES_URL`` first when set): a database in which the
+user may create schemas. Each test gets its own schema, dropped after it."""
+
+
+def _no_postgres(reason: str) -> None:
+    message = f"POSTGRES TESTS SKIPPED: {reason} (set FEATURESTORE_REQUIRE_POSTGRES=1 to make this an error)"
+    if os.environ.get("FEATURESTORE_REQUIRE_POSTGRES") == "1":
+        pytest.fail(reason)
+    warnings.warn(message, stacklevel=2)
+    pytest.skip(message)
+
+
+@dataclass
+class PostgresDatabase:
+    """The session's PostgreSQL database: ``url`` (no schema) and the prefix of the schemas tests create."""
+
+    url: str
+    prefix: str
+    count: int = 0
+
+    def new_schema(self) -> str:
+        self.count += 1
+        return f"{self.prefix}_{self.count}"
+
+    def drop(self, schema_like: str) -> None:
+        """Drop the schemas matching ``schema_like`` (a LIKE pattern), ending the sessions still using them."""
+        import psycopg
+
+        with psycopg.connect(self.url, autocommit=True, connect_timeout=5) as conn:
+            conn.execute("SET lock_timeout = '10s'")
+            names = [r[0] for r in conn.execute(
+                "SELECT nspname FROM pg_namespace WHERE nspname LIKE %s", (schema_like,)).fetchall()]
+            for name in names:
+                conn.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
+
+
+@pytest.fixture(scope="session")
+def postgres_database() -> Iterator[PostgresDatabase]:
+    """A reachable PostgreSQL database for the session (skips, or fails under FEATURESTORE_REQUIRE_POSTGRES=1)."""
+    try:
+        import psycopg
+    except ImportError:
+        _no_postgres("the psycopg driver is not installed (pip install 'featurestore[postgres]')")
+    given = os.environ.get("FEATURESTORE_TEST_POSTGRES_URL")
+    errors = []
+    for url in ([given] if given else list(POSTGRES_URLS)):
+        try:
+            with psycopg.connect(url, connect_timeout=3) as conn:
+                conn.execute("SELECT 1")
+            break
+        except psycopg.Error as err:
+            errors.append(f"{url}: {' '.join(str(err).split())}")
+    else:
+        _no_postgres("no PostgreSQL reachable: " + "; ".join(errors))
+    database = PostgresDatabase(url, f"fs_test_{os.getpid()}_{os.urandom(3).hex()}")
+    yield database
+    database.drop(database.prefix + "\\_%")
+
+
+@pytest.fixture
+def postgres_url(postgres_database: PostgresDatabase) -> Iterator[str]:
+    """A registry URL on a schema of its own (created by the registry on first use, dropped after the test)."""
+    schema = postgres_database.new_schema()
+    yield f"{postgres_database.url}?schema={schema}"
+    postgres_database.drop(schema)
+
+
+@pytest.fixture(params=["file", "postgres"])
+def registry_location(request: pytest.FixtureRequest) -> str:
+    """The ``registry`` setting of a test run once on the default file and once on PostgreSQL (its own schema)."""
+    if request.param == "file":
+        return "data/registry.json"
+    return str(request.getfixturevalue("postgres_url"))

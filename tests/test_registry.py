@@ -8,6 +8,7 @@ import os
 import re
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -24,7 +25,7 @@ from featurestore import (
     PushSource,
 )
 from featurestore.config import parse_config
-from featurestore.registry.file import Registry
+from featurestore.registry.file import FileRegistry, Registry
 from featurestore.types import Float64, Int64, String
 
 driver = Entity(name="driver", join_keys=["driver_id"])
@@ -43,9 +44,9 @@ def view(name: str = "s", ttl: timedelta | None = None, **source: object) -> Fea
                        source=ParquetSource(path="s.parquet", **source))  # type: ignore[arg-type]
 
 
-def _store(tmp: Path) -> FeatureStore:
+def _store(tmp: Path, registry: str = "data/registry.json") -> FeatureStore:
     _write(tmp)
-    return FeatureStore(tmp, config=parse_config({"project": "p"}, "test", env={}))
+    return FeatureStore(tmp, config=parse_config({"project": "p", "registry": registry}, "test", env={}))
 
 
 @pytest.mark.parametrize(("objects", "match"), [
@@ -78,11 +79,11 @@ def test_definition_objects_validate_on_construction() -> None:
                     source=ParquetSource(path="s"), ttl=3600)  # type: ignore[arg-type]
 
 
-def test_reapply_is_a_noop_and_history_records_versions(tmp_path: Path) -> None:
-    store = _store(tmp_path)
+def test_reapply_is_a_noop_and_history_records_versions(tmp_path: Path, registry_location: str) -> None:
+    store = _store(tmp_path, registry_location)
     assert str(store.apply([driver, view()])).endswith("2 to add, 0 to change, 0 to remove.")
     assert store.apply([driver, view()]).empty
-    assert store.state().version == 1
+    assert store.state().version == 1 and store.registry.version() == 1
     plan = store.plan([view(ttl=timedelta(hours=2))])
     assert str(plan).splitlines()[0] == "~ feature_view s: ttl_seconds: None -> 7200.0"
     store.apply([view(ttl=timedelta(hours=2))])
@@ -90,8 +91,21 @@ def test_reapply_is_a_noop_and_history_records_versions(tmp_path: Path) -> None:
     assert [h["version"] for h in history] == [1, 2]
     assert history[1]["changes"]["changed"] == ["feature_view s"]
     assert history[0]["objects"]["feature_views"]["s"]["ttl_seconds"] is None
-    assert "history" not in json.loads(store.registry.path.read_text())  # kept apart: the registry stays small
-    with open(store.registry.history_path, "a") as f:
+    assert history[0]["applied_at"] < history[1]["applied_at"]
+    assert store.get_feature_view("s").ttl == timedelta(hours=2)
+    again = _store(tmp_path, registry_location)  # another process's view of the same registry
+    assert again.state() == store.state() and again.history() == history
+    assert again.history_diff(1, 2).changes[0].fields[0].path == "ttl_seconds"
+
+
+def test_the_history_file_is_apart_and_a_torn_line_is_ignored(tmp_path: Path) -> None:
+    store = _store(tmp_path)
+    store.apply([driver, view()])
+    store.apply([view(ttl=timedelta(hours=2))])
+    registry = store.registry
+    assert isinstance(registry, FileRegistry)
+    assert "history" not in json.loads(registry.path.read_text())  # kept apart: the registry stays small
+    with open(registry.history_path, "a") as f:
         f.write('{"version": 3, "trunc')  # a crash mid-append leaves a torn last line: ignored
     assert [h["version"] for h in store.history()] == [1, 2]
     assert store.get_feature_view("s").ttl == timedelta(hours=2)
@@ -208,28 +222,36 @@ def test_two_objects_of_one_name_in_one_file(tmp_path: Path) -> None:
         FeatureStore(tmp_path).plan()
 
 
-def _apply_many(repo: str, prefix: str, n: int) -> None:
-    store = FeatureStore(repo, config=parse_config({"project": "p"}, "test", env={}))
+def _apply_many(repo: str, registry: str, prefix: str, n: int, start: Any) -> None:
+    store = FeatureStore(repo, config=parse_config({"project": "p", "registry": registry}, "test", env={}))
+    store.state()  # connected and imported: both processes then start applying together
+    start.wait(60)
     for i in range(n):
         store.apply([driver, view(name=f"{prefix}{i}", schema=[Field(name="name", dtype=String)])])
 
 
-def test_concurrent_applies_from_two_processes_lose_nothing(tmp_path: Path) -> None:
+def test_concurrent_applies_from_two_processes_lose_nothing(tmp_path: Path, registry_location: str) -> None:
+    """Two processes apply 15 views each at once: every view and every version is there, versions contiguous."""
     _write(tmp_path)
     ctx = mp.get_context("spawn")
-    procs = [ctx.Process(target=_apply_many, args=(str(tmp_path), p, 15)) for p in ("a", "b")]
+    start = ctx.Barrier(2)
+    procs = [ctx.Process(target=_apply_many, args=(str(tmp_path), registry_location, p, 15, start))
+             for p in ("a", "b")]
     for p in procs:
         p.start()
     for p in procs:
         p.join(120)
         assert p.exitcode == 0
-    data = json.loads((tmp_path / "data" / "registry.json").read_text())
-    assert sorted(data["objects"]["feature_views"]) == sorted([f"a{i}" for i in range(15)] +
-                                                              [f"b{i}" for i in range(15)])
-    history = FeatureStore(tmp_path, config=parse_config({"project": "p"}, "test", env={})).history()
-    assert data["version"] == 30  # one version per view; the entity came with the first
+    store = FeatureStore(tmp_path, config=parse_config({"project": "p", "registry": registry_location}, "test",
+                                                       env={}))
+    state, history = store.state(), store.history()
+    assert sorted(state.objects["feature_views"]) == sorted([f"a{i}" for i in range(15)] +
+                                                            [f"b{i}" for i in range(15)])
+    assert state.version == 30  # one version per view; the entity came with the first
     assert [h["version"] for h in history] == list(range(1, 31))
-    assert history[-1]["objects"]["feature_views"].keys() == data["objects"]["feature_views"].keys()
+    assert history[-1]["objects"]["feature_views"].keys() == state.objects["feature_views"].keys()
+    added = [c for h in history for c in h["changes"]["added"] if c.startswith("feature_view")]
+    assert len(added) == len(set(added)) == 30  # each view added once, by the version that added it
 
 
 def _push_view(name: str, path: str) -> FeatureView:
@@ -237,9 +259,9 @@ def _push_view(name: str, path: str) -> FeatureView:
                        source=PushSource(name="live", batch_source=ParquetSource(path=path)))
 
 
-def test_a_push_source_name_is_checked_against_the_registry(tmp_path: Path) -> None:
+def test_a_push_source_name_is_checked_against_the_registry(tmp_path: Path, registry_location: str) -> None:
     """D2: a later partial apply cannot give a registered push source name a second batch source."""
-    store = _store(tmp_path)
+    store = _store(tmp_path, registry_location)
     pq.write_table(pq.read_table(tmp_path / "s.parquet"), tmp_path / "other.parquet")
     store.apply([driver, _push_view("v1", "s.parquet")])
     with pytest.raises(DefinitionError, match=r"push source 'live'.*'v2'.*'v1'|push source 'live'.*'v1'.*'v2'"):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import multiprocessing as mp
+import os
 import shutil
 from datetime import UTC, datetime
 from pathlib import Path
@@ -12,9 +13,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from featurestore import Entity, FeatureStore, FeatureView, Field, ParquetSource, RegistryError
+from featurestore import BusyError, Entity, FeatureStore, FeatureView, Field, ParquetSource, RegistryError
 from featurestore.config import parse_config, redis_identity
-from featurestore.state import SqliteStateStore, repo_relative
+from featurestore.registry.factory import open_registry_state
+from featurestore.state import SqliteStateStore, StateStore, repo_relative
 from featurestore.types import Float64
 
 driver = Entity(name="driver", join_keys=["driver_id"])
@@ -31,19 +33,37 @@ def _repo(tmp: Path, online: dict[str, object] | None = None) -> FeatureStore:
     return FeatureStore(tmp, config=parse_config(cfg, "test", env={}))
 
 
-def _count(path: str, n: int) -> None:
-    states = SqliteStateStore(Path(path))
+def _open_states(spec: tuple[str, str]) -> StateStore:
+    """A state store from ``(kind, where)``: a SQLite file path, or a PostgreSQL registry URL (project "p")."""
+    kind, where = spec
+    if kind == "sqlite":
+        return SqliteStateStore(Path(where))
+    return open_registry_state(where, Path("."), "p")
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def state_spec(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[str, str]:
+    """The state store of a test: SQLite beside a registry file, then PostgreSQL beside a PostgreSQL registry."""
+    if request.param == "sqlite":
+        return ("sqlite", str(tmp_path / "sub" / "r.state.db"))
+    return ("postgres", str(request.getfixturevalue("postgres_url")))
+
+
+def _count(spec: tuple[str, str], n: int) -> None:
+    states = _open_states(spec)
     for _ in range(n):
         states.update("counter", "c", "k", lambda old: (old or 0) + 1)
+    states.close()
 
 
-def test_records_update_atomically_across_processes(tmp_path: Path) -> None:
-    path = tmp_path / "sub" / "r.state.db"
-    states = SqliteStateStore(path)
+def test_records_update_atomically_across_processes(state_spec: tuple[str, str]) -> None:
+    states = _open_states(state_spec)
+    assert isinstance(states, StateStore)
     assert states.records("counter") == [] and states.get("counter", "c", "k") is None
-    assert not path.exists()  # reading never creates the file
+    if state_spec[0] == "sqlite":
+        assert not Path(state_spec[1]).exists()  # reading never creates the file
     ctx = mp.get_context("spawn")
-    procs = [ctx.Process(target=_count, args=(str(path), 40)) for _ in range(3)]
+    procs = [ctx.Process(target=_count, args=(state_spec, 40)) for _ in range(3)]
     for p in procs:
         p.start()
     for p in procs:
@@ -61,6 +81,37 @@ def test_records_update_atomically_across_processes(tmp_path: Path) -> None:
     states.update("w", "b", "x", lambda old: None)  # None deletes
     states.delete("w", None)
     assert states.records("w") == [] and states.get("counter", "c", "k") == 120
+    states.close()
+
+
+def test_a_failing_change_leaves_the_record_as_it_was(state_spec: tuple[str, str]) -> None:
+    states = _open_states(state_spec)
+    states.update("w", "a", "x", lambda old: {"n": 1})
+
+    def boom(old: object) -> object:
+        raise ValueError("no")
+
+    with pytest.raises(ValueError, match="no"):
+        states.update("w", "a", "x", boom)
+    assert states.get("w", "a", "x") == {"n": 1}
+    states.update("w", "a", "x", lambda old: {"n": old["n"] + 1})  # the store still works after the failure
+    assert states.get("w", "a", "x") == {"n": 2}
+
+
+def test_the_exclusive_lock_refuses_a_second_holder_naming_the_first(state_spec: tuple[str, str]) -> None:
+    first, second = _open_states(state_spec), _open_states(state_spec)
+    with first.exclusive("materialize stats"):
+        with pytest.raises(BusyError, match=r"reset refused: another operation is already running "
+                                            r"\(materialize stats, pid \d+") as err, second.exclusive("reset"):
+            pass
+        assert err.value.running == "materialize stats" and err.value.pid == os.getpid()
+    # free again once the block ended; shared ingest holders exclude neither each other nor the exclusive lock
+    with second.exclusive("reset"), first.ingest(exclusive=False), second.ingest(exclusive=False):
+        pass
+    with first.ingest(exclusive=True):
+        pass
+    first.close()
+    second.close()
 
 
 @pytest.mark.parametrize(("a", "b", "same"), [

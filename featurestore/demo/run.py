@@ -249,7 +249,7 @@ def where_things_are(store: FeatureStore) -> None:
     repo = store.repo_path
     print(f"definitions:  {repo}/*.py and featurestore.yaml")
     print(f"sample data:  {repo / 'data'}")
-    print(f"registry:     {store.registry.path}")
+    print(f"registry:     {store.registry.describe()}")
     print(f"server log:   {server_log(store)}")
     print("next:")
     print(f"  featurestore --repo {repo} list feature-views")

@@ -1,2 +1,4 @@
-"""The registry: the versioned definitions file and its snapshot (``file``), plans (``plan``), apply-time
-checks of definitions against their sources (``checks``) and the loader of a repo's modules (``loader``)."""
+"""The registry: the versioned definitions and their snapshot (``file``: the JSON file registry and
+:class:`RegistryState`; ``postgres``: the same in PostgreSQL; ``protocol``: what both implement; ``factory``: the
+one the ``registry`` setting names), plans (``plan``), apply-time checks of definitions against their sources
+(``checks``) and the loader of a repo's modules (``loader``)."""

@@ -139,15 +139,34 @@ class RegistryState:
         )
 
 
+def checked_state(data: Any, project: str, where: str, path: str) -> RegistryState:
+    """The state stored as ``data`` (a registry's JSON form), after the checks every backend makes: a JSON object,
+    of a format this featurestore reads (:data:`FORMAT`), of ``project``. ``where`` names the registry in the
+    messages (``'data/registry.json'``, ``PostgreSQL ... project 'p'``); ``path`` is the errors' ``path`` field.
+    """
+    if not isinstance(data, dict):
+        raise RegistryError(f"registry {where} is not a JSON object", path=path)
+    found = data.get("format", 1)
+    if not isinstance(found, int) or isinstance(found, bool) or not 1 <= found <= FORMAT:
+        raise RegistryError(
+            f"registry {where} has format {found!r}, but this featurestore reads formats 1 to "
+            f"{FORMAT}: it was written by a newer featurestore; upgrade to read it", path=path,
+            format=found, supported=FORMAT)
+    if data.get("project") != project:
+        raise RegistryError(f"registry {where} belongs to project {data.get('project')!r}, not {project!r}",
+                            path=path)
+    return RegistryState.from_json(data)
+
+
 RegistryUpdate: TypeAlias = RegistryState | tuple[RegistryState, dict[str, Any]] | None
 """What an update function returns: a new state, a new state and its history entry, or None."""
 
 
-class Registry:
-    """The registry file of one project.
+class FileRegistry:
+    """The registry file of one project (the default backend; see :mod:`featurestore.registry.protocol`).
 
     >>> import tempfile, pathlib
-    >>> reg = Registry(pathlib.Path(tempfile.mkdtemp()) / "registry.json", "demo")
+    >>> reg = FileRegistry(pathlib.Path(tempfile.mkdtemp()) / "registry.json", "demo")
     >>> reg.load().version
     0
     """
@@ -158,6 +177,17 @@ class Registry:
         self.project = project
         self._cache: tuple[tuple[int, int, int], RegistryState] | None = None
         self._history: tuple[tuple[int, int, int], list[dict[str, Any]]] | None = None
+
+    def version(self) -> int:
+        """The current version (one ``stat`` when the file did not change)."""
+        return self.load().version
+
+    def describe(self) -> str:
+        """``registry file '<path>'``."""
+        return f"registry file {str(self.path)!r}"
+
+    def close(self) -> None:
+        """Nothing to release: every read opens and closes the file."""
 
     def _stamp(self) -> tuple[int, int, int] | None:
         """What tells a rewrite: every write is a rename, so a new inode, even within one mtime tick."""
@@ -178,20 +208,7 @@ class Registry:
             data = json.loads(self.path.read_text())
         except (OSError, ValueError) as err:
             raise RegistryError(f"registry {str(self.path)!r} is unreadable: {err}", path=str(self.path)) from None
-        if not isinstance(data, dict):
-            raise RegistryError(f"registry {str(self.path)!r} is not a JSON object", path=str(self.path))
-        found = data.get("format", 1)
-        if not isinstance(found, int) or isinstance(found, bool) or not 1 <= found <= FORMAT:
-            raise RegistryError(
-                f"registry {str(self.path)!r} has format {found!r}, but this featurestore reads formats 1 to "
-                f"{FORMAT}: it was written by a newer featurestore; upgrade to read it", path=str(self.path),
-                format=found, supported=FORMAT)
-        if data.get("project") != self.project:
-            raise RegistryError(
-                f"registry {str(self.path)!r} belongs to project {data.get('project')!r}, not {self.project!r}",
-                path=str(self.path),
-            )
-        state = RegistryState.from_json(data)
+        state = checked_state(data, self.project, repr(str(self.path)), str(self.path))
         self._cache = (stamp, state)
         return state
 
@@ -264,3 +281,7 @@ class Registry:
         found = [entries[v] for v in sorted(entries)]
         self._history = (stamp, found)
         return list(found)
+
+
+Registry = FileRegistry
+"""The file registry's former name (kept for existing imports)."""

@@ -2,6 +2,8 @@
 results, saved datasets), kept apart from the versioned definitions of the registry.
 
 :func:`open_state_store` gives the state store of a registry file: ``<registry stem>.state.db`` beside it.
+A registry in PostgreSQL keeps its state in the same schema (:mod:`featurestore.state.postgres`, imported only
+then); :func:`featurestore.registry.factory.open_registry_state` picks one from the ``registry`` setting.
 """
 
 from __future__ import annotations

@@ -57,3 +57,7 @@ class StateStore(Protocol):
         rows and append them offline, exclusive while a materialize picks its snapshot time (so every row
         stamped before the snapshot is on disk when it is read). Separate from :meth:`exclusive`."""
         ...
+
+    def close(self) -> None:
+        """Release connections and files (the store reopens them on next use)."""
+        ...

@@ -147,5 +147,8 @@ class SqliteStateStore:
         """Hold the lock file ``<state db>.ingest.lock``, shared or exclusive (see :func:`.lock.ingest`)."""
         return lock.ingest(self.ingest_lock_path, exclusive)
 
+    def close(self) -> None:
+        """Nothing to release: every call opens and closes its connection."""
+
     def __repr__(self) -> str:
         return f"SqliteStateStore({str(self.path)!r})"

@@ -52,9 +52,10 @@ def odfv(view: FeatureView) -> Any:
     return per_km
 
 
-def versions(folder: Path) -> FeatureStore:
-    """Registry versions: 1 entity + view; 2 + service; 3 ttl 24h -> 6h; 4 + on-demand view and a service over it."""
-    store = FeatureStore(make_repo(folder), clock=lambda: NOW)
+def versions(folder: Path, **config: Any) -> FeatureStore:
+    """Registry versions: 1 entity + view; 2 + service; 3 ttl 24h -> 6h; 4 + on-demand view and a service over it.
+    ``config``: settings of featurestore.yaml (e.g. ``registry``)."""
+    store = FeatureStore(make_repo(folder, **config), clock=lambda: NOW)
     view = stats()
     store.apply([driver, view])
     store.apply([FeatureService(name="ranking", features=[view])])

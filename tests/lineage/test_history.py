@@ -20,13 +20,14 @@ from tests.lineage.repo import FeatureService, driver, make_repo, odfv, stats, v
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> FeatureStore:
-    return versions(tmp_path / "repo")
+def store(tmp_path: Path, registry_location: str) -> FeatureStore:
+    """The versions of ``tests.lineage.repo`` in a registry file, then in PostgreSQL."""
+    return versions(tmp_path / "repo", registry=registry_location)
 
 
-def test_registry_at_each_version_is_the_state_applied_then(tmp_path: Path) -> None:
+def test_registry_at_each_version_is_the_state_applied_then(tmp_path: Path, registry_location: str) -> None:
     folder = tmp_path / "repo"
-    live = FeatureStore(make_repo(folder))
+    live = FeatureStore(make_repo(folder, registry=registry_location))
     seen: list[RegistryState] = []
     view = stats()
     for objects in ([driver, view], [FeatureService(name="ranking", features=[view])], [stats(ttl_hours=6)],
@@ -165,7 +166,9 @@ def test_fields_are_compared_by_name() -> None:
     assert field_changes(before, reordered) == []  # the same fields in another order: no change by name
 
 
-def test_the_current_version_loads_when_its_history_entry_was_lost(store: FeatureStore) -> None:
+def test_the_current_version_loads_when_its_history_entry_was_lost(tmp_path: Path) -> None:
+    """A file registry only: a PostgreSQL registry writes the head and the history row in one transaction."""
+    store = versions(tmp_path / "repo")
     lines = store.registry.history_path.read_text().splitlines()
     store.registry.history_path.write_text("\n".join(lines[:-1]) + "\n")  # a crash between the two writes
     assert store.registry_at(4).objects == store.state().objects
