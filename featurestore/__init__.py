@@ -53,10 +53,11 @@ from featurestore.online.response import NOT_FOUND, OUTSIDE_MAX_AGE, PRESENT, On
 from featurestore.quality.checks import RowFilter
 from featurestore.quality.policy import ExpectationWarning
 from featurestore.quality.report import Evaluation, ExpectationResult, ValidationReport
-from featurestore.registry.file import RegistryState
+from featurestore.registry.file import RegistryState, RegistryUpdate
 from featurestore.registry.history import FieldChange, ObjectChange, RegistryDiff
 from featurestore.registry.live import LiveCode
 from featurestore.registry.plan import OnlineEffect, Plan, PlanChange
+from featurestore.registry.protocol import RegistryBackend
 from featurestore.resolution import ResolvedOnDemand, ResolvedRequest, ResolvedView, resolve
 from featurestore.state import Record, StateStore
 from featurestore.store import FeatureStore
@@ -140,9 +141,11 @@ __all__ = [
     "PushSource",
     "Record",
     "Recreation",
+    "RegistryBackend",
     "RegistryDiff",
     "RegistryError",
     "RegistryState",
+    "RegistryUpdate",
     "RepoConfig",
     "ReproducibilityError",
     "RequestSource",

@@ -57,7 +57,9 @@ class FeatureStore(MonitoringMethods, TrainingSetMethods, FeatureTableMethods, L
     The stores come from ``featurestore.yaml`` (``offline_store``, ``online_store``) unless
     passed in: ``FeatureStore(repo, offline=my_engine, online=my_online_store)`` uses those as
     they are (any :class:`~featurestore.offline.protocol.OfflineStore` /
-    :class:`~featurestore.online.protocol.OnlineStore`), as ``httpx.Client(transport=...)`` does.
+    :class:`~featurestore.online.protocol.OnlineStore`), as ``httpx.Client(transport=...)`` does; ``registry=``
+    and ``state=`` likewise take any :class:`~featurestore.registry.protocol.RegistryBackend` and
+    :class:`~featurestore.state.protocol.StateStore` (default: those the ``registry`` setting names).
     ``clock``: what "now" is (a callable returning an aware UTC datetime; default :func:`featurestore.utc.now`):
     the time of online lookups, the created stamps of pushes to aggregate views and the cap of a materialize's
     snapshot. Tests inject one to read at chosen times; a server built from the store uses it too.
@@ -72,18 +74,24 @@ class FeatureStore(MonitoringMethods, TrainingSetMethods, FeatureTableMethods, L
         offline: OfflineStore | None = None,
         online: OnlineStore | None = None,
         clock: Callable[[], datetime] | None = None,
+        registry: RegistryBackend | None = None,
+        state: StateStore | None = None,
     ) -> None:
         self.repo_path = Path(repo_path).resolve()
         self.config = config if config is not None else load_config(self.repo_path)
         self.project = self.config.project
-        # the registry setting picks the registry, its state store and the data folder (registry.factory)
-        self.registry: RegistryBackend = open_registry(self.config.registry, self.repo_path, self.project)
-        self.state_store: StateStore = open_registry_state(self.config.registry, self.repo_path, self.project)
-        self._data_dir = data_dir_of(self.config.registry, self.repo_path)
-        for given, protocol, what in ((offline, OfflineStore, "offline"), (online, OnlineStore, "online")):
+        for given, protocol, what in ((offline, OfflineStore, "offline"), (online, OnlineStore, "online"),
+                                      (registry, RegistryBackend, "registry"), (state, StateStore, "state")):
             if given is not None and not isinstance(given, protocol):
                 raise ConfigError(f"FeatureStore({what}=...) takes a featurestore.{protocol.__name__} (an object with "
                                   f"its methods), got {type(given).__name__}: {given!r:.80}")
+        # the registry setting picks the registry, its state store and the data folder (registry.factory)
+        self._owns_registry, self._owns_state = registry is None, state is None
+        self.registry: RegistryBackend = (registry if registry is not None
+                                          else open_registry(self.config.registry, self.repo_path, self.project))
+        self.state_store: StateStore = (state if state is not None
+                                        else open_registry_state(self.config.registry, self.repo_path, self.project))
+        self._data_dir = data_dir_of(self.config.registry, self.repo_path)
         self._owns_offline = offline is None
         self._offline: OfflineStore | None = offline
         self._owns_online = online is None
@@ -144,8 +152,10 @@ class FeatureStore(MonitoringMethods, TrainingSetMethods, FeatureTableMethods, L
         if self._owns_offline and self._offline is not None:
             self._offline.close()
             self._offline = None
-        self.registry.close()  # a database registry's connections (reopened on next use)
-        self.state_store.close()
+        if self._owns_registry:
+            self.registry.close()  # a database registry's connections (reopened on next use)
+        if self._owns_state:
+            self.state_store.close()
 
     def __enter__(self) -> FeatureStore:
         return self

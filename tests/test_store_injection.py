@@ -152,3 +152,24 @@ def test_a_store_passed_in_must_be_a_store(tmp_path) -> None:  # type: ignore[no
         FeatureStore(tmp_path, config=cfg, online="redis://localhost:6379")  # type: ignore[arg-type]
     with pytest.raises(ConfigError, match=r"offline=\.\.\.\) takes a featurestore.OfflineStore.*got dict"):
         FeatureStore(tmp_path, config=cfg, offline={})  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match=r"registry=\.\.\.\) takes a featurestore.RegistryBackend.*got str"):
+        FeatureStore(tmp_path, config=cfg, registry="data/registry.json")  # type: ignore[arg-type]
+
+
+def test_an_injected_registry_and_state_store_are_used_and_left_open(tmp_path: Path) -> None:
+    from featurestore import RegistryBackend, StateStore
+    from featurestore.registry.file import FileRegistry
+    from featurestore.state import SqliteStateStore
+
+    elsewhere = tmp_path / "elsewhere"
+    registry, state = FileRegistry(elsewhere / "reg.json", "t"), SqliteStateStore(elsewhere / "reg.state.db")
+    assert isinstance(registry, RegistryBackend) and isinstance(state, StateStore)
+    cfg = parse_config({"project": "t", "online_store": {"type": "sqlite", "path": str(tmp_path / "o.db")}}, "test",
+                       env={})
+    with FeatureStore(tmp_path / "repo", config=cfg, registry=registry, state=state) as fs:
+        fs.apply([driver])
+        assert fs.registry is registry and fs.state_store is state
+        state.update("note", "x", "k", lambda _: {"seen": True})
+    assert registry.load().version == 1 and registry.load().entity("driver").name == "driver"
+    assert state.get("note", "x", "k") == {"seen": True}  # still usable: the store did not close it
+    assert not (tmp_path / "repo" / "data" / "registry.json").exists()  # the configured file was never written
