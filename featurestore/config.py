@@ -99,6 +99,41 @@ class DuckDBOfflineConfig(_Strict):
         return None if v is None else check_memory_limit(v)
 
 
+SPARK_MASTER = re.compile(r"local(\[([1-9][0-9]*|\*)(, ?[1-9][0-9]*)?\])?|(spark|sc|k8s)://\S+|yarn")
+"""The Spark masters ``offline_store.master`` accepts: ``local``, ``local[N]`` / ``local[*]`` (``local[N,F]``),
+``spark://host:port`` (standalone), ``sc://host:port`` (Spark Connect), ``k8s://...`` and ``yarn``."""
+
+
+class SparkOfflineConfig(_Strict):
+    """``offline_store: {type: spark, ...}``: the Spark engine (featurestore/offline/spark).
+
+    ``settings`` are passed to the SparkSession builder as they are (``spark.executor.memory``, ...);
+    ``buckets``: how many independent parts a training set is cut into by entity (None: 3 x the default
+    parallelism); ``memory_limit`` and ``temp_directory``: of the DuckDB kernel run per bucket (one thread each).
+    """
+
+    type: Literal["spark"]
+    master: str = "local[2]"
+    app_name: str = "featurestore"
+    settings: dict[str, str] = {}
+    buckets: int | None = Field(default=None, gt=0, le=65536)
+    memory_limit: str | None = None
+    temp_directory: str | None = None
+
+    @field_validator("master")
+    @classmethod
+    def _master(cls, v: str) -> str:
+        if not SPARK_MASTER.fullmatch(v.strip()):
+            raise ValueError(f"master {v!r} is not a Spark master: use local[N], spark://host:port, "
+                             "sc://host:port (Spark Connect), k8s://... or yarn")
+        return v.strip()
+
+    @field_validator("memory_limit")
+    @classmethod
+    def _memory_limit(cls, v: str | None) -> str | None:
+        return None if v is None else check_memory_limit(v)
+
+
 class ApiKeys(_Strict):
     read: list[str] = []
     write: list[str] = []
@@ -176,6 +211,7 @@ class MonitoringConfig(_Strict):
 
 
 OnlineConfig = Annotated[SqliteOnlineConfig | RedisOnlineConfig, Field(discriminator="type")]
+OfflineConfig = Annotated[DuckDBOfflineConfig | SparkOfflineConfig, Field(discriminator="type")]
 
 
 class TrainingSetsConfig(_Strict):
@@ -198,7 +234,7 @@ class RepoConfig(_Strict):
     project: str
     registry: str = "data/registry.json"
     online_store: OnlineConfig = SqliteOnlineConfig()
-    offline_store: DuckDBOfflineConfig = DuckDBOfflineConfig()
+    offline_store: OfflineConfig = DuckDBOfflineConfig()
     server: ServerConfig = ServerConfig()
     monitoring: MonitoringConfig = MonitoringConfig()
     training_sets: TrainingSetsConfig = TrainingSetsConfig()
@@ -266,7 +302,7 @@ ENV_OVERRIDES: dict[str, EnvOverride] = {
 }
 """Environment variables that override ``featurestore.yaml``, applied in this order."""
 
-_TAGS = {"online_store": ("sqlite", "redis")}  # discriminator values pydantic puts into error locations
+_TAGS = {"online_store": ("sqlite", "redis"), "offline_store": ("duckdb", "spark")}  # discriminator values pydantic puts into error locations
 
 
 def _culprit(loc: tuple[Any, ...], used: dict[str, str]) -> str | None:
@@ -313,6 +349,8 @@ def parse_config(data: Any, source: str, env: dict[str, str] | None = None) -> R
     for key in ("online_store", "offline_store", "server"):
         if isinstance(data.get(key), dict):
             data[key] = dict(data[key])
+    if isinstance(data.get("offline_store"), dict):
+        data["offline_store"].setdefault("type", "duckdb")  # the default engine needs no type
     if isinstance(data.get("server"), dict) and isinstance(data["server"].get("api_keys"), dict):
         data["server"]["api_keys"] = dict(data["server"]["api_keys"])
     env = dict(os.environ) if env is None else env
