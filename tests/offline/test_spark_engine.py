@@ -13,13 +13,15 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import pytest
 
-from featurestore import Entity, FeatureStore, FeatureView
+from featurestore import Entity, FeatureStore, FeatureView, Field, ParquetSource, PushSource
 from featurestore.config import parse_config
 from featurestore.offline.factory import open_offline_store
+from featurestore.types import Float64, Int32, String
 from tests.offline import test_pit_reference as ref
 from tests.offline.reference import point_in_time
 from tests.offline.spark_session import spark_repo_config, spark_session  # noqa: F401 - a fixture
@@ -50,9 +52,22 @@ def pair(tmp_path: Path, spark_session: Any) -> Iterator[Callable[..., tuple[Fea
 
 
 def same(duck: pa.Table, spark: pa.Table) -> None:
-    """Exact equality, with a readable difference when not."""
+    """Exact equality: schema, types, order, values, nulls where nulls and NaN where NaN (``Table.equals`` would
+    call two NaN different)."""
     assert spark.schema == duck.schema, f"\n{spark.schema}\n!=\n{duck.schema}"
-    assert spark.equals(duck), f"\nspark {spark.to_pylist()}\nduckdb {duck.to_pylist()}"
+    assert spark.num_rows == duck.num_rows
+    for name in duck.column_names:
+        want, got = duck.column(name).combine_chunks(), spark.column(name).combine_chunks()
+        assert want.is_null().equals(got.is_null()), f"column {name}: nulls differ"
+        if pa.types.is_floating(want.type):
+            nan_w, nan_g = pc.fill_null(pc.is_nan(want), False), pc.fill_null(pc.is_nan(got), False)
+            assert nan_w.equals(nan_g), f"column {name}: NaN differ"
+            keep = pc.invert(nan_w)
+            want, got = want.filter(keep), got.filter(keep)
+        if not want.equals(got):
+            diff = [i for i, (w, g) in enumerate(zip(want.to_pylist(), got.to_pylist(), strict=True)) if w != g]
+            raise AssertionError(f"column {name}: rows {diff[:10]} differ: duckdb {[want[i] for i in diff[:3]]}, "
+                                 f"spark {[got[i] for i in diff[:3]]}")
 
 
 case = Entity(name="case", join_keys=["case_id"])
@@ -134,3 +149,112 @@ def test_random_training_sets_equal_duckdb_and_reference(pair, tmp_path: Path, g
 
 ENTITY_SCHEMA = pa.schema([("driver_id", pa.int64()), ("customer_id", pa.string()),
                            ("event_timestamp", pa.timestamp("us", tz="America/New_York")), ("label", pa.int64())])
+
+
+T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+MIN = timedelta(minutes=1)
+STATS = pa.schema([("driver_id", pa.int64()), ("event_timestamp", pa.timestamp("us", tz="UTC")),
+                   ("created", pa.timestamp("us", tz="UTC")), ("v", pa.float64())])
+
+
+def _rule_repo(root: Path) -> tuple[list[Any], PushSource]:
+    """Sources and views where every tie rule decides something (see each view's comment)."""
+    driver = Entity(name="driver", join_keys=["driver_id"])
+    pair_ = Entity(name="pair", join_keys=["a", "b"])
+    # ties on (event, created) broken by file order (part-10 before part-2, as text) then row order, pushed rows last
+    folder = root / "stats"
+    folder.mkdir()
+    tie = {"driver_id": 1, "event_timestamp": T0 + 5 * MIN, "created": T0}
+    pq.write_table(pa.Table.from_pylist([{**tie, "v": 2.0}, {**tie, "v": 2.5},
+                                         {"driver_id": 2, "event_timestamp": T0, "created": T0 + MIN, "v": 2.7},
+                                         {"driver_id": 2, "event_timestamp": T0, "created": T0, "v": 2.8}],
+                                        schema=STATS), folder / "part-2.parquet")
+    pq.write_table(pa.Table.from_pylist([{**tie, "v": 10.0}, {**tie, "driver_id": None, "v": -1.0},
+                                         {**tie, "event_timestamp": None, "v": -2.0},
+                                         {"driver_id": 3, "event_timestamp": T0 - 10 * MIN, "created": None,
+                                          "v": float("nan")}], schema=STATS), folder / "part-10.parquet")
+    push = PushSource(name="stats_push", batch_source=ParquetSource(path="stats", created_timestamp_field="created"))
+    stats = FeatureView(name="stats", entities=[driver], schema=[Field(name="v", dtype=Float64)], source=push,
+                        ttl=timedelta(minutes=30))
+    # no created column, equal event times (the later row wins), nanosecond naive times as pandas writes them
+    plain = pa.table({"driver_id": pa.array([1, 1, 1, 2, None], pa.int32()),
+                      "ts": pa.array([0, 0, 60, 0, 0], pa.int64()).cast(pa.timestamp("s")).cast(pa.timestamp("ns")),
+                      "w": pa.array(["first", "second", "late", None, "nokey"])})
+    plain = plain.set_column(1, "ts", pa.array([int((T0.replace(tzinfo=None) - datetime(1970, 1, 1)).total_seconds()
+                                                    * 10**9) + v * 10**9 + 1 for v in [0, 0, 60, 0, 0]],
+                                                pa.timestamp("ns")))
+    pq.write_table(plain, root / "plain.parquet")
+    words = FeatureView(name="words", entities=[driver], schema=[Field(name="w", dtype=String)],
+                        source=ParquetSource(path="plain.parquet", timestamp_field="ts"))
+    # two keys whose concatenations collide: (1, 23) and (12, 3)
+    pq.write_table(pa.table({"a": [1, 12, 1], "b": [23, 3, 23],
+                             "event_timestamp": pa.array([T0, T0, T0 + MIN], pa.timestamp("us", tz="UTC")),
+                             "p": [1.5, 2.5, None]}), root / "pairs.parquet")
+    pairs = FeatureView(name="pairs", entities=[pair_], schema=[Field(name="p", dtype=Float64)],
+                        source=ParquetSource(path="pairs.parquet"))
+    # a view without entities: joins every entity row by time alone
+    pq.write_table(pa.table({"event_timestamp": pa.array([T0, T0 + 2 * MIN, T0 + 2 * MIN], pa.timestamp("us", tz="UTC")),
+                             "g": pa.array([1, 2, 3], pa.int32())}), root / "glob.parquet")
+    everyone = FeatureView(name="everyone", entities=[], schema=[Field(name="g", dtype=Int32)],
+                           source=ParquetSource(path="glob.parquet"))
+    return [driver, pair_, stats, words, pairs, everyone], push
+
+
+def _rule_entities() -> pa.Table:
+    rows = []
+    for d in (1, 2, 3, 4, None):
+        for m in (-20, 0, 1, 2, 5, 6, 40):
+            for a, b in ((1, 23), (12, 3), (1, 2)):
+                rows.append({"driver_id": d, "a": a, "b": b,
+                             "event_timestamp": None if m == 40 and d == 4 else (T0 + m * MIN).replace(tzinfo=None)})
+    return pa.Table.from_pylist(rows, schema=pa.schema([("driver_id", pa.int32()), ("a", pa.int64()),
+                                                        ("b", pa.int64()), ("event_timestamp", pa.timestamp("ns"))]))
+
+
+def test_tie_rules_equal_duckdb(pair, tmp_path: Path) -> None:
+    """Created time, pushed over batch, the row read last across files and within a file, ttl, equal event times
+    without a created column, colliding multi-key concatenations, views without entities, null keys and times,
+    NaN vs null, nanosecond times: for every bucket count, with and without as_of_created and an as_of cutoff."""
+    objects, push = _rule_repo(tmp_path)
+    duck, sparks = pair()
+    duck.apply(objects)
+    tie = {"driver_id": 1, "event_timestamp": T0 + 5 * MIN, "created": T0}
+    duck.push("stats_push", pa.Table.from_pylist([{**tie, "v": 100.0}], schema=STATS), to="offline")
+    duck.push("stats_push", pa.Table.from_pylist([{**tie, "v": 200.0}, {**tie, "v": 201.0}], schema=STATS),
+              to="offline")
+    entities = _rule_entities()
+    feats = ["stats:v", "words:w", "pairs:p", "everyone:g"]
+    calls: list[dict[str, Any]] = [{}, {"as_of_created": True}, {"as_of": T0 + 3 * MIN}]
+    for spark, call in zip(sparks, calls, strict=True):  # each bucket count with one of the calls
+        want = duck.get_historical_features(entities, feats, **call).to_arrow()
+        same(want, spark.get_historical_features(entities, feats, **call).to_arrow())
+    # the values the rules give (DuckDB and Spark alike): pushed last wins the tie, the later row of equal times
+    plain = duck.get_historical_features(entities, feats).to_arrow().to_pylist()
+    first = {(r["driver_id"], r["a"], r["b"], r["event_timestamp"]): r for r in plain}
+    assert first[(1, 1, 23, (T0 + 5 * MIN).replace(tzinfo=None))]["v"] == 201.0
+    assert first[(1, 1, 23, (T0 + 5 * MIN).replace(tzinfo=None))]["w"] == "late"
+    assert first[(1, 12, 3, T0.replace(tzinfo=None))]["p"] == 2.5
+    assert first[(2, 1, 2, (T0 + MIN).replace(tzinfo=None))]["v"] == 2.7
+
+
+def test_spine_and_latest_rows_equal_duckdb(pair, tmp_path: Path) -> None:
+    objects, push = _rule_repo(tmp_path)
+    duck, sparks = pair()
+    duck.apply(objects)
+    duck.push("stats_push", pa.Table.from_pylist([{"driver_id": 1, "event_timestamp": T0 + 5 * MIN, "created": T0,
+                                                   "v": 7.0}], schema=STATS), to="offline")
+    views = {o.name: o for o in objects if isinstance(o, FeatureView)}
+    start, end = T0 - 60 * MIN, T0 + 60 * MIN
+    for n, spark in enumerate(sparks):
+        for name in ("stats", "words", "pairs"):
+            want = duck.offline.spine([views[name]], start, end)
+            same(want, spark.offline.spine([views[name]], start, end))
+        same(duck.get_historical_features(None, ["stats:v"], start_date=start, end_date=end).to_arrow(),
+             spark.get_historical_features(None, ["stats:v"], start_date=start, end_date=end).to_arrow())
+        for name in ("stats", "words", "pairs", "everyone"):
+            lo = None if n == 0 else T0 - MIN
+            want = pa.Table.from_batches(list(duck.offline.latest_rows(views[name], lo, end)))
+            got = pa.Table.from_batches(list(spark.offline.latest_rows(views[name], lo, end)),
+                                        schema=want.schema)
+            order = [(c, "ascending") for c in want.column_names if c not in views[name].feature_names]
+            same(want.sort_by(order), got.sort_by(order))

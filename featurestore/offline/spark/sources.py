@@ -122,13 +122,15 @@ def normalized(path: str) -> str:
     return os.path.normpath(os.path.abspath(path))
 
 
+MAP_FILES = 2048
+"""Up to this many files, the path -> index map is a literal map in the plan; beyond, a broadcast join."""
+
+
 def read_files(spark: SparkSession, files: list[str], rank: int) -> DataFrame:
     """Every column of the Parquet ``files`` plus ``__fs_rank`` = ``rank`` and ``__fs_ord`` = index in ``files`` *
     FILE_SHIFT + row index in the file."""
     from pyspark.sql import functions as F
 
-    ranks = spark.createDataFrame(
-        pa.table({"__fs_npath": [normalized(f) for f in files], "__fs_fidx": list(range(len(files)))}))
     frame = spark.read.option("mergeSchema", "true").parquet(*files)
     columns = frame.columns
     uri = F.col("_metadata.file_path")
@@ -136,7 +138,13 @@ def read_files(spark: SparkSession, files: list[str], rank: int) -> DataFrame:
     local = F.url_decode(F.replace(F.regexp_replace(uri, r"^file:(//)?", ""), F.lit("+"), F.lit("%2B")))
     frame = frame.select(*columns, local.alias("__fs_npath"), uri.alias("__fs_uri"),
                          F.col("_metadata.row_index").alias("__fs_rix"))
-    frame = frame.join(F.broadcast(ranks), on="__fs_npath", how="left")
+    if len(files) <= MAP_FILES:
+        pairs = [item for i, f in enumerate(files) for item in (F.lit(normalized(f)), F.lit(i))]
+        frame = frame.withColumn("__fs_fidx", F.create_map(*pairs)[F.col("__fs_npath")])
+    else:
+        ranks = spark.createDataFrame(
+            pa.table({"__fs_npath": [normalized(f) for f in files], "__fs_fidx": list(range(len(files)))}))
+        frame = frame.join(F.broadcast(ranks), on="__fs_npath", how="left")
     index = F.when(F.col("__fs_fidx").isNull(),
                    F.raise_error(F.concat(F.lit("file not in featurestore's file list: "), F.col("__fs_uri"))))
     return frame.select(

@@ -143,6 +143,7 @@ class SparkOfflineStore:
             parts.append(conform(run([view], frame.toArrow), schema))
         con = duckdb.connect()
         try:
+            con.execute("SET TimeZone = 'UTC'")
             names = []
             for i, part in enumerate(parts):
                 con.register(f"__fs_p{i}", part)
