@@ -6,7 +6,10 @@ One SparkSession for the run (spark_session.py); each case is a few small Spark 
 
 from __future__ import annotations
 
+import os
 import random
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -20,6 +23,7 @@ import pytest
 
 from featurestore import Entity, FeatureStore, FeatureView, Field, ParquetSource, PushSource
 from featurestore.config import parse_config
+from featurestore.errors import ConfigError, DataSourceError
 from featurestore.offline.factory import open_offline_store
 from featurestore.types import Float64, Int32, String
 from tests.offline import test_pit_reference as ref
@@ -258,3 +262,65 @@ def test_spine_and_latest_rows_equal_duckdb(pair, tmp_path: Path) -> None:
                                         schema=want.schema)
             order = [(c, "ascending") for c in want.column_names if c not in views[name].feature_names]
             same(want.sort_by(order), got.sort_by(order))
+
+
+def test_to_parquet_and_folder_equal_to_arrow(pair, tmp_path: Path) -> None:
+    """``to_parquet`` (through Spark, one file) holds exactly ``to_arrow``'s table; ``write_folder`` the same rows."""
+    objects, _ = _rule_repo(tmp_path)
+    duck, sparks = pair()
+    duck.apply(objects)
+    entities = _rule_entities()
+    feats = ["stats:v", "words:w", "pairs:p"]
+    job = sparks[1].get_historical_features(entities, feats)
+    want = duck.get_historical_features(entities, feats).to_arrow()
+    path = job.to_parquet(tmp_path / "out" / "train.parquet")
+    same(want, pq.read_table(path))
+    assert sorted(p.name for p in path.parent.iterdir()) == ["train.parquet"]  # nothing left behind
+    folder = job.write_folder(str(tmp_path / "folder"))  # type: ignore[attr-defined]
+    assert pq.read_table(folder).num_rows == entities.num_rows
+
+
+def test_missing_source_file_is_a_data_source_error(pair, tmp_path: Path) -> None:
+    objects, _ = _rule_repo(tmp_path)
+    duck, sparks = pair()
+    duck.apply(objects)
+    (tmp_path / "plain.parquet").unlink()
+    with pytest.raises(DataSourceError, match="words") as err:
+        sparks[0].get_historical_features(_rule_entities(), ["words:w"]).to_arrow()
+    assert err.value.view == "words"
+    assert "Py4J" not in str(err.value) and "\tat " not in str(err.value)
+
+
+def test_file_vanishing_while_spark_reads_is_a_data_source_error(pair, tmp_path: Path) -> None:
+    """A file removed after the plan was built: Spark's own failure, named after the view, no Java stack."""
+    objects, _ = _rule_repo(tmp_path)
+    duck, sparks = pair()
+    duck.apply(objects)
+    job = sparks[0].get_historical_features(_rule_entities(), ["words:w"])
+    (tmp_path / "plain.parquet").unlink()
+    with pytest.raises(DataSourceError, match="feature view 'words'") as err:
+        job.to_arrow()
+    assert "\tat " not in str(err.value) and "Traceback" not in str(err.value)
+
+
+def test_bad_master_is_a_config_error() -> None:
+    with pytest.raises(ConfigError, match="master"):
+        parse_config({"project": "t", "offline_store": {"type": "spark", "master": "mesos://x:5050"}}, "test", env={})
+    cfg = parse_config({"project": "t", "offline_store": {"type": "spark"}}, "test", env={})
+    assert cfg.offline_store.type == "spark" and cfg.offline_store.master == "local[2]"
+    assert parse_config({"project": "t", "offline_store": {"path": "x.db"}}, "test", env={}).offline_store.type == \
+        "duckdb"
+
+
+def test_missing_java_is_a_config_error(tmp_path: Path) -> None:
+    """Spark without Java (a fresh process: the test run's session is already up): ConfigError, no stack."""
+    script = ("from featurestore.config import SparkOfflineConfig\n"
+              "from featurestore.errors import ConfigError\n"
+              "from featurestore.offline.spark.session import open_session\n"
+              "try:\n    open_session(SparkOfflineConfig(type='spark'))\n"
+              "except ConfigError as err:\n    print('CONFIG', err)\n")
+    env = {**os.environ, "JAVA_HOME": str(tmp_path / "no-java"), "PATH": "/usr/bin:/bin"}
+    env.pop("SPARK_HOME", None)
+    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120)
+    assert "CONFIG offline_store: Spark did not start" in done.stdout, done.stdout + done.stderr
+    assert "Java" in done.stdout
