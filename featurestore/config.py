@@ -302,7 +302,8 @@ ENV_OVERRIDES: dict[str, EnvOverride] = {
 }
 """Environment variables that override ``featurestore.yaml``, applied in this order."""
 
-_TAGS = {"online_store": ("sqlite", "redis"), "offline_store": ("duckdb", "spark")}  # discriminator values pydantic puts into error locations
+# discriminator values pydantic puts into error locations
+_TAGS = {"online_store": ("sqlite", "redis"), "offline_store": ("duckdb", "spark")}
 
 
 def _culprit(loc: tuple[Any, ...], used: dict[str, str]) -> str | None:

@@ -197,7 +197,8 @@ def _rule_repo(root: Path) -> tuple[list[Any], PushSource]:
     pairs = FeatureView(name="pairs", entities=[pair_], schema=[Field(name="p", dtype=Float64)],
                         source=ParquetSource(path="pairs.parquet"))
     # a view without entities: joins every entity row by time alone
-    pq.write_table(pa.table({"event_timestamp": pa.array([T0, T0 + 2 * MIN, T0 + 2 * MIN], pa.timestamp("us", tz="UTC")),
+    times = pa.array([T0, T0 + 2 * MIN, T0 + 2 * MIN], pa.timestamp("us", tz="UTC"))
+    pq.write_table(pa.table({"event_timestamp": times,
                              "g": pa.array([1, 2, 3], pa.int32())}), root / "glob.parquet")
     everyone = FeatureView(name="everyone", entities=[], schema=[Field(name="g", dtype=Int32)],
                            source=ParquetSource(path="glob.parquet"))
@@ -219,7 +220,7 @@ def test_tie_rules_equal_duckdb(pair, tmp_path: Path) -> None:
     """Created time, pushed over batch, the row read last across files and within a file, ttl, equal event times
     without a created column, colliding multi-key concatenations, views without entities, null keys and times,
     NaN vs null, nanosecond times: for every bucket count, with and without as_of_created and an as_of cutoff."""
-    objects, push = _rule_repo(tmp_path)
+    objects, _ = _rule_repo(tmp_path)
     duck, sparks = pair()
     duck.apply(objects)
     tie = {"driver_id": 1, "event_timestamp": T0 + 5 * MIN, "created": T0}
@@ -242,7 +243,7 @@ def test_tie_rules_equal_duckdb(pair, tmp_path: Path) -> None:
 
 
 def test_spine_and_latest_rows_equal_duckdb(pair, tmp_path: Path) -> None:
-    objects, push = _rule_repo(tmp_path)
+    objects, _ = _rule_repo(tmp_path)
     duck, sparks = pair()
     duck.apply(objects)
     duck.push("stats_push", pa.Table.from_pylist([{"driver_id": 1, "event_timestamp": T0 + 5 * MIN, "created": T0,

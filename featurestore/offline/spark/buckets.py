@@ -28,7 +28,7 @@ def canonical(dtype: types.ValueType) -> str:
 
 def bucket_column(columns: Sequence[str], key_types: Sequence[types.ValueType], buckets: int) -> Column:
     """``pmod(xxhash64(cast keys...), buckets)`` (0 without keys)."""
-    from pyspark.sql import functions as F
+    from pyspark.sql import functions as F  # noqa: N812 - Spark's own convention
 
     if not columns:
         return F.lit(0)

@@ -20,7 +20,7 @@ def spark_error(err: BaseException, views: Sequence[SourcedView]) -> FeatureStor
         return err
     text = first_line(err)
     for line in str(err).splitlines():  # a Python error inside a kernel: its own message is the useful part
-        if "FeatureStoreError" in line or "Error:" in line and "Traceback" not in line:
+        if "FeatureStoreError" in line or ("Error:" in line and "Traceback" not in line):
             text = line.strip()[:500]
     names = ", ".join(f"{view_label(v)} {v.name!r} (source {batch_of(v.source).describe()})" for v in views)
     first = views[0] if views else None

@@ -87,7 +87,7 @@ class SparkRetrievalJob(JobOutputs):
         """Write the training set as a Spark-partitioned Parquet folder at ``url`` (local path or any Hadoop URL),
         rows ordered by input position across the part files; Spark's types (``mode``: Spark's save mode)."""
         ordered = self.frame().orderBy("__fs_row").drop("__fs_row")
-        run(self._views(), lambda: ordered.write.mode(mode).parquet(url))  # type: ignore[arg-type]
+        run(self._views(), lambda: ordered.write.mode(mode).parquet(url))
         return url
 
     def to_parquet(self, path: str | Path) -> Path:

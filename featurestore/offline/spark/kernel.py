@@ -16,6 +16,7 @@ import pyarrow as pa
 from featurestore.config import SparkOfflineConfig
 from featurestore.offline.duckdb.pit import Setup
 
+
 def conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
     """``table``'s columns named in ``schema``, cast to its types (extra columns such as the bucket dropped)."""
     columns = []

@@ -60,7 +60,7 @@ def open_session(config: SparkOfflineConfig) -> SparkSession:
 def java_hint(err: BaseException) -> str:
     """A hint when the error says Java is missing."""
     text = str(err)
-    if "JAVA_GATEWAY_EXITED" in text or "JAVA_HOME" in text or "java" in text.lower() and "not found" in text:
+    if "JAVA_GATEWAY_EXITED" in text or "JAVA_HOME" in text or ("java" in text.lower() and "not found" in text):
         return " (is Java 17 or later installed and JAVA_HOME set?)"
     return ""
 

@@ -92,7 +92,7 @@ def _spark_reads(view: SourcedView, ctx: SourceContext) -> bool:
 
 
 def _spark_frame(spark: SparkSession, view: SourcedView, ctx: SourceContext, schema: pa.Schema) -> DataFrame:
-    from pyspark.sql import functions as F
+    from pyspark.sql import functions as F  # noqa: N812 - Spark's own convention
 
     columns = [n for n in schema.names if n not in ("__fs_rank", "__fs_ord")]
     table = next((files for name, files in ctx.tables if name == view.name), None)
@@ -129,7 +129,7 @@ MAP_FILES = 2048
 def read_files(spark: SparkSession, files: list[str], rank: int) -> DataFrame:
     """Every column of the Parquet ``files`` plus ``__fs_rank`` = ``rank`` and ``__fs_ord`` = index in ``files`` *
     FILE_SHIFT + row index in the file."""
-    from pyspark.sql import functions as F
+    from pyspark.sql import functions as F  # noqa: N812 - Spark's own convention
 
     frame = spark.read.option("mergeSchema", "true").parquet(*files)
     columns = frame.columns

@@ -28,7 +28,7 @@ from featurestore.offline.duckdb.latest import latest_sql
 from featurestore.offline.duckdb.store import DuckDBOfflineStore, events_relation
 from featurestore.offline.entity_input import EntityInput
 from featurestore.offline.spark.buckets import BUCKET, bucketed
-from featurestore.offline.spark.errors import run
+from featurestore.offline.spark.errors import run, translated
 from featurestore.offline.spark.job import SparkRetrievalJob
 from featurestore.offline.spark.kernel import Kernel, conform, group_function, kernel_settings
 from featurestore.offline.spark.session import open_session
@@ -90,9 +90,11 @@ class SparkOfflineStore:
         keys = entity_keys(table, entity, requests)
         spark = self.session
         frame = run(views, lambda: entity_frame(spark, keys))
-        parts = [run([r.view], lambda r=r, i=i: view_result(spark, self.inner, ctx, frame, keys.schema, r,
-                                                             as_of_created, self.buckets, self._settings, i))
-                 for i, r in enumerate(requests)]
+        parts = []
+        for i, r in enumerate(requests):
+            with translated([r.view]):
+                parts.append(view_result(spark, self.inner, ctx, frame, keys.schema, r, as_of_created, self.buckets,
+                                         self._settings, i))
         return SparkRetrievalJob(spark, table, parts)
 
     def _per_bucket(self, view: SourcedView, raw_frame: DataFrame, kernel: Kernel) -> tuple[DataFrame, pa.Schema]:
@@ -132,15 +134,15 @@ class SparkOfflineStore:
         cols = "".join(f"{quote(k)}, " for k in views[0].join_keys)
         parts = []
         for view in views:
-            raw = run([view], lambda v=view: raw_input(self.session, self.inner, v, ctx))
-            inputs = ((RAW, raw.schema),)
-            kctx = replace(ctx, registered=((view.name, RAW),))
-            rel = events_relation(view, kctx, Kernel(inputs, "SELECT 1").column_types(RAW))
-            sql = (f"SELECT DISTINCT {cols}__fs_ev FROM ({rel}) "
-                   f"WHERE __fs_ev BETWEEN {epoch_us(start)} AND {epoch_us(end)}")
-            frame, schema = run([view], lambda v=view, i=inputs, s=sql, r=raw: self._per_bucket(
-                v, r.frame, Kernel(i, s, (), self._settings)))
-            parts.append(conform(run([view], frame.toArrow), schema))
+            with translated([view]):
+                raw = raw_input(self.session, self.inner, view, ctx)
+                inputs = ((RAW, raw.schema),)
+                kctx = replace(ctx, registered=((view.name, RAW),))
+                rel = events_relation(view, kctx, Kernel(inputs, "SELECT 1").column_types(RAW))
+                sql = (f"SELECT DISTINCT {cols}__fs_ev FROM ({rel}) "
+                       f"WHERE __fs_ev BETWEEN {epoch_us(start)} AND {epoch_us(end)}")
+                frame, schema = self._per_bucket(view, raw.frame, Kernel(inputs, sql, (), self._settings))
+                parts.append(conform(frame.toArrow(), schema))
         con = duckdb.connect()
         try:
             con.execute("SET TimeZone = 'UTC'")
