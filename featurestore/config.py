@@ -306,12 +306,17 @@ ENV_OVERRIDES: dict[str, EnvOverride] = {
 _TAGS = {"online_store": ("sqlite", "redis"), "offline_store": ("duckdb", "spark")}
 
 
-def _culprit(loc: tuple[Any, ...], used: dict[str, str]) -> str | None:
-    """The environment variable (of ``used``, name -> value) that set the setting at ``loc``, if one did."""
+def _where(loc: tuple[Any, ...]) -> str:
+    """A pydantic error location as the setting's dotted name (without the union's tag: ``offline_store.path``)."""
     parts = [str(p) for p in loc]
     if len(parts) > 1 and parts[1] in _TAGS.get(parts[0], ()):
         parts.pop(1)
-    where = ".".join(parts)
+    return ".".join(parts)
+
+
+def _culprit(loc: tuple[Any, ...], used: dict[str, str]) -> str | None:
+    """The environment variable (of ``used``, name -> value) that set the setting at ``loc``, if one did."""
+    where = _where(loc)
     for name in reversed(used):  # the last override applied wins
         key = ENV_OVERRIDES[name].key
         if where == key or where.startswith(key + ".") or (where and key.startswith(where + ".")):
@@ -322,7 +327,7 @@ def _culprit(loc: tuple[Any, ...], used: dict[str, str]) -> str | None:
 def _fail(err: ValidationError, source: str, used: dict[str, str]) -> ConfigError:
     parts, variables, in_file = [], [], False
     for e in err.errors():
-        where = ".".join(str(p) for p in e["loc"]) or "(top level)"
+        where = _where(e["loc"]) or "(top level)"
         what = (f"unknown key {where!r}" if e["type"] == "extra_forbidden"
                 else f"{where}: {e['msg'].removeprefix('Value error, ')}")
         variable = _culprit(e["loc"], used)
@@ -350,14 +355,14 @@ def parse_config(data: Any, source: str, env: dict[str, str] | None = None) -> R
     for key in ("online_store", "offline_store", "server"):
         if isinstance(data.get(key), dict):
             data[key] = dict(data[key])
-    if isinstance(data.get("offline_store"), dict):
-        data["offline_store"].setdefault("type", "duckdb")  # the default engine needs no type
     if isinstance(data.get("server"), dict) and isinstance(data["server"].get("api_keys"), dict):
         data["server"]["api_keys"] = dict(data["server"]["api_keys"])
     env = dict(os.environ) if env is None else env
     used = {name: env[name] for name in ENV_OVERRIDES if env.get(name)}
     for name, value in used.items():
         ENV_OVERRIDES[name].apply(value, data)
+    if isinstance(data.get("offline_store"), dict):
+        data["offline_store"].setdefault("type", "duckdb")  # the default engine needs no type
     try:
         return RepoConfig.model_validate(data)
     except ValidationError as err:
