@@ -7,7 +7,7 @@ SQL sees exactly what the DuckDB engine sees and gives the same answer.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import duckdb
@@ -142,5 +142,20 @@ def group_function(kernel: Kernel, result: pa.Schema) -> Callable[[pa.Table], pa
 
     def run(table: pa.Table) -> pa.Table:
         return conform(kernel.run(table), result)
+
+    return run
+
+
+def partition_writes(writer: Callable[[Iterator[pa.RecordBatch]], Iterator[tuple[int, int]]],
+                     schema: pa.Schema) -> Callable[[Iterator[pa.RecordBatch]], Iterator[pa.RecordBatch]]:
+    """The ``mapInArrow`` function of materialize's writes: each partition's batches cast to ``schema`` (the exact
+    types of ``latest_rows``) and handed to ``writer``; yields its ``(rows, written)`` counts."""
+
+    def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        exact = (batch for table in (pa.Table.from_batches([b]) for b in batches)
+                 for batch in conform(table, schema).to_batches())
+        for rows, written in writer(exact):
+            yield pa.RecordBatch.from_pydict({"rows": [rows], "written": [written]},
+                                             schema=pa.schema([("rows", pa.int64()), ("written", pa.int64())]))
 
     return run

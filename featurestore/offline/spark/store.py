@@ -1,10 +1,11 @@
 """SparkOfflineStore: training sets, spines and materialize's reads computed by Spark, one DuckDB kernel per bucket.
 
 Heavy methods run on the cluster: :meth:`~SparkOfflineStore.historical` (training sets, see training.py),
-:meth:`~SparkOfflineStore.spine` and :meth:`~SparkOfflineStore.latest_rows` (and :meth:`latest_frame`, what
-materialize writes from the executors). The others delegate to a DuckDB engine on the driver, reading the same
-sources: ``source_schema``, ``view_files``, ``write_push``, ``view_rows``, ``check_rows``, ``bad_rows``,
-``aggregate_states`` and ``write_feature_table``.
+:meth:`~SparkOfflineStore.spine`, :meth:`~SparkOfflineStore.latest_rows` and
+:meth:`~SparkOfflineStore.write_latest_rows` (materialize writing to the online store from the executors).
+The others delegate to a DuckDB engine on the driver, reading the same sources: ``source_schema``,
+``view_files``, ``write_push``, ``view_rows``, ``check_rows``, ``bad_rows``, ``aggregate_states`` and
+``write_feature_table``.
 """
 
 from __future__ import annotations
@@ -27,10 +28,11 @@ from featurestore.naming import quote
 from featurestore.offline.duckdb.latest import latest_sql
 from featurestore.offline.duckdb.store import DuckDBOfflineStore, events_relation
 from featurestore.offline.entity_input import EntityInput
+from featurestore.offline.protocol import PartitionWriter
 from featurestore.offline.spark.buckets import BUCKET, bucketed
 from featurestore.offline.spark.errors import run, translated
 from featurestore.offline.spark.job import SparkRetrievalJob
-from featurestore.offline.spark.kernel import Kernel, conform, group_function, kernel_settings
+from featurestore.offline.spark.kernel import Kernel, conform, group_function, kernel_settings, partition_writes
 from featurestore.offline.spark.session import open_session
 from featurestore.offline.spark.sources import raw_input
 from featurestore.offline.spark.training import entity_frame, entity_keys, entity_table, view_result
@@ -125,6 +127,15 @@ class SparkOfflineStore:
         frame, schema = run([view], lambda: self.latest_frame(view, start, end, exclude))
         table = conform(run([view], frame.toArrow), schema)
         yield from table.to_batches(batch_rows)
+
+    def write_latest_rows(self, view: FeatureView, start: datetime | None, end: datetime, writer: PartitionWriter,
+                          exclude: RowFilter | None = None) -> tuple[int, int]:
+        """:meth:`latest_rows`'s rows handed to ``writer`` on the executors, partition by partition (cast to their
+        exact Arrow types first); returns the totals (rows given, rows written)."""
+        frame, schema = run([view], lambda: self.latest_frame(view, start, end, exclude))
+        counts = frame.mapInArrow(partition_writes(writer, schema), "rows long, written long")
+        totals = run([view], lambda: counts.groupBy().sum("rows", "written").collect())
+        return (int(totals[0][0] or 0), int(totals[0][1] or 0)) if totals else (0, 0)
 
     def spine(self, views: Sequence[SourcedView], start: datetime, end: datetime,
               as_of: datetime | None = None) -> pa.Table:
