@@ -26,8 +26,10 @@ DEFAULTS: dict[str, str] = {
 }
 """Settings the engine relies on; ``settings`` of the config come after them (and win)."""
 
-LOCAL = {"spark.driver.host": "127.0.0.1", "spark.driver.bindAddress": "127.0.0.1", "spark.ui.enabled": "false"}
-"""Extra defaults for ``local[N]`` masters (the host name may resolve to an address that is not this machine)."""
+LOCAL = {"spark.driver.host": "127.0.0.1", "spark.driver.bindAddress": "127.0.0.1", "spark.ui.enabled": "false",
+         "spark.driver.memory": "4g"}
+"""Extra defaults for ``local[N]`` masters: the host name may resolve to an address that is not this machine, and
+the driver JVM is also the executor (Spark's 1 GB default runs out on a 1M-row training set)."""
 
 
 def open_session(config: SparkOfflineConfig) -> SparkSession:
