@@ -281,6 +281,12 @@ def test_to_parquet_and_folder_equal_to_arrow(pair, tmp_path: Path) -> None:
     assert sorted(p.name for p in path.parent.iterdir()) == ["train.parquet"]  # nothing left behind
     folder = job.write_folder(str(tmp_path / "folder"))  # type: ignore[attr-defined]
     assert pq.read_table(folder).num_rows == entities.num_rows
+    pq.write_table(entities, tmp_path / "entities.parquet")  # an entity frame given as a Parquet path
+    path_entities = str(tmp_path / "entities.parquet")
+    same(duck.get_historical_features(path_entities, feats).to_arrow(),
+         sparks[2].get_historical_features(path_entities, feats).to_arrow())
+    none = entities.slice(0, 0)  # no entity rows at all
+    same(duck.get_historical_features(none, feats).to_arrow(), sparks[0].get_historical_features(none, feats).to_arrow())
 
 
 def test_missing_source_file_is_a_data_source_error(pair, tmp_path: Path) -> None:

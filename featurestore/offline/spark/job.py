@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -70,7 +71,7 @@ class SparkRetrievalJob(JobOutputs):
     def frame(self) -> DataFrame:
         """The whole training set as one Spark DataFrame (entity columns, features, ``__fs_row``), not ordered."""
         out = self._spark.createDataFrame(spark_safe(self._entity.append_column(
-            "__fs_row", pa.array(range(self._entity.num_rows), pa.int64()))))
+            "__fs_row", pa.array(np.arange(self._entity.num_rows, dtype=np.int64)))))
         for part in self._parts:
             out = out.join(part.frame, on="__fs_row", how="left")
         return out
