@@ -286,7 +286,8 @@ def test_to_parquet_and_folder_equal_to_arrow(pair, tmp_path: Path) -> None:
     same(duck.get_historical_features(path_entities, feats).to_arrow(),
          sparks[2].get_historical_features(path_entities, feats).to_arrow())
     none = entities.slice(0, 0)  # no entity rows at all
-    same(duck.get_historical_features(none, feats).to_arrow(), sparks[0].get_historical_features(none, feats).to_arrow())
+    same(duck.get_historical_features(none, feats).to_arrow(),
+         sparks[0].get_historical_features(none, feats).to_arrow())
 
 
 def test_missing_source_file_is_a_data_source_error(pair, tmp_path: Path) -> None:
