@@ -340,16 +340,17 @@ def _online_values(store: FeatureStore, entities: list[dict[str, Any]], feats: l
     return store.get_online_features(feats, entities).to_dict()
 
 
-def test_materialize_from_executors_equals_duckdb(tmp_path: Path, spark_session: Any) -> None:  # noqa: F811
-    """materialize on Spark (the executors write to the online store, SQLite here) leaves exactly the online values,
-    row counts and watermarks materialize on DuckDB leaves; a second, incremental run writes nothing new."""
+def _materialized(tmp_path: Path, online: dict[str, Any] | None) -> dict[str, Any]:
+    """Per engine, what materialize reports and leaves online (``online``: the online_store section; None: SQLite
+    in each repo; each engine its own project, so one Redis holds both)."""
     (tmp_path / "repo").mkdir()
     objects, _ = _rule_repo(tmp_path / "repo")
     results = {}
     for name, offline in (("duckdb", {"type": "duckdb"}), ("spark", spark_repo_config(3))):
         repo = tmp_path / name
         shutil.copytree(tmp_path / "repo", repo)
-        cfg = parse_config({"project": "t", "offline_store": offline}, "test", env={})
+        cfg = parse_config({"project": f"t_{name}", "offline_store": offline,
+                            **({"online_store": online} if online else {})}, "test", env={})
         engine = open_offline_store(cfg.offline_store, repo)
         store = FeatureStore(repo, config=cfg, offline=engine)
         store.apply(objects)
@@ -361,15 +362,30 @@ def test_materialize_from_executors_equals_duckdb(tmp_path: Path, spark_session:
         entities = [{"driver_id": d, "a": a, "b": b} for d in (1, 2, 3, 4) for a, b in ((1, 23), (12, 3))]
         results[name] = ([(r.view, r.rows, r.written, r.skipped) for r in runs],
                          [(r.view, r.rows, r.written) for r in again],
-                         _online_values(store, entities, ["stats:v", "words:w", "pairs:p", "everyone:g"]),
-                         store.materialization_status() if hasattr(store, "materialization_status") else None)
+                         _online_values(store, entities, ["stats:v", "words:w", "pairs:p", "everyone:g"]))
         store.close()
         engine.close()
+    return results
+
+
+def _check_materialized(results: dict[str, Any]) -> None:
     duck, spark = results["duckdb"], results["spark"]
     assert spark[0] == duck[0] and spark[1] == duck[1]
     assert str(spark[2]) == str(duck[2])  # NaN == NaN as text
     assert duck[2]["w"][:2] == ["late", "late"] and duck[2]["p"][:2] == [None, 2.5]  # values written, not just nulls
     assert duck[0] and all(r[1] for r in duck[0])  # every view read rows
+
+
+def test_materialize_from_executors_equals_duckdb(tmp_path: Path, spark_session: Any) -> None:  # noqa: F811
+    """materialize on Spark (the executors write to the online store, SQLite here) leaves exactly the online values,
+    row counts and watermarks materialize on DuckDB leaves; a second, incremental run writes nothing new."""
+    _check_materialized(_materialized(tmp_path, None))
+
+
+def test_materialize_from_executors_into_redis(tmp_path: Path, spark_session: Any,  # noqa: F811
+                                               clean_redis_url: str) -> None:
+    """The same into Redis: the executors open their own Redis clients from the config."""
+    _check_materialized(_materialized(tmp_path, {"type": "redis", "url": clean_redis_url}))
 
 
 def test_aggregate_view_training_set_equals_duckdb(pair, tmp_path: Path) -> None:
