@@ -5,6 +5,8 @@ size); the online store never replaces a stored row with an older one, so any
 range can be re-run safely. Watermarks (the ``end`` of the last successful run,
 per view and online store) are records of the state store and advance only after a view succeeded.
 One materialization runs at a time per repo, across processes (the state store's exclusive lock).
+With an engine that writes from its executors (Spark), the workers write a feature view's rows instead of this
+process (executors.py); the gate, counts and watermarks stay here.
 """
 
 from __future__ import annotations

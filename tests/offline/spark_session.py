@@ -8,7 +8,6 @@ from __future__ import annotations
 import os
 import warnings
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -50,4 +49,4 @@ def spark_repo_config(buckets: int) -> dict[str, object]:
     return {"type": "spark", "master": SPARK_CONFIG.master, "buckets": buckets, "settings": SPARK_CONFIG.settings}
 
 
-__all__ = ["SPARK_CONFIG", "Path", "spark_repo_config", "spark_session"]
+__all__ = ["SPARK_CONFIG", "spark_repo_config", "spark_session"]
