@@ -308,3 +308,29 @@ def test_aggregate_view_training_set_equals_duckdb(pair, tmp_path: Path) -> None
         want = duck.get_historical_features(entities, ["agg:*"], as_of_created=as_of_created).to_arrow()
         same(want, spark.get_historical_features(entities, ["agg:*"], as_of_created=as_of_created).to_arrow())
     assert want.num_columns > 8 and want.column(2).null_count < want.num_rows
+
+
+def test_batch_transform_view_equals_duckdb(pair, tmp_path: Path) -> None:
+    """A view with a Polars batch transform (run on the driver; Spark reads its output file and splits the
+    ordinal it carries): training set, spine and latest rows equal DuckDB's, ties to the row read last."""
+    from tests.offline import test_batch_transforms as bt
+
+    rng = random.Random(3)
+    rows = [{"driver_id": rng.randint(1, 4), "event_timestamp": T0 + rng.randint(0, 5) * MIN, "created": None,
+             "km": float(rng.randint(1, 9)), "hours": rng.choice([1.0, 2.0]), "status": rng.choice(["done", "x"])}
+            for _ in range(80)]
+    (tmp_path / "trips").mkdir()
+    pq.write_table(pa.Table.from_pylist(rows[:40], schema=bt.SCHEMA), tmp_path / "trips" / "part-b.parquet")
+    pq.write_table(pa.Table.from_pylist(rows[40:], schema=bt.SCHEMA), tmp_path / "trips" / "part-a.parquet")
+    trips = bt.view("trips", ParquetSource(path="trips", created_timestamp_field="created"))
+    duck, sparks = pair()
+    duck.apply([bt.driver, trips])
+    entities = pa.Table.from_pylist([{"driver_id": d, "event_timestamp": T0 + m * MIN} for d in range(6)
+                                     for m in range(7)], schema=bt.ENTITY_SCHEMA)
+    spark = sparks[1]
+    spark.apply([bt.driver, trips])  # the live transform code, in this store too
+    same(duck.get_historical_features(entities, ["trips:speed", "trips:km"]).to_arrow(),
+         spark.get_historical_features(entities, ["trips:speed", "trips:km"]).to_arrow())
+    start, end = T0 - MIN, T0 + 10 * MIN
+    same(duck.get_historical_features(None, ["trips:speed"], start_date=start, end_date=end).to_arrow(),
+         spark.get_historical_features(None, ["trips:speed"], start_date=start, end_date=end).to_arrow())
