@@ -118,3 +118,24 @@ def test_materialize_from_executors_into_redis(tmp_path: Path, spark_session: An
                                                clean_redis_url: str) -> None:
     """The same into Redis: the executors open their own Redis clients from the config."""
     _check_materialized(_materialized(tmp_path, {"type": "redis", "url": clean_redis_url}))
+
+
+def test_quarantined_latest_rows_equal_duckdb(pair, tmp_path: Path) -> None:  # noqa: F811
+    """latest_rows leaving out rows that fail a row-level check (materialize under quarantine): each entity gets
+    its latest good row, on Spark as on DuckDB."""
+    from featurestore import FeatureView, expect
+    from featurestore.quality.checks import RowFilter
+
+    objects, _ = _rule_repo(tmp_path)
+    stats = next(o for o in objects if getattr(o, "name", "") == "stats")
+    checked = FeatureView(name="stats", entities=stats.entities, schema=stats.schema, source=stats.source,
+                          ttl=stats.ttl, expectations=[expect.between("v", min=0, max=5)], on_invalid="quarantine")
+    objects = [checked if o is stats else o for o in objects]
+    duck, sparks = pair()
+    duck.apply(objects)
+    exclude = RowFilter(tuple(checked.expectations), 0)
+    want = pa.Table.from_batches(list(duck.offline.latest_rows(checked, None, T0 + 60 * MIN, exclude=exclude)))
+    got = pa.Table.from_batches(list(sparks[2].offline.latest_rows(checked, None, T0 + 60 * MIN, exclude=exclude)),
+                                schema=want.schema)
+    assert got.sort_by("driver_id").equals(want.sort_by("driver_id"))
+    assert 10.0 not in want.column("v").to_pylist() and want.num_rows > 0  # the out-of-range row was left out
