@@ -20,6 +20,7 @@ from bench import (
     report_cluster,
     report_monitoring,
     report_reproducibility,
+    report_spark,
     report_transforms,
     report_ui,
 )
@@ -307,8 +308,10 @@ def render(results: dict[str, Any]) -> str:
         out += report_reproducibility.section(results["reproducibility"])
     if results.get("ui"):
         out += report_ui.section(results["ui"])
-    if "cluster" in results:
-        out += report_cluster.section(results["cluster"])
+    report_cluster,
+    report_monitoring,
+    report_reproducibility,
+    report_spark,
     return "\n".join(out)
 
 

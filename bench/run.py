@@ -341,8 +341,18 @@ def cluster() -> dict[str, Any]:
     return found
 
 
+def spark() -> dict[str, Any]:
+    """The Spark engine's training sets at ``BENCH_SPARK_SCALES`` (default 1,10) on ``local[2]`` beside DuckDB
+    (bench/spark.py), with per-row costs and a cluster-size estimate; ``{"skipped": ...}`` without Java/pyspark."""
+    scales = os.environ.get("BENCH_SPARK_SCALES", "1,10")
+    found = _json_lines([sys.executable, "-m", "bench.spark", "--scales", scales],
+                        float(setting("TIMEOUT", 1200)))[-1]
+    log(f"  spark: {json.dumps(found.get('estimate', found))}")
+    return found
+
+
 SECTIONS = {"aggregates": aggregates, "monitoring": monitoring, "reproducibility": reproducibility, "ui": ui,
-            "cluster": cluster}
+            "cluster": cluster, "spark": spark}
 """The sections ``BENCH_SECTIONS`` may name (each re-measured alone, the rest kept from the last run)."""
 
 
@@ -398,6 +408,8 @@ def main(argv: list[str]) -> None:
                 results["ui"] = ui()
             if setting("CLUSTER", 1):
                 results["cluster"] = cluster()
+            if setting("SPARK", 1):
+                results["spark"] = spark()
         finally:
             redis.stop()
     results["minutes"] = round((time.perf_counter() - started) / 60, 1)

@@ -102,6 +102,41 @@ class DuckDBOfflineConfig(_Strict):
         return None if v is None else check_memory_limit(v)
 
 
+SPARK_MASTER = re.compile(r"local(\[([1-9][0-9]*|\*)(, ?[1-9][0-9]*)?\])?|(spark|sc|k8s)://\S+|yarn")
+"""The Spark masters ``offline_store.master`` accepts: ``local``, ``local[N]`` / ``local[*]`` (``local[N,F]``),
+``spark://host:port`` (standalone), ``sc://host:port`` (Spark Connect), ``k8s://...`` and ``yarn``."""
+
+
+class SparkOfflineConfig(_Strict):
+    """``offline_store: {type: spark, ...}``: the Spark engine (featurestore/offline/spark).
+
+    ``settings`` are passed to the SparkSession builder as they are (``spark.executor.memory``, ...);
+    ``buckets``: how many independent parts a training set is cut into by entity (None: 3 x the default
+    parallelism); ``memory_limit`` and ``temp_directory``: of the DuckDB kernel run per bucket (one thread each).
+    """
+
+    type: Literal["spark"]
+    master: str = "local[2]"
+    app_name: str = "featurestore"
+    settings: dict[str, str] = {}
+    buckets: int | None = Field(default=None, gt=0, le=65536)
+    memory_limit: str | None = None
+    temp_directory: str | None = None
+
+    @field_validator("master")
+    @classmethod
+    def _master(cls, v: str) -> str:
+        if not SPARK_MASTER.fullmatch(v.strip()):
+            raise ValueError(f"master {v!r} is not a Spark master: use local[N], spark://host:port, "
+                             "sc://host:port (Spark Connect), k8s://... or yarn")
+        return v.strip()
+
+    @field_validator("memory_limit")
+    @classmethod
+    def _memory_limit(cls, v: str | None) -> str | None:
+        return None if v is None else check_memory_limit(v)
+
+
 class ApiKeys(_Strict):
     read: list[str] = []
     write: list[str] = []
@@ -179,6 +214,7 @@ class MonitoringConfig(_Strict):
 
 
 OnlineConfig = Annotated[SqliteOnlineConfig | RedisOnlineConfig, Field(discriminator="type")]
+OfflineConfig = Annotated[DuckDBOfflineConfig | SparkOfflineConfig, Field(discriminator="type")]
 
 
 class TrainingSetsConfig(_Strict):
@@ -201,7 +237,7 @@ class RepoConfig(_Strict):
     project: str
     registry: str = "data/registry.json"
     online_store: OnlineConfig = SqliteOnlineConfig()
-    offline_store: DuckDBOfflineConfig = DuckDBOfflineConfig()
+    offline_store: OfflineConfig = DuckDBOfflineConfig()
     server: ServerConfig = ServerConfig()
     monitoring: MonitoringConfig = MonitoringConfig()
     training_sets: TrainingSetsConfig = TrainingSetsConfig()
@@ -270,15 +306,21 @@ ENV_OVERRIDES: dict[str, EnvOverride] = {
 }
 """Environment variables that override ``featurestore.yaml``, applied in this order."""
 
-_TAGS = {"online_store": ("sqlite", "redis")}  # discriminator values pydantic puts into error locations
+# discriminator values pydantic puts into error locations
+_TAGS = {"online_store": ("sqlite", "redis"), "offline_store": ("duckdb", "spark")}
+
+
+def _where(loc: tuple[Any, ...]) -> str:
+    """A pydantic error location as the setting's dotted name (without the union's tag: ``offline_store.path``)."""
+    parts = [str(p) for p in loc]
+    if len(parts) > 1 and parts[1] in _TAGS.get(parts[0], ()):
+        parts.pop(1)
+    return ".".join(parts)
 
 
 def _culprit(loc: tuple[Any, ...], used: dict[str, str]) -> str | None:
     """The environment variable (of ``used``, name -> value) that set the setting at ``loc``, if one did."""
-    parts = [str(p) for p in loc]
-    if len(parts) > 1 and parts[1] in _TAGS.get(parts[0], ()):
-        parts.pop(1)
-    where = ".".join(parts)
+    where = _where(loc)
     for name in reversed(used):  # the last override applied wins
         key = ENV_OVERRIDES[name].key
         if where == key or where.startswith(key + ".") or (where and key.startswith(where + ".")):
@@ -289,7 +331,7 @@ def _culprit(loc: tuple[Any, ...], used: dict[str, str]) -> str | None:
 def _fail(err: ValidationError, source: str, used: dict[str, str]) -> ConfigError:
     parts, variables, in_file = [], [], False
     for e in err.errors():
-        where = ".".join(str(p) for p in e["loc"]) or "(top level)"
+        where = _where(e["loc"]) or "(top level)"
         what = (f"unknown key {where!r}" if e["type"] == "extra_forbidden"
                 else f"{where}: {e['msg'].removeprefix('Value error, ')}")
         variable = _culprit(e["loc"], used)
@@ -323,6 +365,8 @@ def parse_config(data: Any, source: str, env: dict[str, str] | None = None) -> R
     used = {name: env[name] for name in ENV_OVERRIDES if env.get(name)}
     for name, value in used.items():
         ENV_OVERRIDES[name].apply(value, data)
+    if isinstance(data.get("offline_store"), dict):
+        data["offline_store"].setdefault("type", "duckdb")  # the default engine needs no type
     try:
         return RepoConfig.model_validate(data)
     except ValidationError as err:

@@ -20,6 +20,7 @@ from featurestore.definitions.feature_view import FeatureView
 from featurestore.errors import CodeMismatchError, ConfigError, OnlineStoreError
 from featurestore.materialize import agg_push, gated, writes
 from featurestore.materialize import run as mat
+from featurestore.materialize.executors import OnlineTarget
 from featurestore.monitoring import feature_log
 from featurestore.offline import retrieval
 from featurestore.offline.factory import open_offline_store
@@ -323,7 +324,8 @@ class FeatureStore(MonitoringMethods, TrainingSetMethods, FeatureTableMethods, L
         views = mat.online_views(state, feature_views)
         with self._code.explained(live):
             return mat.run(self.offline, self.online, self.state_store, mat.target_of(self.online, self.repo_path),
-                           views, start_date, end_date, False, progress, clock=self.clock, gate=self._gate())
+                           views, start_date, end_date, False, progress, clock=self.clock, gate=self._gate(),
+                           target_config=self._online_target())
 
     def materialize_incremental(self, end_date: datetime, feature_views: list[str] | None = None,
                                 progress: mat.ProgressCallback | None = None) -> list[mat.ViewMaterialization]:
@@ -332,7 +334,12 @@ class FeatureStore(MonitoringMethods, TrainingSetMethods, FeatureTableMethods, L
         views = mat.online_views(state, feature_views)
         with self._code.explained(live):
             return mat.run(self.offline, self.online, self.state_store, mat.target_of(self.online, self.repo_path),
-                           views, None, end_date, True, progress, clock=self.clock, gate=self._gate())
+                           views, None, end_date, True, progress, clock=self.clock, gate=self._gate(),
+                           target_config=self._online_target())
+
+    def _online_target(self) -> OnlineTarget | None:
+        """How an engine's executors open the online store: its config (None when given to the constructor)."""
+        return OnlineTarget(self.config.online_store, str(self.repo_path), self.project) if self._owns_online else None
 
     def get_online_features(self, features: Any, entity_rows: Any, full_feature_names: bool = False) -> OnlineResponse:
         """Latest values for entity rows (a list of dicts or a dict of lists): one online-store round trip.

@@ -21,7 +21,8 @@ TINY = {"BENCH_ENTITIES": "300", "BENCH_ROWS": "6000", "BENCH_ENTITY_ROWS": "500
         "BENCH_FEAST": "0", "BENCH_AGG_SHAPES": "tiny", "BENCH_AGG_EVENTS": "20000", "BENCH_AGG_ENTITIES": "200",
         "BENCH_AGG_LOOKUPS": "100", "BENCH_PROFILE_ROWS": "20000", "BENCH_PROFILE_DRIFT_ROWS": "5000",
         "BENCH_LOG_RUNS": "1", "BENCH_UI_VIEWS": "60", "BENCH_UI_REQUESTS": "3", "BENCH_CLUSTER_ENTITIES": "2000",
-        "BENCH_CLUSTER_LOOKUPS": "60"}
+        "BENCH_CLUSTER_LOOKUPS": "60",
+        "BENCH_SPARK": "0"}  # the Spark section has its own test below (a JVM start is slow)
 
 
 @pytest.mark.usefixtures("redis_server")  # the bench starts its own redis-server: skip or fail like the others
@@ -229,3 +230,24 @@ def test_feast_side_runs_the_same_workloads(redis_url: str) -> None:
     lookup = system.run("lookup", data, redis_url=url, entities=100, iterations=20, warmup=2)
     assert lookup["n"] == 20 and lookup["p50_ms"] > 0, lookup
     assert system.run("online-ttl", data, redis_url=url)["asked"] == 100
+
+
+def test_spark_section_measures_both_engines_with_equal_answers(tmp_path: Path) -> None:
+    """bench/spark.py on tiny data: both engines timed, the answers equal, the estimate derived from the per-row
+    cost; without Java or pyspark it says it skipped (and the test skips, or fails under FEATURESTORE_REQUIRE_SPARK)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BENCH_")}
+    proc = subprocess.run([sys.executable, "-m", "bench.spark", "--scales", "1"], cwd=ROOT, capture_output=True,
+                          text=True, env={**env, "BENCH_ENTITIES": "300", "BENCH_ROWS": "6000",
+                                          "BENCH_ENTITY_ROWS": "500"}, timeout=240)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    found = json.loads(proc.stdout.strip().splitlines()[-1])
+    if "skipped" in found:
+        if os.environ.get("FEATURESTORE_REQUIRE_SPARK") == "1":
+            pytest.fail(found["skipped"])
+        pytest.skip(found["skipped"])
+    one = found["scales"]["1"]
+    assert one["spark_equals_duckdb"] is True and (one["source_rows"], one["entity_rows"]) == (6000, 500)
+    for engine in ("duckdb", "spark"):
+        assert one[engine]["warm_seconds"] > 0 and one[engine]["rows_per_s"] > 0
+    assert found["estimate"]["core_us_per_row"] == one["spark"]["core_us_per_row"]
+    assert found["estimate"]["workers_8_cores"] >= found["estimate"]["cores"] / 8

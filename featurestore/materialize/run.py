@@ -5,6 +5,8 @@ size); the online store never replaces a stored row with an older one, so any
 range can be re-run safely. Watermarks (the ``end`` of the last successful run,
 per view and online store) are records of the state store and advance only after a view succeeded.
 One materialization runs at a time per repo, across processes (the state store's exclusive lock).
+With an engine that writes from its executors (Spark), the workers write a feature view's rows instead of this
+process (executors.py); the gate, counts and watermarks stay here.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from featurestore.definitions.feature_view import FeatureView
 from featurestore.errors import FeatureStoreError, InputError
 from featurestore.materialize import gated
 from featurestore.materialize.aggregates import Clock, materialize_aggregates, snapshot_of
+from featurestore.materialize.executors import OnlineTarget, executor_writes, write_view
 from featurestore.materialize.runlog import log_run
 from featurestore.offline.protocol import OfflineStore
 from featurestore.online.lookup import spec_of
@@ -113,9 +116,19 @@ def materialize_view(
     end: datetime,
     progress: ProgressCallback | None = None,
     gate: Gate | None = None,
+    target: OnlineTarget | None = None,
 ) -> ViewMaterialization:
+    """One view's latest rows in ``[start, end]`` into ``online``; with an engine that writes from its executors and
+    the online store's ``target`` (its config), the executors write (executors.py), else this process does."""
     t0 = time.perf_counter()
     rows = written = 0
+    engine = executor_writes(offline, target)
+    if engine is not None and target is not None:
+        rows, written = write_view(engine, target, gate, offline, view, start, end)
+        seconds = time.perf_counter() - t0
+        if progress:
+            progress(Progress(view.name, rows, seconds, done=True))
+        return ViewMaterialization(view.name, start, end, rows, seconds, written, rows - written)
     for batch in gated.screened_rows(gate, offline, view, start, end):  # expectations: before anything is written
         done = write_batch(online, view, batch)
         rows += done.rows
@@ -234,10 +247,12 @@ def run(
     progress: ProgressCallback | None = None,
     clock: Clock = utc_now,
     gate: Gate | None = None,
+    target_config: OnlineTarget | None = None,
 ) -> list[ViewMaterialization]:
     """Materialize each view into ``online`` (whose watermarks are kept under ``target``), holding the repo's
     exclusive lock (BusyError while another materialization runs); a failure names the view and leaves its
-    watermark where it was.
+    watermark where it was. ``target_config``: how workers open ``online`` (engines that write from their
+    executors use it; None: every write goes through this process).
 
     An aggregate view always reads its whole history (``start`` and the watermark do not apply) and writes its
     states at the snapshot ``min(end, clock())``; its watermark is recorded as a feature view's.
@@ -272,5 +287,5 @@ def run(
             else:
                 begin = to_utc(start, "start_date") if start is not None else None
             results.append(_recorded(states, target, view, begin, end, clock, functools.partial(
-                materialize_view, offline, online, view, begin, end, progress, gate)))
+                materialize_view, offline, online, view, begin, end, progress, gate, target_config)))
         return results

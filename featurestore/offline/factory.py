@@ -14,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from featurestore.config import DuckDBOfflineConfig, resolve
+from featurestore.config import DuckDBOfflineConfig, SparkOfflineConfig, resolve
 from featurestore.errors import ConfigError
 from featurestore.offline.protocol import OfflineStore
 
@@ -34,12 +34,20 @@ def _duckdb(config: DuckDBOfflineConfig, repo_path: Path, feature_tables: Path |
     )
 
 
-OFFLINE_ENGINES: dict[type[Any], Callable[..., OfflineStore]] = {DuckDBOfflineConfig: _duckdb}
+def _spark(config: SparkOfflineConfig, repo_path: Path, feature_tables: Path | None = None,
+           train_from_tables: bool = True) -> OfflineStore:
+    from featurestore.offline.spark.store import SparkOfflineStore  # pyspark is imported when a session starts
+
+    return SparkOfflineStore(config, repo_path, feature_tables, train_from_tables)
+
+
+OFFLINE_ENGINES: dict[type[Any], Callable[..., OfflineStore]] = {
+    DuckDBOfflineConfig: _duckdb, SparkOfflineConfig: _spark}
 """Config class of ``offline_store`` -> ``opener(config, repo_path, feature_tables, train_from_tables)``."""
 
 
-def open_offline_store(config: DuckDBOfflineConfig, repo_path: str | Path, feature_tables: Path | None = None,
-                       train_from_tables: bool = True) -> OfflineStore:
+def open_offline_store(config: DuckDBOfflineConfig | SparkOfflineConfig, repo_path: str | Path,
+                       feature_tables: Path | None = None, train_from_tables: bool = True) -> OfflineStore:
     """The offline engine ``config`` (the ``offline_store`` section) describes, for the repo at ``repo_path``;
     ``feature_tables``: the folder of its offline feature tables, read for training when ``train_from_tables``.
 

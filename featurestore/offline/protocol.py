@@ -9,7 +9,7 @@ config by :func:`featurestore.offline.factory.open_offline_store`.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
@@ -163,4 +163,21 @@ class OfflineStore(Protocol):
         ...
 
 
-__all__ = ["BATCH_ROWS", "OfflineStore", "RetrievalJob"]
+PartitionWriter = Callable[[Iterator[pa.RecordBatch]], Iterator[tuple[int, int]]]
+"""Writes one partition of rows where it is (a Spark executor), yielding ``(rows given, rows written)`` as it goes;
+must be picklable (it is shipped to the executors)."""
+
+
+@runtime_checkable
+class WritesFromExecutors(Protocol):
+    """An optional capability of distributed engines: materialize's rows written by the workers that computed them,
+    never gathered on the driver (the Spark engine has it; materialize checks for it)."""
+
+    def write_latest_rows(self, view: FeatureView, start: datetime | None, end: datetime, writer: PartitionWriter,
+                          exclude: RowFilter | None = None) -> tuple[int, int]:
+        """Run ``writer`` over :meth:`OfflineStore.latest_rows`'s rows partition by partition on the workers;
+        returns the totals ``(rows given, rows written)``."""
+        ...
+
+
+__all__ = ["BATCH_ROWS", "OfflineStore", "PartitionWriter", "RetrievalJob", "WritesFromExecutors"]

@@ -54,6 +54,10 @@ class SourceContext:
     """(view name, Parquet file of its transform's output) of the views with a batch transform."""
     tables: tuple[tuple[str, tuple[str, ...]], ...] = ()
     """(view name, files of its offline feature table) of the views a training set reads from their table."""
+    registered: tuple[tuple[str, str], ...] = ()
+    """(view name, registered table) of views whose raw rows another engine has already read (the Spark engine's
+    per-bucket kernel): the table holds exactly what :func:`raw_relation` would read for the view, every source
+    column plus ``__fs_rank`` and ``__fs_ord`` (feature table cutoff applied, transform ordinals split)."""
     as_of_us: int | None = None
     """A training set's global cutoff (``as_of``, UTC epoch µs): only rows known by then are read, i.e. with event
     time and created time (when the source has one) at or before it (see :func:`cutoff_sql`)."""
@@ -202,6 +206,9 @@ def raw_relation(source: BatchSource | PushSource, ctx: SourceContext, view: Sou
     tie-break, so pushed rows win ties against batch rows whatever their ordinals. With ``view``, formats
     without types of their own (CSV) read the view's columns as it declares them, and errors name the view.
     """
+    registered = next((t for name, t in ctx.registered if view is not None and name == view.name), None)
+    if registered is not None:
+        return f"SELECT * FROM {quote(registered)}"
     table = next((files for name, files in ctx.tables if view is not None and name == view.name), None)
     if table is not None:
         return table_relation(list(table), ctx)

@@ -1,0 +1,1 @@
+"""The Spark offline engine: Spark reads and shuffles, DuckDB joins each bucket (see store.py)."""
