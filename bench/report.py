@@ -308,10 +308,10 @@ def render(results: dict[str, Any]) -> str:
         out += report_reproducibility.section(results["reproducibility"])
     if results.get("ui"):
         out += report_ui.section(results["ui"])
-    report_cluster,
-    report_monitoring,
-    report_reproducibility,
-    report_spark,
+    if "cluster" in results:
+        out += report_cluster.section(results["cluster"])
+    if results.get("spark"):
+        out += report_spark.section(results["spark"])
     return "\n".join(out)
 
 
