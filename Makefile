@@ -32,12 +32,18 @@ demo: $(DEMO_STAMP)
 # (unless FEATURESTORE_REQUIRE_BROWSER=1, as in CI)
 test: $(STAMP)
 	@sh deploy/install-browser.sh || echo "no chromium: the browser tests of the web UI will skip"
+	@sh deploy/install-java.sh || echo "no java: the Spark engine's tests will skip"
+	@sh deploy/install-redis.sh || echo "no redis-cli: the Redis Cluster tests will skip"
 	$(BIN)/python -m pytest -q
 	$(BIN)/ruff check featurestore server tests bench definitions
 	$(BIN)/mypy
 
 pytest: $(STAMP)
 	@sh deploy/install-browser.sh || echo "no chromium: the browser tests of the web UI will skip"
+	@sh deploy/install-java.sh || echo "no java: the Spark engine's tests will skip"
+	@sh deploy/install-redis.sh || echo "no redis-cli: the Redis Cluster tests will skip"
+	@sh deploy/install-java.sh || echo "no java: the Spark engine's tests will skip"
+	@sh deploy/install-redis.sh || echo "no redis-cli: the Redis Cluster tests will skip"
 	$(BIN)/python -c "import pandas; print('pandas', pandas.__version__, 'in $(VENV)')"
 	$(BIN)/python -m pytest -q
 
