@@ -96,12 +96,17 @@ def start_redis(directory: Path, port: int | None = None, timeout: float = 10.0)
     raise RuntimeError(f"redis-server ({binary}) did not start on 127.0.0.1")
 
 
-def _no_redis(reason: str) -> None:
-    message = f"REDIS TESTS SKIPPED: {reason} (set FEATURESTORE_REQUIRE_REDIS=1 to make this an error)"
-    if os.environ.get("FEATURESTORE_REQUIRE_REDIS") == "1":
+def unavailable(what: str, variable: str, reason: str) -> None:
+    """Skip the test loudly because ``what`` (e.g. ``REDIS``) cannot be used, or fail it when ``variable`` is 1 (CI)."""
+    message = f"{what} TESTS SKIPPED: {reason} (set {variable}=1 to make this an error)"
+    if os.environ.get(variable) == "1":
         pytest.fail(reason)
-    warnings.warn(message, stacklevel=2)
+    warnings.warn(message, stacklevel=3)
     pytest.skip(message)
+
+
+def _no_redis(reason: str) -> None:
+    unavailable("REDIS", "FEATURESTORE_REQUIRE_REDIS", reason)
 
 
 @pytest.fixture(scope="session")
@@ -148,11 +153,7 @@ def redis_factory(tmp_path: Path) -> Iterator[Callable[..., RedisProcess]]:
 
 
 def _no_cluster(reason: str) -> None:
-    message = f"REDIS CLUSTER TESTS SKIPPED: {reason} (set FEATURESTORE_REQUIRE_REDIS=1 to make this an error)"
-    if os.environ.get("FEATURESTORE_REQUIRE_REDIS") == "1":
-        pytest.fail(reason)
-    warnings.warn(message, stacklevel=2)
-    pytest.skip(message)
+    unavailable("REDIS CLUSTER", "FEATURESTORE_REQUIRE_REDIS", reason)
 
 
 @pytest.fixture(scope="session")
@@ -197,11 +198,7 @@ user may create schemas. Each test gets its own schema, dropped after it."""
 
 
 def _no_postgres(reason: str) -> None:
-    message = f"POSTGRES TESTS SKIPPED: {reason} (set FEATURESTORE_REQUIRE_POSTGRES=1 to make this an error)"
-    if os.environ.get("FEATURESTORE_REQUIRE_POSTGRES") == "1":
-        pytest.fail(reason)
-    warnings.warn(message, stacklevel=2)
-    pytest.skip(message)
+    unavailable("POSTGRES", "FEATURESTORE_REQUIRE_POSTGRES", reason)
 
 
 @dataclass

@@ -223,16 +223,6 @@ class RedisClusterOnlineStore(RedisOnlineStore):
                 blobs[i] = value
         return self._decode(blobs, plans)
 
-    async def aclose(self) -> None:
-        """Close the asyncio connections of the running loop (if any)."""
-        current, self._async = self._async, None
-        if current is None:
-            return
-        if isinstance(current[1], NodeConnections):
-            current[1].close()
-        else:
-            await current[1].aclose()
-
     def _run_script(self, batches: Iterator[tuple[list[str], Any, list[bytes]]], action: str,
                     script: str = WRITE_SCRIPT, sha: str = WRITE_SCRIPT_SHA,
                     advance: Callable[[], tuple[str, int] | None] | None = None) -> int:
@@ -297,16 +287,10 @@ class RedisClusterOnlineStore(RedisOnlineStore):
                           records: list[bytes], newest_us: int | None = None) -> int:
         """``APPEND`` one frame per record to its entity's records key, pipelined per node (atomic per key, not
         per call: in a cluster one transaction cannot span slots)."""
-        from featurestore.online import agg_frames as frames
-        from featurestore.online import freshness
-
-        created = frames.check_records(view, keys, created_us, records)
-        if not keys:
+        appends = self._appends(view, keys, created_us, records, newest_us)
+        if appends is None:
             return 0
-        self._check_layout(write=True)
-        _, names = self._entity_names(view, keys, range(len(keys)))
-        blobs = frames.record_frames(created, records)
-        newest = newest_us if newest_us is not None else freshness.records_newest(records)
+        names, blobs, newest = appends
         action = f"append records to aggregate view {view.name!r}"
         try:
             pipe = self._client.pipeline()

@@ -256,11 +256,11 @@ class RedisOnlineStore(LayoutCheck):
         current, self._async = self._async, None
         if current is None:
             return
-        if isinstance(current[1], AsyncConnection):
+        aclose = getattr(current[1], "aclose", None)  # redis-py's asyncio clients
+        if aclose is not None:
+            await aclose()
+        else:  # this package's own connections close at once
             current[1].close()
-        else:
-            close = getattr(current[1], "aclose", None) or current[1].close
-            await close()
 
     def _unlink_matching(self, prefix: str, action: str) -> None:
         try:
@@ -308,16 +308,25 @@ class RedisOnlineStore(LayoutCheck):
         return self._run_script(batches(), f"write aggregate view {view.name!r}", frames.WRITE_SCRIPT,
                                 frames.WRITE_SCRIPT_SHA, lambda: (view.name, newest) if newest is not None else None)
 
+    def _appends(self, view: ViewSpec, keys: list[tuple[Any, ...]], created_us: list[int], records: list[bytes],
+                 newest_us: int | None) -> tuple[list[str], list[bytes], int | None] | None:
+        """What :meth:`append_aggregates` sends, checked (the layout too): records keys, frames, newest event time;
+        None when there is nothing to append."""
+        created = frames.check_records(view, keys, created_us, records)
+        if not keys:
+            return None
+        self._check_layout(write=True)
+        _, names = self._entity_names(view, keys, range(len(keys)))
+        newest = newest_us if newest_us is not None else freshness.records_newest(records)
+        return names, frames.record_frames(created, records), newest
+
     def append_aggregates(self, view: ViewSpec, keys: list[tuple[Any, ...]], created_us: list[int],
                           records: list[bytes], newest_us: int | None = None) -> int:
         """``APPEND`` one frame per record to its entity's records key, all in one MULTI/EXEC round trip."""
-        created = frames.check_records(view, keys, created_us, records)
-        if not keys:
+        appends = self._appends(view, keys, created_us, records, newest_us)
+        if appends is None:
             return 0
-        self._check_layout(write=True)
-        _, names = self._entity_names(view, keys, range(len(keys)))
-        blobs = frames.record_frames(created, records)
-        newest = newest_us if newest_us is not None else freshness.records_newest(records)
+        names, blobs, newest = appends
         try:
             with self._client.pipeline(transaction=True) as pipe:
                 for name, blob in zip(names, blobs, strict=True):

@@ -5,8 +5,6 @@ With ``FEATURESTORE_REQUIRE_SPARK=1`` (CI) a Spark or Java that cannot start fai
 
 from __future__ import annotations
 
-import os
-import warnings
 from collections.abc import Iterator
 from typing import Any
 
@@ -14,6 +12,7 @@ import pytest
 
 from featurestore.config import SparkOfflineConfig
 from featurestore.errors import ConfigError
+from tests.conftest import unavailable
 
 SPARK_CONFIG = SparkOfflineConfig(type="spark", master="local[2]", buckets=3,
                                   settings={"spark.sql.shuffle.partitions": "4",
@@ -22,11 +21,7 @@ SPARK_CONFIG = SparkOfflineConfig(type="spark", master="local[2]", buckets=3,
 
 
 def no_spark(reason: str) -> None:
-    message = f"SPARK TESTS SKIPPED: {reason} (set FEATURESTORE_REQUIRE_SPARK=1 to make this an error)"
-    if os.environ.get("FEATURESTORE_REQUIRE_SPARK") == "1":
-        pytest.fail(reason)
-    warnings.warn(message, stacklevel=2)
-    pytest.skip(message)
+    unavailable("SPARK", "FEATURESTORE_REQUIRE_SPARK", reason)
 
 
 @pytest.fixture(scope="session")
