@@ -24,6 +24,11 @@ from featurestore import (
 )
 from featurestore.types import Float64, Int64
 
+SPARK_CONFORMANCE = True
+SPARK_EXCEPT = ("test_spills_to_disk_under_a_small_memory_limit", "test_ttl_bounds_are_inclusive_to_the_microsecond")
+"""The Spark engine runs this module too (tests/offline/conftest.py), except DuckDB's spilling and a 26-second case
+(the ttl bounds are in test_spark_engine.py's rule cases)."""
+
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 US = timedelta(microseconds=1)
 driver = Entity(name="driver", join_keys=["driver_id"])

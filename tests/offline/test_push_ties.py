@@ -18,6 +18,10 @@ from featurestore import Entity, FeatureView, Field, ParquetSource, PushSource
 from featurestore.types import Float64
 from tests.offline.reference import point_in_time
 
+SPARK_CONFORMANCE = True
+SPARK_EXCEPT = ("test_pushed_rows_win_ties_beyond_1024_batch_files",)
+"""The Spark engine runs this module too (tests/offline/conftest.py), except 1024 files (30 s on Spark)."""
+
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 SCHEMA = pa.schema([("driver_id", pa.int64()), ("event_timestamp", pa.timestamp("us", tz="UTC")),
                     ("created", pa.timestamp("us", tz="UTC")), ("v", pa.float64())])
