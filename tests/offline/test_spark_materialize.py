@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from featurestore import FeatureStore
@@ -19,7 +20,7 @@ from featurestore.errors import ConfigError, DataSourceError
 from featurestore.materialize.executors import executor_writes
 from featurestore.offline.factory import open_offline_store
 from tests.offline.spark_session import spark_repo_config, spark_session  # noqa: F401 - a fixture
-from tests.offline.test_spark_engine import MIN, STATS, T0, _rule_entities, _rule_repo, pair  # noqa: F401
+from tests.offline.test_spark_engine import MIN, STATS, T0, _rule_entities, _rule_repo, pair, same  # noqa: F401
 
 
 def test_missing_source_file_is_a_data_source_error(pair, tmp_path: Path) -> None:  # noqa: F811
@@ -139,3 +140,43 @@ def test_quarantined_latest_rows_equal_duckdb(pair, tmp_path: Path) -> None:  # 
                                 schema=want.schema)
     assert got.sort_by("driver_id").equals(want.sort_by("driver_id"))
     assert 10.0 not in want.column("v").to_pylist() and want.num_rows > 0  # the out-of-range row was left out
+
+
+def _nullable(table: pa.Table) -> pa.Table:
+    return table.cast(pa.schema([f.with_nullable(True) for f in table.schema]))
+
+
+def test_offline_feature_tables_written_by_spark_equal_duckdbs(tmp_path: Path, spark_session: Any) -> None:  # noqa: F811
+    """materialize-offline on Spark (rows selected per bucket, sorted by Spark, streamed into the run's one file)
+    writes exactly the DuckDB engine's file: same rows in the same tie-break order, same types (DuckDB's writer also
+    marks some columns required, which changes no value read); no file for an empty range."""
+    from featurestore import FeatureView
+    from featurestore.offline.duckdb.feature_tables import table_files
+
+    objects, push = _rule_repo(tmp_path)
+    cfg = parse_config({"project": "t"}, "test", env={})
+    FeatureStore(tmp_path, config=cfg).apply(objects)
+    FeatureStore(tmp_path, config=cfg).push(push.name, pa.Table.from_pylist(
+        [{"driver_id": 1, "event_timestamp": T0 + 5 * MIN, "created": T0, "v": 300.0}], schema=STATS), to="offline")
+    views = [o for o in objects if isinstance(o, FeatureView)]
+    assert len(views) >= 3
+    engines = {name: open_offline_store(offline, tmp_path, tmp_path / f"tables_{name}")
+               for name, offline in (("duckdb", cfg.offline_store),
+                                     ("spark", parse_config({"project": "t", "offline_store": spark_repo_config(3)},
+                                                            "test", env={}).offline_store))}
+    try:
+        for view in views:
+            counts = {name: e.write_feature_table(view, None, T0 + 60 * MIN, T0 + 61 * MIN)
+                      for name, e in engines.items()}
+            assert counts["spark"] == counts["duckdb"] > 0, (view.name, counts)
+            files = {name: table_files(tmp_path / f"tables_{name}", view) for name in engines}
+            assert len(files["spark"]) == len(files["duckdb"]) == 1
+            got, want = (_nullable(pq.read_table(files[name][0])) for name in ("spark", "duckdb"))
+            same(want, got)
+        view = views[0]
+        assert all(e.write_feature_table(view, T0 + 2000 * MIN, T0 + 3000 * MIN, T0 + 62 * MIN) == 0
+                   for e in engines.values())  # an empty range: no file
+        assert len(table_files(tmp_path / "tables_spark", view)) == 1
+    finally:
+        for engine in engines.values():
+            engine.close()

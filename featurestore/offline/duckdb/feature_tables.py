@@ -63,19 +63,28 @@ def columns_read(view: FeatureView) -> list[str]:
     return list(dict.fromkeys(cols))
 
 
-def rows_sql(view: FeatureView, ctx: SourceContext, column_types: dict[str, str], start_us: int | None,
-             end_us: int, materialized_us: int) -> str:
-    """The rows one run writes: the view's raw rows with event time in ``[start, end]``, in tie-break order."""
+def rows_parts(view: FeatureView, ctx: SourceContext, column_types: dict[str, str], start_us: int | None,
+               end_us: int, materialized_us: int) -> tuple[str, str, list[tuple[str, bool]]]:
+    """The parts of :func:`rows_sql`: the columns written, ``FROM ... WHERE ...``, and the sort terms (an expression
+    over the raw relation and whether its nulls come first), the tie-break order of a run's file."""
     ts = batch_of(view.source).timestamp_field
     ev = utc_us(quote(ts), column_types.get(ts, ""))
     cond = [f"{ev} <= {end_us}"] + ([f"{ev} >= {start_us}"] if start_us is not None else [])
-    cols = ", ".join(quote(c) for c in columns_read(view))
+    cols = ", ".join(quote(c) for c in columns_read(view)) + f", {materialized_us}::BIGINT AS {MATERIALIZED_AT}"
     raw = raw_relation(view.source, ctx, view)
     created = batch_of(view.source).created_timestamp_field
-    order = [quote(view.source_column(k)) for k in view.join_keys] + [ev]
-    order += [f"{utc_us(quote(created), column_types.get(created, ''))} NULLS FIRST"] if created else []
-    return (f"SELECT {cols}, {materialized_us}::BIGINT AS {MATERIALIZED_AT} FROM ({raw}) "
-            f"WHERE {' AND '.join(cond)} ORDER BY {', '.join([*order, '__fs_rank', '__fs_ord'])}")
+    order = [(quote(view.source_column(k)), False) for k in view.join_keys] + [(ev, False)]
+    order += [(utc_us(quote(created), column_types.get(created, "")), True)] if created else []
+    order += [("__fs_rank", False), ("__fs_ord", False)]
+    return cols, f"FROM ({raw}) WHERE {' AND '.join(cond)}", order
+
+
+def rows_sql(view: FeatureView, ctx: SourceContext, column_types: dict[str, str], start_us: int | None,
+             end_us: int, materialized_us: int) -> str:
+    """The rows one run writes: the view's raw rows with event time in ``[start, end]``, in tie-break order."""
+    cols, source, order = rows_parts(view, ctx, column_types, start_us, end_us, materialized_us)
+    terms = ", ".join(f"{expr} NULLS {'FIRST' if first else 'LAST'}" for expr, first in order)
+    return f"SELECT {cols} {source} ORDER BY {terms}"
 
 
 def new_file(root: Path, view: FeatureView, materialized_us: int) -> tuple[Path, Path]:

@@ -1,11 +1,11 @@
 """SparkOfflineStore: training sets, spines and materialize's reads computed by Spark, one DuckDB kernel per bucket.
 
 Heavy methods run on the cluster: :meth:`~SparkOfflineStore.historical` (training sets, see training.py),
-:meth:`~SparkOfflineStore.spine`, :meth:`~SparkOfflineStore.latest_rows` and
-:meth:`~SparkOfflineStore.write_latest_rows` (materialize writing to the online store from the executors).
+:meth:`~SparkOfflineStore.spine`, :meth:`~SparkOfflineStore.latest_rows`,
+:meth:`~SparkOfflineStore.write_latest_rows` (materialize writing to the online store from the executors) and
+:meth:`~SparkOfflineStore.write_feature_table` (``materialize-offline``, tables.py).
 The others delegate to a DuckDB engine on the driver, reading the same sources: ``source_schema``,
-``view_files``, ``write_push``, ``view_rows``, ``check_rows``, ``bad_rows``, ``aggregate_states`` and
-``write_feature_table``.
+``view_files``, ``write_push``, ``view_rows``, ``check_rows``, ``bad_rows`` and ``aggregate_states``.
 """
 
 from __future__ import annotations
@@ -61,7 +61,9 @@ class SparkOfflineStore:
         self.inner = DuckDBOfflineStore(repo_path, memory_limit=config.memory_limit, temp_directory=temp,
                                         feature_tables=feature_tables, train_from_tables=train_from_tables)
         """The DuckDB engine on the driver: metadata, checks, and the methods delegated to it."""
-        self._settings = kernel_settings(config)
+        self.feature_tables = feature_tables
+        self.kernel_settings = kernel_settings(config)
+        """The DuckDB settings of every bucket's kernel."""
         self._spark: SparkSession | None = None
 
     @property
@@ -96,10 +98,10 @@ class SparkOfflineStore:
         for i, r in enumerate(requests):
             with translated([r.view]):
                 parts.append(view_result(spark, self.inner, ctx, frame, keys.schema, r, as_of_created, self.buckets,
-                                         self._settings, i))
+                                         self.kernel_settings, i))
         return SparkRetrievalJob(spark, table, parts)
 
-    def _per_bucket(self, view: SourcedView, raw_frame: DataFrame, kernel: Kernel) -> tuple[DataFrame, pa.Schema]:
+    def per_bucket(self, view: SourcedView, raw_frame: DataFrame, kernel: Kernel) -> tuple[DataFrame, pa.Schema]:
         """``kernel`` over the view's rows, bucket by bucket: the Spark frame and the exact Arrow schema."""
         from pyspark.sql.pandas.types import from_arrow_schema, to_arrow_schema
 
@@ -119,7 +121,7 @@ class SparkOfflineStore:
         inputs = ((RAW, raw.schema),)
         kctx = replace(ctx, registered=((view.name, RAW),))
         sql = latest_sql(view, kctx, Kernel(inputs, "SELECT 1").column_types(RAW), start, end, exclude)
-        return self._per_bucket(view, raw.frame, Kernel(inputs, sql, (), self._settings))
+        return self.per_bucket(view, raw.frame, Kernel(inputs, sql, (), self.kernel_settings))
 
     def latest_rows(self, view: FeatureView, start: datetime | None, end: datetime, batch_rows: int = 65536,
                     exclude: RowFilter | None = None) -> Iterator[pa.RecordBatch]:
@@ -152,7 +154,7 @@ class SparkOfflineStore:
                 rel = events_relation(view, kctx, Kernel(inputs, "SELECT 1").column_types(RAW))
                 sql = (f"SELECT DISTINCT {cols}__fs_ev FROM ({rel}) "
                        f"WHERE __fs_ev BETWEEN {epoch_us(start)} AND {epoch_us(end)}")
-                frame, schema = self._per_bucket(view, raw.frame, Kernel(inputs, sql, (), self._settings))
+                frame, schema = self.per_bucket(view, raw.frame, Kernel(inputs, sql, (), self.kernel_settings))
                 parts.append(conform(frame.toArrow(), schema))
         con = duckdb.connect()
         try:
@@ -167,6 +169,13 @@ class SparkOfflineStore:
             ).to_arrow_table()
         finally:
             con.close()
+
+    def write_feature_table(self, view: FeatureView, start: datetime | None, end: datetime,
+                            materialized_at: datetime) -> int:
+        """Append a run of ``view``'s rows to its offline feature table, computed and sorted by Spark (tables.py)."""
+        from featurestore.offline.spark.tables import write_feature_table
+
+        return write_feature_table(self, view, start, end, materialized_at)
 
     # -- on the driver (DuckDB) -------------------------------------------------------------------------------
 
@@ -196,9 +205,7 @@ class SparkOfflineStore:
                          page_entities: int = 16384) -> Iterator[tuple[pa.Table, pa.Table]]:
         return self.inner.aggregate_states(view, snapshot, page_entities)
 
-    def write_feature_table(self, view: FeatureView, start: datetime | None, end: datetime,
-                            materialized_at: datetime) -> int:
-        return self.inner.write_feature_table(view, start, end, materialized_at)
+
 
     def close(self) -> None:
         """Close the driver's DuckDB engine; the SparkSession stays (one per process, shared)."""
