@@ -8,9 +8,10 @@ from pathlib import Path
 
 from featurestore import FeatureStore, OfflineStore
 from featurestore.config import parse_config
-from tests.offline.conftest import OFFLINE_ENGINES
+from tests.offline.conftest import OFFLINE_ENGINES, SPARK_ENGINES
 
 ENGINES = list(OFFLINE_ENGINES)
+"""The engines every aggregate test runs on; the randomized oracle (test_offline_oracle.py) adds Spark."""
 
 
 def stores(engine: str, tmp_path: Path) -> Iterator[Callable[..., FeatureStore]]:
@@ -19,7 +20,7 @@ def stores(engine: str, tmp_path: Path) -> Iterator[Callable[..., FeatureStore]]
 
     def make(**config: object) -> FeatureStore:
         cfg = parse_config({"project": "t", **config}, "test", env={})
-        offline = OFFLINE_ENGINES[engine](cfg, tmp_path)
+        offline = {**OFFLINE_ENGINES, **SPARK_ENGINES}[engine](cfg, tmp_path)
         engines.append(offline)
         return FeatureStore(tmp_path, config=cfg, offline=offline)
 
