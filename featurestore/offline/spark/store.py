@@ -2,10 +2,11 @@
 
 Heavy methods run on the cluster: :meth:`~SparkOfflineStore.historical` (training sets, see training.py),
 :meth:`~SparkOfflineStore.spine`, :meth:`~SparkOfflineStore.latest_rows`,
-:meth:`~SparkOfflineStore.write_latest_rows` (materialize writing to the online store from the executors) and
-:meth:`~SparkOfflineStore.write_feature_table` (``materialize-offline``, tables.py).
+:meth:`~SparkOfflineStore.write_latest_rows` (materialize writing to the online store from the executors),
+:meth:`~SparkOfflineStore.write_feature_table` (``materialize-offline``, tables.py) and
+:meth:`~SparkOfflineStore.aggregate_states` (aggregate views' online states, agg_states.py).
 The others delegate to a DuckDB engine on the driver, reading the same sources: ``source_schema``,
-``view_files``, ``write_push``, ``view_rows``, ``check_rows``, ``bad_rows`` and ``aggregate_states``.
+``view_files``, ``write_push``, ``view_rows``, ``check_rows`` and ``bad_rows``.
 """
 
 from __future__ import annotations
@@ -177,6 +178,14 @@ class SparkOfflineStore:
 
         return write_feature_table(self, view, start, end, materialized_at)
 
+    def aggregate_states(self, view: AggregateView, snapshot: datetime,
+                         page_entities: int = 16384) -> Iterator[tuple[pa.Table, pa.Table]]:
+        """Per page of entities of an aggregate view, the parts of their online states, computed per bucket by the
+        DuckDB engine's own queries on Spark (agg_states.py)."""
+        from featurestore.offline.spark.agg_states import aggregate_states
+
+        return aggregate_states(self, view, snapshot, page_entities)
+
     # -- on the driver (DuckDB) -------------------------------------------------------------------------------
 
     def source_schema(self, source: BatchSource | PushSource, view: FeatureView | None = None) -> pa.Schema:
@@ -201,9 +210,6 @@ class SparkOfflineStore:
                  expectations: Sequence[Expectation], now: datetime) -> pa.Table:
         return self.inner.bad_rows(view, start, end, expectations, now)
 
-    def aggregate_states(self, view: AggregateView, snapshot: datetime,
-                         page_entities: int = 16384) -> Iterator[tuple[pa.Table, pa.Table]]:
-        return self.inner.aggregate_states(view, snapshot, page_entities)
 
 
 
