@@ -13,10 +13,6 @@ from featurestore import utc
 from featurestore.code import StoreCode
 from featurestore.config import RepoConfig, load_config, resolve
 from featurestore.definitions import kinds
-from featurestore.definitions.aggregate_view import AggregateView
-from featurestore.definitions.entity import Entity
-from featurestore.definitions.feature_service import FeatureService
-from featurestore.definitions.feature_view import FeatureView
 from featurestore.errors import CodeMismatchError, ConfigError, OnlineStoreError
 from featurestore.materialize import agg_push, gated, writes
 from featurestore.materialize import run as mat
@@ -40,6 +36,7 @@ from featurestore.registry.protocol import RegistryBackend
 from featurestore.registry.references import check_references
 from featurestore.resolution import ResolvedOnDemand
 from featurestore.state import StateStore
+from featurestore.store_catalog import CatalogMethods
 from featurestore.store_feature_tables import FeatureTableMethods
 from featurestore.store_lineage import LineageMethods
 from featurestore.store_monitoring import MonitoringMethods
@@ -47,7 +44,7 @@ from featurestore.store_training import TrainingSetMethods
 from featurestore.transform import OnDemandRunner
 
 
-class FeatureStore(MonitoringMethods, TrainingSetMethods, FeatureTableMethods, LineageMethods):
+class FeatureStore(CatalogMethods, MonitoringMethods, TrainingSetMethods, FeatureTableMethods, LineageMethods):
     """A feature repo: its registry, offline store and online store.
 
     >>> store = FeatureStore(repo_path="definitions")          # doctest: +SKIP
@@ -227,32 +224,6 @@ class FeatureStore(MonitoringMethods, TrainingSetMethods, FeatureTableMethods, L
             warnings.warn(f"applied, but the online data of {views} could not be deleted ({err.message}); "
                           "stale rows are never served (their schema checksum no longer matches) and expire "
                           "with their ttl", stacklevel=3)
-
-    def list_entities(self) -> list[Entity]:
-        return self.state().entities()
-
-    def list_feature_views(self) -> list[FeatureView]:
-        return self.state().feature_views()
-
-    def list_aggregate_views(self) -> list[AggregateView]:
-        """The registered aggregate views, by name."""
-        return self.state().aggregate_views()
-
-    def list_feature_services(self) -> list[FeatureService]:
-        return self.state().feature_services()
-
-    def get_entity(self, name: str) -> Entity:
-        return self.state().entity(name)
-
-    def get_feature_view(self, name: str) -> FeatureView:
-        return self.state().feature_view(name)
-
-    def get_aggregate_view(self, name: str) -> AggregateView:
-        """The registered aggregate view ``name`` (NotFoundError if absent)."""
-        return self.state().aggregate_view(name)
-
-    def get_feature_service(self, name: str) -> FeatureService:
-        return self.state().feature_service(name)
 
     def history(self) -> list[dict[str, Any]]:
         """Every applied registry version, oldest first."""

@@ -22,8 +22,8 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("monitoring", ("monitoring",)),
     ("training", ("training",)),
     ("lineage", ("lineage",)),
-    ("store", ("code", "store", "store_parts", "store_monitoring", "store_training", "store_feature_tables",
-               "store_lineage")),
+    ("store", ("code", "store", "store_parts", "store_catalog", "store_monitoring", "store_training",
+               "store_feature_tables", "store_lineage")),
     ("entry points", ("cli", "demo", "__init__")),
 ]
 """Bottom first. A module may import from its own layer and the layers above it in this list."""
