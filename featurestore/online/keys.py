@@ -137,30 +137,28 @@ def scan_pattern(prefix: str) -> str:
     return _GLOB.sub(r"\\\1", prefix) + "*"
 
 
-def escape_string(value: str) -> str:
-    """Percent-encode ``%``, ``,``, ``=`` and control characters of a string key value."""
-    if not isinstance(value, str):
-        raise TypeError(f"expected a str, got {type(value).__name__}")
-    if value.isalnum():
-        return value
-    if not value.isascii():
-        value.encode()  # UnicodeEncodeError (a ValueError) for lone surrogates, which Redis keys cannot hold
-    if not _NEEDS_ESCAPE.search(value):
-        return value
-    return value.translate(_ESCAPE)
+def _escaper(table: dict[int, str], needs: re.Pattern[str], doc: str) -> Callable[[str], str]:
+    """A string key value's encoder percent-encoding the characters of ``table`` (``needs`` finds them)."""
+
+    def escape(value: str) -> str:
+        if not isinstance(value, str):
+            raise TypeError(f"expected a str, got {type(value).__name__}")
+        if value.isalnum():
+            return value
+        if not value.isascii():
+            value.encode()  # UnicodeEncodeError (a ValueError) for lone surrogates, which Redis keys cannot hold
+        if not needs.search(value):
+            return value
+        return value.translate(table)
+
+    escape.__doc__ = doc
+    return escape
 
 
-def escape_tagged(value: str) -> str:
-    """:func:`escape_string`, and ``{`` / ``}`` too: a string value inside a Redis Cluster hash tag."""
-    if not isinstance(value, str):
-        raise TypeError(f"expected a str, got {type(value).__name__}")
-    if value.isalnum():
-        return value
-    if not value.isascii():
-        value.encode()
-    if not _NEEDS_ESCAPE_TAGGED.search(value):
-        return value
-    return value.translate(_ESCAPE_TAGGED)
+escape_string = _escaper(_ESCAPE, _NEEDS_ESCAPE,
+                         "Percent-encode ``%``, ``,``, ``=`` and control characters of a string key value.")
+escape_tagged = _escaper(_ESCAPE_TAGGED, _NEEDS_ESCAPE_TAGGED,
+                         ":func:`escape_string`, and ``{`` / ``}`` too: a string value in a Redis Cluster hash tag.")
 
 
 def _int(value: Any) -> str:
